@@ -1,0 +1,168 @@
+"""The roofline model: arithmetic intensity, ridge point, attainable FLOP/s, and lower-bound
+times for a matmul, a decode step and a prefill.
+
+Units: FLOPs (a multiply-add is 2), bytes, seconds, FLOP/s, bytes/s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from snippets import kv_cache
+from snippets.hardware import Accelerator
+from snippets.models import ModelConfig, decode_weight_bytes, embedding_params, param_count
+from snippets.units import bytes_per_element, require_positive, require_positive_int
+
+
+def ridge_point(peak_flops: float, bandwidth_Bps: float) -> float:
+    """Intensity (FLOP/byte) where the memory roof meets the compute roof."""
+    require_positive("peak_flops", peak_flops)
+    require_positive("bandwidth_Bps", bandwidth_Bps)
+    return peak_flops / bandwidth_Bps
+
+
+def attainable_flops(intensity: float, peak_flops: float, bandwidth_Bps: float) -> float:
+    """Roofline: min(peak FLOP/s, intensity x bandwidth)."""
+    require_positive("intensity", intensity)
+    require_positive("peak_flops", peak_flops)
+    require_positive("bandwidth_Bps", bandwidth_Bps)
+    return min(peak_flops, intensity * bandwidth_Bps)
+
+
+def time_lower_bound_s(flops: float, bytes_moved: float, peak_flops: float, bandwidth_Bps: float) -> float:
+    """No kernel beats max(compute time, memory time)."""
+    require_positive("peak_flops", peak_flops)
+    require_positive("bandwidth_Bps", bandwidth_Bps)
+    if flops < 0 or bytes_moved < 0:
+        raise ValueError("flops and bytes_moved must be >= 0")
+    return max(flops / peak_flops, bytes_moved / bandwidth_Bps)
+
+
+# ---- matmuls -------------------------------------------------------------------------------
+
+
+def matmul_flops(m: int, n: int, k: int) -> float:
+    """FLOPs of an (m x k) @ (k x n) product."""
+    for name, value in (("m", m), ("n", n), ("k", k)):
+        require_positive_int(name, value)
+    return 2.0 * m * n * k
+
+
+def matmul_bytes(m: int, n: int, k: int, dtype: str = "bf16") -> float:
+    """Minimum bytes: read both inputs once, write the output once."""
+    matmul_flops(m, n, k)  # validates the sizes
+    return (m * k + k * n + m * n) * bytes_per_element(dtype)
+
+
+def matmul_intensity(m: int, n: int, k: int, dtype: str = "bf16") -> float:
+    return matmul_flops(m, n, k) / matmul_bytes(m, n, k, dtype)
+
+
+def weight_matmul_intensity(batch: int, d_in: int, d_out: int, dtype: str = "fp16") -> float:
+    """Intensity of multiplying `batch` token vectors by one (d_in x d_out) weight matrix.
+
+    About 2 x batch / bytes_per_element while batch << d_in, d_out; it saturates as the
+    activations' own traffic grows to rival the weights'.
+    """
+    return matmul_intensity(batch, d_out, d_in, dtype)
+
+
+# ---- whole-model steps ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """FLOPs and bytes of one forward step, split by where they come from."""
+
+    weight_flops: float
+    attention_flops: float
+    weight_bytes: float
+    kv_bytes: float
+    tokens: int  # tokens produced (decode) or processed (prefill)
+
+    @property
+    def flops(self) -> float:
+        return self.weight_flops + self.attention_flops
+
+    @property
+    def bytes(self) -> float:
+        return self.weight_bytes + self.kv_bytes
+
+    @property
+    def intensity(self) -> float:
+        """FLOP/byte of the whole step."""
+        return self.flops / self.bytes
+
+    def memory_time_s(self, accelerator: Accelerator) -> float:
+        return self.bytes / accelerator.bandwidth_Bps
+
+    def compute_time_s(self, accelerator: Accelerator, dtype: str = "bf16") -> float:
+        return self.flops / accelerator.peak_flops(dtype)
+
+    def time_s(self, accelerator: Accelerator, dtype: str = "bf16") -> float:
+        """Roofline lower bound on the step's time."""
+        return max(self.memory_time_s(accelerator), self.compute_time_s(accelerator, dtype))
+
+    def is_memory_bound(self, accelerator: Accelerator, dtype: str = "bf16") -> bool:
+        return self.memory_time_s(accelerator) >= self.compute_time_s(accelerator, dtype)
+
+    def tokens_per_s(self, accelerator: Accelerator, dtype: str = "bf16") -> float:
+        """Upper bound on tokens/s across the batch."""
+        return self.tokens / self.time_s(accelerator, dtype)
+
+
+def matmul_params(m: ModelConfig) -> int:
+    """Parameters used in matmuls by one token: active parameters less the gathered
+    embedding rows (a tied embedding still serves as the LM head matmul)."""
+    gathered = embedding_params(m) - (m.vocab_size * m.d_model if m.tied_embeddings else 0)
+    return param_count(m, active_only=True) - gathered
+
+
+def decode_step(
+    m: ModelConfig,
+    batch: int = 1,
+    context: int = 0,
+    weight_dtype: str = "fp16",
+    kv_dtype: str = "fp16",
+    exact: bool = True,
+) -> StepCost:
+    """One decode step: `batch` sequences, each with `context` tokens already cached.
+
+    Weights are read once per step whatever the batch (dense models; an MoE model's
+    batch-1 active experts); the cache is read once per sequence. exact=False is the
+    simple story: all active parameters read, no KV cache.
+    """
+    require_positive_int("batch", batch)
+    if not exact:
+        context = 0
+    return StepCost(
+        weight_flops=2.0 * batch * matmul_params(m),
+        attention_flops=kv_cache.decode_step_attention_flops(m, batch, context),
+        weight_bytes=decode_weight_bytes(m, weight_dtype, exact=exact),
+        kv_bytes=kv_cache.decode_step_kv_bytes(m, batch, context, kv_dtype),
+        tokens=batch,
+    )
+
+
+def prefill(
+    m: ModelConfig, prompt_tokens: int, weight_dtype: str = "fp16", kv_dtype: str = "fp16"
+) -> StepCost:
+    """Prefill of one prompt: every token through every weight, causal attention,
+    weights read once, the prompt's K and V written to the cache once."""
+    require_positive_int("prompt_tokens", prompt_tokens)
+    kv_cache.bytes_per_sequence(m, prompt_tokens)  # validates against the model's maximum
+    # token t attends to t earlier tokens plus itself: sum over t of (t + 1)
+    attention = kv_cache.attention_flops_per_token(m, 1) * prompt_tokens * (prompt_tokens + 1) / 2
+    return StepCost(
+        weight_flops=2.0 * prompt_tokens * matmul_params(m),
+        attention_flops=attention,
+        weight_bytes=decode_weight_bytes(m, weight_dtype, exact=True),
+        kv_bytes=prompt_tokens * kv_cache.bytes_per_token(m, kv_dtype),
+        tokens=prompt_tokens,
+    )
+
+
+def critical_batch_size(accelerator: Accelerator, weight_dtype: str = "fp16", compute_dtype: str = "bf16") -> float:
+    """Batch at which 2 x B / bytes_per_weight reaches the ridge point (weights only,
+    B << matrix sizes): the simple story's answer to 'when does batching stop helping?'."""
+    return accelerator.ridge_point(compute_dtype) * bytes_per_element(weight_dtype) / 2

@@ -1,0 +1,53 @@
+"""Figures: deterministic bytes, accessible names, unique ids, theme-aware ink, committed copies current."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from vis import registry
+from vis.__main__ import main as write_figures
+
+FIGURES = registry.all_figures()
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    return {name: draw() for name, draw in FIGURES.items()}
+
+
+def test_same_input_same_bytes(drawn):
+    for name, draw in FIGURES.items():
+        assert draw() == drawn[name], name
+
+
+def test_accessible(drawn):
+    for name, svg in drawn.items():
+        head = svg[: svg.index(">") + 1]
+        assert 'role="img"' in head and "aria-labelledby" in head, name
+        assert re.search(r"<title id=\"[^\"]+\">[^<]{10,}</title>", svg), name
+        assert re.search(r"<desc id=\"[^\"]+\">[^<]{20,}</desc>", svg), name
+
+
+def test_ids_unique_across_all_figures(drawn):
+    ids = [i for svg in drawn.values() for i in re.findall(r'\bid="([^"]+)"', svg)]
+    assert len(ids) == len(set(ids))
+    for svg in drawn.values():  # every reference points at an id of the same figure
+        own = set(re.findall(r'\bid="([^"]+)"', svg))
+        refs = set(re.findall(r"url\(#([^)]+)\)", svg)) | set(re.findall(r'href="#([^"]+)"', svg))
+        assert refs <= own
+
+
+def test_ink_follows_the_page_colour_scheme(drawn):
+    for name, svg in drawn.items():
+        assert "currentColor" in svg, name
+        assert "#000000" not in svg and "#ffffff" not in svg.lower(), name  # no fixed black or white
+        assert "<?xml" not in svg and "http://" not in svg.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
+            'xmlns:xlink="http://www.w3.org/1999/xlink"', ""
+        ), name
+
+
+def test_committed_svgs_match_the_code(capsys):
+    missing = [n for n in FIGURES if not (Path("vis") / f"{n}.svg").exists()]
+    assert not missing, f"run `python -m vis` to write {missing}"
+    assert write_figures(["--check"]) == 0, capsys.readouterr().out + " -- run `python -m vis`"
