@@ -1,0 +1,132 @@
+"""Which device to measure, and what its datasheet says (when we know it)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from snippets import hardware
+
+#: torch.cuda.get_device_name() patterns -> the data file's accelerator name.
+CUDA_NAMES: tuple[tuple[str, str], ...] = (
+    (r"H200", "H200 SXM"),
+    (r"H100.*NVL", "H100 NVL"),
+    (r"H100.*PCIe", "H100 PCIe"),
+    (r"H100", "H100 SXM"),  # "NVIDIA H100 80GB HBM3" is the SXM part
+    (r"A100.*SXM.*80GB|A100.*80GB.*SXM", "A100 80GB SXM"),
+    (r"A100.*SXM.*40GB|A100.*40GB.*SXM|A100-SXM4", "A100 40GB SXM"),
+    (r"A100.*80GB", "A100 80GB PCIe"),
+    (r"A100", "A100 40GB PCIe"),
+    (r"RTX 4090", "RTX 4090"),
+    (r"RTX 3090", "RTX 3090"),
+    (r"L40S", "L40S"),
+    (r"\bL4\b", "L4"),
+    (r"A10G", "A10G"),
+    (r"\bA10\b", "NVIDIA A10"),
+    (r"\bT4\b", "T4"),
+    (r"V100", "V100 SXM2 32GB"),
+    (r"MI300X", "MI300X"),
+)
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    kind: str  # "cuda", "mps" or "cpu"
+    name: str  # as the system reports it
+    spec: hardware.Accelerator | None  # the data file's row, when the device is recognised
+    memory_bytes: int | None
+    bandwidth_from_clock_GBps: float | None  # CUDA: memory clock x 2 x bus width / 8
+    cache_bytes: int | None  # L2 (GPU) or last-level cache (CPU)
+    threads: int
+
+    @property
+    def torch_device(self) -> torch.device:
+        return torch.device(self.kind)
+
+    def describe(self) -> str:
+        spec = f"spec: {self.spec.name}" if self.spec else "unknown device: no % of spec"
+        return f"{self.kind}: {self.name} ({spec})"
+
+
+def spec_for_name(device_name: str) -> hardware.Accelerator | None:
+    for pattern, spec_name in CUDA_NAMES:
+        if re.search(pattern, device_name, re.I):
+            return hardware.get(spec_name)
+    return None
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_last_level_cache_bytes() -> int | None:
+    """Largest cache level reported by Linux sysfs, in bytes (None when unknown)."""
+    sizes = []
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            text = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        match = re.fullmatch(r"(\d+)([KMG]?)", text)
+        if match:
+            sizes.append(int(match.group(1)) * {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}[match.group(2)])
+    return max(sizes) if sizes else None
+
+
+def cpu_memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def available(kind: str) -> bool:
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "mps":
+        return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    return kind == "cpu"
+
+
+def detect(requested: str = "auto") -> tuple[DeviceInfo, str]:
+    """The device to measure and a sentence saying why it was chosen.
+
+    "auto" prefers CUDA, then MPS, then the CPU (said aloud). Asking for a device that is not
+    there raises ValueError naming the ones that are.
+    """
+    kinds = ("cuda", "mps", "cpu")
+    if requested not in ("auto", *kinds):
+        raise ValueError(f"unknown device {requested!r}; choose auto, {', '.join(kinds)}")
+    present = [k for k in kinds if available(k)]
+    if requested != "auto" and requested not in present:
+        raise ValueError(f"device {requested!r} is not available here; available: {', '.join(present)}")
+    kind = present[0] if requested == "auto" else requested
+    if kind == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        clock_khz = getattr(props, "memory_clock_rate", 0)
+        bus_bits = getattr(props, "memory_bus_width", 0)
+        from_clock = clock_khz * 1e3 * 2 * bus_bits / 8 / 1e9 if clock_khz and bus_bits else None
+        info = DeviceInfo("cuda", props.name, spec_for_name(props.name), props.total_memory, from_clock,
+                          getattr(props, "L2_cache_size", None), props.multi_processor_count)
+    elif kind == "mps":
+        info = DeviceInfo("mps", f"Apple GPU ({platform.machine()})", None, cpu_memory_bytes(), None, None,
+                          torch.get_num_threads())
+    else:
+        info = DeviceInfo("cpu", cpu_name(), None, cpu_memory_bytes(), None, cpu_last_level_cache_bytes(),
+                          torch.get_num_threads())
+    why = "as asked" if requested != "auto" else (
+        "found a CUDA GPU" if kind == "cuda" else
+        "found Apple's MPS" if kind == "mps" else
+        "no GPU found: measuring the CPU instead")
+    return info, why

@@ -1,0 +1,81 @@
+"""Matmul throughput: a sweep of shapes on random inputs, best and median TFLOP/s."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from snippets.bench.device import DeviceInfo
+from snippets.bench.memory import is_out_of_memory
+from snippets.bench.timing import l2_flusher, time_fn
+from snippets.roofline import matmul_flops
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+@dataclass(frozen=True)
+class MatmulResult:
+    m: int
+    n: int
+    k: int
+    dtype: str
+    flops: float
+    median_s: float
+    best_s: float
+    TFLOPS: float  # at the median time
+    best_TFLOPS: float
+    pct_of_spec: float | None  # best vs the dense datasheet figure for this dtype
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_shapes(info: DeviceInfo, quick: bool) -> list[tuple[int, int, int]]:
+    if info.kind == "cpu":
+        return [(2048, 2048, 2048)] if quick else [(1024, 1024, 1024), (2048, 2048, 2048), (4096, 4096, 4096)]
+    if quick:
+        return [(4096, 4096, 4096), (8192, 8192, 8192), (8192, 8192, 4096), (16384, 8192, 8192)]
+    sizes = (4096, 6144, 8192, 12288, 16384)
+    return [(m, n, k) for m in sizes for n in sizes for k in (4096, 8192, 16384)]
+
+
+def default_dtypes(info: DeviceInfo) -> list[str]:
+    """The device's fast dtype: bf16 on GPUs; bf16 and fp32 on CPUs."""
+    return ["bf16", "fp32"] if info.kind == "cpu" else ["bf16"]
+
+
+def measure(info: DeviceInfo, shapes, dtypes, reps: int = 10, progress=None) -> tuple[list[MatmulResult], list[str]]:
+    device = info.torch_device
+    flush = l2_flusher(info.kind)
+    results, notes = [], []
+    for dtype in dtypes:
+        if dtype not in DTYPES:
+            raise ValueError(f"unknown matmul dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+        peak = None
+        if info.spec:
+            try:
+                peak = info.spec.peak_flops(dtype)
+            except ValueError:
+                peak = None
+        for m, n, k in shapes:
+            if progress:
+                progress(f"matmul: {m}x{k} @ {k}x{n} in {dtype}")
+            try:
+                torch.manual_seed(0)
+                a = torch.randn(m, k, dtype=DTYPES[dtype], device=device)  # random: zeros run faster
+                b = torch.randn(k, n, dtype=DTYPES[dtype], device=device)
+                c = torch.empty(m, n, dtype=DTYPES[dtype], device=device)
+                timing = time_fn(lambda: torch.mm(a, b, out=c), info.kind, reps=reps, warmup=3, flush=flush)
+            except (RuntimeError, MemoryError) as error:
+                if not is_out_of_memory(error):
+                    raise
+                notes.append(f"skipped matmul {m}x{n}x{k} {dtype}: out of memory")
+                continue
+            flops = matmul_flops(m, n, k)
+            best = flops / timing.best_s
+            results.append(MatmulResult(m, n, k, dtype, flops, timing.median_s, timing.best_s,
+                                        flops / timing.median_s / 1e12, best / 1e12,
+                                        100 * best / peak if peak else None))
+            del a, b, c
+    return results, notes

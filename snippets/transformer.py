@@ -1,0 +1,181 @@
+"""A small, readable decoder-only transformer (Llama-style: RMSNorm, RoPE, SwiGLU, GQA) with
+an optional KV cache. Weights are random: it exists to show what a cache stores and what it
+saves, and to give the decode benchmark a model of a real shape, not to produce text.
+
+Shapes: B batch, T new tokens, S cached positions, H query heads, G KV heads, D head_dim.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snippets.models import ModelConfig
+from snippets.units import require_positive_int
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    n_layers: int
+    d_model: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    d_ff: int
+    vocab_size: int
+    max_seq_len: int
+
+    def __post_init__(self):
+        for name in ("n_layers", "d_model", "n_heads", "n_kv_heads", "head_dim", "d_ff", "vocab_size", "max_seq_len"):
+            require_positive_int(name, getattr(self, name))
+        if self.n_heads % self.n_kv_heads:
+            raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
+        if self.head_dim % 2:
+            raise ValueError(f"head_dim must be even for rotary embeddings, got {self.head_dim}")
+
+    @classmethod
+    def from_model(cls, m: ModelConfig, max_seq_len: int | None = None) -> "TransformerConfig":
+        """The shape of a Llama-style model from the data (MLA and MoE models are not supported)."""
+        if m.attention_kind not in ("MHA", "GQA") or m.is_moe:
+            raise ValueError(f"{m.name} is {m.attention_kind}{' MoE' if m.is_moe else ''}; "
+                             "the demo decoder supports dense MHA/GQA models only")
+        return cls(m.n_layers, m.d_model, m.n_heads, m.n_kv_heads, m.head_dim, m.d_ff, m.vocab_size,
+                   max_seq_len or m.max_position_embeddings)
+
+
+class KVCache:
+    """Pre-allocated K and V for every layer: [B, G, max_len, D] each, filled as tokens arrive."""
+
+    def __init__(self, cfg: TransformerConfig, batch: int, max_len: int, dtype: torch.dtype, device):
+        require_positive_int("batch", batch)
+        require_positive_int("max_len", max_len)
+        shape = (batch, cfg.n_kv_heads, max_len, cfg.head_dim)
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.n_layers)]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(cfg.n_layers)]
+        self.max_len = max_len
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the cache tensors occupy (all layers, K and V)."""
+        return sum(t.numel() * t.element_size() for t in self.k + self.v)
+
+
+def rope_tables(cfg: TransformerConfig, device, base: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of the rotary angles, [max_seq_len, D/2], in fp32."""
+    inv_freq = 1.0 / base ** (torch.arange(0, cfg.head_dim, 2, device=device, dtype=torch.float32) / cfg.head_dim)
+    angles = torch.outer(torch.arange(cfg.max_seq_len, device=device, dtype=torch.float32), inv_freq)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs of channels of x [B, heads, T, D] by the angles of each position [T, D/2]."""
+    x1, x2 = x.float().unflatten(-1, (-1, 2)).unbind(-1)
+    rotated = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+    return rotated.type_as(x)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: TransformerConfig, dtype, device):
+        super().__init__()
+        kw = {"bias": False, "dtype": dtype, "device": device}
+        self.cfg = cfg
+        self.attn_norm = nn.RMSNorm(cfg.d_model, dtype=dtype, device=device)
+        self.wq = nn.Linear(cfg.d_model, cfg.n_heads * cfg.head_dim, **kw)
+        self.wk = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, **kw)
+        self.wv = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, **kw)
+        self.wo = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.d_model, **kw)
+        self.mlp_norm = nn.RMSNorm(cfg.d_model, dtype=dtype, device=device)
+        self.gate = nn.Linear(cfg.d_model, cfg.d_ff, **kw)
+        self.up = nn.Linear(cfg.d_model, cfg.d_ff, **kw)
+        self.down = nn.Linear(cfg.d_ff, cfg.d_model, **kw)
+
+    def attention(self, x, positions, cos, sin, cache: KVCache | None, layer: int):
+        B, T, _ = x.shape
+        cfg = self.cfg
+        q = self.wq(x).view(B, T, cfg.n_heads, cfg.head_dim).transpose(1, 2)
+        k = self.wk(x).view(B, T, cfg.n_kv_heads, cfg.head_dim).transpose(1, 2)
+        v = self.wv(x).view(B, T, cfg.n_kv_heads, cfg.head_dim).transpose(1, 2)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        if cache is None:  # attend to the T tokens given, causally
+            keys, values, key_positions = k, v, positions
+        else:  # store the new K and V, then attend to everything cached so far
+            cache.k[layer].index_copy_(2, positions, k)
+            cache.v[layer].index_copy_(2, positions, v)
+            keys, values = cache.k[layer], cache.v[layer]
+            key_positions = torch.arange(cache.max_len, device=x.device)
+        mask = key_positions[None, :] <= positions[:, None]  # [T, S]: no peeking ahead
+        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, enable_gqa=True)
+        return self.wo(out.transpose(1, 2).reshape(B, T, -1))
+
+    def forward(self, x, positions, cos, sin, cache=None, layer=0):
+        x = x + self.attention(self.attn_norm(x), positions, cos, sin, cache, layer)
+        h = self.mlp_norm(x)
+        return x + self.down(F.silu(self.gate(h)) * self.up(h))
+
+
+class Decoder(nn.Module):
+    """Token ids in, next-token logits out. Random weights from `seed`."""
+
+    def __init__(self, cfg: TransformerConfig, dtype=torch.float32, device="cpu", seed: int = 0):
+        super().__init__()
+        self.cfg = cfg
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model, dtype=dtype, device=device)
+            self.layers = nn.ModuleList(Block(cfg, dtype, device) for _ in range(cfg.n_layers))
+            self.norm = nn.RMSNorm(cfg.d_model, dtype=dtype, device=device)
+            self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False, dtype=dtype, device=device)
+        cos, sin = rope_tables(cfg, device)
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
+
+    def forward(self, tokens: torch.Tensor, positions: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """tokens [B, T] at `positions` [T] (a device tensor, so a captured graph can replay it)."""
+        x = self.embed(tokens)
+        cos, sin = self.cos[positions], self.sin[positions]
+        for i, layer in enumerate(self.layers):
+            x = layer(x, positions, cos, sin, cache, i)
+        return self.lm_head(self.norm(x))
+
+
+@dataclass
+class Generation:
+    tokens: list[list[int]]  # [B][n_new] greedily chosen ids
+    logits: list[torch.Tensor]  # per step, [B, vocab] in the model's dtype
+    seconds_per_step: list[float]  # wall clock of each generated token
+
+
+@torch.inference_mode()
+def generate(model: Decoder, prompt: torch.Tensor, n_new: int, use_cache: bool) -> Generation:
+    """Greedy generation of `n_new` tokens after `prompt` [B, P].
+
+    Without a cache every step runs the whole sequence again; with one, the prompt fills the
+    cache once (prefill) and each step runs one token against it (decode).
+    """
+    require_positive_int("n_new", n_new)
+    B, P = prompt.shape
+    if P + n_new > model.cfg.max_seq_len:
+        raise ValueError(f"prompt ({P}) + new tokens ({n_new}) exceed max_seq_len {model.cfg.max_seq_len}")
+    device = prompt.device
+    cache = KVCache(model.cfg, B, P + n_new, model.lm_head.weight.dtype, device) if use_cache else None
+    sequence, out = prompt, Generation([[] for _ in range(B)], [], [])
+    for step in range(n_new):
+        start = time.perf_counter()
+        if cache is None:
+            logits = model(sequence, torch.arange(sequence.shape[1], device=device))[:, -1]
+        elif step == 0:
+            logits = model(prompt, torch.arange(P, device=device), cache)[:, -1]
+        else:
+            pos = torch.tensor([P + step - 1], device=device)
+            logits = model(sequence[:, -1:], pos, cache)[:, -1]
+        next_token = logits.argmax(dim=-1, keepdim=True)
+        out.seconds_per_step.append(time.perf_counter() - start)
+        out.logits.append(logits)
+        for b in range(B):
+            out.tokens[b].append(int(next_token[b]))
+        sequence = torch.cat([sequence, next_token], dim=1)
+    return out
