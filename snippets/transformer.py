@@ -84,21 +84,22 @@ class Block(nn.Module):
         kw = {"bias": False, "dtype": dtype, "device": device}
         self.cfg = cfg
         self.attn_norm = nn.RMSNorm(cfg.d_model, dtype=dtype, device=device)
-        self.wq = nn.Linear(cfg.d_model, cfg.n_heads * cfg.head_dim, **kw)
-        self.wk = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, **kw)
-        self.wv = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, **kw)
-        self.wo = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.d_model, **kw)
+        # Q, K and V share one matrix, as do the gate and up projections: one large matmul
+        # streams its weights faster than two or three small ones (same parameters).
+        self.q_size, self.kv_size = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
+        self.wqkv = nn.Linear(cfg.d_model, self.q_size + 2 * self.kv_size, **kw)
+        self.wo = nn.Linear(self.q_size, cfg.d_model, **kw)
         self.mlp_norm = nn.RMSNorm(cfg.d_model, dtype=dtype, device=device)
-        self.gate = nn.Linear(cfg.d_model, cfg.d_ff, **kw)
-        self.up = nn.Linear(cfg.d_model, cfg.d_ff, **kw)
+        self.gate_up = nn.Linear(cfg.d_model, 2 * cfg.d_ff, **kw)
         self.down = nn.Linear(cfg.d_ff, cfg.d_model, **kw)
 
     def attention(self, x, positions, cos, sin, cache: KVCache | None, layer: int):
         B, T, _ = x.shape
         cfg = self.cfg
-        q = self.wq(x).view(B, T, cfg.n_heads, cfg.head_dim).transpose(1, 2)
-        k = self.wk(x).view(B, T, cfg.n_kv_heads, cfg.head_dim).transpose(1, 2)
-        v = self.wv(x).view(B, T, cfg.n_kv_heads, cfg.head_dim).transpose(1, 2)
+        q, k, v = self.wqkv(x).split([self.q_size, self.kv_size, self.kv_size], dim=-1)
+        q = q.view(B, T, cfg.n_heads, cfg.head_dim).transpose(1, 2)
+        k = k.view(B, T, cfg.n_kv_heads, cfg.head_dim).transpose(1, 2)
+        v = v.view(B, T, cfg.n_kv_heads, cfg.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is None:  # attend to the T tokens given, causally
             keys, values, key_positions = k, v, positions
@@ -113,8 +114,8 @@ class Block(nn.Module):
 
     def forward(self, x, positions, cos, sin, cache=None, layer=0):
         x = x + self.attention(self.attn_norm(x), positions, cos, sin, cache, layer)
-        h = self.mlp_norm(x)
-        return x + self.down(F.silu(self.gate(h)) * self.up(h))
+        gate, up = self.gate_up(self.mlp_norm(x)).chunk(2, dim=-1)
+        return x + self.down(F.silu(gate) * up)
 
 
 class Decoder(nn.Module):

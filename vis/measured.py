@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import ScalarFormatter
 
 from snippets.bench import results as res
 from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, course_style, new_figure, to_svg
@@ -50,4 +51,39 @@ def measured_roofline(doc: dict, name: str | None = None) -> str:
             f"Measured roofline of {device['name']}",
             f"Roofline drawn from measurements: memory roof {bw['GBps'] if bw else 0:,.0f} GB/s, compute roof "
             f"{mm['best_TFLOPS'] if mm else 0:,.1f} TFLOP/s, with {what} placed on it.",
+        )
+
+
+def decode_vs_prediction(doc: dict, name: str | None = None) -> str:
+    """Measured decode step time vs batch, per mode, beside chapter 1's roofline bound."""
+    rows = doc["decode"]
+    first = rows[0]
+    with course_style():
+        fig = new_figure(7.0, 3.8)
+        ax = fig.add_subplot()
+        markers = {"eager": ("o", BLUE), "graph": ("s", GREEN), "compile": ("D", ORANGE)}
+        for mode, (marker, colour) in markers.items():
+            sel = sorted((r for r in rows if r["mode"] == mode), key=lambda r: r["batch"])
+            if sel:
+                ax.plot([r["batch"] for r in sel], [r["median_s"] * 1e3 for r in sel], marker=marker,
+                        color=colour, label=f"measured, {mode}")
+        bound = sorted({(r["batch"], r["predicted_s"]) for r in rows if r["predicted_s"]})
+        if bound:
+            ax.plot([b for b, _ in bound], [t * 1e3 for _, t in bound], color=INK, linestyle="--",
+                    label="roofline bound (chapter 1)")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(ScalarFormatter())
+        ax.set_xlabel("batch size (sequences)")
+        ax.set_ylabel("ms per decode step")
+        ax.legend(fontsize=8)
+        ax.set_title(f"{first['model']}-shaped decode ({first['dtype']}), {first['context']:,} tokens of context, "
+                     f"{doc['device']['name']}", loc="left", fontsize=9)
+        return to_svg(
+            fig, name or f"decode-{_slug(doc['device']['name'])}",
+            f"Measured decode step time vs batch on {doc['device']['name']}",
+            "Measured milliseconds per decode step for each mode and batch size, against the roofline "
+            "lower bound computed from the datasheet bandwidth and FLOP/s.",
         )

@@ -58,9 +58,55 @@ def load(path: Path) -> dict:
 
 
 def load_folder(folder: Path) -> list[dict]:
-    """Every results file in `folder`, sorted by device name then date."""
-    docs = [load(p) for p in sorted(Path(folder).glob("*.json"))]
+    """Every results file in `folder`, sorted by device name then date; each gains a "file" key."""
+    docs = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            docs.append({**load(path), "file": path.name})
+        except (ValueError, KeyError) as error:
+            raise ValueError(f"{path}: {error}") from error
     return sorted(docs, key=lambda d: (d["device"]["name"], d["created"]))
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.1f} %" if value is not None else "–"
+
+
+def overview_table(docs: list[dict]) -> str:
+    """One row per results file: achieved bandwidth, matmul and batch-1 decode."""
+    from snippets.report import markdown_table
+
+    rows = []
+    for doc in docs:
+        dev = doc["device"]
+        copy, triad = best(doc, "bandwidth", "GBps", kernel="copy"), best(doc, "bandwidth", "GBps", kernel="triad")
+        mm = best(doc, "matmul", "best_TFLOPS")
+        dec = [r for r in doc["decode"] if r["batch"] == 1]
+        fastest = min(dec, key=lambda r: r["median_s"]) if dec else None
+        rows.append([
+            f"{dev['name']}" + ("" if dev["spec_name"] else " (unknown: no % of spec)"),
+            f"{copy['GBps']:,.0f} GB/s ({_pct(copy['pct_of_spec'])})" if copy else "–",
+            f"{triad['GBps']:,.0f} GB/s ({_pct(triad['pct_of_spec'])})" if triad else "–",
+            f"{mm['best_TFLOPS']:,.1f} {mm['dtype']} ({_pct(mm['pct_of_spec'])})" if mm else "–",
+            (f"{fastest['median_s'] * 1e3:,.2f} ms, {fastest['mode']}, MBU {_pct(fastest['mbu_pct'])}"
+             if fastest else "–"),
+            f"[{doc['file']}](results/{doc['file']})",
+        ])
+    return markdown_table(["device", "copy (% of spec)", "triad", "best matmul TFLOP/s", "decode, batch 1", "file"], rows)
+
+
+def decode_table(doc: dict) -> str:
+    """Every decode measurement of one file beside chapter 1's roofline bound, with the gap."""
+    from snippets.report import markdown_table
+
+    rows = []
+    for r in sorted(doc["decode"], key=lambda r: (r["batch"], r["mode"])):
+        gap = f"{100 * (r['median_s'] / r['predicted_s'] - 1):+.0f} %" if r["predicted_s"] else "–"
+        rows.append([r["batch"], r["mode"], f"{r['median_s'] * 1e3:,.2f}",
+                     f"{r['predicted_s'] * 1e3:,.2f}" if r["predicted_s"] else "–", gap,
+                     f"{r['tokens_per_s']:,.0f}", _pct(r["mbu_pct"]), _pct(r["pct_of_copy"])])
+    return markdown_table(["batch", "mode", "measured ms/step", "bound ms/step", "gap", "tokens/s", "MBU",
+                           "% of copy"], rows)
 
 
 def best(doc: dict, section: str, key: str, **match) -> dict | None:
