@@ -24,7 +24,12 @@ def kv_elements_per_token(m: ModelConfig) -> int:
     """Cached elements per token across all layers."""
     if m.attention_kind == "MLA":
         return m.n_layers * (m.kv_lora_rank + m.qk_rope_head_dim)
-    return 2 * m.n_layers * m.n_kv_heads * m.head_dim
+    return mha_elements_per_token(m.n_layers, m.n_kv_heads, m.head_dim)
+
+
+def mha_elements_per_token(n_layers: int, n_kv_heads: int, head_dim: int) -> int:
+    """2 (K and V) x layers x KV heads x head_dim: the MHA/GQA/MQA cache of one token."""
+    return 2 * n_layers * n_kv_heads * head_dim
 
 
 def bytes_per_token(m: ModelConfig, dtype: str = "fp16") -> float:

@@ -162,6 +162,20 @@ def prefill(
     )
 
 
+def generation_flops(m: ModelConfig, prompt_tokens: int, new_tokens: int, use_cache: bool) -> float:
+    """FLOPs to generate `new_tokens` after a prompt, one sequence.
+
+    With a cache: one prefill of the prompt, then one decode step per further token.
+    Without: every token re-runs the whole sequence so far (a prefill of P, P+1, ... tokens),
+    so the work grows with the square of the generated length.
+    """
+    require_positive_int("new_tokens", new_tokens)
+    if use_cache:
+        first = prefill(m, prompt_tokens).flops
+        return first + sum(decode_step(m, 1, prompt_tokens + t).flops for t in range(new_tokens - 1))
+    return sum(prefill(m, prompt_tokens + t).flops for t in range(new_tokens))
+
+
 def critical_batch_size(accelerator: Accelerator, weight_dtype: str = "fp16", compute_dtype: str = "bf16") -> float:
     """Batch at which 2 x B / bytes_per_weight reaches the ridge point (weights only,
     B << matrix sizes): the simple story's answer to 'when does batching stop helping?'."""

@@ -143,11 +143,26 @@ class Decoder(nn.Module):
         return self.lm_head(self.norm(x))
 
 
+def matmul_parameters(model: Decoder) -> int:
+    """Weights used in matmuls: every matrix except the embedding table (a lookup)."""
+    return sum(p.numel() for p in model.parameters() if p.dim() == 2) - model.embed.weight.numel()
+
+
+def forward_flops(model: Decoder, new_tokens: int, cached_tokens: int = 0) -> float:
+    """FLOPs of one forward pass over `new_tokens` for one sequence that already has
+    `cached_tokens` in its cache: 2 per matmul weight per token, plus QK^T and AV, where
+    new token i attends to the cached tokens and to new tokens 0..i."""
+    cfg = model.cfg
+    keys = new_tokens * cached_tokens + new_tokens * (new_tokens + 1) / 2
+    return 2.0 * new_tokens * matmul_parameters(model) + 4.0 * cfg.n_layers * cfg.n_heads * cfg.head_dim * keys
+
+
 @dataclass
 class Generation:
     tokens: list[list[int]]  # [B][n_new] greedily chosen ids
     logits: list[torch.Tensor]  # per step, [B, vocab] in the model's dtype
     seconds_per_step: list[float]  # wall clock of each generated token
+    cache_bytes: int = 0  # bytes of the KV cache tensors (0 without a cache)
 
 
 @torch.inference_mode()
@@ -179,4 +194,46 @@ def generate(model: Decoder, prompt: torch.Tensor, n_new: int, use_cache: bool) 
         for b in range(B):
             out.tokens[b].append(int(next_token[b]))
         sequence = torch.cat([sequence, next_token], dim=1)
+    out.cache_bytes = cache.nbytes if cache is not None else 0
     return out
+
+
+@dataclass(frozen=True)
+class CacheDemo:
+    """Greedy generation with and without a KV cache, side by side."""
+
+    cfg: TransformerConfig
+    batch: int
+    prompt_tokens: int
+    new_tokens: int
+    same_tokens: bool
+    max_logit_difference: float
+    cached_s: list[float]  # per generated token
+    uncached_s: list[float]
+    cached_flops: list[float]  # per generated token, from forward_flops
+    uncached_flops: list[float]
+    cache_bytes_measured: int
+    cache_bytes_formula: int
+
+
+def cache_demo(cfg: TransformerConfig, prompt_tokens: int, new_tokens: int, batch: int = 1,
+               seed: int = 0) -> CacheDemo:
+    """Run both generations on the CPU in fp32 and compare tokens, logits, time and bytes."""
+    from snippets.kv_cache import mha_elements_per_token
+
+    model = Decoder(cfg, dtype=torch.float32, device="cpu", seed=seed)
+    prompt = torch.randint(0, cfg.vocab_size, (batch, prompt_tokens), generator=torch.Generator().manual_seed(seed))
+    generate(model, prompt, 2, use_cache=True)  # warm-up: first calls allocate and pick kernels
+    cached = generate(model, prompt, new_tokens, use_cache=True)
+    uncached = generate(model, prompt, new_tokens, use_cache=False)
+    difference = max(float((a - b).abs().max()) for a, b in zip(cached.logits, uncached.logits))
+    length = prompt_tokens + new_tokens
+    return CacheDemo(
+        cfg, batch, prompt_tokens, new_tokens, cached.tokens == uncached.tokens, difference,
+        cached.seconds_per_step, uncached.seconds_per_step,
+        [batch * forward_flops(model, prompt_tokens if t == 0 else 1, 0 if t == 0 else prompt_tokens + t - 1)
+         for t in range(new_tokens)],
+        [batch * forward_flops(model, prompt_tokens + t) for t in range(new_tokens)],
+        cached.cache_bytes,
+        mha_elements_per_token(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim) * 4 * length * batch,
+    )

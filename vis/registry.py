@@ -6,6 +6,6 @@ from typing import Callable
 
 
 def all_figures() -> dict[str, Callable[[], str]]:
-    from vis import chapter1
+    from vis import chapter1, chapter2
 
-    return dict(chapter1.FIGURES)
+    return {**chapter1.FIGURES, **chapter2.FIGURES}

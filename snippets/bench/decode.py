@@ -11,7 +11,7 @@ from snippets import models, roofline
 from snippets.bench.device import DeviceInfo
 from snippets.bench.memory import is_out_of_memory
 from snippets.bench.timing import time_fn
-from snippets.transformer import Decoder, KVCache, TransformerConfig
+from snippets.transformer import Decoder, KVCache, TransformerConfig, forward_flops
 
 MODES = ("eager", "graph", "compile")
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
@@ -48,11 +48,9 @@ def step_bytes(model: Decoder, cache: KVCache, batch: int, context: int) -> floa
 
 
 def step_flops(model: Decoder, batch: int, context: int) -> float:
-    """FLOPs of one step: every matmul weight (all but the embedding table) twice per token,
-    plus QK^T and AV over `context` positions per query head."""
-    cfg = model.cfg
-    matmul = sum(p.numel() for p in model.parameters() if p.dim() == 2) - model.embed.weight.numel()
-    return batch * (2.0 * matmul + 4.0 * cfg.n_layers * context * cfg.n_heads * cfg.head_dim)
+    """FLOPs of one step: `batch` sequences, each one new token attending to `context` positions
+    (its own included)."""
+    return batch * forward_flops(model, 1, context - 1)
 
 
 def build(model_name: str, dtype: str, context: int, layers: int | None, device) -> tuple[Decoder, TransformerConfig]:
@@ -98,6 +96,8 @@ def measure(info: DeviceInfo, model_name: str, dtype: str, context: int, batches
     unknown = set(modes) - set(MODES)
     if unknown:
         raise ValueError(f"unknown decode mode(s) {sorted(unknown)}; choose from {', '.join(MODES)}")
+    if info.kind != "cuda" and set(modes) - {"eager"}:
+        raise ValueError(f"modes graph and compile need a CUDA GPU; this device is {info.kind}")
     device = info.torch_device
     model, cfg = build(model_name, dtype, context, layers, device)
     named = models.get(model_name)
