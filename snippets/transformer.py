@@ -189,6 +189,8 @@ def generate(model: Decoder, prompt: torch.Tensor, n_new: int, use_cache: bool) 
             pos = torch.tensor([P + step - 1], device=device)
             logits = model(sequence[:, -1:], pos, cache)[:, -1]
         next_token = logits.argmax(dim=-1, keepdim=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         out.seconds_per_step.append(time.perf_counter() - start)
         out.logits.append(logits)
         for b in range(B):
@@ -217,12 +219,13 @@ class CacheDemo:
 
 
 def cache_demo(cfg: TransformerConfig, prompt_tokens: int, new_tokens: int, batch: int = 1,
-               seed: int = 0) -> CacheDemo:
-    """Run both generations on the CPU in fp32 and compare tokens, logits, time and bytes."""
+               seed: int = 0, device="cpu", dtype=torch.float32) -> CacheDemo:
+    """Run both generations and compare tokens, logits, time and bytes (fp32 on the CPU by default)."""
     from snippets.kv_cache import mha_elements_per_token
 
-    model = Decoder(cfg, dtype=torch.float32, device="cpu", seed=seed)
-    prompt = torch.randint(0, cfg.vocab_size, (batch, prompt_tokens), generator=torch.Generator().manual_seed(seed))
+    model = Decoder(cfg, dtype=dtype, device=device, seed=seed)
+    prompt = torch.randint(0, cfg.vocab_size, (batch, prompt_tokens),
+                           generator=torch.Generator().manual_seed(seed)).to(device)
     generate(model, prompt, 2, use_cache=True)  # warm-up: first calls allocate and pick kernels
     cached = generate(model, prompt, new_tokens, use_cache=True)
     uncached = generate(model, prompt, new_tokens, use_cache=False)
@@ -235,5 +238,6 @@ def cache_demo(cfg: TransformerConfig, prompt_tokens: int, new_tokens: int, batc
          for t in range(new_tokens)],
         [batch * forward_flops(model, prompt_tokens + t) for t in range(new_tokens)],
         cached.cache_bytes,
-        mha_elements_per_token(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim) * 4 * length * batch,
+        mha_elements_per_token(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim) * model.lm_head.weight.element_size()
+        * length * batch,
     )
