@@ -22,5 +22,5 @@ def _mathml(match: re.Match, display: str) -> str:
 
 
 def on_page_content(content, page, **kwargs):
-    content = _BLOCK.sub(lambda m: f'<div class="math-display">{_mathml(m, "block")}</div>', content)
+    content = _BLOCK.sub(lambda m: f'<div class="math-display" tabindex="0">{_mathml(m, "block")}</div>', content)
     return _INLINE.sub(lambda m: _mathml(m, "inline"), content)

@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
 # Set up .venv, then run every test: the snippets package, the figures, every Python block
-# in docs/ (pytest-markdown-docs), the lab notebooks and a strict build of the whole site.
+# in docs/ (pytest-markdown-docs), the lab notebooks, a strict build of the whole site and the
+# real-browser checks (headless Chromium + Playwright, axe-core from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test: installing Chromium for the browser tests (apt-get install chromium)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "test: Chromium is missing and cannot be installed here; the browser tests will be skipped"
+  fi
+fi
+if [ ! -f node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then
+  echo "test: installing axe-core (npm ci)"
+  npm ci --no-audit --no-fund --silent
+fi
 export NO_MKDOCS_2_WARNING=1
 exec .venv/bin/python -m pytest --markdown-docs -p no:cacheprovider "$@"

@@ -51,3 +51,22 @@ def test_committed_svgs_match_the_code(capsys):
     missing = [n for n in FIGURES if not (Path("vis") / f"{n}.svg").exists()]
     assert not missing, f"run `python -m vis` to write {missing}"
     assert write_figures(["--check"]) == 0, capsys.readouterr().out + " -- run `python -m vis`"
+
+
+def relative_luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: str, b: str) -> float:
+    hi, lo = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("background", ["#ffffff", "#1e2129"])  # Material's default and slate backgrounds
+def test_series_colours_hold_contrast_in_both_schemes(background):
+    from vis.svg import PALETTE
+
+    for colour in PALETTE:  # WCAG 1.4.11: graphical objects need 3:1
+        assert contrast(colour, background) >= 3.0, (colour, background)
