@@ -129,8 +129,8 @@ def weight_bytes(m: ModelConfig, dtype: str = "fp16", active_only: bool = False)
     return param_count(m, active_only) * bytes_per_element(dtype)
 
 
-def decode_weight_bytes(m: ModelConfig, dtype: str = "fp16", exact: bool = False) -> float:
-    """Weight bytes one decode step reads at batch 1.
+def decode_param_count(m: ModelConfig, exact: bool = False) -> int:
+    """Parameters one decode step reads at batch 1.
 
     Simple story (exact=False): every active parameter once.
     exact=True: an untied input embedding contributes one row, not the whole table,
@@ -139,7 +139,12 @@ def decode_weight_bytes(m: ModelConfig, dtype: str = "fp16", exact: bool = False
     params = param_count(m, active_only=True)
     if exact and not m.tied_embeddings:
         params -= m.vocab_size * m.d_model - m.d_model
-    return params * bytes_per_element(dtype)
+    return params
+
+
+def decode_weight_bytes(m: ModelConfig, dtype: str = "fp16", exact: bool = False) -> float:
+    """Weight bytes one decode step reads at batch 1 (see decode_param_count)."""
+    return decode_param_count(m, exact) * bytes_per_element(dtype)
 
 
 # ---- data ----------------------------------------------------------------------------------
