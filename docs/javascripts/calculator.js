@@ -196,6 +196,18 @@
       return modelFromConfig(parsed);
     }
 
+    // Switching to "Custom" starts from the numbers of the GPU chosen before.
+    let lastGpu = data.accelerators.find((g) => g.name === gpuSelect.value);
+    gpuSelect.addEventListener("change", () => {
+      if (gpuSelect.value !== "custom") {
+        lastGpu = data.accelerators.find((g) => g.name === gpuSelect.value);
+        return;
+      }
+      for (const [id, key] of [["calc-bw", "bandwidth_GBps"], ["calc-tflops", "peak_TFLOPS"], ["calc-mem", "memory_GB"]]) {
+        if ($(id).value.trim() === "" && lastGpu[key] != null) $(id).value = String(lastGpu[key]);
+      }
+    });
+
     function update() {
       $("calc-custom-gpu").hidden = gpuSelect.value !== "custom";
       $("calc-config-box").hidden = modelSelect.value !== "config";
