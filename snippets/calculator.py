@@ -36,6 +36,7 @@ def accelerator_summary(a: hardware.Accelerator) -> dict:
         "bandwidth_GBps": a.memory_bandwidth_GBps,
         "peak_TFLOPS": a.dense_fp16_bf16_TFLOPS,  # dense bf16/fp16; None where unpublished
         "memory_GB": a.memory_GB,
+        "unverified": a.flagged,  # the data file flags a figure of this row as not yet checked
         "source": a.source.split(" https")[0],
     }
 

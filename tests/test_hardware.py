@@ -61,3 +61,8 @@ def test_missing_figure_is_an_error_not_zero():
         hardware.get("A100 80GB SXM").peak_flops("fp8")
     with pytest.raises(ValueError, match="allowed"):
         hardware.get("A100 80GB SXM").peak_flops("fp64")
+
+
+def test_unverified_rows_are_flagged():
+    assert hardware.get("H100 NVL").flagged and hardware.get("RTX 5090").flagged
+    assert not hardware.get("A100 80GB SXM").flagged and not hardware.get("H100 SXM").flagged

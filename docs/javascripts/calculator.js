@@ -166,7 +166,7 @@
     const data = JSON.parse(document.getElementById("calculator-data").textContent);
     const $ = (id) => root.querySelector(`#${id}`);
     const gpuSelect = $("calc-gpu"), modelSelect = $("calc-model");
-    for (const a of data.accelerators) gpuSelect.add(new Option(a.name, a.name));
+    for (const a of data.accelerators) gpuSelect.add(new Option(a.unverified ? `${a.name} (some figures unverified)` : a.name, a.name));
     gpuSelect.add(new Option("Custom: my own numbers", "custom"));
     for (const m of data.models) modelSelect.add(new Option(m.name, m.name));
     modelSelect.add(new Option("Paste a Hugging Face config.json", "config"));
