@@ -130,11 +130,9 @@ def decode_step(
 
     Weights are read once per step whatever the batch (dense models; an MoE model's
     batch-1 active experts); the cache is read once per sequence. exact=False is the
-    simple story: all active parameters read, no KV cache.
+    simple story's weight count: every active parameter read, the whole embedding table too.
     """
     require_positive_int("batch", batch)
-    if not exact:
-        context = 0
     return StepCost(
         weight_flops=2.0 * batch * matmul_params(m),
         attention_flops=kv_cache.decode_step_attention_flops(m, batch, context),

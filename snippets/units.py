@@ -47,11 +47,3 @@ def require_positive_int(name: str, value: int) -> None:
     """Raise ValueError unless `value` is an int >= 1."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-
-
-def fmt_bytes(n_bytes: float, unit: str = "GB", digits: int = 2) -> str:
-    """Bytes in a named unit: fmt_bytes(13.476e9, 'GB') -> '13.48 GB'."""
-    scale = {"B": 1, "KB": KB, "MB": MB, "GB": GB, "TB": TB, "KiB": KiB, "MiB": MiB, "GiB": GiB}
-    if unit not in scale:
-        raise ValueError(f"unknown unit {unit!r}; allowed: {', '.join(scale)}")
-    return f"{n_bytes / scale[unit]:,.{digits}f} {unit}"

@@ -1,7 +1,7 @@
 import pytest
 
 from snippets.report import markdown_table
-from snippets.units import bytes_per_element, fmt_bytes
+from snippets.units import bytes_per_element, require_positive, require_positive_int
 
 
 def test_bytes_per_element():
@@ -10,11 +10,17 @@ def test_bytes_per_element():
         bytes_per_element("fp64")
 
 
-def test_formatting():
-    assert fmt_bytes(13.476e9, "GB") == "13.48 GB"
-    assert fmt_bytes(2**30, "GiB", 1) == "1.0 GiB"
+@pytest.mark.parametrize("bad", [0, -1.5, float("nan"), float("inf"), "3", None, True])
+def test_require_positive_rejects(bad):
     with pytest.raises(ValueError):
-        fmt_bytes(1, "XB")
+        require_positive("x", bad)
+
+
+def test_require_positive_int():
+    require_positive_int("n", 3)
+    for bad in (0, 2.0, True, "1"):
+        with pytest.raises(ValueError, match="integer >= 1"):
+            require_positive_int("n", bad)
 
 
 def test_markdown_table():
