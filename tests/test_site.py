@@ -72,3 +72,30 @@ def test_chapter_pages_stay_small(sites):
     for source in nav_sources():
         if source.endswith(".md"):
             assert built_html(sites[0][0], source).stat().st_size < 1_000_000, source
+
+
+def test_every_internal_link_and_anchor_resolves(sites):
+    """Crawls the built HTML (generated tables, notebooks and navigation included)."""
+    site = sites[0][0]
+    ids_cache: dict[Path, set[str]] = {}
+
+    def ids(page: Path) -> set[str]:
+        if page not in ids_cache:
+            ids_cache[page] = set(re.findall(r'\bid="([^"]+)"', page.read_text(encoding="utf-8")))
+        return ids_cache[page]
+
+    broken = []
+    for page in sorted(site.rglob("*.html")):
+        for href in re.findall(r'<a\b[^>]*\bhref="([^"]*)"', page.read_text(encoding="utf-8")):
+            if re.match(r"^(?:[a-z]+:|//)", href) or href == "":
+                continue  # external, mailto:, javascript: and the like
+            path, _, fragment = href.partition("#")
+            base = site if path.startswith("/") else page.parent  # 404.html links from the root
+            target = (base / path.lstrip("/")).resolve() if path else page
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.exists():
+                broken.append(f"{page.relative_to(site)} -> {href}")
+            elif fragment and target.suffix == ".html" and fragment not in ids(target):
+                broken.append(f"{page.relative_to(site)} -> {href} (no such anchor)")
+    assert not broken, broken

@@ -72,8 +72,11 @@ def _pct(value: float | None) -> str:
     return f"{value:.1f} %" if value is not None else "–"
 
 
-def overview_table(docs: list[dict]) -> str:
-    """One row per results file: achieved bandwidth, matmul and batch-1 decode."""
+def overview_table(docs: list[dict], link_base: str = "") -> str:
+    """One row per results file: achieved bandwidth, matmul and batch-1 decode.
+
+    `link_base` is the path from the page to the results folder, for the file links.
+    """
     from snippets.report import markdown_table
 
     rows = []
@@ -90,7 +93,7 @@ def overview_table(docs: list[dict]) -> str:
             f"{mm['best_TFLOPS']:,.1f} {mm['dtype']} ({_pct(mm['pct_of_spec'])})" if mm else "–",
             (f"{fastest['median_s'] * 1e3:,.2f} ms, {fastest['mode']}, MBU {_pct(fastest['mbu_pct'])}"
              if fastest else "–"),
-            f"[{doc['file']}](results/{doc['file']})",
+            f"[{doc['file']}]({link_base}{doc['file']})",
         ])
     return markdown_table(["device", "copy (% of spec)", "triad", "best matmul TFLOP/s", "decode, batch 1", "file"], rows)
 
