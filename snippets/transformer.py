@@ -78,22 +78,6 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return rotated.type_as(x)
 
 
-def grouped_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Softmax attention where each group of H/G query heads shares one K/V head (GQA; MHA when
-    G = H, MQA when G = 1). q [B, H, T, D], k and v [B, G, S, D], mask [T, S] (True = attend).
-
-    The group's queries are stacked so that each K/V head is read once per step for all the
-    query heads that use it, which is what makes a GQA cache cheaper to read, not only smaller.
-    """
-    B, H, T, D = q.shape
-    G, group = k.shape[1], H // k.shape[1]
-    queries = q.reshape(B, G, group * T, D)  # head h uses K/V head h // group
-    scores = (queries @ k.transpose(-1, -2)) * D**-0.5  # [B, G, group * T, S]
-    scores = scores.float().masked_fill(~mask.repeat(group, 1), float("-inf"))
-    weights = scores.softmax(dim=-1).to(v.dtype)
-    return (weights @ v).reshape(B, H, T, D)
-
-
 class Block(nn.Module):
     def __init__(self, cfg: TransformerConfig, dtype, device):
         super().__init__()
@@ -125,7 +109,7 @@ class Block(nn.Module):
             keys, values = cache.k[layer], cache.v[layer]
             key_positions = torch.arange(cache.max_len, device=x.device)
         mask = key_positions[None, :] <= positions[:, None]  # [T, S]: no peeking ahead
-        out = grouped_attention(q, keys, values, mask)
+        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, enable_gqa=True)
         return self.wo(out.transpose(1, 2).reshape(B, T, -1))
 
     def forward(self, x, positions, cos, sin, cache=None, layer=0):

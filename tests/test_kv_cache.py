@@ -114,17 +114,3 @@ def test_bad_transformer_configs():
         generate(model, torch.zeros(1, 6, dtype=torch.long), 5, use_cache=True)
     with pytest.raises(ValueError):
         KVCache(model.cfg, 0, 4, torch.float32, "cpu")
-
-
-@pytest.mark.parametrize("kv_heads", [8, 2, 1])  # MHA, GQA, MQA
-def test_grouped_attention_equals_pytorch_sdpa(kv_heads):
-    import torch.nn.functional as F
-
-    from snippets.transformer import grouped_attention
-
-    g = torch.Generator().manual_seed(kv_heads)
-    q = torch.randn(2, 8, 3, 16, generator=g)
-    k, v = torch.randn(2, kv_heads, 10, 16, generator=g), torch.randn(2, kv_heads, 10, 16, generator=g)
-    mask = torch.arange(10)[None, :] <= torch.tensor([5, 6, 7])[:, None]
-    want = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
-    torch.testing.assert_close(grouped_attention(q, k, v, mask), want, rtol=1e-5, atol=1e-5)
