@@ -124,7 +124,9 @@ def measure(info: DeviceInfo, model_name: str, dtype: str, context: int, batches
             if mode == "compile" and compile_batches is not None and batch not in compile_batches:
                 continue
             if progress:
-                progress(f"decode: {model_name} ({cfg.n_layers} layers, {dtype}) {mode}, batch {batch}, context {context:,}")
+                hint = " (compiling first: about a minute on a GPU)" if mode == "compile" else ""
+                progress(f"decode: {model_name} ({cfg.n_layers} layers, {dtype}) {mode}, batch {batch}, "
+                         f"context {context:,}{hint}")
             try:
                 timing = time_fn(_runner(mode, model, tokens, pos, cache, info.kind), info.kind, reps=reps, warmup=3)
             except (RuntimeError, MemoryError) as error:
