@@ -88,8 +88,12 @@ def run(args: argparse.Namespace) -> dict:
     on_gpu = info.kind == "cuda"
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     modes = args.modes.split(",") if args.modes else (list(decode.MODES) if on_gpu else ["eager"])
-    batches = args.batches or ([1, 8, 32, 64, 128, 256] if args.quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]) \
-        if on_gpu else (args.batches or [1, 4, 16])
+    if args.batches:
+        batches = args.batches
+    elif on_gpu:
+        batches = [1, 8, 32, 64, 128, 256] if args.quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    else:
+        batches = [1, 4, 16]
     context = args.context or (1024 if on_gpu else 256)
     if not on_gpu and set(modes) - {"eager"}:
         raise ValueError(f"modes graph and compile need a CUDA GPU; this run is on {info.kind}")
@@ -97,8 +101,10 @@ def run(args: argparse.Namespace) -> dict:
     dtype = args.dtype or ("bf16" if info.kind != "mps" else "fp16")
     compile_batches = [1] if args.quick else None
     shapes, dtypes = matmul.default_shapes(info, args.quick), matmul.default_dtypes(info)
-    total = (0 if "bandwidth" in skip else len(bandwidth.KERNELS)) + (0 if "matmul" in skip else len(shapes) * len(dtypes)) \
-        + (0 if "decode" in skip else len(batches) * len(modes))
+    compiled = [b for b in batches if compile_batches is None or b in compile_batches] if "compile" in modes else []
+    steps = {"bandwidth": len(bandwidth.KERNELS), "matmul": len(shapes) * len(dtypes),
+             "decode": len(batches) * len([m for m in modes if m != "compile"]) + len(compiled)}
+    total = sum(n for section, n in steps.items() if section not in skip)
     step = progress_printer(total)
     notes: list[str] = [f"device chosen: {why}"]
     bw, stream, mm, dec = [], None, [], []
