@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> dict:
         raise ValueError(f"modes graph and compile need a CUDA GPU; this run is on {info.kind}")
     layers = args.layers if args.layers is not None else (None if on_gpu else 2)
     dtype = args.dtype or ("bf16" if info.kind != "mps" else "fp16")
-    compile_batches = [1] if args.quick else None
+    compile_batches = [min(batches)] if args.quick else None  # one compile takes about a minute
     shapes, dtypes = matmul.default_shapes(info, args.quick), matmul.default_dtypes(info)
     compiled = [b for b in batches if compile_batches is None or b in compile_batches] if "compile" in modes else []
     steps = {"bandwidth": len(bandwidth.KERNELS), "matmul": len(shapes) * len(dtypes),
