@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, Sequence
+
+
+def slug(text: str) -> str:
+    """Lower-case letters and digits joined by '-': 'NVIDIA H200' -> 'nvidia-h200' (file names, ids)."""
+    return re.sub(r"-+", "-", "".join(c if c.isalnum() else "-" for c in text.lower())).strip("-")
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]], align: str | None = None) -> str:

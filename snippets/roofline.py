@@ -101,7 +101,7 @@ class StepCost:
 
     def time_s(self, accelerator: Accelerator, dtype: str = "bf16") -> float:
         """Roofline lower bound on the step's time."""
-        return max(self.memory_time_s(accelerator), self.compute_time_s(accelerator, dtype))
+        return time_lower_bound_s(self.flops, self.bytes, accelerator.peak_flops(dtype), accelerator.bandwidth_Bps)
 
     def is_memory_bound(self, accelerator: Accelerator, dtype: str = "bf16") -> bool:
         return self.memory_time_s(accelerator) >= self.compute_time_s(accelerator, dtype)

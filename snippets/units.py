@@ -6,8 +6,6 @@ GB = 1e9 bytes, GiB = 2**30 bytes, TFLOPS = 1e12 FLOP/s, one multiply-add = 2 FL
 
 from __future__ import annotations
 
-KB = 1e3
-MB = 1e6
 GB = 1e9
 TB = 1e12
 KiB = 2**10

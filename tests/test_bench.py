@@ -168,3 +168,10 @@ def test_recorded_results_load_and_render():
     for doc in docs:
         svg = measured.measured_roofline(doc, name="t")
         assert re.search(r"<title id=\"t-title\">Measured roofline", svg)
+
+
+def test_options_table_lists_every_option():
+    table = cli.options_table()
+    flags = [o for a in cli.parser()._actions for o in a.option_strings if o not in ("-h", "--help")]
+    assert all(f"`{flag}`" in table for flag in flags)
+    assert f"{cli.GPU_CONTEXT:,} on GPUs" in table

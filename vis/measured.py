@@ -6,11 +6,8 @@ import numpy as np
 from matplotlib.ticker import ScalarFormatter
 
 from snippets.bench import results as res
+from snippets.report import slug
 from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, course_style, new_figure, to_svg
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
 
 
 def measured_roofline(doc: dict, name: str | None = None) -> str:
@@ -47,7 +44,7 @@ def measured_roofline(doc: dict, name: str | None = None) -> str:
         what = (f"decode steps of a {decode['model']}-shaped model at {decode['context']:,} tokens of context"
                 if decode else "no decode steps")
         return to_svg(
-            fig, name or f"measured-{_slug(device['name'])}",
+            fig, name or f"measured-{slug(device['name'])}",
             f"Measured roofline of {device['name']}",
             f"Roofline drawn from measurements: memory roof {bw['GBps'] if bw else 0:,.0f} GB/s, compute roof "
             f"{mm['best_TFLOPS'] if mm else 0:,.1f} TFLOP/s, with {what} placed on it.",
@@ -82,7 +79,7 @@ def decode_vs_prediction(doc: dict, name: str | None = None) -> str:
         ax.set_title(f"{first['model']}-shaped decode ({first['dtype']}), {first['context']:,} tokens of context, "
                      f"{doc['device']['name']}", loc="left", fontsize=9)
         return to_svg(
-            fig, name or f"decode-{_slug(doc['device']['name'])}",
+            fig, name or f"decode-{slug(doc['device']['name'])}",
             f"Measured decode step time vs batch on {doc['device']['name']}",
             "Measured milliseconds per decode step for each mode and batch size, against the roofline "
             "lower bound computed from the datasheet bandwidth and FLOP/s.",

@@ -16,7 +16,19 @@ from snippets import models
 from snippets.bench import bandwidth, decode, matmul
 from snippets.bench import results as res
 from snippets.bench.device import detect
-from snippets.report import markdown_table
+from snippets.report import markdown_table, slug
+
+
+#: Defaults, used by the run and quoted by --help (and so by the site's options table).
+GPU_CONTEXT, CPU_CONTEXT = 1024, 256
+GPU_BATCHES_QUICK = [1, 8, 32, 64, 128, 256]
+GPU_BATCHES_FULL = [1, 2, 4, 8, 16, 32, 64, 128, 256]
+CPU_BATCHES = [1, 4, 16]
+CPU_LAYERS = 2
+
+
+def _csv(values: list[int]) -> str:
+    return ",".join(map(str, values))
 
 
 def int_list(text: str) -> list[int]:
@@ -31,19 +43,34 @@ def int_list(text: str) -> list[int]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m snippets bench", description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"],
+                   help="which device (default: CUDA, then MPS, then the CPU)")
     speed = p.add_mutually_exclusive_group()
     speed.add_argument("--quick", dest="quick", action="store_true", default=True, help="a few minutes (default)")
     speed.add_argument("--full", dest="quick", action="store_false", help="larger buffers, more shapes and batches")
     p.add_argument("--model", default="Llama-3.1-8B", help="model shape for the decode step (default %(default)s)")
-    p.add_argument("--layers", type=int, default=None, help="build only this many layers (default: all on GPUs, 2 on CPUs)")
-    p.add_argument("--dtype", default=None, choices=sorted(decode.DTYPES), help="decode dtype (default bf16)")
-    p.add_argument("--batches", type=int_list, default=None, help="decode batch sizes, e.g. 1,8,64")
-    p.add_argument("--context", type=int, default=None, help="cached tokens per sequence (default 1024 on GPUs, 256 on CPUs)")
-    p.add_argument("--modes", default=None, help="decode modes: eager,graph,compile (default: all on CUDA, eager elsewhere)")
+    p.add_argument("--layers", type=int, default=None, help=f"build only this many layers (default: all on GPUs, {CPU_LAYERS} on CPUs)")
+    p.add_argument("--dtype", default=None, choices=sorted(decode.DTYPES), help="decode dtype (default bf16; fp16 on MPS)")
+    p.add_argument("--batches", type=int_list, default=None, help=f"decode batch sizes (default {_csv(GPU_BATCHES_QUICK)} on GPUs, "
+                        f"{_csv(GPU_BATCHES_FULL)} with --full, {_csv(CPU_BATCHES)} on CPUs)")
+    p.add_argument("--context", type=int, default=None, help=f"cached tokens per sequence (default {GPU_CONTEXT:,} on GPUs, {CPU_CONTEXT} on CPUs)")
+    p.add_argument("--modes", default=None, help="decode modes: eager,graph,compile (default: all on CUDA, eager elsewhere; "
+                        "graph and compile need CUDA)")
     p.add_argument("--skip", default="", help="sections to skip: bandwidth,matmul,decode")
     p.add_argument("--out", type=Path, default=Path("bench-results"), help="folder for the JSON and SVG (default %(default)s)")
     return p
+
+
+def options_table() -> str:
+    """The command's options as a markdown table, from the parser itself (for the site)."""
+    rows = []
+    for action in parser()._actions:  # argparse has no public accessor for its options
+        if action.help is None or action.dest == "help":
+            continue
+        flags = " / ".join(f"`{o}`" for o in action.option_strings)
+        choices = f" ({', '.join(map(str, action.choices))})" if action.choices else ""
+        rows.append([flags, action.help.replace("%(default)s", str(action.default)) + choices])
+    return markdown_table(["option", "meaning"], rows, align="ll")
 
 
 def progress_printer(total: int):
@@ -91,13 +118,13 @@ def run(args: argparse.Namespace) -> dict:
     if args.batches:
         batches = args.batches
     elif on_gpu:
-        batches = [1, 8, 32, 64, 128, 256] if args.quick else [1, 2, 4, 8, 16, 32, 64, 128, 256]
+        batches = GPU_BATCHES_QUICK if args.quick else GPU_BATCHES_FULL
     else:
-        batches = [1, 4, 16]
-    context = args.context or (1024 if on_gpu else 256)
+        batches = CPU_BATCHES
+    context = args.context or (GPU_CONTEXT if on_gpu else CPU_CONTEXT)
     if not on_gpu and set(modes) - {"eager"}:
         raise ValueError(f"modes graph and compile need a CUDA GPU; this run is on {info.kind}")
-    layers = args.layers if args.layers is not None else (None if on_gpu else 2)
+    layers = args.layers if args.layers is not None else (None if on_gpu else CPU_LAYERS)
     dtype = args.dtype or ("bf16" if info.kind != "mps" else "fp16")
     compile_batches = [min(batches)] if args.quick else None  # one compile takes about a minute
     shapes, dtypes = matmul.default_shapes(info, args.quick), matmul.default_dtypes(info)
@@ -143,8 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         p.error(str(error))  # exits with status 2
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "".join(c if c.isalnum() else "-" for c in doc["device"]["name"].lower()).strip("-")
-    stem = f"{stem}-{doc['created'][:10]}"
+    stem = f"{slug(doc['device']['name'])}-{doc['created'][:10]}"
     json_path = args.out / f"{stem}.json"
     json_path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     from vis.measured import measured_roofline
