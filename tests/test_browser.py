@@ -5,6 +5,7 @@ Skipped (with the reason) where Chromium or Playwright is missing; scripts/test.
 install both.
 """
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -36,8 +37,18 @@ def browser():
         browser.close()
 
 
+@contextlib.contextmanager
+def opened(browser, url: str, scheme: str):
+    """`url` in a fresh browser context: yields the page and what the browser saw; closes after."""
+    context, page, seen = visit(browser, url, scheme)
+    try:
+        yield page, seen
+    finally:
+        context.close()
+
+
 def visit(browser, url: str, scheme: str):
-    """Open `url` in a fresh context; return the page and what the browser saw."""
+    """Open `url` in a fresh context; return the context, the page and what the browser saw."""
     context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     seen = {"console": [], "failed": [], "foreign": [], "bytes": 0}
@@ -65,8 +76,7 @@ def visit(browser, url: str, scheme: str):
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("source", PAGES)
 def test_page_renders_cleanly(browser, site_url, source, scheme):
-    context, page, seen = visit(browser, f"{site_url}/{url_path(source)}", scheme)
-    try:
+    with opened(browser, f"{site_url}/{url_path(source)}", scheme) as (page, seen):
         assert not seen["console"], seen["console"]
         assert not seen["failed"], seen["failed"]
         assert not seen["foreign"], seen["foreign"]
@@ -84,16 +94,13 @@ def test_page_renders_cleanly(browser, site_url, source, scheme):
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{url_path(source).strip('/').replace('/', '_') or 'index'}-{scheme}.png"),
                         full_page=True)
-    finally:
-        context.close()
 
 
 @pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm ci)")
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("source", PAGES)
 def test_no_serious_accessibility_violations(browser, site_url, source, scheme):
-    context, page, _ = visit(browser, f"{site_url}/{url_path(source)}", scheme)
-    try:
+    with opened(browser, f"{site_url}/{url_path(source)}", scheme) as (page, _):
         page.add_script_tag(path=str(AXE))
         found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
         serious = [
@@ -101,26 +108,18 @@ def test_no_serious_accessibility_violations(browser, site_url, source, scheme):
             for v in found if v["impact"] in ("serious", "critical")
         ]
         assert not serious, json.dumps(serious, indent=1)
-    finally:
-        context.close()
 
 
 def test_search_finds_the_kv_cache(browser, site_url):
-    context, page, _ = visit(browser, f"{site_url}/", "light")
-    try:
+    with opened(browser, f"{site_url}/", "light") as (page, _):
         page.click(".md-search__input")
         page.keyboard.type("KV cache")  # Material searches on key events, not on a filled value
         page.wait_for_selector(".md-search-result__item", timeout=10_000)
         hrefs = page.eval_on_selector_all(".md-search-result__item a", "els => els.map(e => e.href)")
         assert any("02_kv_cache" in h for h in hrefs), hrefs
-    finally:
-        context.close()
 
 
 def test_the_palette_toggle_switches_scheme(browser, site_url):
-    context, page, _ = visit(browser, f"{site_url}/01_memory_bound/", "light")
-    try:
+    with opened(browser, f"{site_url}/01_memory_bound/", "light") as (page, _):
         page.click("label.md-header__button[for='__palette_1']")
         assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
-    finally:
-        context.close()

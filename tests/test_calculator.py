@@ -7,7 +7,7 @@ import math
 import pytest
 
 from snippets import calculator, hardware, kv_cache, models
-from test_browser import CHROMIUM, browser, visit  # noqa: F401 - the module-scoped browser fixture
+from test_browser import CHROMIUM, browser, opened  # noqa: F401 - the module-scoped browser fixture
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
@@ -16,9 +16,8 @@ LLAMA_STYLE = [m.name for m in models.all_models() if m.architecture == "llama"]
 
 @pytest.fixture(scope="module")
 def page(browser, site_url):  # noqa: F811
-    context, page, seen = visit(browser, f"{site_url}/calculator/", "light")
-    yield page, seen
-    context.close()
+    with opened(browser, f"{site_url}/calculator/", "light") as (page, seen):
+        yield page, seen
 
 
 def close(a, b, rel=1e-9):
