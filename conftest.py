@@ -1,24 +1,19 @@
-"""Shared pytest set-up.
-
-pytest-markdown-docs runs each Python block of docs/ on its own, while markdown-exec runs a
-page's blocks in one session. Each page opens with a hidden set-up block (id ending in
-"-setup") that defines the names its other blocks use; this hook gives every tested block
-those same names, by running the set-up blocks themselves (no second copy to drift).
-"""
+"""Shared pytest set-up: no mkdocs 2 banner. Every Python block in docs/ is self-contained
+(it imports what it needs, usually its page's module in pages/), so pytest-markdown-docs runs
+each one on its own, exactly as markdown-exec runs it in the build."""
 
 import os
-import re
-from pathlib import Path
 
 os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
 
-DOCS = Path(__file__).parent / "docs"
-SETUP_BLOCK = re.compile(r'^```python exec="on" session="[^"]+" id="[^"]+-setup"\n(.*?)^```', re.M | re.S)
 
+def pytest_collection_modifyitems(items):
+    """A block that shows a listing (`--8<-- "pages/listings/x.py"`, expanded by pymdownx.snippets
+    at build time) is not Python until expanded; tests/test_pages.py runs the listing itself."""
+    import pytest
 
-def pytest_markdown_docs_globals():
-    names: dict = {}
-    for page in sorted(DOCS.rglob("*.md")):
-        for code in SETUP_BLOCK.findall(page.read_text(encoding="utf-8")):
-            exec(compile(code, f"{page.name} set-up block", "exec"), names)
-    return names
+    for item in items:
+        code = getattr(item, "code", "")
+        if code.lstrip().startswith("--8<--"):
+            listing = code.split('"')[1] if '"' in code else code
+            item.add_marker(pytest.mark.skip(reason=f"shows {listing}, run by tests/test_pages.py"))

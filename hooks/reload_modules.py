@@ -1,14 +1,14 @@
 """MkDocs hook: re-import the course's own Python packages before every build.
 
 markdown-exec runs page code inside the long-lived `mkdocs serve` process, where an edited
-module would otherwise stay cached in sys.modules. Dropping `snippets` and `vis` before each
+module would otherwise stay cached in sys.modules. Dropping `snippets`, `vis` and `pages` before each
 build makes an edit show on the next reload, without a rebuild loop (nothing is written
 into docs/).
 """
 
 import sys
 
-PACKAGES = ("snippets", "vis")
+PACKAGES = ("snippets", "vis", "pages")
 
 
 def on_pre_build(config, **kwargs):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from snippets._data import find_by_name, optional_float, optional_int, read_csv_rows
-from snippets.units import GB, TERA
+from snippets.units import GB, GiB, TERA
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ class Accelerator:
     def memory_bytes(self) -> float:
         """Memory capacity in bytes (datasheet GB x 1e9)."""
         return self.memory_GB * GB
+
+    @property
+    def usable_memory_bytes(self) -> float:
+        """Bytes a program can allocate: the capacity the device reports (see REPORTED_FRACTION)."""
+        return self.memory_GB * GiB * REPORTED_FRACTION
 
     @property
     def bandwidth_Bps(self) -> float:
@@ -113,3 +118,9 @@ def get(name: str) -> Accelerator:
 #: 88 % on an A100 80GB SXM (te42kyfo/gpu-benches, gpu-stream), 89-92 % on H100 and H200
 #: (shared/reference/benchmarks.md). Use it for "realistic", never for "bound".
 TYPICAL_SUSTAINED_BANDWIDTH_FRACTION = 0.90
+
+
+#: Share of the nominal capacity (the datasheet's "80 GB" read as 80 GiB) that the device reports
+#: as usable after the driver's reservation: PyTorch's total_memory is 85.1e9 B of 85.9e9 on an
+#: A100 80GB and 150.1e9 B of 151.4e9 on an H200 (shared/reference/notes.md): 0.99.
+REPORTED_FRACTION = 0.99

@@ -33,14 +33,31 @@ def mha_elements_per_token(n_layers: int, n_kv_heads: int, head_dim: int) -> int
 
 
 def bytes_per_token(m: ModelConfig, dtype: str = "fp16") -> float:
-    """KV-cache bytes for one token of context."""
+    """KV-cache bytes for one token of context, every layer (before any sliding window)."""
     return kv_elements_per_token(m) * bytes_per_element(dtype)
 
 
+def windowed_layers(m: ModelConfig) -> int:
+    """Layers that attend within a sliding window: every other layer of Gemma-2 (local and
+    global layers alternate), every layer of the other models that set `sliding_window`."""
+    if not m.sliding_window:
+        return 0
+    return m.n_layers // 2 if m.architecture == "gemma2" else m.n_layers
+
+
+def cached_positions(m: ModelConfig, context: int) -> int:
+    """Layer-positions a sequence of `context` tokens keeps: `context` in every full-attention
+    layer, at most `sliding_window` in each windowed layer."""
+    _check_context(m, context, minimum=0)
+    windowed = windowed_layers(m)
+    held = min(context, m.sliding_window) if windowed else context
+    return (m.n_layers - windowed) * context + windowed * held
+
+
 def bytes_per_sequence(m: ModelConfig, context: int, dtype: str = "fp16") -> float:
-    """KV-cache bytes for one sequence of `context` tokens."""
+    """KV-cache bytes for one sequence of `context` tokens (sliding windows honoured)."""
     _check_context(m, context)
-    return bytes_per_token(m, dtype) * context
+    return bytes_per_token(m, dtype) / m.n_layers * cached_positions(m, context)
 
 
 def bytes_for_batch(m: ModelConfig, context: int, batch: int, dtype: str = "fp16") -> float:
@@ -58,35 +75,52 @@ def max_batch(
 ) -> int:
     """Largest batch of `context`-token sequences whose cache fits beside the weights.
 
-    Memory is the datasheet capacity (GB = 1e9 B); activations and allocator overhead
-    are ignored, so this is an upper bound. Returns 0 when even the weights do not fit.
+    Memory is what the device makes usable (Accelerator.usable_memory_bytes); activations
+    and allocator slack are not counted, so this is an upper bound. Returns 0 when even the
+    weights do not fit.
     """
-    free = accelerator.memory_bytes - weight_bytes(m, weight_dtype)
+    free = accelerator.usable_memory_bytes - weight_bytes(m, weight_dtype)
     if free <= 0:
         return 0
     return int(free // bytes_per_sequence(m, context, kv_dtype))
 
 
-def attention_flops_per_token(m: ModelConfig, context: int) -> float:
-    """FLOPs one new token spends attending to `context` cached tokens, all layers.
+def attention_flops_per_position(m: ModelConfig) -> float:
+    """FLOPs one new token spends on one cached position of one layer.
 
-    MHA/GQA: QK^T and AV, 2 x 2 x context x n_heads x head_dim per layer (query heads:
-    GQA saves bytes, not FLOPs). MLA, absorbed form: scores against the 576-wide latent.
+    MHA/GQA: QK^T and AV, 2 x 2 x n_heads x head_dim (query heads: GQA saves bytes, not
+    FLOPs). MLA, absorbed form (the latent is never re-expanded): scores against the
+    (kv_lora_rank + qk_rope_head_dim)-wide latent and values in the kv_lora_rank-wide latent,
+    for every query head.
     """
-    _check_context(m, context, minimum=0)
     if m.attention_kind == "MLA":
-        latent = m.kv_lora_rank + m.qk_rope_head_dim
-        per_layer = 2 * context * m.n_heads * latent + 2 * context * m.n_heads * m.kv_lora_rank
+        return 2 * m.n_heads * (m.kv_lora_rank + m.qk_rope_head_dim) + 2 * m.n_heads * m.kv_lora_rank
+    return 2 * 2 * m.d_attn
+
+
+def attention_flops_per_token(m: ModelConfig, context: int) -> float:
+    """FLOPs one new token spends attending to `context` cached tokens, all layers."""
+    return attention_flops_per_position(m) * cached_positions(m, context)
+
+
+def prefill_attention_flops(m: ModelConfig, prompt_tokens: int) -> float:
+    """Causal attention of a whole prompt: token t attends to itself and the t before it
+    (within the window on windowed layers)."""
+    _check_context(m, prompt_tokens)
+    full = prompt_tokens * (prompt_tokens + 1) / 2
+    windowed = windowed_layers(m)
+    if windowed:
+        w = min(m.sliding_window, prompt_tokens)
+        local = w * (w + 1) / 2 + (prompt_tokens - w) * w
     else:
-        per_layer = 2 * 2 * context * m.d_attn
-    return m.n_layers * per_layer
+        local = 0
+    return attention_flops_per_position(m) * ((m.n_layers - windowed) * full + windowed * local)
 
 
 def decode_step_kv_bytes(m: ModelConfig, batch: int, context: int, dtype: str = "fp16") -> float:
-    """Cache bytes one decode step reads: every cached token of every sequence once."""
+    """Cache bytes one decode step reads: every cached position of every sequence once."""
     require_positive_int("batch", batch)
-    _check_context(m, context, minimum=0)
-    return batch * context * bytes_per_token(m, dtype)
+    return batch * bytes_per_token(m, dtype) / m.n_layers * cached_positions(m, context)
 
 
 def decode_step_attention_flops(m: ModelConfig, batch: int, context: int) -> float:
@@ -98,6 +132,15 @@ def decode_step_attention_flops(m: ModelConfig, batch: int, context: int) -> flo
 def attention_intensity(m: ModelConfig, dtype: str = "fp16") -> float:
     """FLOP/byte of decode attention: independent of batch and context.
 
-    About 2 / bytes_per_element x (n_heads / n_kv_heads): 1 for fp16 MHA, the group size for GQA.
+    About 2 / bytes_per_element x (n_heads / n_kv_heads): 1 for fp16 MHA, the group size for
+    GQA; for MLA (absorbed form) every query head reads the one shared latent, so far more.
     """
-    return attention_flops_per_token(m, 1) / bytes_per_token(m, dtype)
+    return attention_flops_per_position(m) * m.n_layers / bytes_per_token(m, dtype)
+
+
+def reexpanded_bytes_per_token(m: ModelConfig, dtype: str = "fp16") -> float:
+    """MLA only: bytes per token if the latent were re-expanded into per-head K (nope + rope)
+    and V and cached that way, as naive implementations do."""
+    if m.attention_kind != "MLA":
+        raise ValueError(f"{m.name} is {m.attention_kind}, not MLA")
+    return m.n_layers * m.n_heads * (m.head_dim + m.v_head_dim) * bytes_per_element(dtype)

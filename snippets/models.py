@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from snippets._data import find_by_name, optional_int, read_csv_rows
-from snippets.units import bytes_per_element
+from snippets.units import bytes_per_element, require_positive_int
 
 ARCHITECTURES = ("gpt2", "opt", "llama", "qwen2", "gemma2", "mixtral", "deepseek_v3")
 
@@ -51,30 +51,43 @@ class ModelConfig:
 
 
 # ---- parameter counts --------------------------------------------------------------------
+# Each block's parameters are split into matrices (used in matmuls: 2 FLOPs per weight per
+# token) and vectors (biases and norm weights: read, but elementwise).
 
 
-def _attention_params(m: ModelConfig) -> int:
-    """Parameters of one attention block (projections and their biases)."""
+def _attention_matrices(m: ModelConfig) -> int:
+    """Weight-matrix parameters of one attention block."""
     d, h, kv, hd = m.d_model, m.n_heads, m.n_kv_heads, m.head_dim
     if m.architecture == "deepseek_v3":  # multi-head latent attention
         rope, nope = m.qk_rope_head_dim, m.head_dim - m.qk_rope_head_dim
-        q = d * m.q_lora_rank + m.q_lora_rank + m.q_lora_rank * h * (nope + rope)
-        kv_down = d * (m.kv_lora_rank + rope) + m.kv_lora_rank
+        q = d * m.q_lora_rank + m.q_lora_rank * h * (nope + rope)
+        kv_down = d * (m.kv_lora_rank + rope)
         kv_up = m.kv_lora_rank * h * (nope + m.v_head_dim)
         return q + kv_down + kv_up + h * m.v_head_dim * d
-    weights = d * h * hd + 2 * d * kv * hd + h * hd * d
+    return d * h * hd + 2 * d * kv * hd + h * hd * d
+
+
+def _attention_vectors(m: ModelConfig) -> int:
+    """Biases and norm weights inside one attention block."""
+    h, kv, hd = m.n_heads, m.n_kv_heads, m.head_dim
+    if m.architecture == "deepseek_v3":
+        return m.q_lora_rank + m.kv_lora_rank  # the latent norms
     if m.architecture in ("gpt2", "opt"):
-        return weights + h * hd + 2 * kv * hd + d  # biases on q, k, v and output
+        return h * hd + 2 * kv * hd + m.d_model  # biases on q, k, v and output
     if m.architecture == "qwen2":
-        return weights + h * hd + 2 * kv * hd  # biases on q, k, v only
-    return weights
+        return h * hd + 2 * kv * hd  # biases on q, k, v only
+    return 0
 
 
-def _mlp_params(m: ModelConfig, d_ff: int) -> int:
-    """Parameters of one dense MLP of width `d_ff`."""
+def _mlp_matrices(m: ModelConfig, d_ff: int) -> int:
+    """Weight-matrix parameters of one dense MLP of width `d_ff`."""
     if m.architecture in ("gpt2", "opt"):
-        return 2 * m.d_model * d_ff + d_ff + m.d_model  # up and down, with biases
+        return 2 * m.d_model * d_ff  # up and down
     return 3 * m.d_model * d_ff  # gated: gate, up and down projections
+
+
+def _mlp_vectors(m: ModelConfig, d_ff: int) -> int:
+    return d_ff + m.d_model if m.architecture in ("gpt2", "opt") else 0
 
 
 def _norm_params(m: ModelConfig) -> int:
@@ -82,26 +95,36 @@ def _norm_params(m: ModelConfig) -> int:
     return 2 * m.d_model if m.architecture in ("gpt2", "opt") else m.d_model
 
 
-def _ffn_params(m: ModelConfig, layer: int, active_only: bool) -> int:
-    """Feed-forward parameters of layer `layer`: dense MLP, or router + experts for MoE."""
-    if not m.is_moe or layer < (m.first_dense_layers or 0):
-        return _mlp_params(m, m.d_ff)
-    experts = m.experts_per_token if active_only else m.n_routed_experts
+def _is_moe_layer(m: ModelConfig, layer: int) -> bool:
+    return m.is_moe and layer >= (m.first_dense_layers or 0)
+
+
+def _ffn_matrices(m: ModelConfig, layer: int, experts: float) -> float:
+    """Feed-forward matrices of `layer`: a dense MLP, or the router plus `experts` routed
+    experts (and the shared ones) of an MoE layer."""
+    if not _is_moe_layer(m, layer):
+        return _mlp_matrices(m, m.d_ff)
     router = m.d_model * m.n_routed_experts
-    if m.architecture == "deepseek_v3":
-        router += m.n_routed_experts  # score-correction bias
-    n_mlps = experts + (m.n_shared_experts or 0)
-    return router + n_mlps * _mlp_params(m, m.moe_d_ff_per_expert)
+    return router + (experts + (m.n_shared_experts or 0)) * _mlp_matrices(m, m.moe_d_ff_per_expert)
+
+
+def _ffn_vectors(m: ModelConfig, layer: int) -> int:
+    if not _is_moe_layer(m, layer):
+        return _mlp_vectors(m, m.d_ff)
+    return m.n_routed_experts if m.architecture == "deepseek_v3" else 0  # score-correction bias
 
 
 def embedding_params(m: ModelConfig) -> int:
     """Input token embedding (plus learned positions for GPT-2 and OPT)."""
-    params = m.vocab_size * m.d_model
+    return m.vocab_size * m.d_model + _position_rows(m) * m.d_model
+
+
+def _position_rows(m: ModelConfig) -> int:
     if m.architecture == "gpt2":
-        params += m.max_position_embeddings * m.d_model
-    elif m.architecture == "opt":
-        params += (m.max_position_embeddings + 2) * m.d_model  # OPT offsets positions by 2
-    return params
+        return m.max_position_embeddings
+    if m.architecture == "opt":
+        return m.max_position_embeddings + 2  # OPT offsets positions by 2
+    return 0
 
 
 def lm_head_params(m: ModelConfig) -> int:
@@ -115,36 +138,90 @@ def _layer_norms(m: ModelConfig) -> int:
     return per_layer * _norm_params(m)
 
 
+def _layer_params(m: ModelConfig, layer: int, experts: float) -> float:
+    return (_attention_matrices(m) + _attention_vectors(m) + _ffn_matrices(m, layer, experts)
+            + _ffn_vectors(m, layer) + _layer_norms(m))
+
+
+def _experts(m: ModelConfig, active_only: bool) -> int:
+    if not m.is_moe:
+        return 0
+    return m.experts_per_token if active_only else m.n_routed_experts
+
+
 def param_count(m: ModelConfig, active_only: bool = False) -> int:
     """Total parameters (or, with active_only, those one token touches in an MoE model)."""
-    per_layer = sum(
-        _attention_params(m) + _ffn_params(m, layer, active_only) + _layer_norms(m)
-        for layer in range(m.n_layers)
-    )
-    return embedding_params(m) + per_layer + _norm_params(m) + lm_head_params(m)
+    experts = _experts(m, active_only)
+    per_layer = sum(_layer_params(m, layer, experts) for layer in range(m.n_layers))
+    return int(embedding_params(m) + per_layer + _norm_params(m) + lm_head_params(m))
 
 
 def weight_bytes(m: ModelConfig, dtype: str = "fp16", active_only: bool = False) -> float:
-    """Bytes of all (or all active) weights stored in `dtype`."""
+    """Bytes of all (or all active) weights stored in `dtype`: what must fit in memory, and
+    the simple story's "bytes read per token" (every parameter once)."""
     return param_count(m, active_only) * bytes_per_element(dtype)
 
 
-def decode_param_count(m: ModelConfig, exact: bool = False) -> int:
-    """Parameters one decode step reads at batch 1.
+def matmul_weights_per_token(m: ModelConfig) -> int:
+    """Weights one token multiplies in matmuls (2 FLOPs each): attention and MLP matrices of
+    its active experts, the router and the LM head. Not the embedding gather, norms or biases."""
+    experts = _experts(m, active_only=True)
+    layers = sum(_attention_matrices(m) + _ffn_matrices(m, layer, experts) for layer in range(m.n_layers))
+    return int(layers + m.vocab_size * m.d_model)  # the LM head (a tied table serves as it)
 
-    Simple story (exact=False): every active parameter once.
-    exact=True: an untied input embedding contributes one row, not the whole table,
-    while the LM head is streamed in full.
+
+def expected_experts_touched(n_experts: int, experts_per_token: int, tokens: int) -> float:
+    """Expected distinct routed experts of one layer that `tokens` tokens select, each token
+    choosing `experts_per_token` of `n_experts` uniformly: E x (1 - (1 - k/E)^B).
+
+    1 token touches k experts; a large batch touches nearly all E. Real routers are not
+    uniform, so this is the typical case, not a bound.
     """
-    params = param_count(m, active_only=True)
-    if exact and not m.tied_embeddings:
-        params -= m.vocab_size * m.d_model - m.d_model
-    return params
+    return n_experts * (1 - (1 - experts_per_token / n_experts) ** tokens)
 
 
-def decode_weight_bytes(m: ModelConfig, dtype: str = "fp16", exact: bool = False) -> float:
-    """Weight bytes one decode step reads at batch 1 (see decode_param_count)."""
-    return decode_param_count(m, exact) * bytes_per_element(dtype)
+def step_param_count(m: ModelConfig, tokens: int = 1) -> float:
+    """Parameters one forward step over `tokens` tokens physically reads: a decode step of
+    `tokens` sequences, or a prefill of a `tokens`-token prompt.
+
+    Every weight matrix, norm and bias once for the whole step; of an untied input embedding
+    table one row per token (a tied table is read in full as the LM head); of a learned
+    position table one row per token; of an MoE layer's routed experts the expected number
+    the tokens select (expected_experts_touched).
+    """
+    require_positive_int("tokens", tokens)
+    experts = expected_experts_touched(m.n_routed_experts, m.experts_per_token, tokens) if m.is_moe else 0
+    layers = sum(_layer_params(m, layer, experts) for layer in range(m.n_layers))
+    table = m.vocab_size * m.d_model if m.tied_embeddings else min(tokens, m.vocab_size) * m.d_model
+    positions = min(tokens, _position_rows(m)) * m.d_model
+    return table + positions + layers + _norm_params(m) + lm_head_params(m)
+
+
+def step_weight_bytes(m: ModelConfig, dtype: str = "fp16", tokens: int = 1) -> float:
+    """Weight bytes one forward step over `tokens` tokens reads (see step_param_count)."""
+    return step_param_count(m, tokens) * bytes_per_element(dtype)
+
+
+def activation_elements_per_token(m: ModelConfig) -> int:
+    """Elements each token's activations move through the weight matmuls of one forward
+    pass: every matrix's input read and output written once (fused QKV and gate/up)."""
+    d = m.d_model
+    if m.architecture == "deepseek_v3":
+        rope, nope = m.qk_rope_head_dim, m.head_dim - m.qk_rope_head_dim
+        attention = (d + m.q_lora_rank) + (m.q_lora_rank + m.n_heads * (nope + rope)) \
+            + (d + m.kv_lora_rank + rope) + (m.kv_lora_rank + m.n_heads * (nope + m.v_head_dim)) \
+            + (m.n_heads * m.v_head_dim + d)
+    else:
+        q, kv = m.n_heads * m.head_dim, m.n_kv_heads * m.head_dim
+        attention = (d + q + 2 * kv) + (q + d)
+    gated = m.architecture not in ("gpt2", "opt")
+    experts = _experts(m, active_only=True) + (m.n_shared_experts or 0)
+    total = 0
+    for layer in range(m.n_layers):
+        width, count = (m.moe_d_ff_per_expert, experts) if _is_moe_layer(m, layer) else (m.d_ff, 1)
+        mlp = (d + (2 if gated else 1) * width) + (width + d)
+        total += attention + count * mlp
+    return total + d + m.vocab_size  # the LM head
 
 
 # ---- data ----------------------------------------------------------------------------------

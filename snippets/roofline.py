@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from snippets import kv_cache
 from snippets.hardware import Accelerator
-from snippets.models import ModelConfig, decode_weight_bytes, embedding_params, param_count
+from snippets.models import ModelConfig, activation_elements_per_token, matmul_weights_per_token, step_weight_bytes
 from snippets.units import bytes_per_element, require_positive, require_positive_int
 
 
@@ -79,6 +79,7 @@ class StepCost:
     weight_bytes: float
     kv_bytes: float
     tokens: int  # tokens produced (decode) or processed (prefill)
+    activation_bytes: float = 0.0  # matmul inputs and outputs (counted for prefill; see prefill)
 
     @property
     def flops(self) -> float:
@@ -86,7 +87,7 @@ class StepCost:
 
     @property
     def bytes(self) -> float:
-        return self.weight_bytes + self.kv_bytes
+        return self.weight_bytes + self.kv_bytes + self.activation_bytes
 
     @property
     def intensity(self) -> float:
@@ -111,32 +112,26 @@ class StepCost:
         return self.tokens / self.time_s(accelerator, dtype)
 
 
-def matmul_params(m: ModelConfig) -> int:
-    """Parameters used in matmuls by one token: active parameters less the gathered
-    embedding rows (a tied embedding still serves as the LM head matmul)."""
-    gathered = embedding_params(m) - (m.vocab_size * m.d_model if m.tied_embeddings else 0)
-    return param_count(m, active_only=True) - gathered
-
-
 def decode_step(
     m: ModelConfig,
     batch: int = 1,
     context: int = 0,
     weight_dtype: str = "fp16",
     kv_dtype: str = "fp16",
-    exact: bool = True,
 ) -> StepCost:
     """One decode step: `batch` sequences, each with `context` tokens already cached.
 
-    Weights are read once per step whatever the batch (dense models; an MoE model's
-    batch-1 active experts); the cache is read once per sequence. exact=False is the
-    simple story's weight count: every active parameter read, the whole embedding table too.
+    Bytes are what the step physically reads (models.step_param_count): every weight once for
+    the whole batch, one embedding row per sequence, the routed experts the batch selects,
+    and each sequence's own cache. Activations (batch x width per matmul, a few MB) are
+    left out: at decode sizes they stay in on-chip caches. FLOPs: 2 per matmul weight per
+    sequence, plus attention over the context.
     """
     require_positive_int("batch", batch)
     return StepCost(
-        weight_flops=2.0 * batch * matmul_params(m),
+        weight_flops=2.0 * batch * matmul_weights_per_token(m),
         attention_flops=kv_cache.decode_step_attention_flops(m, batch, context),
-        weight_bytes=decode_weight_bytes(m, weight_dtype, exact=exact),
+        weight_bytes=step_weight_bytes(m, weight_dtype, batch),
         kv_bytes=kv_cache.decode_step_kv_bytes(m, batch, context, kv_dtype),
         tokens=batch,
     )
@@ -145,18 +140,18 @@ def decode_step(
 def prefill(
     m: ModelConfig, prompt_tokens: int, weight_dtype: str = "fp16", kv_dtype: str = "fp16"
 ) -> StepCost:
-    """Prefill of one prompt: every token through every weight, causal attention,
-    weights read once, the prompt's K and V written to the cache once."""
+    """Prefill of one prompt: every token through every weight (the LM head included),
+    causal attention, weights read once, the prompt's K and V written to the cache once,
+    and every matmul's input activations read and outputs written once (in `weight_dtype`):
+    at thousands of tokens these rival the weights."""
     require_positive_int("prompt_tokens", prompt_tokens)
-    kv_cache.bytes_per_sequence(m, prompt_tokens)  # validates against the model's maximum
-    # token t attends to t earlier tokens plus itself: sum over t of (t + 1)
-    attention = kv_cache.attention_flops_per_token(m, 1) * prompt_tokens * (prompt_tokens + 1) / 2
     return StepCost(
-        weight_flops=2.0 * prompt_tokens * matmul_params(m),
-        attention_flops=attention,
-        weight_bytes=decode_weight_bytes(m, weight_dtype, exact=True),
-        kv_bytes=prompt_tokens * kv_cache.bytes_per_token(m, kv_dtype),
+        weight_flops=2.0 * prompt_tokens * matmul_weights_per_token(m),
+        attention_flops=kv_cache.prefill_attention_flops(m, prompt_tokens),
+        weight_bytes=step_weight_bytes(m, weight_dtype, prompt_tokens),
+        kv_bytes=kv_cache.bytes_per_sequence(m, prompt_tokens, kv_dtype),
         tokens=prompt_tokens,
+        activation_bytes=prompt_tokens * activation_elements_per_token(m) * bytes_per_element(weight_dtype),
     )
 
 
@@ -178,3 +173,48 @@ def critical_batch_size(accelerator: Accelerator, weight_dtype: str = "fp16", co
     """Batch at which 2 x B / bytes_per_weight reaches the ridge point (weights only,
     B << matrix sizes): the simple story's answer to 'when does batching stop helping?'."""
     return accelerator.ridge_point(compute_dtype) * bytes_per_element(weight_dtype) / 2
+
+
+def prefill_knee_tokens(m: ModelConfig, accelerator: Accelerator, weight_dtype: str = "fp16",
+                        compute_dtype: str = "bf16") -> int:
+    """Shortest prompt whose prefill is compute-bound (activations counted), by bisection."""
+    def compute_bound(tokens: int) -> bool:
+        return not prefill(m, tokens, weight_dtype, weight_dtype).is_memory_bound(accelerator, compute_dtype)
+
+    low, high = 1, m.max_position_embeddings
+    if not compute_bound(high):
+        raise ValueError(f"a prefill of {m.name} stays memory-bound on the {accelerator.name} up to "
+                         f"{high:,} tokens")
+    while low < high:  # compute_bound grows with the prompt in practice; invariant: high is compute-bound
+        middle = (low + high) // 2
+        low, high = (middle + 1, high) if not compute_bound(middle) else (low, middle)
+    return high
+
+
+def generation_time_s(m: ModelConfig, prompt_tokens: int, new_tokens: int, use_cache: bool,
+                      accelerator: Accelerator, dtype: str = "fp16") -> float:
+    """Roofline lower bound on the time to generate `new_tokens` after a prompt, one sequence
+    (the same steps as generation_flops, each at its own bound)."""
+    require_positive_int("new_tokens", new_tokens)
+    if use_cache:
+        first = prefill(m, prompt_tokens, dtype, dtype).time_s(accelerator)
+        return first + sum(decode_step(m, 1, prompt_tokens + t, dtype, dtype).time_s(accelerator)
+                           for t in range(new_tokens - 1))
+    return sum(prefill(m, prompt_tokens + t, dtype, dtype).time_s(accelerator) for t in range(new_tokens))
+
+
+def cache_outweighs_weights_context(m: ModelConfig, batch: int, weight_dtype: str = "fp16",
+                                    kv_dtype: str = "fp16") -> int | None:
+    """Shortest context at which a decode step of `batch` sequences reads more cache bytes than
+    weight bytes (None if it never does within the model's maximum context)."""
+    def cache_wins(context: int) -> bool:
+        step = decode_step(m, batch, context, weight_dtype, kv_dtype)
+        return step.kv_bytes > step.weight_bytes
+
+    low, high = 1, m.max_position_embeddings
+    if not cache_wins(high):
+        return None
+    while low < high:  # cache bytes grow with the context; invariant: high wins
+        middle = (low + high) // 2
+        low, high = (middle + 1, high) if not cache_wins(middle) else (low, middle)
+    return high

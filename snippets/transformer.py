@@ -7,6 +7,7 @@ Shapes: B batch, T new tokens, S cached positions, H query heads, G KV heads, D 
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from snippets.bench.timing import synchronize
 from snippets.models import ModelConfig
 from snippets.units import require_positive_int
 
@@ -188,9 +190,9 @@ def generate(model: Decoder, prompt: torch.Tensor, n_new: int, use_cache: bool) 
         else:
             pos = torch.tensor([P + step - 1], device=device)
             logits = model(sequence[:, -1:], pos, cache)[:, -1]
+        logits = logits.clone()  # drop the view that would keep every position's logits alive
         next_token = logits.argmax(dim=-1, keepdim=True)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device.type)
         out.seconds_per_step.append(time.perf_counter() - start)
         out.logits.append(logits)
         for b in range(B):
@@ -202,15 +204,18 @@ def generate(model: Decoder, prompt: torch.Tensor, n_new: int, use_cache: bool) 
 
 @dataclass(frozen=True)
 class CacheDemo:
-    """Greedy generation with and without a KV cache, side by side."""
+    """Greedy generation with and without a KV cache, side by side (per-step medians of repeats)."""
 
     cfg: TransformerConfig
     batch: int
     prompt_tokens: int
     new_tokens: int
+    repeats: int
+    device: str
+    dtype: str
     same_tokens: bool
     max_logit_difference: float
-    cached_s: list[float]  # per generated token
+    cached_s: list[float]  # per generated token, median over the repeats
     uncached_s: list[float]
     cached_flops: list[float]  # per generated token, from forward_flops
     uncached_flops: list[float]
@@ -218,26 +223,61 @@ class CacheDemo:
     cache_bytes_formula: int
 
 
+def _median_per_step(runs: list[Generation]) -> list[float]:
+    return [statistics.median(step) for step in zip(*(run.seconds_per_step for run in runs))]
+
+
 def cache_demo(cfg: TransformerConfig, prompt_tokens: int, new_tokens: int, batch: int = 1,
-               seed: int = 0, device="cpu", dtype=torch.float32) -> CacheDemo:
-    """Run both generations and compare tokens, logits, time and bytes (fp32 on the CPU by default)."""
+               seed: int = 0, device="cpu", dtype=torch.float32, repeats: int = 3) -> CacheDemo:
+    """Run both generations `repeats` times (interleaved, so a noisy moment hits both alike) and
+    compare tokens, logits, time per step (the median of the repeats) and cache bytes."""
     from snippets.kv_cache import mha_elements_per_token
 
+    require_positive_int("repeats", repeats)
     model = Decoder(cfg, dtype=dtype, device=device, seed=seed)
     prompt = torch.randint(0, cfg.vocab_size, (batch, prompt_tokens),
                            generator=torch.Generator().manual_seed(seed)).to(device)
     generate(model, prompt, 2, use_cache=True)  # warm-up: first calls allocate and pick kernels
-    cached = generate(model, prompt, new_tokens, use_cache=True)
-    uncached = generate(model, prompt, new_tokens, use_cache=False)
-    difference = max(float((a - b).abs().max()) for a, b in zip(cached.logits, uncached.logits))
+    cached, uncached = [], []
+    for _ in range(repeats):
+        cached.append(generate(model, prompt, new_tokens, use_cache=True))
+        uncached.append(generate(model, prompt, new_tokens, use_cache=False))
+    difference = max(float((a - b).abs().max()) for a, b in zip(cached[0].logits, uncached[0].logits))
     length = prompt_tokens + new_tokens
     return CacheDemo(
-        cfg, batch, prompt_tokens, new_tokens, cached.tokens == uncached.tokens, difference,
-        cached.seconds_per_step, uncached.seconds_per_step,
+        cfg, batch, prompt_tokens, new_tokens, repeats, torch.device(device).type, str(dtype).removeprefix("torch."),
+        cached[0].tokens == uncached[0].tokens, difference,
+        _median_per_step(cached), _median_per_step(uncached),
         [batch * forward_flops(model, prompt_tokens if t == 0 else 1, 0 if t == 0 else prompt_tokens + t - 1)
          for t in range(new_tokens)],
         [batch * forward_flops(model, prompt_tokens + t) for t in range(new_tokens)],
-        cached.cache_bytes,
+        cached[0].cache_bytes,
         mha_elements_per_token(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim) * model.lm_head.weight.element_size()
         * length * batch,
     )
+
+
+@dataclass(frozen=True)
+class StepModel:
+    """time per step = fixed_s + FLOPs / FLOP_per_s, fitted on some steps of a demo."""
+
+    fixed_s: float
+    FLOP_per_s: float
+
+    def predict_s(self, flops: float) -> float:
+        return self.fixed_s + flops / self.FLOP_per_s
+
+
+def fit_step_model(flops: list[float], seconds: list[float]) -> StepModel:
+    """Least-squares fit of seconds = fixed + flops / rate. Raises ValueError when the fit makes
+    no physical sense (a negative fixed cost or rate): the measurement was too noisy to use."""
+    import numpy as np
+
+    x, y = np.asarray(flops, dtype=float), np.asarray(seconds, dtype=float)
+    if len(x) < 2 or np.ptp(x) == 0:
+        raise ValueError("fitting a rate needs steps of at least two different sizes")
+    (fixed, per_flop), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(x), x]), y, rcond=None)
+    if fixed < 0 or per_flop <= 0:
+        raise ValueError(f"nonsensical fit: fixed {fixed * 1e3:.3f} ms, {per_flop:.3g} s per FLOP; "
+                         "the timings are too noisy to fit")
+    return StepModel(float(fixed), float(1 / per_flop))

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from snippets import hardware, kv_cache, models, roofline
 from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
 
-BATCHES = (1, 8, 64)
 
 
-def memory_bandwidth_bottleneck(
-    accelerator: str = "A100 80GB SXM", model: str = "Llama-2-7B", dtype: str = "fp16",
-    prompt_tokens: int = 4096,
-) -> str:
+def integer_axis(axis) -> None:
+    """Label a log axis with plain integers (1, 10, 100), never 10^0 or 1.0."""
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else ""))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def memory_bandwidth_bottleneck(accelerator: str, model: str, dtype: str, prompt_tokens: int) -> str:
     """One decode step and one prefill, to scale: time to load the weights vs time to compute."""
     gpu, m = hardware.get(accelerator), models.get(model)
-    decode = roofline.decode_step(m, batch=1, context=0, weight_dtype=dtype, exact=False)
+    decode = roofline.decode_step(m, batch=1, context=0, weight_dtype=dtype)
     pre = roofline.prefill(m, prompt_tokens, weight_dtype=dtype)
     rows = [
         ("Decode, 1 token", decode),
@@ -53,10 +56,8 @@ def memory_bandwidth_bottleneck(
         )
 
 
-def roofline_chart(
-    accelerator: str = "A100 80GB SXM", model: str = "Llama-2-7B", dtype: str = "fp16",
-    batches: tuple[int, ...] = BATCHES, prompt_tokens: int = 4096, context: int = 4096,
-) -> str:
+def roofline_chart(accelerator: str, model: str, dtype: str, batches: tuple[int, ...], prompt_tokens: int,
+                   context: int) -> str:
     """The accelerator's roofline with decode (batch 1, 8, 64) and a long prefill placed on it."""
     gpu, m = hardware.get(accelerator), models.get(model)
     peak, bw = gpu.peak_flops("bf16"), gpu.bandwidth_Bps
@@ -97,28 +98,27 @@ def roofline_chart(
         )
 
 
-def batching(
-    accelerator: str = "A100 80GB SXM", model: str = "Llama-2-7B", dtype: str = "fp16",
-    context: int = 4096, max_batch: int = 1024,
-) -> str:
+def batching(accelerator: str, model: str, dtype: str, context: int, max_batch: int) -> str:
     """Tokens/s and per-token latency vs batch size, with and without the KV-cache reads."""
     gpu, m = hardware.get(accelerator), models.get(model)
     batches = np.unique(np.round(np.logspace(0, np.log10(max_batch), 60)).astype(int))
     fits = kv_cache.max_batch(m, gpu, context, dtype, dtype)
-    series = {
-        "weights only": [roofline.decode_step(m, int(b), 0, dtype) for b in batches],
-        f"+ KV reads at {context:,} tokens": [roofline.decode_step(m, int(b), context, dtype) for b in batches],
-    }
+    weights_only = [roofline.decode_step(m, int(b), 0, dtype) for b in batches]
+    with_kv = [roofline.decode_step(m, int(b), context, dtype) for b in batches]
+    fit = batches <= fits
+    kv_label = f"+ KV reads at {context:,} tokens"
     with course_style():
         fig = new_figure(7.4, 3.6)
         left, right = fig.subplots(1, 2)
-        for (label, costs), colour in zip(series.items(), (BLUE, ORANGE)):
-            left.loglog(batches, [c.tokens_per_s(gpu) for c in costs], color=colour, label=label)
-            right.loglog(batches, [c.time_s(gpu) * 1e3 for c in costs], color=colour, label=label)
-        for ax in (left, right):
+        for ax, value in ((left, lambda c: c.tokens_per_s(gpu)), (right, lambda c: c.time_s(gpu) * 1e3)):
+            ax.loglog(batches, [value(c) for c in weights_only], color=BLUE, label="weights only")
+            ax.loglog(batches[fit], [value(c) for c, f in zip(with_kv, fit) if f], color=ORANGE, label=kv_label)
+            ax.loglog(batches[~fit], [value(c) for c, f in zip(with_kv, fit) if not f], color=GREY,
+                      linestyle=":", label=f"{kv_label}: does not fit")
             ax.axvline(fits, color=GREY, linestyle="--", linewidth=1)
             ax.set_xlabel("batch size (sequences)")
-        left.text(fits * 1.15, 0.04, f"KV cache fills\n{gpu.memory_GB:.0f} GB at batch {fits}", fontsize=8,
+            integer_axis(ax.xaxis)
+        left.text(fits * 1.15, 0.04, f"KV cache fills\n{gpu.memory_GB:.0f} GiB at batch {fits}", fontsize=8,
                   transform=left.get_xaxis_transform())
         left.set_ylabel("tokens/s, all sequences (upper bound)")
         right.set_ylabel("ms per step = per-token latency")
@@ -130,14 +130,11 @@ def batching(
             f"With weights only, throughput grows almost linearly with batch while latency stays flat up to "
             f"batch {roofline.critical_batch_size(gpu, dtype):.0f}. With the KV cache read at {context:,} tokens "
             f"of context, latency grows with batch from the start and throughput saturates; the cache "
-            f"fills memory at batch {fits}.",
+            f"fills memory at batch {fits}; larger batches are drawn dotted and grey: they do not fit.",
         )
 
 
-def prefill_vs_decode(
-    accelerator: str = "A100 80GB SXM", model: str = "Llama-2-7B", dtype: str = "fp16",
-    max_tokens: int = 4096,
-) -> str:
+def prefill_vs_decode(accelerator: str, model: str, dtype: str, max_tokens: int) -> str:
     """Time per step vs tokens processed at once: flat while memory-bound, linear once compute-bound."""
     gpu, m = hardware.get(accelerator), models.get(model)
     tokens = np.unique(np.round(np.logspace(0, np.log10(max_tokens), 80)).astype(int))
@@ -148,22 +145,23 @@ def prefill_vs_decode(
         ax.loglog(tokens, [c.time_s(gpu) * 1e3 for c in costs], color=INK, label="step time (max of the two)")
         ax.loglog(tokens, [c.memory_time_s(gpu) * 1e3 for c in costs], color=BLUE, linestyle="--", label="memory time")
         ax.loglog(tokens, [c.compute_time_s(gpu) * 1e3 for c in costs], color=ORANGE, linestyle="--", label="compute time")
-        knee = roofline.critical_batch_size(gpu, dtype)
+        knee = roofline.prefill_knee_tokens(m, gpu, dtype)
         ax.axvline(knee, color=GREY, linestyle=":", linewidth=1)
-        ax.text(knee * 1.1, costs[0].time_s(gpu) * 1e3 * 0.3, f"~{knee:.0f} tokens:\ncompute takes over", fontsize=8)
+        ax.text(knee * 1.1, costs[0].time_s(gpu) * 1e3 * 0.3, f"{knee:,} tokens:\ncompute takes over", fontsize=8)
         ax.annotate("decode: 1 token", (1, costs[0].time_s(gpu) * 1e3), textcoords="offset points",
                     xytext=(10, 18), fontsize=9, arrowprops={"arrowstyle": "->", "color": GREY})
         ax.annotate(f"prefill: {max_tokens:,} tokens", (tokens[-1], costs[-1].time_s(gpu) * 1e3),
                     textcoords="offset points", xytext=(-120, 0), fontsize=9,
                     arrowprops={"arrowstyle": "->", "color": GREY})
         ax.set_xlabel("tokens processed in one forward step")
+        integer_axis(ax.xaxis)
         ax.set_ylabel("ms per step (lower bound)")
         ax.legend(fontsize=8, loc="upper left")
         ax.set_title(f"{m.name} ({dtype}) on the {gpu.name}", loc="left")
         return to_svg(
             fig, "prefill-vs-decode", f"Step time vs tokens per step for {m.name} on the {gpu.name}",
             f"The step time stays at the weight-loading time, {costs[0].memory_time_s(gpu)*1e3:.2f} ms, "
-            f"until about {knee:.0f} tokens per step, then grows linearly with the tokens: decode sits at the "
+            f"until {knee:,} tokens per step, then grows linearly with the tokens: decode sits at the "
             f"flat, memory-bound end, a long prefill at the steep, compute-bound end.",
         )
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from snippets import hardware, kv_cache, models, roofline
-from snippets.transformer import CacheDemo
 from snippets.units import GB, GiB, KiB
+from vis.chapter1 import integer_axis
 from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
 
 KIND_COLOURS = {"MHA": ORANGE, "GQA": BLUE, "MLA": GREEN}
 SIZE_MODELS = ("Llama-2-7B", "Llama-3.1-8B", "Qwen2.5-7B", "Gemma-2-9B", "Llama-3.1-70B", "DeepSeek-V3")
 
 
-def bytes_per_token(dtype: str = "fp16") -> str:
+def bytes_per_token(dtype: str) -> str:
     """KV-cache KiB per token for every model in the data, coloured by attention kind."""
     ms = sorted(models.all_models(), key=lambda m: kv_cache.bytes_per_token(m, dtype))
     values = [kv_cache.bytes_per_token(m, dtype) / KiB for m in ms]
@@ -42,7 +42,7 @@ def bytes_per_token(dtype: str = "fp16") -> str:
         )
 
 
-def cache_vs_context(accelerator: str = "H100 SXM", names=SIZE_MODELS, dtype: str = "fp16") -> str:
+def cache_vs_context(accelerator: str, names: tuple[str, ...], dtype: str) -> str:
     """Cache size of one sequence vs context length, against the GPU's memory."""
     gpu = hardware.get(accelerator)
     with course_style():
@@ -53,8 +53,9 @@ def cache_vs_context(accelerator: str = "H100 SXM", names=SIZE_MODELS, dtype: st
             ctx = np.unique(np.round(np.logspace(np.log10(256), np.log10(m.max_position_embeddings), 40)).astype(int))
             ax.loglog(ctx, [kv_cache.bytes_per_sequence(m, int(c), dtype) / GiB for c in ctx], color=colour,
                       label=f"{name} ({m.attention_kind})")
-        ax.axhline(gpu.memory_bytes / GiB, color=GREY, linestyle="--", linewidth=1)
-        ax.text(300, gpu.memory_bytes / GiB * 1.15, f"{gpu.name}: {gpu.memory_GB:.0f} GB = {gpu.memory_bytes / GiB:.1f} GiB",
+        usable = gpu.usable_memory_bytes / GiB
+        ax.axhline(usable, color=GREY, linestyle="--", linewidth=1)
+        ax.text(300, usable * 1.15, f"{gpu.name}: {usable:.1f} GiB usable of {gpu.memory_GB:g} GiB",
                 fontsize=8, color=INK)
         ax.set_xlabel("context length (tokens)")
         ax.set_ylabel(f"KV cache of one sequence (GiB, {dtype})")
@@ -62,12 +63,11 @@ def cache_vs_context(accelerator: str = "H100 SXM", names=SIZE_MODELS, dtype: st
         return to_svg(
             fig, "cache-vs-context", f"KV-cache size of one sequence vs context, against the {gpu.name}'s memory",
             "Log-log lines, one per model, growing linearly with context up to each model's maximum. "
-            f"A dashed line marks the {gpu.memory_GB:.0f} GB of the {gpu.name}.",
+            f"A dashed line marks the {usable:.1f} GiB a program can allocate on the {gpu.name}.",
         )
 
 
-def max_batch_vs_context(accelerator: str = "A100 80GB SXM", names=("Llama-2-7B", "Llama-3.1-8B", "Qwen2.5-7B"),
-                         weight_dtype: str = "fp16") -> str:
+def max_batch_vs_context(accelerator: str, names: tuple[str, ...], weight_dtype: str) -> str:
     """Largest batch whose cache fits beside the weights, for fp16 and fp8 caches."""
     gpu = hardware.get(accelerator)
     with course_style():
@@ -77,10 +77,12 @@ def max_batch_vs_context(accelerator: str = "A100 80GB SXM", names=("Llama-2-7B"
             m = models.get(name)
             ctx = np.unique(np.round(np.logspace(np.log10(512), np.log10(m.max_position_embeddings), 40)).astype(int))
             for kv_dtype, style in (("fp16", "-"), ("fp8", "--")):
-                batch = [max(kv_cache.max_batch(m, gpu, int(c), weight_dtype, kv_dtype), 0.5) for c in ctx]
+                fits = [kv_cache.max_batch(m, gpu, int(c), weight_dtype, kv_dtype) for c in ctx]
+                batch = [b if b >= 1 else np.nan for b in fits]  # no point where not one sequence fits
                 ax.loglog(ctx, batch, color=colour, linestyle=style, label=f"{name}, {kv_dtype} cache")
         ax.set_xlabel("context length per sequence (tokens)")
         ax.set_ylabel("largest batch that fits")
+        integer_axis(ax.yaxis)
         ax.legend(fontsize=7)
         ax.set_title(f"{gpu.name}, {weight_dtype} weights, activations ignored", loc="left", fontsize=10)
         return to_svg(
@@ -90,8 +92,7 @@ def max_batch_vs_context(accelerator: str = "A100 80GB SXM", names=("Llama-2-7B"
         )
 
 
-def step_breakdown(accelerator: str = "H100 SXM", model: str = "Llama-3.1-8B", dtype: str = "bf16",
-                   batches: tuple[int, ...] = (1, 32)) -> str:
+def step_breakdown(accelerator: str, model: str, dtype: str, batches: tuple[int, ...]) -> str:
     """Decode step time (bound) split into weight reads and cache reads, vs context."""
     gpu, m = hardware.get(accelerator), models.get(model)
     ctx = np.unique(np.round(np.logspace(np.log10(128), np.log10(m.max_position_embeddings), 60)).astype(int))
@@ -109,7 +110,7 @@ def step_breakdown(accelerator: str = "H100 SXM", model: str = "Llama-3.1-8B", d
             if limit and limit < ctx[-1] and fits:
                 ax.axvline(limit, color=INK, linestyle=":", linewidth=1)
                 ax.text(limit * 0.9, ax.get_ylim()[1] * 0.9, "memory\nfull", ha="right", va="top", fontsize=8)
-            cross = next((int(c) for c, a, b in zip(ctx, w, kv) if b > a), None)
+            cross = roofline.cache_outweighs_weights_context(m, batch, dtype, dtype)
             ax.set_title(f"batch {batch}" + (f": cache dominates beyond {cross:,} tokens" if cross else ""),
                          loc="left", fontsize=9)
             ax.set_xlabel("context per sequence (tokens)")
@@ -124,20 +125,11 @@ def step_breakdown(accelerator: str = "H100 SXM", model: str = "Llama-3.1-8B", d
         )
 
 
-def fitted_step_model(demo: CacheDemo) -> tuple[float, float]:
-    """Least-squares fit of time per token = fixed seconds + FLOPs / rate over both runs
-    (first steps, which include the prompt, left out). Returns (fixed_s, FLOP/s)."""
-    flops = np.array(demo.cached_flops[1:] + demo.uncached_flops[1:])
-    seconds = np.array(demo.cached_s[1:] + demo.uncached_s[1:])
-    (fixed, per_flop), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(flops), flops]), seconds, rcond=None)
-    return float(fixed), float(1 / per_flop)
-
-
-def measured_generation(demo: CacheDemo) -> str:
-    """Measured time per generated token with and without the cache, against a two-number
-    prediction: a fixed cost per step plus the step's FLOPs at one fitted rate."""
+def measured_generation(demo, model) -> str:
+    """Measured time per generated token with and without the cache (a snippets.transformer
+    CacheDemo), against `model` (a StepModel fitted on the first half of the uncached steps)."""
     x = np.arange(demo.prompt_tokens, demo.prompt_tokens + demo.new_tokens)[1:]
-    fixed, rate = fitted_step_model(demo)
+    half = len(demo.uncached_s) // 2
     with course_style():
         fig = new_figure(7.0, 3.6)
         ax = fig.add_subplot()
@@ -146,21 +138,23 @@ def measured_generation(demo: CacheDemo) -> str:
             ("with cache", demo.cached_s, demo.cached_flops, BLUE),
         ):
             ax.plot(x, np.array(seconds[1:]) * 1e3, color=colour, linewidth=1, label=f"{label}, measured")
-            ax.plot(x, (fixed + np.array(flops[1:]) / rate) * 1e3, color=colour, linestyle="--", linewidth=1.5,
+            ax.plot(x, [model.predict_s(f) * 1e3 for f in flops[1:]], color=colour, linestyle="--", linewidth=1.5,
                     label=f"{label}, predicted")
+        ax.axvspan(x[0], x[half - 1], color=GREY, alpha=0.15, linewidth=0)
+        ax.text(x[0], 0.97, " fitted here", transform=ax.get_xaxis_transform(), va="top", fontsize=8, color=INK)
         ax.set_xlabel("sequence length so far (tokens)")
         ax.set_ylabel("ms per generated token")
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=8, loc="center left")
         c = demo.cfg
-        ax.set_title(f"CPU, fp32: {c.n_layers} layers, d_model {c.d_model}, {c.n_heads} heads / {c.n_kv_heads} "
-                     f"KV heads; predicted = {fixed * 1e3:.2f} ms + FLOPs at {rate / 1e9:.0f} GFLOP/s",
-                     loc="left", fontsize=8)
+        ax.set_title(f"{demo.device.upper()}, {demo.dtype}: {c.n_layers} layers, d_model {c.d_model}, {c.n_heads} heads / "
+                     f"{c.n_kv_heads} KV heads; predicted = {model.fixed_s * 1e3:.2f} ms + FLOPs at "
+                     f"{model.FLOP_per_s / 1e9:.0f} GFLOP/s", loc="left", fontsize=8)
         return to_svg(
             fig, "measured-generation", "Measured time per token with and without a KV cache",
-            "Without the cache the time per token grows linearly with the sequence, because every step "
-            "recomputes K and V for all earlier tokens; with the cache it stays flat. Dashed lines predict both "
-            "from the FLOPs of each step, a fixed cost per step and one fitted rate. This figure is a live "
-            "measurement made when the site was built.",
+            "Without the cache the time per token grows with the sequence, because every step recomputes K "
+            "and V for all earlier tokens; with the cache it stays flat. Dashed lines: a fixed cost per step "
+            "plus each step's FLOPs at one rate, fitted on the shaded first half of the uncached run and "
+            "predicting the rest. This figure is a live measurement made when the site was built.",
         )
 
 

@@ -1,4 +1,4 @@
-"""Every committed figure, by file name."""
+"""Every committed figure, by file name: the pages' figures, drawn with the pages' parameters."""
 
 from __future__ import annotations
 
@@ -6,6 +6,6 @@ from typing import Callable
 
 
 def all_figures() -> dict[str, Callable[[], str]]:
-    from vis import chapter1, chapter2
+    from pages import ch1, ch2
 
-    return {**chapter1.FIGURES, **chapter2.FIGURES}
+    return {**ch1.FIGURES, **ch2.FIGURES}

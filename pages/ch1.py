@@ -1,0 +1,254 @@
+"""Values, claims, tables and figures of docs/01_memory_bound.md (chapter 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pages.claims import claim
+from snippets import hardware, kv_cache, models, roofline
+from snippets.report import markdown_table
+from snippets.bench.results import load
+from snippets.units import GB, TB, GiB, bytes_per_element
+from vis import chapter1
+
+PAGE = "01_memory_bound.md"
+
+# ---- the page's parameters: prose, tables and figures all read these ---------------------
+GPU = "A100 80GB SXM"
+MODEL = "Llama-2-7B"
+DTYPE = "fp16"
+CONTEXT = 4096  # tokens of KV cache in the "long context" examples
+PROMPT = 4096  # tokens of the prefill examples
+BATCHES = (1, 8, 64)  # the seed's batch sizes
+RECORDED = Path(__file__).parents[1] / "docs" / "results" / "nvidia-h200-2026-11-26.json"
+
+a100 = hardware.get(GPU)
+llama = models.get(MODEL)
+
+# ---- The memory bandwidth bottleneck: the seed's round numbers ----------------------------
+tflops = a100.peak_flops("bf16") / 1e12
+round_TBps = round(a100.bandwidth_Bps / TB)  # the simple story rounds 2.039 TB/s to 2
+round_ridge = tflops / round_TBps
+claim("the simple story's bandwidth is 2 TB/s", round_TBps == 2)
+memory_GiB = a100.memory_GB  # the datasheet's "80 GB" is 80 GiB of HBM
+memory_MiB = memory_GiB * 1024  # as nvidia-smi shows it
+usable_GiB = a100.usable_memory_bytes / GiB
+sparse_tflops = 2 * tflops  # the datasheet's "with sparsity" figure
+exact_TBps = a100.bandwidth_Bps / TB
+ridge = a100.ridge_point("bf16")
+ridge_tex = rf"{tflops:g} \times 10^{{12}} / {exact_TBps:g} \times 10^{{12}} \approx {ridge:.0f}"
+
+# ---- Autoregressive generation: one token -----------------------------------------------
+one = roofline.decode_step(llama, 1, 0, DTYPE)
+one_GB = one.weight_bytes / GB
+one_GFLOP = one.flops / 1e9
+below_ridge = ridge / one.intensity
+claim("one decode token is memory-bound on the A100", one.is_memory_bound(a100))
+
+# ---- The arithmetic of memory-bound inference: the seed's story --------------------------
+seed_params = 7e9  # the simple story's round "7B"
+seed_params_B = seed_params / 1e9
+fp16_bytes = bytes_per_element(DTYPE)
+seed_GB = seed_params * bytes_per_element(DTYPE) / GB
+seed_ms = seed_params * bytes_per_element(DTYPE) / (2 * TB) * 1e3
+seed_tokens_per_s = 1e3 / seed_ms
+claim("the seed's 14 GB / 2 TB/s is 7 ms", round(seed_ms, 9) == 7)
+
+# ---- The same arithmetic, exactly --------------------------------------------------------
+params = models.param_count(llama)
+params_B = params / 1e9
+all_params_GB = models.weight_bytes(llama, DTYPE) / GB
+all_params_ms = models.weight_bytes(llama, DTYPE) / a100.bandwidth_Bps * 1e3
+one_ms = one.time_s(a100) * 1e3
+one_tokens_per_s = one.tokens_per_s(a100)
+embedding_GB = (models.weight_bytes(llama, DTYPE) - one.weight_bytes) / GB
+record = load(RECORDED)
+measured = min((r for r in record["decode"] if r["batch"] == 1), key=lambda r: r["median_s"])
+measured_mbu = measured["mbu_pct"] / 100  # the course's best recorded decoder, batch 1
+measured_device = record["device"]["name"]
+measured_mode = measured["mode"]
+realistic_ms = one_ms / measured_mbu
+realistic_tokens_per_s = 1e3 / realistic_ms
+copy_fraction = hardware.TYPICAL_SUSTAINED_BANDWIDTH_FRACTION
+claim("a real decoder reaches less of the bandwidth than a copy kernel", measured_mbu < copy_fraction)
+
+ACROSS_GPUS = ("A100 40GB SXM", "A100 80GB PCIe", "A100 80GB SXM", "H100 PCIe", "H100 SXM",
+               "H200 SXM", "MI300X", "RTX 4090", "L4")
+
+
+def a100_variants_table() -> str:
+    rows = []
+    for g in map(hardware.get, ("A100 40GB PCIe", "A100 40GB SXM", "A100 80GB PCIe", "A100 80GB SXM")):
+        rows.append([g.name, f"{g.memory_GB:.0f} GB = {g.memory_GB:.0f} GiB {g.memory_type}",
+                     f"{g.memory_bandwidth_GBps:,.0f} GB/s", f"{g.peak_flops('bf16') / 1e12:.0f} TFLOPS",
+                     f"{g.ridge_point('bf16'):.1f} FLOP/byte"])
+    return markdown_table(["variant", "memory", "bandwidth", "dense fp16/bf16", "ridge point"], rows)
+
+
+def across_gpus_table() -> str:
+    rows = []
+    for g in map(hardware.get, ACROSS_GPUS):
+        t = one.time_s(g)
+        rows.append([g.name, f"{g.memory_GB:g} GB", f"{g.memory_bandwidth_GBps:,.0f} GB/s",
+                     f"{t * 1e3:.2f} ms", f"{1 / t:,.0f}"])
+    return markdown_table(["accelerator", "memory", "bandwidth", "ms per token (bound)", "tokens/s (bound)"], rows)
+
+
+# ---- The roofline model ------------------------------------------------------------------
+prefill = roofline.prefill(llama, PROMPT, DTYPE)
+prefill_weights_only = prefill.flops / (prefill.weight_bytes + prefill.kv_bytes)
+claim("a 4,096-token prefill is compute-bound on the A100", not prefill.is_memory_bound(a100))
+claim("decode at the seed's batches is memory-bound",
+      all(roofline.decode_step(llama, b, 0, DTYPE).is_memory_bound(a100) for b in BATCHES))
+
+
+def roofline_sketch() -> str:
+    """The seed's text sketch of a roofline, with the A100's compute ceiling."""
+    return f"""```text
+                    Compute Ceiling ({tflops:.0f} TFLOPS)
+                    ___________________________
+                   /
+Performance       /
+(FLOPS)          /
+                /
+               /  ← Memory-bound region
+              /
+_____________/
+
+        Arithmetic Intensity (FLOPS / Byte)
+```"""
+
+
+def intensities_table() -> str:
+    rows = []
+    for b in BATCHES:
+        c = roofline.decode_step(llama, b, 0, DTYPE)
+        rows.append([f"decode, batch {b}", f"{c.intensity:.1f}", _bound(c)])
+    rows.append([f"prefill, {PROMPT:,}-token prompt", f"{prefill.intensity:,.0f}", _bound(prefill)])
+    return markdown_table([f"step ({llama.name}, {DTYPE})", "FLOP/byte", f"bound on the {a100.name}"], rows)
+
+
+def _bound(cost: roofline.StepCost) -> str:
+    return "memory" if cost.is_memory_bound(a100) else "compute"
+
+
+# ---- Training vs inference ---------------------------------------------------------------
+TRAIN_TOKENS = 4096  # a training micro-batch of 4,096 tokens goes through the weights at once
+train = roofline.prefill(llama, TRAIN_TOKENS, DTYPE)  # the forward pass has the shape of a prefill
+claim("a training-sized forward pass is right of the ridge", train.intensity > ridge)
+
+# ---- Why batching helps (a little) -------------------------------------------------------
+critical_batch = roofline.critical_batch_size(a100, DTYPE)
+
+
+def batch_lines() -> str:
+    """The seed's text block: 14 GB of weights shared by 1, 8 and 64 sequences."""
+    weights_GB = seed_params * bytes_per_element(DTYPE) / GB
+    lines = []
+    for b, verdict in zip(BATCHES, ("(wasteful!)", "(better)", "(good)")):
+        label = "Single sequence:" if b == 1 else f"Batch of {b}:"
+        lines.append(f"{label:<18} {weights_GB:.0f} GB weights → {b} {'token' if b == 1 else 'tokens'} "
+                     f"({weights_GB / b:.3g} GB per token, {2 * b / bytes_per_element(DTYPE):.0f} FLOP/byte) {verdict}")
+    return "```text\n" + "\n".join(lines) + "\n```"
+
+
+SATURATION_BATCHES = (1, 8, 64, 512, 4096, 32768)
+d_model = llama.d_model
+
+
+def saturation_table() -> str:
+    rows = [[f"{b:,}", f"{b:,}", f"{roofline.weight_matmul_intensity(b, d_model, d_model, DTYPE):,.1f}"]
+            for b in SATURATION_BATCHES]
+    return markdown_table(["batch B", "simple story: B FLOP/byte", "exact: 2·B·d² / 2(d² + 2·B·d)"], rows)
+
+
+square_limit = roofline.weight_matmul_intensity(10**9, d_model, d_model, DTYPE)  # B >> d: about d/2
+prefill_square = roofline.weight_matmul_intensity(PROMPT, d_model, d_model, DTYPE)
+claim("the exact matmul intensity stays below B", all(
+    roofline.weight_matmul_intensity(b, d_model, d_model, DTYPE) < b for b in SATURATION_BATCHES[1:]))
+
+attention_intensity = kv_cache.attention_intensity(llama, DTYPE)
+KV_BATCHES = (1, 8, 64, 256, 1024)
+KV_CONTEXTS = (0, 1024, CONTEXT)
+
+
+def kv_batch_table() -> str:
+    """Intensity of a decode step by batch and context; batches that do not fit are marked."""
+    rows = []
+    for b in KV_BATCHES:
+        cells = [f"{b:,}"]
+        for ctx in KV_CONTEXTS:
+            c = roofline.decode_step(llama, b, ctx, DTYPE)
+            fits = ctx == 0 or kv_cache.max_batch(llama, a100, ctx, DTYPE, DTYPE) >= b
+            cells.append(f"{c.intensity:,.1f} ({_bound(c)})" + ("" if fits else ", does not fit"))
+        rows.append(cells)
+    return markdown_table(["batch", "weights only", "+ KV at 1,024 tokens", f"+ KV at {CONTEXT:,} tokens"], rows)
+
+
+long_context_limit = roofline.decode_step(llama, 10**6, CONTEXT, DTYPE).intensity
+long_context_fits = kv_cache.max_batch(llama, a100, CONTEXT, DTYPE, DTYPE)
+claim("at 4,096 tokens Llama-2-7B decode is memory-bound at every batch on the A100",
+      long_context_limit < ridge
+      and all(roofline.decode_step(llama, b, CONTEXT, DTYPE).is_memory_bound(a100) for b in KV_BATCHES))
+claim("at 1,024 tokens a batch of 1,024 is still memory-bound", roofline.decode_step(
+    llama, 1024, 1024, DTYPE).is_memory_bound(a100))
+claim("without a cache a batch of 1,024 crosses the ridge",
+      not roofline.decode_step(llama, 1024, 0, DTYPE).is_memory_bound(a100))
+
+# ---- Visualizing the bottleneck (the hero figure, to scale) -------------------------------
+load_ms = one.memory_time_s(a100) * 1e3
+compute_ms = one.compute_time_s(a100) * 1e3
+busy = one.compute_time_s(a100) / one.memory_time_s(a100)
+prefill_compute_ms = prefill.compute_time_s(a100) * 1e3
+prefill_load_ms = prefill.memory_time_s(a100) * 1e3
+
+# ---- Practical implications: quantization and faster memory ------------------------------
+LEVER_GPUS = ("A100 80GB SXM", "H100 SXM", "H200 SXM")
+LEVER_DTYPES = ("fp16", "int8", "int4")
+head_GB = models.lm_head_params(llama) * (bytes_per_element("fp16") - bytes_per_element("int4")) / GB
+int4_scale_overhead = 16 / 128 / (8 * bytes_per_element("int4"))  # one 16-bit scale per 128 weights
+
+
+def levers_table() -> str:
+    rows = []
+    for g in map(hardware.get, LEVER_GPUS):
+        for dtype in LEVER_DTYPES:
+            c = roofline.decode_step(llama, 1, 0, dtype)
+            rows.append([g.name, dtype, f"{c.weight_bytes / GB:.2f} GB", f"{c.time_s(g) * 1e3:.2f} ms",
+                         f"{c.tokens_per_s(g):,.0f}"])
+    return markdown_table(["accelerator", "every weight in", "bytes per token", "ms per token", "tokens/s"], rows)
+
+
+# ---- Prefill vs decode -------------------------------------------------------------------
+prefill_ms = prefill.time_s(a100) * 1e3
+prefill_ms_per_token = prefill_ms / PROMPT
+knee_tokens = roofline.prefill_knee_tokens(llama, a100, DTYPE)
+claim("prefill turns compute-bound near the critical batch",
+      roofline.prefill(llama, knee_tokens, DTYPE).is_memory_bound(a100) is False
+      and roofline.prefill(llama, knee_tokens - 1, DTYPE).is_memory_bound(a100))
+
+
+# ---- Figures: the same parameters as the prose -------------------------------------------
+def hero_figure() -> str:
+    return chapter1.memory_bandwidth_bottleneck(GPU, MODEL, DTYPE, PROMPT)
+
+
+def roofline_figure() -> str:
+    return chapter1.roofline_chart(GPU, MODEL, DTYPE, BATCHES, PROMPT, CONTEXT)
+
+
+def batching_figure() -> str:
+    return chapter1.batching(GPU, MODEL, DTYPE, CONTEXT, max_batch=1024)
+
+
+def prefill_figure() -> str:
+    return chapter1.prefill_vs_decode(GPU, MODEL, DTYPE, PROMPT)
+
+
+#: The committed copies in vis/ (`python -m vis`), by file name.
+FIGURES = {
+    "memory_bandwidth_bottleneck": hero_figure,
+    "roofline_a100": roofline_figure,
+    "batching_a100": batching_figure,
+    "prefill_vs_decode_a100": prefill_figure,
+}

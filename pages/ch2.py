@@ -1,0 +1,249 @@
+"""Values, claims, tables and figures of docs/02_kv_cache.md (chapter 2)."""
+
+from __future__ import annotations
+
+import statistics
+from functools import cache
+
+from pages.claims import claim
+from snippets import hardware, kv_cache, models, roofline
+from snippets.report import markdown_table
+from snippets.units import GB, GiB, KiB, MiB
+from vis import chapter2
+
+PAGE = "02_kv_cache.md"
+
+# ---- the page's parameters ----------------------------------------------------------------
+BUDGET_GPU = "A100 80GB SXM"  # the memory budget
+COST_GPU = "H100 SXM"  # the cost side
+CONTEXTS = (4096, 32768, 131072)
+WORKED_MODELS = ("Llama-2-7B", "Llama-3.1-8B", "Llama-3.1-70B", "Qwen2.5-7B", "DeepSeek-V3")
+BUDGET_MODELS = ("Llama-2-7B", "Llama-3.1-8B", "Qwen2.5-7B")
+SIZE_MODELS = ("Llama-2-7B", "Llama-3.1-8B", "Qwen2.5-7B", "Gemma-2-9B", "Llama-3.1-70B", "DeepSeek-V3")
+PROMPT, NEW = 512, 512  # the recompute-vs-cache comparison
+BREAKDOWN_BATCHES = (1, 32)
+STEP_DTYPE = "bf16"
+
+llama2 = models.get("Llama-2-7B")
+llama3 = models.get("Llama-3.1-8B")
+a100 = hardware.get(BUDGET_GPU)
+h100 = hardware.get(COST_GPU)
+
+# ---- Why a cache ----------------------------------------------------------------------------
+
+
+def flops_table() -> str:
+    rows = []
+    for m in (llama2, llama3):
+        with_cache = roofline.generation_flops(m, PROMPT, NEW, use_cache=True)
+        without = roofline.generation_flops(m, PROMPT, NEW, use_cache=False)
+        fast = roofline.generation_time_s(m, PROMPT, NEW, True, h100, STEP_DTYPE)
+        slow = roofline.generation_time_s(m, PROMPT, NEW, False, h100, STEP_DTYPE)
+        rows.append([m.name, f"{without / 1e12:,.0f} TFLOP", f"{with_cache / 1e12:,.1f} TFLOP",
+                     f"{without / with_cache:,.0f}x", f"{slow:,.2f} s", f"{fast:,.2f} s", f"{slow / fast:,.1f}x"])
+    return markdown_table(["model", "FLOPs without a cache", "with a cache", "FLOPs saved",
+                           f"time bound without, {h100.name}", "with", "time saved"], rows)
+
+
+flops_saved = (roofline.generation_flops(llama3, PROMPT, NEW, False)
+               / roofline.generation_flops(llama3, PROMPT, NEW, True))
+time_saved = (roofline.generation_time_s(llama3, PROMPT, NEW, False, h100, STEP_DTYPE)
+              / roofline.generation_time_s(llama3, PROMPT, NEW, True, h100, STEP_DTYPE))
+claim("the cache saves far more FLOPs than time: recomputation is compute-bound, decode is not",
+      flops_saved > 10 * time_saved > 10)
+
+# ---- What is stored, and how big ------------------------------------------------------------
+group = llama3.n_heads // llama3.n_kv_heads
+gqa_saving = kv_cache.bytes_per_token(llama2) / kv_cache.bytes_per_token(llama3)
+claim("Llama-3.1-8B's cache is smaller than Llama-2-7B's at the same depth and head size by the group size",
+      llama2.n_layers == llama3.n_layers and llama2.head_dim == llama3.head_dim and gqa_saving == group)
+
+deepseek = models.get("DeepSeek-V3")
+mla_KiB = kv_cache.bytes_per_token(deepseek) / KiB
+mla_reexpanded_MiB = kv_cache.reexpanded_bytes_per_token(deepseek) / MiB
+mla_ratio = kv_cache.reexpanded_bytes_per_token(deepseek) / kv_cache.bytes_per_token(deepseek)
+mla_intensity = kv_cache.attention_intensity(deepseek, "fp16")
+claim("MLA's absorbed form does far more FLOPs per cached byte than GQA",
+      mla_intensity > 10 * kv_cache.attention_intensity(llama3, "fp16"))
+
+gemma = models.get("Gemma-2-9B")
+gemma_naive_head_dim = gemma.d_model // gemma.n_heads
+gemma_KiB = kv_cache.bytes_per_token(gemma) / KiB
+gemma_naive_KiB = kv_cache.mha_elements_per_token(gemma.n_layers, gemma.n_kv_heads, gemma_naive_head_dim) * 2 / KiB
+GEMMA_CONTEXT = 8192
+gemma_window = gemma.sliding_window
+gemma_windowed_layers = kv_cache.windowed_layers(gemma)
+gemma_sequence_GiB = kv_cache.bytes_per_sequence(gemma, GEMMA_CONTEXT) / GiB
+gemma_unwindowed_GiB = kv_cache.bytes_per_token(gemma) * GEMMA_CONTEXT / GiB
+claim("Gemma-2's window saves memory at 8k tokens", gemma_sequence_GiB < gemma_unwindowed_GiB)
+
+
+def worked_table() -> str:
+    rows = []
+    for m in map(models.get, WORKED_MODELS):
+        per_token = kv_cache.bytes_per_token(m, "fp16")
+        cells = [m.name, m.attention_kind, f"{per_token:,.0f} B = {per_token / KiB:,.1f} KiB"]
+        for context in CONTEXTS:
+            if context > m.max_position_embeddings:
+                cells.append(f"beyond its {m.max_position_embeddings:,}")
+            else:
+                total = kv_cache.bytes_per_sequence(m, context, "fp16")
+                cells.append(f"{total / GiB:,.2f} GiB ({total / GB:,.2f} GB)")
+        rows.append(cells)
+    return markdown_table(["model", "kind", "fp16 per token", "4k tokens", "32k tokens", "128k tokens"], rows)
+
+
+# ---- The memory budget ----------------------------------------------------------------------
+usable_GiB = a100.usable_memory_bytes / GiB
+
+
+def budget_table() -> str:
+    rows = []
+    for m in map(models.get, BUDGET_MODELS):
+        for kv_dtype in ("fp16", "fp8"):
+            cells = [m.name, kv_dtype]
+            for context in CONTEXTS:
+                fits = "–" if context > m.max_position_embeddings else \
+                    f"{kv_cache.max_batch(m, a100, context, 'fp16', kv_dtype):,}"
+                cells.append(fits)
+            rows.append(cells)
+    return markdown_table(["model", "cache dtype", "4k context", "32k context", "128k context"], rows)
+
+
+llama3_weights_GB = models.weight_bytes(llama3, "fp16") / GB
+llama3_free_GiB = (a100.usable_memory_bytes - models.weight_bytes(llama3, "fp16")) / GiB
+bandwidth_ratio = h100.memory_bandwidth_GBps / a100.memory_bandwidth_GBps
+llama70 = models.get("Llama-3.1-70B")
+llama70_GB = models.weight_bytes(llama70, "fp16") / GB
+llama70_GiB = models.weight_bytes(llama70, "fp16") / GiB
+claim("the H100 SXM has the A100 80GB's capacity", h100.memory_GB == a100.memory_GB)
+claim("a 70B model in fp16 does not fit on one 80 GiB GPU",
+      kv_cache.max_batch(llama70, a100, 1, "fp16", "fp16") == 0 == kv_cache.max_batch(llama70, h100, 1, "fp16", "fp16"))
+claim("an fp8 cache (about) doubles every batch", all(
+    kv_cache.max_batch(m, a100, c, "fp16", "fp8") >= 2 * kv_cache.max_batch(m, a100, c, "fp16", "fp16")
+    for m in map(models.get, BUDGET_MODELS) for c in CONTEXTS if c <= m.max_position_embeddings))
+
+# ---- The cost side ------------------------------------------------------------------------
+
+
+def intensity_table() -> str:
+    rows = []
+    for m in map(models.get, WORKED_MODELS):
+        kv_heads = 1 if m.attention_kind == "MLA" else m.n_kv_heads
+        rows.append([m.name, m.attention_kind, f"{m.n_heads} / {kv_heads}",
+                     f"{kv_cache.attention_intensity(m, 'fp16'):,.1f}", f"{kv_cache.attention_intensity(m, 'fp8'):,.1f}"])
+    return markdown_table(["model", "kind", "query / KV heads", "FLOP/byte, fp16 cache", "FLOP/byte, fp8 cache"], rows)
+
+
+h100_ridge = h100.ridge_point("bf16")
+claim("MHA and GQA attention are memory-bound on the H100 at any batch", all(
+    kv_cache.attention_intensity(models.get(n), d) < h100_ridge
+    for n in WORKED_MODELS if models.get(n).attention_kind != "MLA" for d in ("fp16", "fp8")))
+
+llama3_step_weights_GB = roofline.decode_step(llama3, 1, 0, STEP_DTYPE).weight_bytes / GB
+llama3_per_token_KiB = kv_cache.bytes_per_token(llama3, STEP_DTYPE) / KiB
+crossover = {b: roofline.cache_outweighs_weights_context(llama3, b, STEP_DTYPE, STEP_DTYPE) for b in BREAKDOWN_BATCHES}
+crossover_1, crossover_32 = crossover[1], crossover[32]
+
+# ---- Prefill fills the cache, decode reads it -----------------------------------------------
+PREFILL_PROMPT = 4096
+prefill = roofline.prefill(llama3, PREFILL_PROMPT, STEP_DTYPE, STEP_DTYPE)
+after = roofline.decode_step(llama3, 1, PREFILL_PROMPT, STEP_DTYPE, STEP_DTYPE)
+prefill_cache_MiB = prefill.kv_bytes / MiB
+prefill_ms = prefill.time_s(h100) * 1e3
+decode_cache_MiB = after.kv_bytes / MiB
+decode_weights_GB = after.weight_bytes / GB
+decode_ms = after.time_s(h100) * 1e3
+claim("the 4,096-token prefill is compute-bound on the H100", not prefill.is_memory_bound(h100))
+claim("the decode step after it is memory-bound", after.is_memory_bound(h100))
+claim("decode reads exactly the cache prefill wrote", after.kv_bytes == prefill.kv_bytes)
+
+# ---- The live demonstration -----------------------------------------------------------------
+DEMO = dict(n_layers=4, d_model=256, n_heads=8, n_kv_heads=2, head_dim=32, d_ff=768, vocab_size=1000,
+            max_seq_len=512)
+DEMO_PROMPT, DEMO_NEW, DEMO_REPEATS = 16, 96, 3
+
+
+@cache
+def demo():
+    """Run the demonstration (a few seconds on a CPU) and fit the step model on half of it."""
+    from snippets.transformer import TransformerConfig, cache_demo
+
+    return cache_demo(TransformerConfig(**DEMO), DEMO_PROMPT, DEMO_NEW, repeats=DEMO_REPEATS)
+
+
+@cache
+def demo_prediction():
+    """Fit fixed cost + FLOPs at one rate on the first half of the uncached steps, then predict
+    the other half and every cached step. Returns (model, held-out residuals in %)."""
+    from snippets.transformer import fit_step_model
+
+    d = demo()
+    half = len(d.uncached_s) // 2
+    model = fit_step_model(d.uncached_flops[1:half], d.uncached_s[1:half])
+    held_out = list(zip(d.uncached_flops[half:], d.uncached_s[half:])) + list(zip(d.cached_flops[1:], d.cached_s[1:]))
+    residuals = [100 * (model.predict_s(f) / s - 1) for f, s in held_out]
+    return model, residuals
+
+
+def demo_summary() -> str:
+    """Bullet list of what the demonstration measured, and how well the fitted model predicts
+    the steps it was not fitted on. Every number comes from this build's measurement."""
+    d = demo()
+    model, residuals = demo_prediction()
+    tenth = max(1, len(d.cached_s) // 10)
+    cached_first, cached_last = (statistics.median(d.cached_s[1:1 + tenth]) * 1e3,
+                                 statistics.median(d.cached_s[-tenth:]) * 1e3)
+    uncached_first, uncached_last = (statistics.median(d.uncached_s[1:1 + tenth]) * 1e3,
+                                     statistics.median(d.uncached_s[-tenth:]) * 1e3)
+    claim("the cached and uncached runs choose the same tokens", d.same_tokens)
+    claim("the measured cache bytes equal the formula", d.cache_bytes_measured == d.cache_bytes_formula)
+    tokens = d.prompt_tokens + d.new_tokens
+    element = d.cache_bytes_formula // (2 * d.cfg.n_layers * d.cfg.n_kv_heads * d.cfg.head_dim * tokens * d.batch)
+    half = len(d.uncached_s) // 2
+    return "\n".join([
+        f"- Same tokens with and without the cache: **{d.same_tokens}** "
+        f"(largest {d.dtype} logit difference {d.max_logit_difference:.1e})",
+        f"- Cache tensors measured: {d.cache_bytes_measured:,} B; formula 2 × {d.cfg.n_layers} × "
+        f"{d.cfg.n_kv_heads} × {d.cfg.head_dim} × {element} B × {tokens} tokens = {d.cache_bytes_formula:,} B",
+        f"- Time per token on this build's {d.device.upper()} ({d.dtype}, median of {d.repeats} runs, first and "
+        f"last tenth of the steps): without the cache {uncached_first:.2f} ms → {uncached_last:.2f} ms "
+        f"({uncached_last / uncached_first:.1f}x); with it {cached_first:.2f} ms → {cached_last:.2f} ms "
+        f"({cached_last / cached_first:.1f}x)",
+        f"- Fitted on steps 2–{half} of the uncached run only: {model.fixed_s * 1e3:.2f} ms fixed per step "
+        f"+ FLOPs at {model.FLOP_per_s / 1e9:.0f} GFLOP/s. It predicts the other {len(residuals)} steps "
+        f"(the rest of the uncached run and the whole cached run) with a median error of "
+        f"{statistics.median(abs(r) for r in residuals):.0f} % (from {min(residuals):+.0f} % to "
+        f"{max(residuals):+.0f} %)",
+    ])
+
+
+# ---- Figures --------------------------------------------------------------------------------
+def bytes_per_token_figure() -> str:
+    return chapter2.bytes_per_token("fp16")
+
+
+def cache_vs_context_figure() -> str:
+    return chapter2.cache_vs_context(COST_GPU, SIZE_MODELS, "fp16")
+
+
+def max_batch_figure() -> str:
+    return chapter2.max_batch_vs_context(BUDGET_GPU, BUDGET_MODELS, "fp16")
+
+
+def step_breakdown_figure() -> str:
+    return chapter2.step_breakdown(COST_GPU, llama3.name, STEP_DTYPE, BREAKDOWN_BATCHES)
+
+
+def demo_figure() -> str:
+    model, _ = demo_prediction()
+    return chapter2.measured_generation(demo(), model)
+
+
+#: The committed copies in vis/ (`python -m vis`); the live demo is not committed.
+FIGURES = {
+    "kv_bytes_per_token": bytes_per_token_figure,
+    "kv_cache_vs_context": cache_vs_context_figure,
+    "kv_max_batch_a100": max_batch_figure,
+    "kv_step_breakdown_h100": step_breakdown_figure,
+}
