@@ -8,9 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
-from snippets._data import find_by_name, optional_float, optional_int, read_csv_rows
-from snippets.units import GB, TERA
+from snippets._data import find_by_name, read_text
+from snippets.errors import UnknownName
+from snippets.schema import HardwareRow, parse_rows
+from snippets.units import GB, TERA, dtype_name, require_positive
+
+#: Which column holds the dense throughput of math in each compute dtype (canonical names).
+COMPUTE_COLUMNS = {
+    "bf16": "dense_fp16_bf16_TFLOPS",
+    "fp16": "dense_fp16_bf16_TFLOPS",
+    "fp8": "dense_fp8_TFLOPS",
+    "int8": "dense_int8_TOPS",
+    "fp32": "fp32_TFLOPS",
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,13 @@ class Accelerator:
     verified_via: str
     notes: str
 
+    def __post_init__(self) -> None:
+        require_positive("memory_GB", self.memory_GB)
+        require_positive("memory_bandwidth_GBps", self.memory_bandwidth_GBps)
+        for column in sorted({*COMPUTE_COLUMNS.values(), "cache_MB", "TDP_W"}):
+            if getattr(self, column) is not None:
+                require_positive(column, getattr(self, column))
+
     @property
     def memory_bytes(self) -> float:
         """Memory capacity in bytes (datasheet GB x 1e9)."""
@@ -49,19 +68,14 @@ class Accelerator:
         return "FLAG" in text or "NOT VERIFIED" in text or "UNVERIFIED" in text
 
     def peak_flops(self, dtype: str = "bf16") -> float:
-        """Dense peak throughput in FLOP/s for math in `dtype` ('bf16'/'fp16', 'fp8', 'int8', 'fp32')."""
-        column = {
-            "bf16": self.dense_fp16_bf16_TFLOPS,
-            "fp16": self.dense_fp16_bf16_TFLOPS,
-            "fp8": self.dense_fp8_TFLOPS,
-            "int8": self.dense_int8_TOPS,
-            "fp32": self.fp32_TFLOPS,
-        }
-        if dtype not in column:
-            raise ValueError(f"unknown compute dtype {dtype!r}; allowed: {', '.join(column)}")
-        value = column[dtype]
+        """Dense peak throughput in FLOP/s for math in `dtype` ('bf16'/'fp16', 'fp8', 'int8', 'fp32';
+        any case)."""
+        name = dtype_name(dtype)
+        if name not in COMPUTE_COLUMNS:
+            raise UnknownName(f"no compute throughput for dtype {dtype!r}; allowed: {', '.join(COMPUTE_COLUMNS)}")
+        value = getattr(self, COMPUTE_COLUMNS[name])
         if value is None:
-            raise ValueError(f"{self.name} has no published dense {dtype} figure in the data")
+            raise ValueError(f"{self.name} has no published dense {name} figure in the data")
         return value * TERA
 
     def ridge_point(self, dtype: str = "bf16") -> float:
@@ -69,31 +83,38 @@ class Accelerator:
         return self.peak_flops(dtype) / self.bandwidth_Bps
 
 
-def _row_to_accelerator(row: dict[str, str]) -> Accelerator:
+def _row_to_accelerator(row: HardwareRow) -> Accelerator:
     return Accelerator(
-        name=row["name"],
-        vendor=row["vendor"],
-        memory_GB=float(row["memory_GB"]),
-        memory_type=row["memory_type"],
-        memory_bandwidth_GBps=float(row["memory_bandwidth_GBps"]),
-        dense_fp16_bf16_TFLOPS=optional_float(row["dense_fp16_bf16_TFLOPS"]),
-        dense_fp8_TFLOPS=optional_float(row["dense_fp8_TFLOPS"]),
-        dense_int8_TOPS=optional_float(row["dense_int8_TOPS"]),
-        fp32_TFLOPS=optional_float(row["fp32_TFLOPS"]),
-        cache_MB=optional_float(row["L2_or_last_level_cache_MB"]),
-        TDP_W=optional_float(row["TDP_W"]),
-        release_year=optional_int(row["release_year"]),
-        sparsity_handling=row["sparsity_handling"],
-        source=row["source"],
-        verified_via=row["verified_via"],
-        notes=row["notes"],
+        name=row.name,
+        vendor=row.vendor,
+        memory_GB=row.memory_GB,
+        memory_type=row.memory_type,
+        memory_bandwidth_GBps=row.memory_bandwidth_GBps,
+        dense_fp16_bf16_TFLOPS=row.dense_fp16_bf16_TFLOPS,
+        dense_fp8_TFLOPS=row.dense_fp8_TFLOPS,
+        dense_int8_TOPS=row.dense_int8_TOPS,
+        fp32_TFLOPS=row.fp32_TFLOPS,
+        cache_MB=row.L2_or_last_level_cache_MB,
+        TDP_W=row.TDP_W,
+        release_year=row.release_year,
+        sparsity_handling=row.sparsity_handling,
+        source=row.source,
+        verified_via=row.verified_via,
+        notes=row.notes,
     )
+
+
+def load_accelerators(text: str | None = None, path: str | Path | None = None) -> tuple[Accelerator, ...]:
+    """Accelerators from CSV `text`, a file at `path`, or (neither) the packaged hardware.csv,
+    validated against schema.HardwareRow; a bad cell raises schema.DataFileError."""
+    csv_text, file = read_text("hardware.csv", text, path)
+    return tuple(_row_to_accelerator(row) for row in parse_rows(csv_text, file, HardwareRow))
 
 
 @cache
 def all_accelerators() -> tuple[Accelerator, ...]:
-    """Every accelerator in the data file, in file order."""
-    return tuple(_row_to_accelerator(row) for row in read_csv_rows("hardware.csv"))
+    """Every accelerator in the packaged data file, in file order (validated once, then cached)."""
+    return load_accelerators()
 
 
 def names() -> list[str]:
@@ -103,7 +124,8 @@ def names() -> list[str]:
 def get(name: str) -> Accelerator:
     """Look an accelerator up by name: 'A100 80GB SXM', 'nvidia h100 sxm' and 'H200' all work.
 
-    An unknown or ambiguous name raises ValueError listing the candidates.
+    An unknown or ambiguous name raises UnknownName (a KeyError and a ValueError) listing
+    close matches and the candidates.
     """
     found = find_by_name(name, names(), "accelerator")
     return next(a for a in all_accelerators() if a.name == found)
