@@ -1,7 +1,16 @@
 """Accelerator specifications, one sourced row per device (data/hardware.csv).
 
-Units: memory in GB (1e9 B), bandwidth in GB/s (1e9 B/s), throughput in TFLOPS (1e12 FLOP/s).
-All tensor throughputs are *dense* (without 2:4 structured sparsity).
+Units: memory capacity in GiB (see MEMORY_CAPACITY_UNIT_BYTES), bandwidth in GB/s (1e9 B/s),
+throughput in TFLOPS (1e12 FLOP/s). All tensor throughputs are *dense* (without 2:4
+structured sparsity).
+
+How capacity is read: the datasheet's "80 GB" (the `memory_GB` column, kept as printed) is
+80 GiB of DRAM. DRAM chips and HBM stacks come in binary densities, so HBM, GDDR and LPDDR
+capacities are all binary: an A100 80GB shows 81,920 MiB in `nvidia-smi` (85,899,345,920 B),
+an RTX 4090 24,564 of 24,576 MiB, and an H200's "141 GB" is 150.1e9 B (139.8 GiB) to
+PyTorch, more than 141e9. Reading "80 GB" as 80e9 B would understate it by 7 %.
+The data file's schema accepts only HBM, GDDR and LPDDR memory types, so the rule covers
+every row.
 """
 
 from __future__ import annotations
@@ -13,7 +22,18 @@ from pathlib import Path
 from snippets._data import find_by_name, read_text
 from snippets.errors import UnknownName
 from snippets.schema import HardwareRow, parse_rows
-from snippets.units import GB, TERA, dtype_name, require_positive
+from snippets.units import GB, TERA, GiB, dtype_name, require_number, require_positive
+
+#: Bytes per unit of the datasheet's memory capacity: GiB (DRAM capacities are binary).
+MEMORY_CAPACITY_UNIT_BYTES = GiB
+
+#: Fraction of capacity the driver keeps for itself before a program allocates: PyTorch's
+#: total_memory is 85.1e9 B of an A100 80GB's 85.9e9 B (0.991) and 150.1e9 B of an H200's
+#: 141 GiB = 151.4e9 B (0.991) (shared/reference/notes.md). Data-centre GDDR parts with ECC
+#: on lose a further 1/16 (a T4 shows 15,360 of 16,384 MiB; nvidia-smi's documentation:
+#: "if ECC is enabled the total available memory is decreased by several percent"); pass a
+#: larger reserve_fraction for those. Apple GPUs get ~75 % of unified memory by default.
+DRIVER_RESERVE_FRACTION = 0.01
 
 #: Which column holds the dense throughput of math in each compute dtype (canonical names).
 COMPUTE_COLUMNS = {
@@ -53,8 +73,19 @@ class Accelerator:
 
     @property
     def memory_bytes(self) -> float:
-        """Memory capacity in bytes (datasheet GB x 1e9)."""
-        return self.memory_GB * GB
+        """Memory capacity in bytes: the datasheet figure read as GiB (memory_GB x 2**30).
+
+        An A100 80GB: 80 x 2**30 = 85,899,345,920 B, what `nvidia-smi` shows (81,920 MiB).
+        """
+        return self.memory_GB * MEMORY_CAPACITY_UNIT_BYTES
+
+    def usable_memory_bytes(self, reserve_fraction: float = DRIVER_RESERVE_FRACTION) -> float:
+        """Capacity less the driver's reserve: about what PyTorch's total_memory reports
+        (A100 80GB: 85.0e9 B against 85.1e9 measured). See DRIVER_RESERVE_FRACTION."""
+        reserve = require_number("reserve_fraction", reserve_fraction)
+        if not 0 <= reserve < 1:
+            raise ValueError(f"reserve_fraction must be in [0, 1), got {reserve_fraction!r}")
+        return self.memory_bytes * (1 - reserve)
 
     @property
     def bandwidth_Bps(self) -> float:
