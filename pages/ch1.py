@@ -32,7 +32,7 @@ round_ridge = tflops / round_TBps
 claim("the simple story's bandwidth is 2 TB/s", round_TBps == 2)
 memory_GiB = a100.memory_GB  # the datasheet's "80 GB" is 80 GiB of HBM
 memory_MiB = memory_GiB * 1024  # as nvidia-smi shows it
-usable_GiB = a100.usable_memory_bytes / GiB
+usable_GiB = a100.usable_memory_bytes() / GiB
 sparse_tflops = 2 * tflops  # the datasheet's "with sparsity" figure
 exact_TBps = a100.bandwidth_Bps / TB
 ridge = a100.ridge_point("bf16")

@@ -94,7 +94,7 @@ def worked_table() -> str:
 
 
 # ---- The memory budget ----------------------------------------------------------------------
-usable_GiB = a100.usable_memory_bytes / GiB
+usable_GiB = a100.usable_memory_bytes() / GiB
 
 
 def budget_table() -> str:
@@ -111,7 +111,7 @@ def budget_table() -> str:
 
 
 llama3_weights_GB = models.weight_bytes(llama3, "fp16") / GB
-llama3_free_GiB = (a100.usable_memory_bytes - models.weight_bytes(llama3, "fp16")) / GiB
+llama3_free_GiB = (a100.usable_memory_bytes() - models.weight_bytes(llama3, "fp16")) / GiB
 bandwidth_ratio = h100.memory_bandwidth_GBps / a100.memory_bandwidth_GBps
 llama70 = models.get("Llama-3.1-70B")
 llama70_GB = models.weight_bytes(llama70, "fp16") / GB

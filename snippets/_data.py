@@ -1,29 +1,37 @@
-"""Reading the packaged CSV data files and looking rows up by name."""
+"""Reading the CSV data files and looking rows up by name."""
 
 from __future__ import annotations
 
-import csv
 import difflib
 import re
 from importlib import resources
+from pathlib import Path
 from typing import Iterable
 
-
-def read_csv_rows(filename: str) -> list[dict[str, str]]:
-    """Rows of `snippets/data/<filename>` as dicts of strings."""
-    text = resources.files("snippets").joinpath("data", filename).read_text(encoding="utf-8")
-    return list(csv.DictReader(text.splitlines()))
+from snippets.errors import UnknownName, WrongType
 
 
-def optional_float(text: str) -> float | None:
-    """A CSV cell as float; a blank cell means 'not published', so None (never zero)."""
-    text = text.strip()
-    return float(text) if text else None
+def packaged_path(filename: str) -> str:
+    """How errors name a packaged data file: 'snippets/data/<filename>'."""
+    return f"snippets/data/{filename}"
 
 
-def optional_int(text: str) -> int | None:
-    text = text.strip()
-    return int(text) if text else None
+def read_text(filename: str, text: str | None = None, path: str | Path | None = None) -> tuple[str, str]:
+    """(CSV text, the name errors should use for it).
+
+    By default the packaged `snippets/data/<filename>`; `text` (CSV content) or `path`
+    (a file) replace it, so tests and readers can load other data through the same checks.
+    """
+    if text is not None and path is not None:
+        raise ValueError("give text or path, not both")
+    if text is not None:
+        if not isinstance(text, str):
+            raise WrongType(f"text must be the CSV content as a string, got {type(text).__name__}")
+        return text, f"<text for {filename}>"
+    if path is not None:
+        return Path(path).read_text(encoding="utf-8"), str(path)
+    packaged = resources.files("snippets").joinpath("data", filename).read_text(encoding="utf-8")
+    return packaged, packaged_path(filename)
 
 
 def normalise_name(name: str) -> str:
@@ -37,20 +45,22 @@ def normalise_name(name: str) -> str:
 def find_by_name(query: str, names: Iterable[str], kind: str) -> str:
     """The one name matching `query` (exact after normalising, else a unique substring).
 
-    Raises ValueError naming close matches and every known name.
+    Raises UnknownName (a KeyError and a ValueError) naming close matches and every known name.
     """
     names = list(names)
-    if not isinstance(query, str) or not query.strip():
-        raise ValueError(f"empty {kind} name; known: {', '.join(names)}")
+    if not isinstance(query, str):
+        raise WrongType(f"{kind} name must be a string, got {query!r}")
+    if not query.strip():
+        raise UnknownName(f"empty {kind} name; known: {', '.join(names)}")
     wanted = normalise_name(query)
     by_key = {normalise_name(n): n for n in names}
     if wanted in by_key:
         return by_key[wanted]
-    hits = [n for key, n in by_key.items() if wanted in key]
+    hits = [n for key, n in by_key.items() if wanted and wanted in key]
     if len(hits) == 1:
         return hits[0]
     if hits:
-        raise ValueError(f"{kind} {query!r} is ambiguous; it matches: {', '.join(hits)}")
+        raise UnknownName(f"{kind} {query!r} is ambiguous; it matches: {', '.join(hits)}")
     close = difflib.get_close_matches(wanted, by_key, n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(by_key[c] for c in close)}?" if close else ""
-    raise ValueError(f"unknown {kind} {query!r}.{hint} Known: {', '.join(names)}")
+    raise UnknownName(f"unknown {kind} {query!r}.{hint} Known: {', '.join(names)}")

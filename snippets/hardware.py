@@ -1,16 +1,48 @@
 """Accelerator specifications, one sourced row per device (data/hardware.csv).
 
-Units: memory in GB (1e9 B), bandwidth in GB/s (1e9 B/s), throughput in TFLOPS (1e12 FLOP/s).
-All tensor throughputs are *dense* (without 2:4 structured sparsity).
+Units: memory capacity in GiB (see MEMORY_CAPACITY_UNIT_BYTES), bandwidth in GB/s (1e9 B/s),
+throughput in TFLOPS (1e12 FLOP/s). All tensor throughputs are *dense* (without 2:4
+structured sparsity).
+
+How capacity is read: the datasheet's "80 GB" (the `memory_GB` column, kept as printed) is
+80 GiB of DRAM. DRAM chips and HBM stacks come in binary densities, so HBM, GDDR and LPDDR
+capacities are all binary: an A100 80GB shows 81,920 MiB in `nvidia-smi` (85,899,345,920 B),
+an RTX 4090 24,564 of 24,576 MiB, and an H200's "141 GB" is 150.1e9 B (139.8 GiB) to
+PyTorch, more than 141e9. Reading "80 GB" as 80e9 B would understate it by 7 %.
+The data file's schema accepts only HBM, GDDR and LPDDR memory types, so the rule covers
+every row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
-from snippets._data import find_by_name, optional_float, optional_int, read_csv_rows
-from snippets.units import GB, GiB, TERA
+from snippets._data import find_by_name, read_text
+from snippets.errors import UnknownName
+from snippets.schema import HardwareRow, parse_rows
+from snippets.units import GB, TERA, GiB, dtype_name, require_number, require_positive
+
+#: Bytes per unit of the datasheet's memory capacity: GiB (DRAM capacities are binary).
+MEMORY_CAPACITY_UNIT_BYTES = GiB
+
+#: Fraction of capacity the driver keeps for itself before a program allocates: PyTorch's
+#: total_memory is 85.1e9 B of an A100 80GB's 85.9e9 B (0.991) and 150.1e9 B of an H200's
+#: 141 GiB = 151.4e9 B (0.991) (shared/reference/notes.md). Data-centre GDDR parts with ECC
+#: on lose a further 1/16 (a T4 shows 15,360 of 16,384 MiB; nvidia-smi's documentation:
+#: "if ECC is enabled the total available memory is decreased by several percent"); pass a
+#: larger reserve_fraction for those. Apple GPUs get ~75 % of unified memory by default.
+DRIVER_RESERVE_FRACTION = 0.01
+
+#: Which column holds the dense throughput of math in each compute dtype (canonical names).
+COMPUTE_COLUMNS = {
+    "bf16": "dense_fp16_bf16_TFLOPS",
+    "fp16": "dense_fp16_bf16_TFLOPS",
+    "fp8": "dense_fp8_TFLOPS",
+    "int8": "dense_int8_TOPS",
+    "fp32": "fp32_TFLOPS",
+}
 
 
 @dataclass(frozen=True)
@@ -32,15 +64,28 @@ class Accelerator:
     verified_via: str
     notes: str
 
-    @property
-    def memory_bytes(self) -> float:
-        """Memory capacity in bytes (datasheet GB x 1e9)."""
-        return self.memory_GB * GB
+    def __post_init__(self) -> None:
+        require_positive("memory_GB", self.memory_GB)
+        require_positive("memory_bandwidth_GBps", self.memory_bandwidth_GBps)
+        for column in sorted({*COMPUTE_COLUMNS.values(), "cache_MB", "TDP_W"}):
+            if getattr(self, column) is not None:
+                require_positive(column, getattr(self, column))
 
     @property
-    def usable_memory_bytes(self) -> float:
-        """Bytes a program can allocate: the capacity the device reports (see REPORTED_FRACTION)."""
-        return self.memory_GB * GiB * REPORTED_FRACTION
+    def memory_bytes(self) -> float:
+        """Memory capacity in bytes: the datasheet figure read as GiB (memory_GB x 2**30).
+
+        An A100 80GB: 80 x 2**30 = 85,899,345,920 B, what `nvidia-smi` shows (81,920 MiB).
+        """
+        return self.memory_GB * MEMORY_CAPACITY_UNIT_BYTES
+
+    def usable_memory_bytes(self, reserve_fraction: float = DRIVER_RESERVE_FRACTION) -> float:
+        """Capacity less the driver's reserve: about what PyTorch's total_memory reports
+        (A100 80GB: 85.0e9 B against 85.1e9 measured). See DRIVER_RESERVE_FRACTION."""
+        reserve = require_number("reserve_fraction", reserve_fraction)
+        if not 0 <= reserve < 1:
+            raise ValueError(f"reserve_fraction must be in [0, 1), got {reserve_fraction!r}")
+        return self.memory_bytes * (1 - reserve)
 
     @property
     def bandwidth_Bps(self) -> float:
@@ -54,19 +99,14 @@ class Accelerator:
         return "FLAG" in text or "NOT VERIFIED" in text or "UNVERIFIED" in text
 
     def peak_flops(self, dtype: str = "bf16") -> float:
-        """Dense peak throughput in FLOP/s for math in `dtype` ('bf16'/'fp16', 'fp8', 'int8', 'fp32')."""
-        column = {
-            "bf16": self.dense_fp16_bf16_TFLOPS,
-            "fp16": self.dense_fp16_bf16_TFLOPS,
-            "fp8": self.dense_fp8_TFLOPS,
-            "int8": self.dense_int8_TOPS,
-            "fp32": self.fp32_TFLOPS,
-        }
-        if dtype not in column:
-            raise ValueError(f"unknown compute dtype {dtype!r}; allowed: {', '.join(column)}")
-        value = column[dtype]
+        """Dense peak throughput in FLOP/s for math in `dtype` ('bf16'/'fp16', 'fp8', 'int8', 'fp32';
+        any case)."""
+        name = dtype_name(dtype)
+        if name not in COMPUTE_COLUMNS:
+            raise UnknownName(f"no compute throughput for dtype {dtype!r}; allowed: {', '.join(COMPUTE_COLUMNS)}")
+        value = getattr(self, COMPUTE_COLUMNS[name])
         if value is None:
-            raise ValueError(f"{self.name} has no published dense {dtype} figure in the data")
+            raise ValueError(f"{self.name} has no published dense {name} figure in the data")
         return value * TERA
 
     def ridge_point(self, dtype: str = "bf16") -> float:
@@ -74,31 +114,38 @@ class Accelerator:
         return self.peak_flops(dtype) / self.bandwidth_Bps
 
 
-def _row_to_accelerator(row: dict[str, str]) -> Accelerator:
+def _row_to_accelerator(row: HardwareRow) -> Accelerator:
     return Accelerator(
-        name=row["name"],
-        vendor=row["vendor"],
-        memory_GB=float(row["memory_GB"]),
-        memory_type=row["memory_type"],
-        memory_bandwidth_GBps=float(row["memory_bandwidth_GBps"]),
-        dense_fp16_bf16_TFLOPS=optional_float(row["dense_fp16_bf16_TFLOPS"]),
-        dense_fp8_TFLOPS=optional_float(row["dense_fp8_TFLOPS"]),
-        dense_int8_TOPS=optional_float(row["dense_int8_TOPS"]),
-        fp32_TFLOPS=optional_float(row["fp32_TFLOPS"]),
-        cache_MB=optional_float(row["L2_or_last_level_cache_MB"]),
-        TDP_W=optional_float(row["TDP_W"]),
-        release_year=optional_int(row["release_year"]),
-        sparsity_handling=row["sparsity_handling"],
-        source=row["source"],
-        verified_via=row["verified_via"],
-        notes=row["notes"],
+        name=row.name,
+        vendor=row.vendor,
+        memory_GB=row.memory_GB,
+        memory_type=row.memory_type,
+        memory_bandwidth_GBps=row.memory_bandwidth_GBps,
+        dense_fp16_bf16_TFLOPS=row.dense_fp16_bf16_TFLOPS,
+        dense_fp8_TFLOPS=row.dense_fp8_TFLOPS,
+        dense_int8_TOPS=row.dense_int8_TOPS,
+        fp32_TFLOPS=row.fp32_TFLOPS,
+        cache_MB=row.L2_or_last_level_cache_MB,
+        TDP_W=row.TDP_W,
+        release_year=row.release_year,
+        sparsity_handling=row.sparsity_handling,
+        source=row.source,
+        verified_via=row.verified_via,
+        notes=row.notes,
     )
+
+
+def load_accelerators(text: str | None = None, path: str | Path | None = None) -> tuple[Accelerator, ...]:
+    """Accelerators from CSV `text`, a file at `path`, or (neither) the packaged hardware.csv,
+    validated against schema.HardwareRow; a bad cell raises schema.DataFileError."""
+    csv_text, file = read_text("hardware.csv", text, path)
+    return tuple(_row_to_accelerator(row) for row in parse_rows(csv_text, file, HardwareRow))
 
 
 @cache
 def all_accelerators() -> tuple[Accelerator, ...]:
-    """Every accelerator in the data file, in file order."""
-    return tuple(_row_to_accelerator(row) for row in read_csv_rows("hardware.csv"))
+    """Every accelerator in the packaged data file, in file order (validated once, then cached)."""
+    return load_accelerators()
 
 
 def names() -> list[str]:
@@ -108,7 +155,8 @@ def names() -> list[str]:
 def get(name: str) -> Accelerator:
     """Look an accelerator up by name: 'A100 80GB SXM', 'nvidia h100 sxm' and 'H200' all work.
 
-    An unknown or ambiguous name raises ValueError listing the candidates.
+    An unknown or ambiguous name raises UnknownName (a KeyError and a ValueError) listing
+    close matches and the candidates.
     """
     found = find_by_name(name, names(), "accelerator")
     return next(a for a in all_accelerators() if a.name == found)
@@ -118,9 +166,3 @@ def get(name: str) -> Accelerator:
 #: 88 % on an A100 80GB SXM (te42kyfo/gpu-benches, gpu-stream), 89-92 % on H100 and H200
 #: (shared/reference/benchmarks.md). Use it for "realistic", never for "bound".
 TYPICAL_SUSTAINED_BANDWIDTH_FRACTION = 0.90
-
-
-#: Share of the nominal capacity (the datasheet's "80 GB" read as 80 GiB) that the device reports
-#: as usable after the driver's reservation: PyTorch's total_memory is 85.1e9 B of 85.9e9 on an
-#: A100 80GB and 150.1e9 B of 151.4e9 on an H200 (shared/reference/notes.md): 0.99.
-REPORTED_FRACTION = 0.99

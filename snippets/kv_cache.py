@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from snippets.hardware import Accelerator
 from snippets.models import ModelConfig, weight_bytes
-from snippets.units import bytes_per_element, require_positive_int
+from snippets.units import bytes_per_element, require_int, require_positive_int
 
 
 def _check_context(m: ModelConfig, context: int, minimum: int = 1) -> None:
-    if isinstance(context, bool) or not isinstance(context, int) or context < minimum:
-        raise ValueError(f"context must be an integer >= {minimum}, got {context!r}")
+    context = require_int("context", context, minimum)
     if context > m.max_position_embeddings:
         raise ValueError(
             f"context {context:,} is beyond {m.name}'s maximum of {m.max_position_embeddings:,} tokens"
@@ -29,6 +28,8 @@ def kv_elements_per_token(m: ModelConfig) -> int:
 
 def mha_elements_per_token(n_layers: int, n_kv_heads: int, head_dim: int) -> int:
     """2 (K and V) x layers x KV heads x head_dim: the MHA/GQA/MQA cache of one token."""
+    for name, value in (("n_layers", n_layers), ("n_kv_heads", n_kv_heads), ("head_dim", head_dim)):
+        require_positive_int(name, value)
     return 2 * n_layers * n_kv_heads * head_dim
 
 
@@ -75,11 +76,11 @@ def max_batch(
 ) -> int:
     """Largest batch of `context`-token sequences whose cache fits beside the weights.
 
-    Memory is what the device makes usable (Accelerator.usable_memory_bytes); activations
+    Memory is what the device makes usable (Accelerator.usable_memory_bytes()); activations
     and allocator slack are not counted, so this is an upper bound. Returns 0 when even the
     weights do not fit.
     """
-    free = accelerator.usable_memory_bytes - weight_bytes(m, weight_dtype)
+    free = accelerator.usable_memory_bytes() - weight_bytes(m, weight_dtype)
     if free <= 0:
         return 0
     return int(free // bytes_per_sequence(m, context, kv_dtype))

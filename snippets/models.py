@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
-from snippets._data import find_by_name, optional_int, read_csv_rows
+from snippets._data import find_by_name, read_text
+from snippets.schema import ARCHITECTURES, ModelRow, parse_rows
 from snippets.units import bytes_per_element, require_positive_int
 
-ARCHITECTURES = ("gpt2", "opt", "llama", "qwen2", "gemma2", "mixtral", "deepseek_v3")
 
 
 @dataclass(frozen=True)
@@ -226,40 +227,55 @@ def activation_elements_per_token(m: ModelConfig) -> int:
 
 # ---- data ----------------------------------------------------------------------------------
 
+_OPTIONAL_SHAPES = (
+    "n_routed_experts", "n_shared_experts", "experts_per_token", "moe_d_ff_per_expert",
+    "kv_lora_rank", "qk_rope_head_dim", "q_lora_rank", "sliding_window",
+    "v_head_dim", "first_dense_layers",
+)
 
-def _row_to_model(row: dict[str, str]) -> ModelConfig:
-    ints = {
-        key: optional_int(row[key])
-        for key in (
-            "n_routed_experts", "n_shared_experts", "experts_per_token", "moe_d_ff_per_expert",
-            "kv_lora_rank", "qk_rope_head_dim", "q_lora_rank", "sliding_window",
-            "v_head_dim", "first_dense_layers",
-        )
-    }
+
+def _row_to_model(row: ModelRow) -> ModelConfig:
     return ModelConfig(
-        name=row["name"],
-        architecture=row["architecture"],
-        attention_kind=row["attention_kind"],
-        n_layers=int(row["n_layers"]),
-        d_model=int(row["d_model"]),
-        n_heads=int(row["n_heads"]),
-        n_kv_heads=int(row["n_kv_heads"]),
-        head_dim=int(row["head_dim"]),
-        d_ff=int(row["d_ff"]),
-        vocab_size=int(row["vocab_size"]),
-        max_position_embeddings=int(row["max_position_embeddings"]),
-        tied_embeddings=row["tied_embeddings"].strip().lower() == "true",
-        published_params=row["published_params"],
-        source=row["source"],
-        notes=row["notes"],
-        **ints,
+        name=row.name,
+        architecture=row.architecture,
+        attention_kind=row.attention_kind,
+        n_layers=row.n_layers,
+        d_model=row.d_model,
+        n_heads=row.n_heads,
+        n_kv_heads=row.n_kv_heads,
+        head_dim=row.head_dim,
+        d_ff=row.d_ff,
+        vocab_size=row.vocab_size,
+        max_position_embeddings=row.max_position_embeddings,
+        tied_embeddings=row.tied_embeddings,
+        published_params=row.published_params,
+        source=row.source,
+        notes=row.notes,
+        **{key: getattr(row, key) for key in _OPTIONAL_SHAPES},
     )
+
+
+def load_model_rows(text: str | None = None, path: str | Path | None = None) -> tuple[ModelRow, ...]:
+    """Rows of CSV `text`, a file at `path`, or (neither) the packaged models.csv, validated
+    against schema.ModelRow; a bad cell raises schema.DataFileError."""
+    csv_text, file = read_text("models.csv", text, path)
+    return tuple(parse_rows(csv_text, file, ModelRow))
+
+
+def load_models(text: str | None = None, path: str | Path | None = None) -> tuple[ModelConfig, ...]:
+    """Models from CSV `text`, a file at `path`, or the packaged models.csv (see load_model_rows)."""
+    return tuple(_row_to_model(row) for row in load_model_rows(text, path))
+
+
+@cache
+def _packaged_rows() -> tuple[ModelRow, ...]:
+    return load_model_rows()
 
 
 @cache
 def all_models() -> tuple[ModelConfig, ...]:
-    """Every model in the data file, in file order."""
-    return tuple(_row_to_model(row) for row in read_csv_rows("models.csv"))
+    """Every model in the packaged data file, in file order (validated once, then cached)."""
+    return tuple(_row_to_model(row) for row in _packaged_rows())
 
 
 def names() -> list[str]:
@@ -267,12 +283,14 @@ def names() -> list[str]:
 
 
 def get(name: str) -> ModelConfig:
-    """Look a model up by name ('Llama-2-7B', 'llama 3.1 8b'); unknown names list the known ones."""
+    """Look a model up by name ('Llama-2-7B', 'llama 3.1 8b'); an unknown name raises
+    UnknownName (a KeyError and a ValueError) listing close matches and the known ones."""
     found = find_by_name(name, names(), "model")
     return next(m for m in all_models() if m.name == found)
 
 
 def published_total_B(name: str) -> float:
-    """The data file's params_total_B column, for comparison with param_count."""
-    row = next(r for r in read_csv_rows("models.csv") if r["name"] == name)
-    return float(row["params_total_B"])
+    """The data file's params_total_B column (billions), for comparison with param_count.
+    Looked up like get()."""
+    found = find_by_name(name, names(), "model")
+    return next(row.params_total_B for row in _packaged_rows() if row.name == found)

@@ -1,9 +1,18 @@
-"""Small text helpers for pages and the command line: markdown tables."""
+"""Small text helpers for pages and the command line: markdown tables, and escaping data.
+
+Data strings (device and model names, notes, anything read from a file) are escaped before
+they reach a page, so a '<' or a '|' in them shows as itself instead of becoming HTML or
+splitting a table cell. Markdown written by the page's own code (**bold**, [text](link),
+`code`) keeps working.
+"""
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Iterable, Sequence
+
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
 
 
 def slug(text: str) -> str:
@@ -11,9 +20,41 @@ def slug(text: str) -> str:
     return re.sub(r"-+", "-", "".join(c if c.isalnum() else "-" for c in text.lower())).strip("-")
 
 
-def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]], align: str | None = None) -> str:
-    """A GitHub-style markdown table. `align` is one of 'l', 'r', 'c' per column (default: l then r)."""
-    rows = [[str(cell) for cell in row] for row in rows]
+def escape_html(text: object) -> str:
+    """`text` with &, <, > and both quotes as HTML entities: safe in page prose and attributes."""
+    return html.escape(str(text), quote=True)
+
+
+def escape_markdown_cell(text: object) -> str:
+    """`text` made safe in one markdown table cell: &, <, > as entities, '|' as '\\|', line
+    breaks as spaces. Code spans (`...`) are left as written: Markdown shows them literally
+    and does not split cells inside them."""
+    text = re.sub(r"\s*[\r\n]+\s*", " ", str(text))
+    parts = []
+    last = 0
+    for span in _CODE_SPAN.finditer(text):
+        parts.append(_escape_cell_text(text[last : span.start()]))
+        parts.append(span.group(0))
+        last = span.end()
+    parts.append(_escape_cell_text(text[last:]))
+    return "".join(parts)
+
+
+def _escape_cell_text(text: str) -> str:
+    return html.escape(text, quote=False).replace("|", "\\|")
+
+
+def markdown_table(
+    headers: Sequence[str], rows: Iterable[Sequence[object]], align: str | None = None, escape: bool = True
+) -> str:
+    """A GitHub-style markdown table. `align` is one of 'l', 'r', 'c' per column (default: l then r).
+
+    Every header and cell goes through escape_markdown_cell unless escape=False (only for
+    cells the caller has made safe itself).
+    """
+    cell = escape_markdown_cell if escape else str
+    headers = [cell(h) for h in headers]
+    rows = [[cell(c) for c in row] for row in rows]
     align = align or "l" + "r" * (len(headers) - 1)
     if len(align) != len(headers) or any(len(row) != len(headers) for row in rows):
         raise ValueError("every row and the alignment need one entry per header")

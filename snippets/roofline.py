@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from snippets import kv_cache
 from snippets.hardware import Accelerator
 from snippets.models import ModelConfig, activation_elements_per_token, matmul_weights_per_token, step_weight_bytes
-from snippets.units import bytes_per_element, require_positive, require_positive_int
+from snippets.units import bytes_per_element, require_non_negative, require_positive, require_positive_int
 
 
 def ridge_point(peak_flops: float, bandwidth_Bps: float) -> float:
@@ -33,8 +33,8 @@ def time_lower_bound_s(flops: float, bytes_moved: float, peak_flops: float, band
     """No kernel beats max(compute time, memory time)."""
     require_positive("peak_flops", peak_flops)
     require_positive("bandwidth_Bps", bandwidth_Bps)
-    if flops < 0 or bytes_moved < 0:
-        raise ValueError("flops and bytes_moved must be >= 0")
+    require_non_negative("flops", flops)
+    require_non_negative("bytes_moved", bytes_moved)
     return max(flops / peak_flops, bytes_moved / bandwidth_Bps)
 
 

@@ -53,7 +53,7 @@ def cache_vs_context(accelerator: str, names: tuple[str, ...], dtype: str) -> st
             ctx = np.unique(np.round(np.logspace(np.log10(256), np.log10(m.max_position_embeddings), 40)).astype(int))
             ax.loglog(ctx, [kv_cache.bytes_per_sequence(m, int(c), dtype) / GiB for c in ctx], color=colour,
                       label=f"{name} ({m.attention_kind})")
-        usable = gpu.usable_memory_bytes / GiB
+        usable = gpu.usable_memory_bytes() / GiB
         ax.axhline(usable, color=GREY, linestyle="--", linewidth=1)
         ax.text(300, usable * 1.15, f"{gpu.name}: {usable:.1f} GiB usable of {gpu.memory_GB:g} GiB",
                 fontsize=8, color=INK)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -69,6 +70,7 @@ def to_svg(fig: Figure, name: str, title: str, description: str) -> str:
 
     `name` must be unique on a page; it salts the hashes and prefixes every id.
     `title` is the accessible name; `description` says what the figure shows in words.
+    Both are escaped here (quotes too): pass them as plain text, not HTML.
     """
     if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
         raise ValueError(f"figure name must be lower-case letters, digits and '-', got {name!r}")
@@ -99,4 +101,12 @@ def to_svg(fig: Figure, name: str, title: str, description: str) -> str:
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return html.escape(str(text), quote=True)
+
+
+def plain(text: object) -> str:
+    """`text` for matplotlib to draw exactly as written: every '$' escaped, so a name such as
+    'GPU $x$' is not parsed as mathtext. Wrap every data string (device and model names,
+    anything read from a file) that goes into a title, label, legend or annotation.
+    matplotlib escapes '<', '>' and '&' itself when it writes the SVG."""
+    return str(text).replace("$", r"\$")
