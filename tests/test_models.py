@@ -39,9 +39,34 @@ def test_llama2_7b_weight_bytes_by_dtype():
     assert models.weight_bytes(m, "int4") == models.weight_bytes(m, "fp16") / 4
 
 
-def test_decode_reads_one_embedding_row_when_exact():
+def test_a_step_reads_one_embedding_row_per_token():
     m = models.get("Llama-2-7B")
-    assert round(models.decode_weight_bytes(m, "fp16", exact=True) / GB, 3) == 13.215
+    table = 32_000 * 4096
+    assert models.step_param_count(m, 1) == 6_738_415_616 - table + 4096
+    assert models.step_param_count(m, 8) == 6_738_415_616 - table + 8 * 4096
+    assert models.step_weight_bytes(m, "fp16", 1) == 2 * (6_738_415_616 - table + 4096)  # 13.215 GB (notes.md)
+    gpt2 = models.get("GPT-2 small (gpt2)")  # tied: the table is read in full as the LM head
+    assert models.step_param_count(gpt2, 1) == 124_439_808 - 1024 * 768 + 768  # one learned position row
+
+
+def test_moe_step_reads_the_experts_the_batch_selects():
+    mixtral = models.get("Mixtral-8x7B-v0.1")
+    assert models.expected_experts_touched(8, 2, 1) == 2
+    assert models.expected_experts_touched(8, 2, 32) == 8 * (1 - 0.75**32)
+    assert models.step_param_count(mixtral, 1) == pytest.approx(12.88e9 - 32_000 * 4096, rel=1e-3)
+    # a batch of 32 touches nearly every expert: close to the whole 46.7 B (93.4 GB in bf16)
+    assert models.step_weight_bytes(mixtral, "bf16", 32) / GB == pytest.approx(93.1, abs=0.05)
+    assert models.step_param_count(mixtral, 10**6) == pytest.approx(models.param_count(mixtral), rel=1e-12)
+
+
+def test_matmul_weights_leave_out_embeddings_norms_and_biases():
+    m = models.get("Llama-2-7B")  # 65 RMSNorm weights of 4096, no biases, untied 32,000-row table
+    assert models.matmul_weights_per_token(m) == 6_738_415_616 - 32_000 * 4096 - 65 * 4096
+    qwen = models.get("Qwen2.5-7B")  # biases on q, k and v are not matmul weights
+    biases = qwen.n_layers * (qwen.n_heads + 2 * qwen.n_kv_heads) * qwen.head_dim
+    norms = (2 * qwen.n_layers + 1) * qwen.d_model
+    assert models.matmul_weights_per_token(qwen) == models.param_count(qwen) - qwen.vocab_size * qwen.d_model \
+        - biases - norms
 
 
 def test_gemma2_head_dim_is_not_d_model_over_heads():

@@ -24,19 +24,39 @@ def test_seed_arithmetic_from_seed_inputs():
 
 
 def test_llama2_7b_on_a100_bound():
-    step = roofline.decode_step(LLAMA, 1, 0, "fp16", exact=False)
-    assert round(step.time_s(A100) * 1e3, 2) == 6.61  # reference audit: 6.61 ms
-    assert round(step.tokens_per_s(A100), 1) == 151.3
-    exact = roofline.decode_step(LLAMA, 1, 0, "fp16")
-    assert round(exact.time_s(A100) * 1e3, 2) == 6.48
+    every_weight = models.weight_bytes(LLAMA, "fp16")  # the simple story: every parameter
+    assert round(every_weight / A100.bandwidth_Bps * 1e3, 2) == 6.61  # reference audit: 6.61 ms
+    assert round(A100.bandwidth_Bps / every_weight, 1) == 151.3
+    step = roofline.decode_step(LLAMA, 1, 0, "fp16")  # what a step physically reads
+    assert round(step.time_s(A100) * 1e3, 2) == 6.48  # audit: 6.48 ms excluding the input table
+    assert round(step.tokens_per_s(A100), 1) == 154.3
     assert step.is_memory_bound(A100)
 
 
 def test_other_gpus_match_the_audit():
-    step = roofline.decode_step(LLAMA, 1, 0, "fp16", exact=False)
+    every_weight = models.weight_bytes(LLAMA, "fp16")
     for name, ms in (("A100 80GB PCIe", 6.96), ("A100 40GB SXM", 8.67)):
-        assert round(step.time_s(hardware.get(name)) * 1e3, 2) == ms
-    assert round(step.tokens_per_s(hardware.get("H100 SXM")), 1) == 248.6
+        assert round(every_weight / hardware.get(name).bandwidth_Bps * 1e3, 2) == ms
+    assert round(hardware.get("H100 SXM").bandwidth_Bps / every_weight, 1) == 248.6
+
+
+def test_prefill_counts_activations_and_turns_compute_bound_at_its_knee():
+    pre = roofline.prefill(LLAMA, 4096, "fp16")
+    per_token = models.activation_elements_per_token(LLAMA)
+    # per layer: qkv (4096 in, 12288 out), o (4096, 4096), gate/up (4096, 22016), down (11008, 4096)
+    assert per_token == 32 * (16384 + 8192 + 26112 + 15104) + 4096 + 32_000
+    assert pre.activation_bytes == 4096 * per_token * 2
+    knee = roofline.prefill_knee_tokens(LLAMA, A100, "fp16")
+    assert roofline.prefill(LLAMA, knee - 1, "fp16").is_memory_bound(A100)
+    assert not roofline.prefill(LLAMA, knee, "fp16").is_memory_bound(A100)
+
+
+def test_cache_outweighs_weights_exactly_at_the_crossover():
+    m = models.get("Llama-3.1-8B")
+    for batch in (1, 32):
+        c = roofline.cache_outweighs_weights_context(m, batch, "bf16", "bf16")
+        step, before = roofline.decode_step(m, batch, c, "bf16", "bf16"), roofline.decode_step(m, batch, c - 1, "bf16", "bf16")
+        assert step.kv_bytes > step.weight_bytes >= before.kv_bytes
 
 
 def test_critical_batch_size_is_ridge_for_fp16():
