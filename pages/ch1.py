@@ -62,10 +62,10 @@ all_params_ms = models.weight_bytes(llama, DTYPE) / a100.bandwidth_Bps * 1e3
 one_ms = one.time_s(a100) * 1e3
 one_tokens_per_s = one.tokens_per_s(a100)
 embedding_GB = (models.weight_bytes(llama, DTYPE) - one.weight_bytes) / GB
-record = load(RECORDED)
-measured = min((r for r in record["decode"] if r["batch"] == 1), key=lambda r: r["median_s"])
+_record = load(RECORDED)
+measured = min((r for r in _record["decode"] if r["batch"] == 1), key=lambda r: r["median_s"])
 measured_mbu = measured["mbu_pct"] / 100  # the course's best recorded decoder, batch 1
-measured_device = record["device"]["name"]
+measured_device = _record["device"]["name"]
 measured_mode = measured["mode"]
 realistic_ms = one_ms / measured_mbu
 realistic_tokens_per_s = 1e3 / realistic_ms

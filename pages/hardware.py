@@ -10,22 +10,22 @@ from vis import measured
 PAGE = "run_on_your_hardware.md"
 RESULTS = Path(__file__).parents[1] / "docs" / "results"
 
-recorded = results.load_folder(RESULTS)
-gpus = [d for d in recorded if d["device"]["kind"] == "cuda"]
+_recorded = results.load_folder(RESULTS)
+_gpus = [d for d in _recorded if d["device"]["kind"] == "cuda"]
 
 
 def overview_table() -> str:
-    return results.overview_table(recorded, link_base="../results/")  # the page is served at /run_on_your_hardware/
+    return results.overview_table(_recorded, link_base="../results/")  # the page is served at /run_on_your_hardware/
 
 
 def roofline_figures() -> str:
-    return "\n".join(measured.measured_roofline(doc, name=f"measured-{Path(doc['file']).stem}") for doc in recorded)
+    return "\n".join(measured.measured_roofline(doc, name=f"measured-{Path(doc['file']).stem}") for doc in _recorded)
 
 
 def gpu_sections() -> str:
     """One section per recorded GPU: what it measured, and every decode step beside the bound."""
     parts = []
-    for doc in gpus:
+    for doc in _gpus:
         dev, s = doc["device"], doc["settings"]
         copy = results.best(doc, "bandwidth", "GBps", kernel="copy")
         mm = results.best(doc, "matmul", "best_TFLOPS")
@@ -44,12 +44,12 @@ def gpu_sections() -> str:
 
 
 def decode_figures() -> str:
-    return "\n".join(measured.decode_vs_prediction(doc, name=f"decode-{Path(doc['file']).stem}") for doc in gpus)
+    return "\n".join(measured.decode_vs_prediction(doc, name=f"decode-{Path(doc['file']).stem}") for doc in _gpus)
 
 
 def gap_reading() -> str:
     parts = []
-    for doc in gpus:
+    for doc in _gpus:
         copy = results.best(doc, "bandwidth", "GBps", kernel="copy")
         parts.append(
             f"Read the gap column from the bottom of the roofline up. The bound assumes every byte moves "

@@ -1,0 +1,89 @@
+"""The page modules: every claim holds, every `#!val` reference in the prose resolves to its own
+page's module, every listing runs as shown, and the published values match the snapshots."""
+
+import importlib
+import runpy
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+from pages import snapshot, values
+from pages.claims import ClaimFailed, claim
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+LISTINGS = sorted((ROOT / "pages" / "listings").glob("*.py"))
+
+
+def references(page: Path) -> list[str]:
+    """The `#!val` / `#!math` references of a page, found by a Markdown parser (code spans)."""
+    found = []
+    for token in MarkdownIt().parse(page.read_text(encoding="utf-8")):
+        for child in token.children or []:
+            if child.type == "code_inline" and child.content.startswith(("#!val ", "#!math ")):
+                found.append(child.content.split(None, 1)[1])
+    return found
+
+
+@pytest.mark.parametrize("name", snapshot.MODULES)
+def test_page_module_imports_and_its_claims_hold(name):
+    module = importlib.import_module(f"pages.{name}")
+    assert (DOCS / module.PAGE).exists()
+
+
+@pytest.mark.parametrize("name", snapshot.MODULES)
+def test_every_reference_resolves_to_the_pages_own_module(name):
+    module = importlib.import_module(f"pages.{name}")
+    refs = references(DOCS / module.PAGE)
+    for ref in refs:
+        assert ref.split(".")[0] == name, f"{module.PAGE} cites {ref!r} from another page's module"
+        values.render(ref) if not ref.endswith("_tex") else values.lookup(ref)
+
+
+def test_pages_without_a_module_cite_nothing():
+    owned = {importlib.import_module(f"pages.{n}").PAGE for n in snapshot.MODULES}
+    for page in DOCS.rglob("*.md"):
+        if page.relative_to(DOCS).as_posix() not in owned:
+            assert references(page) == [], page
+
+
+@pytest.mark.parametrize("name", snapshot.MODULES)
+def test_published_values_match_the_snapshot(name):
+    """A changed number is a reviewed change: run `python -m pages` and commit the diff."""
+    assert snapshot.render(name) == snapshot.path(name).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("listing", LISTINGS, ids=lambda p: p.name)
+def test_listing_runs_as_shown(listing, capsys):
+    runpy.run_path(str(listing), run_name="__main__")
+    assert capsys.readouterr().out.strip()
+
+
+def test_unknown_names_say_what_exists():
+    with pytest.raises(values.UnknownValue, match="Did you mean: ridge"):
+        values.lookup("ch1.ridgee")
+    with pytest.raises(values.UnknownValue, match="no page module"):
+        values.lookup("nope.ridge")
+    with pytest.raises(values.UnknownValue, match="not a number or text"):
+        values.lookup("ch1.levers_table")
+    with pytest.raises(values.UnknownValue, match="cannot format"):
+        values.render("ch1.a100.name:.2f")
+    assert values.render("ch1.ridge:.1f") == "153.0"
+
+
+def test_a_failed_reference_shows_in_place_and_warns(caplog):
+    element = values.format_value("ch1.nothing", "val", "value", md=None)
+    assert element.get("class") == "value-error" and "ch1.nothing" in element.text
+    assert any("ch1.nothing" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
+
+
+def test_values_are_escaped_text():
+    element = values.format_value("ch1.ACROSS_GPUS", "val", "value", md=None)  # any text value
+    assert element.text.startswith("(") and len(element) == 0  # text node only, no markup
+
+
+def test_claim():
+    assert claim("two is even", 2 % 2 == 0) == "two is even"
+    with pytest.raises(ClaimFailed, match="no longer true: three is even"):
+        claim("three is even", 3 % 2 == 0)
