@@ -174,15 +174,16 @@ def demo():
 
 @cache
 def demo_prediction():
-    """Fit fixed cost + FLOPs at one rate on the first half of the uncached steps, then predict
-    the other half and every cached step. Returns (model, held-out residuals in %)."""
+    """Fit fixed cost + FLOPs at one rate on the cached steps and the first half of the
+    uncached ones, then predict the second half of the uncached run, whose steps are larger
+    than any the fit saw. Returns (model, residuals of the predicted steps in %)."""
     from snippets.transformer import fit_step_model
 
     d = demo()
     half = len(d.uncached_s) // 2
-    model = fit_step_model(d.uncached_flops[1:half], d.uncached_s[1:half])
-    held_out = list(zip(d.uncached_flops[half:], d.uncached_s[half:])) + list(zip(d.cached_flops[1:], d.cached_s[1:]))
-    residuals = [100 * (model.predict_s(f) / s - 1) for f, s in held_out]
+    model = fit_step_model((d.cached_flops[1:], d.cached_s[1:]), (d.uncached_flops[1:half], d.uncached_s[1:half]))
+    predicted = zip(d.uncached_flops[half:], d.uncached_s[half:])
+    residuals = [100 * (model.predict_s(f) / s - 1) for f, s in predicted]
     return model, residuals
 
 
@@ -210,9 +211,9 @@ def demo_summary() -> str:
         f"last tenth of the steps): without the cache {uncached_first:.2f} ms → {uncached_last:.2f} ms "
         f"({uncached_last / uncached_first:.1f}x); with it {cached_first:.2f} ms → {cached_last:.2f} ms "
         f"({cached_last / cached_first:.1f}x)",
-        f"- Fitted on steps 2–{half} of the uncached run only: {model.fixed_s * 1e3:.2f} ms fixed per step "
-        f"+ FLOPs at {model.FLOP_per_s / 1e9:.0f} GFLOP/s. It predicts the other {len(residuals)} steps "
-        f"(the rest of the uncached run and the whole cached run) with a median error of "
+        f"- Fitted on the cached run and steps 2–{half} of the uncached run (the median of each): "
+        f"{model.fixed_s * 1e3:.2f} ms fixed per step + FLOPs at {model.FLOP_per_s / 1e9:.0f} GFLOP/s. It "
+        f"predicts the last {len(residuals)} uncached steps, larger than any it was fitted on, with a median error of "
         f"{statistics.median(abs(r) for r in residuals):.0f} % (from {min(residuals):+.0f} % to "
         f"{max(residuals):+.0f} %)",
     ])

@@ -268,16 +268,23 @@ class StepModel:
         return self.fixed_s + flops / self.FLOP_per_s
 
 
-def fit_step_model(flops: list[float], seconds: list[float]) -> StepModel:
-    """Least-squares fit of seconds = fixed + flops / rate. Raises ValueError when the fit makes
-    no physical sense (a negative fixed cost or rate): the measurement was too noisy to use."""
-    import numpy as np
+def fit_step_model(small: tuple[list[float], list[float]], large: tuple[list[float], list[float]]) -> StepModel:
+    """The line through two groups of steps, each reduced to its median (FLOPs, seconds): a few
+    slow samples on a busy machine move a median far less than a least-squares fit.
 
-    x, y = np.asarray(flops, dtype=float), np.asarray(seconds, dtype=float)
-    if len(x) < 2 or np.ptp(x) == 0:
-        raise ValueError("fitting a rate needs steps of at least two different sizes")
-    (fixed, per_flop), *_ = np.linalg.lstsq(np.column_stack([np.ones_like(x), x]), y, rcond=None)
-    if fixed < 0 or per_flop <= 0:
-        raise ValueError(f"nonsensical fit: fixed {fixed * 1e3:.3f} ms, {per_flop:.3g} s per FLOP; "
-                         "the timings are too noisy to fit")
-    return StepModel(float(fixed), float(1 / per_flop))
+    `small` and `large` are (FLOPs, seconds) of steps of clearly different sizes. Raises
+    ValueError when the fit makes no physical sense (the larger steps not slower, or a
+    negative fixed cost): the timings were too noisy to use.
+    """
+    (f_small, t_small), (f_large, t_large) = ((statistics.median(f), statistics.median(t)) for f, t in (small, large))
+    if not f_large > f_small:
+        raise ValueError("the 'large' steps must do more FLOPs than the 'small' ones")
+    if not t_large > t_small:
+        raise ValueError(f"nonsensical fit: steps of {f_large:.3g} FLOPs took {t_large * 1e3:.3f} ms, no longer than "
+                         f"steps of {f_small:.3g} FLOPs ({t_small * 1e3:.3f} ms); the timings are too noisy to use")
+    rate = (f_large - f_small) / (t_large - t_small)
+    fixed = t_small - f_small / rate
+    if fixed < 0:
+        raise ValueError(f"nonsensical fit: a negative fixed cost per step ({fixed * 1e3:.3f} ms); the timings "
+                         "are too noisy to use")
+    return StepModel(fixed, rate)

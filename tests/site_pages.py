@@ -17,10 +17,11 @@ def _walk(items):
 
 
 class _Loader(yaml.SafeLoader):
-    """Reads mkdocs.yml, ignoring MkDocs' own tags such as !ENV."""
+    """Reads mkdocs.yml, ignoring MkDocs' own tags such as !ENV and !!python/name."""
 
 
 _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+_Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
 
 
 def nav_sources() -> list[str]:

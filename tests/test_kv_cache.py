@@ -131,3 +131,18 @@ def test_bad_transformer_configs():
         generate(model, torch.zeros(1, 6, dtype=torch.long), 5, use_cache=True)
     with pytest.raises(ValueError):
         KVCache(model.cfg, 0, 4, torch.float32, "cpu")
+
+
+def test_step_model_recovers_known_constants_and_refuses_nonsense():
+    from snippets.transformer import fit_step_model
+
+    fixed, rate = 2e-3, 5e10  # 2 ms per step, 50 GFLOP/s
+    small = ([1e6, 2e6, 3e6], [fixed + f / rate for f in (1e6, 2e6, 3e6)])
+    large = ([1e8, 2e8, 3e8], [fixed + f / rate for f in (1e8, 2e8, 3e8)])
+    model = fit_step_model(small, large)
+    assert model.fixed_s == pytest.approx(fixed, rel=1e-9) and model.FLOP_per_s == pytest.approx(rate, rel=1e-9)
+    assert model.predict_s(1e9) == pytest.approx(fixed + 1e9 / rate, rel=1e-9)  # beyond the fitted sizes
+    with pytest.raises(ValueError, match="nonsensical"):
+        fit_step_model(large and ([1e6], [5e-3]), ([1e8], [4e-3]))  # larger steps faster: noise
+    with pytest.raises(ValueError, match="negative fixed cost"):
+        fit_step_model(([1e6], [1e-4]), ([1e8], [1e-1]))

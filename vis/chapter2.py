@@ -127,7 +127,8 @@ def step_breakdown(accelerator: str, model: str, dtype: str, batches: tuple[int,
 
 def measured_generation(demo, model) -> str:
     """Measured time per generated token with and without the cache (a snippets.transformer
-    CacheDemo), against `model` (a StepModel fitted on the first half of the uncached steps)."""
+    CacheDemo), against `model` (a StepModel fitted on the cached run and the first half of the
+    uncached one; the second half, shaded, is a prediction)."""
     x = np.arange(demo.prompt_tokens, demo.prompt_tokens + demo.new_tokens)[1:]
     half = len(demo.uncached_s) // 2
     with course_style():
@@ -140,8 +141,9 @@ def measured_generation(demo, model) -> str:
             ax.plot(x, np.array(seconds[1:]) * 1e3, color=colour, linewidth=1, label=f"{label}, measured")
             ax.plot(x, [model.predict_s(f) * 1e3 for f in flops[1:]], color=colour, linestyle="--", linewidth=1.5,
                     label=f"{label}, predicted")
-        ax.axvspan(x[0], x[half - 1], color=GREY, alpha=0.15, linewidth=0)
-        ax.text(x[0], 0.97, " fitted here", transform=ax.get_xaxis_transform(), va="top", fontsize=8, color=INK)
+        ax.axvspan(x[half], x[-1], color=GREY, alpha=0.15, linewidth=0)
+        ax.text(x[half], 0.97, " predicted, not fitted", transform=ax.get_xaxis_transform(), va="top", fontsize=8,
+                color=INK)
         ax.set_xlabel("sequence length so far (tokens)")
         ax.set_ylabel("ms per generated token")
         ax.legend(fontsize=8, loc="center left")
@@ -153,8 +155,8 @@ def measured_generation(demo, model) -> str:
             fig, "measured-generation", "Measured time per token with and without a KV cache",
             "Without the cache the time per token grows with the sequence, because every step recomputes K "
             "and V for all earlier tokens; with the cache it stays flat. Dashed lines: a fixed cost per step "
-            "plus each step's FLOPs at one rate, fitted on the shaded first half of the uncached run and "
-            "predicting the rest. This figure is a live measurement made when the site was built.",
+            "plus each step's FLOPs at one rate, fitted on the cached run and the first half of the uncached "
+            "run; the shaded second half is predicted, not fitted. This figure is a live measurement made when the site was built.",
         )
 
 
