@@ -32,3 +32,19 @@ def test_math_becomes_mathml():
     assert out.count("<math") == 2 and "arithmatex" not in out
     with pytest.raises(ValueError, match="cannot render math"):
         hook.on_page_content('<span class="arithmatex">\\(a^\\)</span>', page=None)
+
+
+def test_the_same_error_from_many_blocks_is_logged_once():
+    import logging
+
+    hook = load("repeated_errors")
+    hook.on_pre_build(config=None)
+    logger = logging.getLogger(hook.LOGGER)
+    error = 'Output is:\n  File "/x/snippets/roofline.py", line 12\n    def (\nSyntaxError: invalid syntax\n'
+    records = [logger.makeRecord(logger.name, logging.WARNING, __file__, 1, f"block {i}\n{error}", None, None)
+               for i in range(15)]
+    assert [hook._filter.filter(r) for r in records] == [True] + [False] * 14
+    other = logger.makeRecord(logger.name, logging.WARNING, __file__, 1, "NameError: x", None, None)
+    assert hook._filter.filter(other)
+    hook.on_pre_build(config=None)  # a new build starts counting afresh
+    assert hook._filter.filter(records[0])
