@@ -8,9 +8,8 @@ from functools import cache
 from pathlib import Path
 
 from snippets._data import find_by_name, read_text
-from snippets.schema import ARCHITECTURES, ModelRow, parse_rows
+from snippets.schema import ARCHITECTURES, ModelRow, parse_rows  # noqa: F401 - ARCHITECTURES is re-exported
 from snippets.units import bytes_per_element, require_positive_int
-
 
 
 @dataclass(frozen=True)

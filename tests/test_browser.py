@@ -8,11 +8,9 @@ install both.
 import contextlib
 import json
 import shutil
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
 from site_pages import ROOT, nav_sources, url_path
 
 playwright_api = pytest.importorskip("playwright.sync_api")

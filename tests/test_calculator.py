@@ -5,9 +5,9 @@ import json
 import math
 
 import pytest
+from test_browser import CHROMIUM, browser, opened  # noqa: F401 - the module-scoped browser fixture
 
 from snippets import calculator, hardware, kv_cache, models
-from test_browser import CHROMIUM, browser, opened  # noqa: F401 - the module-scoped browser fixture
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 

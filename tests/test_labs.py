@@ -1,6 +1,5 @@
 """Execute every lab notebook on the CPU with tiny sizes, so that they never rot."""
 
-import os
 from pathlib import Path
 
 import nbformat

@@ -9,7 +9,6 @@ from snippets import hardware, kv_cache, models, roofline
 from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
 
 
-
 def integer_axis(axis) -> None:
     """Label a log axis with plain integers (1, 10, 100), never 10^0 or 1.0."""
     axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else ""))

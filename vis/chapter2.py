@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from snippets import hardware, kv_cache, models, roofline
-from snippets.units import GB, GiB, KiB
+from snippets.units import GiB, KiB
 from vis.chapter1 import integer_axis
 from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
 
