@@ -6,8 +6,9 @@ import contextlib
 import json
 import math
 import re
-import time
 import shutil
+import time
+from pathlib import Path
 
 import pytest
 
@@ -32,15 +33,37 @@ def browser():
         browser.close()
 
 
+ROOT = Path(__file__).resolve().parents[1]
+SITE = "http://calculator.test"  # served by page.route below: nothing leaves the machine
+
+
+def calculator_html(data_json: str) -> str:
+    """The calculator as docs/calculator.md places it: the data script, the form, the script.
+    Built here rather than by MkDocs so that these tests do not wait on (or fail with) the
+    rest of the site's build; tests/test_browser.py checks the built page."""
+    source = (ROOT / "docs" / "calculator.md").read_text(encoding="utf-8")
+    form = re.search(r'<div id="calculator".*?\n</div>', source, flags=re.S).group(0)
+    return ("<!doctype html><html lang=en><head><meta charset=utf-8><title>Calculator</title></head><body>"
+            f'<script type="application/json" id="calculator-data">{data_json}</script>{form}'
+            '<script src="/calculator.js"></script></body></html>')
+
+
+def serve(page, data_json: str) -> None:
+    script = (ROOT / "docs" / "javascripts" / "calculator.js").read_text(encoding="utf-8")
+    page.route(f"{SITE}/calculator/", lambda route: route.fulfill(body=calculator_html(data_json), content_type="text/html"))
+    page.route(f"{SITE}/calculator.js", lambda route: route.fulfill(body=script, content_type="text/javascript"))
+
+
 @contextlib.contextmanager
-def opened(browser, url: str, scheme: str):  # noqa: F811
-    """`url` in a fresh context: yields the page and the errors it logged; closes after."""
-    context = browser.new_context(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+def opened(browser, data_json: str | None = None):  # noqa: F811
+    """The calculator in a fresh context: yields the page and the errors it logged; closes after."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     seen = {"console": []}
     page.on("console", lambda m: m.type == "error" and seen["console"].append(m.text))
     page.on("pageerror", lambda e: seen["console"].append(str(e)))
-    page.goto(url, wait_until="networkidle")
+    serve(page, data_json or calculator.export_json())
+    page.goto(f"{SITE}/calculator/", wait_until="load")
     try:
         yield page, seen
     finally:
@@ -50,8 +73,8 @@ SUMMARY_KEYS = [k for k in calculator.model_summary(models.all_models()[0]) if k
 
 
 @pytest.fixture(scope="module")
-def page(browser, site_url):  # noqa: F811
-    with opened(browser, f"{site_url}/calculator/", "light") as (page, seen):
+def page(browser):  # noqa: F811
+    with opened(browser) as (page, seen):
         yield page, seen
 
 
@@ -133,7 +156,7 @@ def test_choosing_and_typing_shows_the_python_numbers(page):
     for key in ("weight_bytes", "kv_bytes_total", "max_batch", "step_time_s", "tokens_per_s_total"):
         assert close(float(values[key]), float(want[key])), key
     assert pg.is_visible("#calc-point") and not pg.is_visible("#calc-message")
-    assert "31" in pg.inner_text("#calc-results")  # Llama-2-7B: 31 sequences of 4,096 tokens fit in 80 GiB less 1 %
+    assert "33" in pg.inner_text("#calc-results")  # Llama-2-7B: 33 sequences of 4,096 tokens fit in 80 GiB less 1 %
 
 
 def test_mixtral_batch_32_reads_the_experts_it_touches(page):
@@ -214,6 +237,9 @@ def test_bad_numbers_show_a_message_not_nan(page, field, text, message):
 def test_absurd_custom_figures_are_refused_without_freezing(page, field, text):
     pg, _ = page
     choose(pg, gpu="custom")
+    for sane_field, sane in (("#calc-bw", "1000"), ("#calc-tflops", "100"), ("#calc-mem", "24")):
+        pg.fill(sane_field, sane)
+    assert shown(pg)
     started = time.monotonic()
     pg.fill(field, text)
     assert "must be between" in pg.inner_text(f"{field}-error")
@@ -267,33 +293,20 @@ def test_a_10_mb_paste_does_not_slow_typing_elsewhere(page):
         return (performance.now() - started) / 20;
     }""")
     assert per_keystroke_ms < 50, per_keystroke_ms
-    assert shown(pg)["kv_bytes_total"] == str(20 * kv_cache.bytes_per_sequence(models.get("Llama-3.1-8B"), 1024, "fp16"))
+    assert float(shown(pg)["kv_bytes_total"]) == (20 * kv_cache.bytes_per_sequence(models.get("Llama-3.1-8B"), 1024, "fp16"))
     assert not seen["console"]
 
 
 HOSTILE = '</script><!--<img src=x onerror="window.pwned=1">&amp;'
 
 
-def test_hostile_names_are_text_not_markup(browser, site_url):  # noqa: F811
+def test_hostile_names_are_text_not_markup(browser):  # noqa: F811
     data = calculator.export_data()
     data["models"].append({**calculator.model_summary(models.get("Llama-2-7B")), "name": HOSTILE})
     data["accelerators"].append({**calculator.accelerator_summary(hardware.get("H100 SXM")), "name": HOSTILE + " GPU"})
     safe = calculator.script_safe_json(data)
     assert not set("<>&") & set(safe)
-
-    def swap_data(route):
-        html = route.fetch().text()
-        html = re.sub(r'(<script type="application/json" id="calculator-data">).*?(</script>)',
-                      lambda match: match.group(1) + safe + match.group(2), html, count=1, flags=re.S)
-        route.fulfill(body=html, content_type="text/html")
-
-    context = browser.new_context()
-    try:
-        pg = context.new_page()
-        errors = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.route(f"{site_url}/calculator/", swap_data)
-        pg.goto(f"{site_url}/calculator/", wait_until="networkidle")
+    with opened(browser, safe) as (pg, seen):
         pg.select_option("#calc-gpu", HOSTILE + " GPU")
         pg.select_option("#calc-model", HOSTILE)
         assert HOSTILE in pg.inner_text("#calc-results caption")
@@ -304,6 +317,4 @@ def test_hostile_names_are_text_not_markup(browser, site_url):  # noqa: F811
         assert HOSTILE[:30] in pg.inner_text("#calc-notes")
         assert pg.evaluate("() => window.pwned") is None
         assert pg.query_selector("#calculator img") is None
-        assert not errors, errors
-    finally:
-        context.close()
+        assert not seen["console"], seen["console"]
