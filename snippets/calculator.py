@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 
 from snippets import hardware, kv_cache, models, roofline
-from snippets.units import GiB, bytes_per_element
+from snippets.units import bytes_per_element
 
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8", "int4")
 
