@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_browser import CHROMIUM, browser, opened  # noqa: F401 - the module-scoped browser fixture
+from test_browser import opened
 
 from snippets import calculator, hardware, kv_cache, models
 
