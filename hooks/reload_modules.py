@@ -15,3 +15,11 @@ def on_pre_build(config, **kwargs):
     for name in list(sys.modules):
         if name.split(".")[0] in PACKAGES:
             del sys.modules[name]
+
+
+def on_startup(command, dirty, **kwargs):
+    """Under `mkdocs serve`, let vis.cache reuse live measurements between rebuilds."""
+    if command == "serve":
+        import os
+
+        os.environ["COURSE_REUSE_LIVE"] = "1"

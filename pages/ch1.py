@@ -10,6 +10,7 @@ from snippets.bench.results import load
 from snippets.report import markdown_table
 from snippets.units import GB, TB, GiB, bytes_per_element
 from vis import chapter1
+from vis.cache import cached
 
 PAGE = "01_memory_bound.md"
 
@@ -230,19 +231,19 @@ claim("prefill turns compute-bound near the critical batch",
 
 # ---- Figures: the same parameters as the prose -------------------------------------------
 def hero_figure() -> str:
-    return chapter1.memory_bandwidth_bottleneck(GPU, MODEL, DTYPE, PROMPT)
+    return cached(chapter1.memory_bandwidth_bottleneck, GPU, MODEL, DTYPE, PROMPT)
 
 
 def roofline_figure() -> str:
-    return chapter1.roofline_chart(GPU, MODEL, DTYPE, BATCHES, PROMPT, CONTEXT)
+    return cached(chapter1.roofline_chart, GPU, MODEL, DTYPE, BATCHES, PROMPT, CONTEXT)
 
 
 def batching_figure() -> str:
-    return chapter1.batching(GPU, MODEL, DTYPE, CONTEXT, max_batch=1024)
+    return cached(chapter1.batching, GPU, MODEL, DTYPE, CONTEXT, max_batch=1024)
 
 
 def prefill_figure() -> str:
-    return chapter1.prefill_vs_decode(GPU, MODEL, DTYPE, PROMPT)
+    return cached(chapter1.prefill_vs_decode, GPU, MODEL, DTYPE, PROMPT)
 
 
 #: The committed copies in vis/ (`python -m vis`), by file name.

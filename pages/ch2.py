@@ -10,6 +10,7 @@ from snippets import hardware, kv_cache, models, roofline
 from snippets.report import markdown_table
 from snippets.units import GB, GiB, KiB, MiB
 from vis import chapter2
+from vis.cache import cached
 
 PAGE = "02_kv_cache.md"
 
@@ -169,7 +170,7 @@ def demo():
     """Run the demonstration (a few seconds on a CPU) and fit the step model on half of it."""
     from snippets.transformer import TransformerConfig, cache_demo
 
-    return cache_demo(TransformerConfig(**DEMO), DEMO_PROMPT, DEMO_NEW, repeats=DEMO_REPEATS)
+    return cached(cache_demo, TransformerConfig(**DEMO), DEMO_PROMPT, DEMO_NEW, repeats=DEMO_REPEATS, live=True)
 
 
 @cache
@@ -221,24 +222,24 @@ def demo_summary() -> str:
 
 # ---- Figures --------------------------------------------------------------------------------
 def bytes_per_token_figure() -> str:
-    return chapter2.bytes_per_token("fp16")
+    return cached(chapter2.bytes_per_token, "fp16")
 
 
 def cache_vs_context_figure() -> str:
-    return chapter2.cache_vs_context(COST_GPU, SIZE_MODELS, "fp16")
+    return cached(chapter2.cache_vs_context, COST_GPU, SIZE_MODELS, "fp16")
 
 
 def max_batch_figure() -> str:
-    return chapter2.max_batch_vs_context(BUDGET_GPU, BUDGET_MODELS, "fp16")
+    return cached(chapter2.max_batch_vs_context, BUDGET_GPU, BUDGET_MODELS, "fp16")
 
 
 def step_breakdown_figure() -> str:
-    return chapter2.step_breakdown(COST_GPU, llama3.name, STEP_DTYPE, BREAKDOWN_BATCHES)
+    return cached(chapter2.step_breakdown, COST_GPU, llama3.name, STEP_DTYPE, BREAKDOWN_BATCHES)
 
 
 def demo_figure() -> str:
     model, _ = demo_prediction()
-    return chapter2.measured_generation(demo(), model)
+    return cached(chapter2.measured_generation, demo(), model, live=True)
 
 
 #: The committed copies in vis/ (`python -m vis`); the live demo is not committed.

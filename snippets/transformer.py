@@ -7,6 +7,7 @@ Shapes: B batch, T new tokens, S cached positions, H query heads, G KV heads, D 
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from dataclasses import dataclass
@@ -227,10 +228,33 @@ def _median_per_step(runs: list[Generation]) -> list[float]:
     return [statistics.median(step) for step in zip(*(run.seconds_per_step for run in runs))]
 
 
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Run torch's CPU operators on `n` threads inside the block, then restore the setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def cache_demo(cfg: TransformerConfig, prompt_tokens: int, new_tokens: int, batch: int = 1,
                seed: int = 0, device="cpu", dtype=torch.float32, repeats: int = 3) -> CacheDemo:
     """Run both generations `repeats` times (interleaved, so a noisy moment hits both alike) and
-    compare tokens, logits, time per step (the median of the repeats) and cache bytes."""
+    compare tokens, logits, time per step (the median of the repeats) and cache bytes.
+
+    On the CPU it runs on one thread: in a process that has also used numpy (a site build),
+    torch's thread pool and BLAS's spinning threads fight over the cores, and a 2-core machine
+    ran this 25x slower with two threads than with one.
+    """
+    if torch.device(device).type == "cpu":
+        with torch_threads(1):
+            return _cache_demo(cfg, prompt_tokens, new_tokens, batch, seed, device, dtype, repeats)
+    return _cache_demo(cfg, prompt_tokens, new_tokens, batch, seed, device, dtype, repeats)
+
+
+def _cache_demo(cfg, prompt_tokens, new_tokens, batch, seed, device, dtype, repeats) -> CacheDemo:
     from snippets.kv_cache import mha_elements_per_token
 
     require_positive_int("repeats", repeats)
