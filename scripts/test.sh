@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up .venv, then run every test: the snippets package, the figures, every Python block
+# Set up .venv, then lint with ruff and run every test: the snippets package, the figures, every Python block
 # in docs/ (pytest-markdown-docs), the lab notebooks, a strict build of the whole site and the
 # real-browser checks (headless Chromium + Playwright, axe-core from npm).
 set -euo pipefail
@@ -18,4 +18,8 @@ if [ ! -f node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; 
   npm ci --no-audit --no-fund --silent
 fi
 export NO_MKDOCS_2_WARNING=1
-exec .venv/bin/python -m pytest --markdown-docs -p no:cacheprovider "$@"
+lint=0
+echo "test: ruff check (snippets, vis, pages, tests, hooks, scripts)"
+.venv/bin/ruff check snippets vis pages tests hooks scripts conftest.py || lint=$?
+.venv/bin/python -m pytest --markdown-docs -p no:cacheprovider "$@" || exit $?
+exit $lint
