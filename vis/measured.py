@@ -78,7 +78,8 @@ def measured_roofline(doc: dict, name: str | None = None) -> str:
                           f"{max(r['prompt_tokens'] for r in rows):,} tokens)")
         ax.set_xlabel("arithmetic intensity (FLOP/byte)")
         ax.set_ylabel("TFLOP/s")
-        ax.legend(fontsize=7, loc="lower right")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower right")
         ax.set_title(device["name"], loc="left")
         decode = doc["decode"][0] if doc["decode"] else None
         what = (f"decode steps of a {decode['model']}-shaped model at {decode['context']:,} tokens of context"
