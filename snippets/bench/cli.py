@@ -255,8 +255,10 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
                                f"{_csv(prefill.GPU_PROMPTS)}) with the same {cfg.n_layers} layers as decode")
             mm = [r for r in m.matmul if r.dtype == p.dtype] or m.matmul
             best_tflops = max((r.best_TFLOPS for r in mm), default=None)
+            cpu = info.kind == "cpu"  # a CPU prefill of hundreds of tokens takes seconds: fewer repetitions
             prefill.measure(info, model, p.model, p.dtype, p.prompts, best_TFLOPS=best_tflops, rows=m.prefill,
-                            notes=m.notes, progress=lambda label: step(label, "prefill"))
+                            notes=m.notes, progress=lambda label: step(label, "prefill"),
+                            reps=5 if cpu else 10, settle_rounds=2 if cpu else 5)
         del model
     m.section = "done"
     return m

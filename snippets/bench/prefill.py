@@ -14,7 +14,7 @@ from snippets.transformer import Decoder, KVCache, forward_flops
 
 #: Prompt lengths (tokens) timed by default. CPUs get shorter prompts (and truncated layers).
 GPU_PROMPTS = [128, 512, 2048, 8192]
-CPU_PROMPTS = [32, 128, 512]
+CPU_PROMPTS = [16, 64, 256]
 
 
 @dataclass(frozen=True)
