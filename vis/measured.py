@@ -99,6 +99,9 @@ def standalone_svg(svg: str) -> str:
     svg = svg.replace("currentColor", STANDALONE_INK)
     svg = svg.replace('class="course-figure"', f'class="course-figure" style="background:{STANDALONE_BACKGROUND}"', 1)
     svg = re.sub(r'style="max-width:100%;height:auto"\s*', "", svg, count=1)
+    box = re.search(r'viewBox="0 0 ([\d.]+) ([\d.]+)"', svg)
+    if box:  # a size of its own: viewers without a page to fit default to tiny otherwise
+        svg = svg.replace("<svg ", f'<svg width="{box.group(1)}pt" height="{box.group(2)}pt" ', 1)
     head_end = svg.index(">") + 1
     desc_end = svg.index("</desc>") + len("</desc>") if "</desc>" in svg else head_end
     background = f'\n <rect width="100%" height="100%" fill="{STANDALONE_BACKGROUND}"/>'
