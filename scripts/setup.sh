@@ -13,6 +13,15 @@ want=$(cat requirements/dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing pinned tools (requirements/dev.txt)"
   .venv/bin/python -m pip install --quiet --upgrade pip
+  torch_pin=$(grep -E '^torch==' requirements/dev.txt)
+  if ! command -v nvidia-smi >/dev/null 2>&1 && [ ! -e /proc/driver/nvidia ] \
+     && ! .venv/bin/python -c 'import torch' >/dev/null 2>&1; then
+    # No NVIDIA GPU: the CPU wheel, never ~3 GB of CUDA wheels. The pin (torch==X) is then
+    # satisfied by X+cpu, so the next install keeps it.
+    echo "setup: no NVIDIA GPU; installing the CPU build of $torch_pin"
+    .venv/bin/python -m pip install --quiet "$torch_pin" --index-url https://download.pytorch.org/whl/cpu \
+      || echo "setup: the CPU wheel index is unreachable; installing $torch_pin from the default index"
+  fi
   .venv/bin/python -m pip install --quiet -r requirements/dev.txt
   .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"

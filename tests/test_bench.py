@@ -108,7 +108,8 @@ def test_decode_counts_bytes_and_flops():
 def cli_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     code = cli.main(["--device", "cpu", "--skip", "bandwidth,matmul", "--model", "GPT-2 small",
-                     "--layers", "1", "--batches", "1,2", "--context", "8", "--dtype", "fp32", "--out", str(out)])
+                     "--layers", "1", "--batches", "1,2", "--context", "8", "--dtype", "fp32", "--prompts", "4,8",
+                     "--out", str(out)])
     return code, out
 
 
@@ -119,6 +120,7 @@ def test_cli_writes_json_and_svg(cli_run):
     doc = results.load(path)
     assert doc["device"]["kind"] == "cpu" and doc["device"]["spec_name"] is None
     assert [r["batch"] for r in doc["decode"]] == [1, 2]
+    assert doc["settings"]["model"] == "GPT-2 small (gpt2)" and doc["complete"] is True
     assert any("no GPU found" in n or "as asked" in n for n in doc["notes"])
     (svg,) = out.glob("*-roofline.svg")
     text = svg.read_text()
@@ -152,7 +154,7 @@ def test_entry_point():
 def test_results_schema_is_checked(tmp_path):
     path = tmp_path / "r.json"
     path.write_text(json.dumps({"schema": "other"}))
-    with pytest.raises(ValueError, match="lacks"):
+    with pytest.raises(ValueError, match="unknown schema version"):
         results.load(path)
 
 

@@ -18,7 +18,7 @@ import torch
 
 from snippets.bench.device import DeviceInfo
 from snippets.bench.memory import allocate
-from snippets.bench.timing import time_fn
+from snippets.bench.timing import time_until_steady
 
 #: kernel -> (bytes moved per element of one array, arrays it needs)
 KERNELS = {"read": (1, 1), "write": (1, 1), "copy": (2, 2), "triad": (3, 3)}
@@ -34,6 +34,7 @@ class BandwidthResult:
     GBps: float  # bytes_moved / median, in 1e9 B/s
     best_GBps: float
     pct_of_spec: float | None  # vs the datasheet bandwidth, when the device is known
+    flags: tuple[str, ...] = ()  # reasons to doubt this row (noise, warm-up)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -54,7 +55,7 @@ def bytes_moved(kernel: str, buffer_bytes: int) -> int:
 
 
 def measure(info: DeviceInfo, buffer_bytes: int, reps: int = 20, kernels=tuple(KERNELS),
-            progress=None) -> tuple[list[BandwidthResult], list[str]]:
+            progress=None, settle_rounds: int = 4, rows: list | None = None) -> tuple[list[BandwidthResult], list[str]]:
     """Run each kernel on arrays of `buffer_bytes`; returns results and notes (e.g. shrinking)."""
     dtype = torch.float32 if info.kind != "cpu" else torch.float64
     (a, b, c), each, notes = allocate(3, buffer_bytes, dtype, info.torch_device)
@@ -68,16 +69,16 @@ def measure(info: DeviceInfo, buffer_bytes: int, reps: int = 20, kernels=tuple(K
         "triad": lambda: torch.add(b, c, alpha=3.0, out=a),
     }
     spec = info.spec.bandwidth_Bps if info.spec else None
-    results = []
+    results = [] if rows is None else rows  # appended as measured: an interrupted run keeps them
     for kernel in kernels:
         if progress:
             progress(f"bandwidth: {kernel} on {each / 2**30:.2f} GiB arrays")
-        timing = time_fn(ops[kernel], info.kind, reps=reps, warmup=3)
+        timing = time_until_steady(ops[kernel], info.kind, reps=reps, warmup=3, settle_rounds=settle_rounds)
         moved = bytes_moved(kernel, each)
         gbps = moved / timing.median_s / 1e9
         results.append(BandwidthResult(kernel, each, moved, timing.median_s, timing.best_s, gbps,
                                        moved / timing.best_s / 1e9,
-                                       100 * gbps * 1e9 / spec if spec else None))
+                                       100 * gbps * 1e9 / spec if spec else None, tuple(timing.flags())))
     del a, b, c
     return results, notes
 

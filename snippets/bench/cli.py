@@ -1,6 +1,7 @@
 """`python -m snippets bench`: measure this machine and draw its roofline.
 
-Exit status: 0 on success, 2 on bad options (with a message saying what is allowed).
+Exit status: 0 on success; 2 on bad options (one message saying what is allowed, before anything
+is measured); 130 on Ctrl-C (what was measured so far is saved, marked incomplete).
 """
 
 from __future__ import annotations
@@ -8,16 +9,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
-import time
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from snippets import models
-from snippets.bench import bandwidth, decode, matmul
+from snippets.bench import bandwidth, decode, matmul, prefill
 from snippets.bench import results as res
-from snippets.bench.device import detect
+from snippets.bench.device import DeviceInfo, detect, environment
 from snippets.report import markdown_table, slug
-
+from snippets.transformer import TransformerConfig
 
 #: Defaults, used by the run and quoted by --help (and so by the site's options table).
 GPU_CONTEXT, CPU_CONTEXT = 1024, 256
@@ -25,6 +28,10 @@ GPU_BATCHES_QUICK = [1, 8, 32, 64, 128, 256]
 GPU_BATCHES_FULL = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 CPU_BATCHES = [1, 4, 16]
 CPU_LAYERS = 2
+SECTIONS = ("bandwidth", "matmul", "decode", "prefill")
+#: Estimated seconds per step, for the time left: (CPU, GPU).
+STEP_SECONDS = {"bandwidth": (6, 3), "matmul": (4, 3), "eager": (6, 3), "graph": (6, 3), "compile": (6, 8),
+                "first compile": (6, 60), "prefill": (6, 3), "profile": (5, 10)}
 
 
 def _csv(values: list[int]) -> str:
@@ -38,15 +45,22 @@ def int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected integers >= 1, got {text!r}")
-    return values
+    return sorted(set(values))
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m snippets bench", description=__doc__.splitlines()[0])
+def default_prog(argv0: str | None = None) -> str:
+    """'llm-course bench' under the console script, 'python -m snippets bench' otherwise."""
+    from snippets.__main__ import program_name
+
+    return f"{program_name(argv0)} bench"
+
+
+def parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog or default_prog(), description=__doc__.splitlines()[0])
     p.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"],
                    help="which device (default: CUDA, then MPS, then the CPU)")
     speed = p.add_mutually_exclusive_group()
-    speed.add_argument("--quick", dest="quick", action="store_true", default=True, help="a few minutes (default)")
+    speed.add_argument("--quick", dest="quick", action="store_true", default=True, help="about five minutes (default)")
     speed.add_argument("--full", dest="quick", action="store_false", help="larger buffers, more shapes and batches")
     p.add_argument("--model", default="Llama-3.1-8B", help="model shape for the decode step (default %(default)s)")
     p.add_argument("--layers", type=int, default=None, help=f"build only this many layers (default: all on GPUs, {CPU_LAYERS} on CPUs)")
@@ -54,9 +68,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batches", type=int_list, default=None, help=f"decode batch sizes (default {_csv(GPU_BATCHES_QUICK)} on GPUs, "
                         f"{_csv(GPU_BATCHES_FULL)} with --full, {_csv(CPU_BATCHES)} on CPUs)")
     p.add_argument("--context", type=int, default=None, help=f"cached tokens per sequence (default {GPU_CONTEXT:,} on GPUs, {CPU_CONTEXT} on CPUs)")
+    p.add_argument("--prompts", type=int_list, default=None, help=f"prefill prompt lengths at batch 1 (default {_csv(prefill.GPU_PROMPTS)} "
+                        f"on GPUs, {_csv(prefill.CPU_PROMPTS)} on CPUs)")
     p.add_argument("--modes", default=None, help="decode modes: eager,graph,compile (default: all on CUDA, eager elsewhere; "
                         "graph and compile need CUDA)")
-    p.add_argument("--skip", default="", help="sections to skip: bandwidth,matmul,decode")
+    p.add_argument("--profile", type=int, default=None, metavar="BATCH",
+                   help="profile the decode step at this batch (its fastest mode): top kernels by time, saved in the results")
+    p.add_argument("--skip", default="", help="sections to skip: bandwidth,matmul,decode,prefill")
     p.add_argument("--out", type=Path, default=Path("bench-results"), help="folder for the JSON and SVG (default %(default)s)")
     return p
 
@@ -64,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
 def options_table() -> str:
     """The command's options as a markdown table, from the parser itself (for the site)."""
     rows = []
-    for action in parser()._actions:  # argparse has no public accessor for its options
+    for action in parser("llm-course bench")._actions:  # argparse has no public accessor for its options
         if action.help is None or action.dest == "help":
             continue
         flags = " / ".join(f"`{o}`" for o in action.option_strings)
@@ -73,24 +91,229 @@ def options_table() -> str:
     return markdown_table(["option", "meaning"], rows, align="ll")
 
 
-def progress_printer(total: int):
-    """Progress on stderr: '[3/12 0:42] what is running'."""
-    state = {"i": 0, "start": time.perf_counter()}
+# ---- checking every option before measuring ---------------------------------------------------
 
-    def step(label: str) -> None:
-        state["i"] += 1
-        elapsed = int(time.perf_counter() - state["start"])
-        print(f"[{state['i']}/{total} {elapsed // 60}:{elapsed % 60:02d}] {label}", file=sys.stderr, flush=True)
 
-    return step
+def check_out_dir(path: Path) -> Path:
+    """`path` as a folder the results can be written to (created if missing); ValueError if it is a
+    file, lies under a file, or cannot be written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path} is a file; give a folder")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"--out {path} lies under {parent}, which is a file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise ValueError(f"--out {path} is not writable: {error.strerror or error}") from None
+    return path
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every choice of a run, checked: nothing here can fail once measuring starts."""
+
+    info: DeviceInfo
+    why: str
+    quick: bool
+    model: str  # the canonical name from the data, never the user's spelling
+    layers: int | None
+    dtype: str
+    context: int
+    batches: list[int]
+    prompts: list[int]
+    modes: list[str]
+    skip: set[str]
+    profile_batch: int | None
+    out: Path
+
+    def settings(self) -> dict:
+        return {"quick": self.quick, "model": self.model, "layers": self.layers, "dtype": self.dtype,
+                "context": self.context, "batches": self.batches, "modes": self.modes,
+                "skipped": sorted(self.skip), "prompts": self.prompts, "profile_batch": self.profile_batch}
+
+
+def plan(args: argparse.Namespace) -> Plan:
+    """Check every option (ValueError with one message on the first problem) and fill in defaults."""
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    if skip - set(SECTIONS):
+        raise ValueError(f"--skip takes {', '.join(SECTIONS)}; got {', '.join(sorted(skip - set(SECTIONS)))}")
+    named = models.get(args.model)  # unknown names: ValueError listing close matches
+    if {"decode", "prefill"} - skip:
+        TransformerConfig.from_model(named)  # MLA and MoE models: ValueError saying so
+    if args.layers is not None and not 1 <= args.layers <= named.n_layers:
+        raise ValueError(f"--layers must be between 1 and {named.n_layers} for {named.name}; got {args.layers}")
+    limit = named.max_position_embeddings
+    if args.context is not None and not 1 <= args.context <= limit:
+        raise ValueError(f"--context must be between 1 and {named.name}'s maximum of {limit:,} tokens; got {args.context:,}")
+    if args.prompts and max(args.prompts) > limit:
+        raise ValueError(f"--prompts must be at most {named.name}'s maximum of {limit:,} tokens; got {max(args.prompts):,}")
+    info, why = detect(args.device)
+    on_gpu = info.kind == "cuda"
+    modes = decode.validate_modes(args.modes.split(",") if args.modes else
+                                  (list(decode.MODES) if on_gpu else ["eager"]), info.kind)
+    batches = args.batches or ((GPU_BATCHES_QUICK if args.quick else GPU_BATCHES_FULL) if on_gpu else CPU_BATCHES)
+    if args.profile is not None and args.profile not in batches:
+        raise ValueError(f"--profile takes one of the batches measured ({_csv(batches)}); got {args.profile}")
+    prompts = [p for p in (args.prompts or (prefill.GPU_PROMPTS if on_gpu else prefill.CPU_PROMPTS)) if p <= limit]
+    context = args.context or min(GPU_CONTEXT if on_gpu else CPU_CONTEXT, limit)
+    layers = args.layers if args.layers is not None else (None if on_gpu else min(CPU_LAYERS, named.n_layers))
+    dtype = args.dtype or ("bf16" if info.kind != "mps" else "fp16")
+    out = check_out_dir(args.out)
+    return Plan(info, why, args.quick, named.name, layers, dtype, context, batches, prompts, modes, skip,
+                args.profile, out)
+
+
+# ---- running ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    """What a run has measured so far (filled in as it goes, so Ctrl-C can save it)."""
+
+    bandwidth: list = field(default_factory=list)
+    stream_triad_GBps: float | None = None
+    matmul: list = field(default_factory=list)
+    decode: list = field(default_factory=list)
+    prefill: list = field(default_factory=list)
+    profile: dict | None = None
+    notes: list[str] = field(default_factory=list)
+    section: str = "start"
+    environment: dict = field(default_factory=dict)
+
+
+def step_plan(p: Plan) -> list[tuple[str, float]]:
+    """(section, estimated seconds) of every progress step the run will take."""
+    gpu = int(p.info.kind == "cuda")
+    shapes, dtypes = matmul.default_shapes(p.info, p.quick), matmul.default_dtypes(p.info)
+    steps: list[tuple[str, float]] = []
+    if "bandwidth" not in p.skip:
+        steps += [("bandwidth", STEP_SECONDS["bandwidth"][gpu])] * len(bandwidth.KERNELS)
+    if "matmul" not in p.skip:
+        steps += [("matmul", STEP_SECONDS["matmul"][gpu])] * (len(shapes) * len(dtypes))
+    if "decode" not in p.skip:
+        for i, _ in enumerate(p.batches):
+            for mode in p.modes:
+                key = "first compile" if mode == "compile" and i < 2 else mode
+                steps.append(("decode", STEP_SECONDS[key][gpu]))
+        if p.profile_batch:
+            steps.append(("profile", STEP_SECONDS["profile"][gpu]))
+    if "prefill" not in p.skip:
+        steps += [("prefill", STEP_SECONDS["prefill"][gpu])] * len(p.prompts)
+    return steps
+
+
+def run(p: Plan, m: Measured, progress=None) -> Measured:
+    """Measure every section not skipped, filling `m` as results arrive."""
+    info = p.info
+    m.environment["start"] = environment(info)
+    m.notes.append(f"device chosen: {p.why}")
+    weights = dict(step_plan(p))
+    step = (lambda label, section: progress(label, weights.get(section, 1.0))) if progress else (lambda *a: None)
+    if "bandwidth" not in p.skip:
+        m.section = "bandwidth"
+        _, n = bandwidth.measure(info, bandwidth.default_buffer_bytes(info, p.quick), rows=m.bandwidth,
+                                 progress=lambda label: step(label, "bandwidth"))
+        m.notes += n
+        if info.kind == "cpu":
+            m.stream_triad_GBps = bandwidth.stream_triad_GBps(m.bandwidth[0].buffer_bytes, threads=info.threads)
+    if "matmul" not in p.skip:
+        m.section = "matmul"
+        _, n = matmul.measure(info, matmul.default_shapes(info, p.quick), matmul.default_dtypes(info),
+                              rows=m.matmul, progress=lambda label: step(label, "matmul"))
+        m.notes += n
+    if {"decode", "prefill"} - p.skip:
+        m.section = "building the model"
+        max_len = max([p.context] + (p.prompts if "prefill" not in p.skip else []))
+        try:
+            model, cfg, built = decode.build_fitting(info, p.model, p.dtype, max_len, p.layers)
+        except MemoryError as error:
+            m.notes.append(f"skipped decode and prefill: {error}")
+            return m
+        m.notes += built
+        if cfg.n_layers < models.get(p.model).n_layers:
+            m.notes.append(f"decode and prefill ran {cfg.n_layers} of {p.model}'s {models.get(p.model).n_layers} "
+                           "layers: their times are for that many layers, not the whole model")
+        if "decode" not in p.skip:
+            m.section = "decode"
+            copy = next((r.GBps for r in m.bandwidth if r.kernel == "copy"), None)
+            decode.measure(info, p.model, p.dtype, p.context, p.batches, p.modes, copy_GBps=copy, model=model,
+                           rows=m.decode, notes=m.notes, progress=lambda label: step(label, "decode"))
+            if p.profile_batch:
+                m.section = "profile"
+                step(f"profile: decode at batch {p.profile_batch}", "profile")
+                m.profile = decode.profile(info, model, p.context, p.profile_batch, m.decode)
+        if "prefill" not in p.skip:
+            m.section = "prefill"
+            if info.kind != "cuda":
+                m.notes.append(f"prefill on {info.kind}: prompts of {_csv(p.prompts)} tokens (GPUs default to "
+                               f"{_csv(prefill.GPU_PROMPTS)}) with the same {cfg.n_layers} layers as decode")
+            mm = [r for r in m.matmul if r.dtype == p.dtype] or m.matmul
+            best_tflops = max((r.best_TFLOPS for r in mm), default=None)
+            cpu = info.kind == "cpu"  # a CPU prefill of hundreds of tokens takes seconds: fewer repetitions
+            prefill.measure(info, model, p.model, p.dtype, p.prompts, best_TFLOPS=best_tflops, rows=m.prefill,
+                            notes=m.notes, progress=lambda label: step(label, "prefill"),
+                            reps=5 if cpu else 10, settle_rounds=2 if cpu else 5)
+        del model
+    m.section = "done"
+    return m
+
+
+def document(p: Plan, m: Measured, complete: bool = True) -> dict:
+    if complete or "end" not in m.environment:
+        try:
+            m.environment["end"] = environment(p.info)
+        except Exception:  # noqa: BLE001 - an interrupted run still saves its rows
+            pass
+    created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    doc = res.document(p.info, p.why, p.settings(), m.bandwidth, m.stream_triad_GBps, m.matmul,
+                       decode.with_batch_flags(m.decode), m.notes, created, prefill=m.prefill, profile=m.profile,
+                       environment=m.environment, complete=complete,
+                       interrupted_during=None if complete else m.section)
+    return res.validate(doc, "this run's results")
+
+
+def unique_stem(folder: Path, base: str) -> str:
+    """`base`, or `base-2`, `base-3`... : the first whose JSON file does not exist yet."""
+    stem, n = base, 1
+    while (folder / f"{stem}.json").exists() or (folder / f"{stem}-roofline.svg").exists():
+        n += 1
+        stem = f"{base}-{n}"
+    return stem
+
+
+def write(doc: dict, out: Path) -> tuple[Path, Path]:
+    """Write the JSON and the standalone SVG under a name no earlier run has taken."""
+    from vis.measured import measured_roofline, standalone_svg
+
+    stamp = doc["created"][:19].replace(":", "").replace("T", "-")  # 2026-11-26-105035
+    stem = unique_stem(out, f"{slug(doc['device']['name']) or 'device'}-{stamp}")
+    json_path, svg_path = out / f"{stem}.json", out / f"{stem}-roofline.svg"
+    json_path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    svg_path.write_text(standalone_svg(measured_roofline(doc)) + "\n", encoding="utf-8")
+    return json_path, svg_path
+
+
+# ---- summary ---------------------------------------------------------------------------------
 
 
 def summary(doc: dict) -> str:
-    lines = [f"Device: {doc['device']['name']} ({doc['device']['spec_name'] or 'unknown device: no % of spec'})"]
+    from snippets.calibration import calibrate_document
+
+    md = res.md
+    dev = doc["device"]
+    lines = [f"Device: {dev['name']} ({dev['spec_name'] or 'unknown device: no % of spec'})"]
+    if not doc.get("complete", True):
+        lines.append(f"INCOMPLETE: interrupted during {doc['interrupted_during']}; what was measured is below.")
     if doc["bandwidth"]:
-        lines.append(markdown_table(["kernel", "GB/s", "% of spec"], [
-            [r["kernel"], f"{r['GBps']:,.1f}", f"{r['pct_of_spec']:.1f}" if r["pct_of_spec"] else "-"]
-            for r in doc["bandwidth"]]))
+        lines.append(markdown_table(["kernel", "GB/s", "% of spec", "flags"], [
+            [r["kernel"], f"{r['GBps']:,.1f}", f"{r['pct_of_spec']:.1f}" if r["pct_of_spec"] else "-",
+             md("; ".join(r["flags"])) or "-"] for r in doc["bandwidth"]], align="lrrl"))
     if doc["stream_triad_GBps"]:
         triad = res.best(doc, "bandwidth", "GBps", kernel="triad")
         ratio = f" (torch triad = {100 * triad['GBps'] / doc['stream_triad_GBps']:.0f} % of it)" if triad else ""
@@ -101,82 +324,53 @@ def summary(doc: dict) -> str:
              f"{r['pct_of_spec']:.1f}" if r["pct_of_spec"] else "-"] for r in doc["matmul"]]))
     if doc["decode"]:
         lines.append(markdown_table(
-            ["mode", "batch", "ms/step", "tokens/s", "GB/s", "MBU %", "% of copy", "bound ms"], [
+            ["mode", "batch", "ms/step", "tokens/s", "GB/s", "MBU %", "% of copy", "bound ms", "flags"], [
                 [r["mode"], r["batch"], f"{r['median_s'] * 1e3:.3f}", f"{r['tokens_per_s']:,.0f}", f"{r['GBps']:,.0f}",
                  f"{r['mbu_pct']:.1f}" if r["mbu_pct"] else "-", f"{r['pct_of_copy']:.1f}" if r["pct_of_copy"] else "-",
-                 f"{r['predicted_s'] * 1e3:.3f}" if r["predicted_s"] else "-"] for r in doc["decode"]]))
+                 f"{r['predicted_s'] * 1e3:.3f}" if r["predicted_s"] else "-", md("; ".join(r["flags"])) or "-"]
+                for r in doc["decode"]], align="lrrrrrrrl"))
+    if doc["prefill"]:
+        lines.append(res.prefill_table(doc))
+    if doc.get("profile"):
+        lines.append(res.profile_table(doc))
+    calibrations, _ = calibrate_document(doc)
+    if calibrations or doc["decode"]:
+        lines.append("Calibrated model: fixed cost + max((weight + cache bytes) / copy bandwidth, "
+                     "FLOPs / best matmul), fixed cost fitted on the two smallest points of each sweep:")
+        lines.append(res.calibration_table(doc))
+    flagged = sum(bool(r.get("flags")) for s in ("bandwidth", "matmul", "decode", "prefill") for r in doc[s])
+    if flagged:
+        lines.append(f"note: {flagged} rows are flagged (see flags): run-to-run spread is large or the order of "
+                     "batch times is unexpected; rerun on an idle machine before trusting them")
     lines += [f"note: {n}" for n in doc["notes"]]
     return "\n\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> dict:
-    info, why = detect(args.device)
-    print(f"Measuring {info.describe()}: {why}.", file=sys.stderr)
-    on_gpu = info.kind == "cuda"
-    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    modes = args.modes.split(",") if args.modes else (list(decode.MODES) if on_gpu else ["eager"])
-    if args.batches:
-        batches = args.batches
-    elif on_gpu:
-        batches = GPU_BATCHES_QUICK if args.quick else GPU_BATCHES_FULL
-    else:
-        batches = CPU_BATCHES
-    context = args.context or (GPU_CONTEXT if on_gpu else CPU_CONTEXT)
-    if not on_gpu and set(modes) - {"eager"}:
-        raise ValueError(f"modes graph and compile need a CUDA GPU; this run is on {info.kind}")
-    layers = args.layers if args.layers is not None else (None if on_gpu else CPU_LAYERS)
-    dtype = args.dtype or ("bf16" if info.kind != "mps" else "fp16")
-    compile_batches = [min(batches)] if args.quick else None  # one compile takes about a minute
-    shapes, dtypes = matmul.default_shapes(info, args.quick), matmul.default_dtypes(info)
-    compiled = [b for b in batches if compile_batches is None or b in compile_batches] if "compile" in modes else []
-    steps = {"bandwidth": len(bandwidth.KERNELS), "matmul": len(shapes) * len(dtypes),
-             "decode": len(batches) * len([m for m in modes if m != "compile"]) + len(compiled)}
-    total = sum(n for section, n in steps.items() if section not in skip)
-    step = progress_printer(total)
-    notes: list[str] = [f"device chosen: {why}"]
-    bw, stream, mm, dec = [], None, [], []
-    if "bandwidth" not in skip:
-        bw, n = bandwidth.measure(info, bandwidth.default_buffer_bytes(info, args.quick), progress=step)
-        notes += n
-        if info.kind == "cpu":
-            stream = bandwidth.stream_triad_GBps(bw[0].buffer_bytes, threads=info.threads)
-    if "matmul" not in skip:
-        mm, n = matmul.measure(info, shapes, dtypes, progress=step)
-        notes += n
-    if "decode" not in skip:
-        copy = next((r.GBps for r in bw if r.kernel == "copy"), None)
-        dec, n = decode.measure(info, args.model, dtype, context, batches, modes, layers=layers,
-                                compile_batches=compile_batches, copy_GBps=copy, progress=step)
-        notes += n
-    settings = {"quick": args.quick, "model": args.model, "layers": layers, "dtype": dtype, "context": context,
-                "batches": batches, "modes": modes, "skipped": sorted(skip)}
-    created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-    return res.document(info, why, settings, bw, stream, mm, dec, notes, created)
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    from snippets.bench.progress import Progress
 
-
-def main(argv: list[str] | None = None) -> int:
-    p = parser()
+    p = parser(prog)
     args = p.parse_args(argv)
     try:
-        models.get(args.model)
-        if args.context is not None and args.context < 1:
-            raise ValueError("--context must be >= 1")
-        unknown = {s.strip() for s in args.skip.split(",") if s.strip()} - {"bandwidth", "matmul", "decode"}
-        if unknown:
-            raise ValueError(f"--skip takes bandwidth, matmul, decode; got {', '.join(sorted(unknown))}")
-        if args.modes and set(args.modes.split(",")) - set(decode.MODES):
-            raise ValueError(f"--modes takes {', '.join(decode.MODES)}; got {args.modes}")
-        doc = run(args)
+        chosen = plan(args)
     except ValueError as error:
         p.error(str(error))  # exits with status 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"{slug(doc['device']['name'])}-{doc['created'][:10]}"
-    json_path = args.out / f"{stem}.json"
-    json_path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    from vis.measured import measured_roofline
-
-    svg_path = args.out / f"{stem}-roofline.svg"
-    svg_path.write_text(measured_roofline(doc) + "\n", encoding="utf-8")
+    print(f"Measuring {chosen.info.describe()}: {chosen.why}.", file=sys.stderr)
+    steps = step_plan(chosen)
+    progress = Progress(sum(w for _, w in steps), len(steps))
+    measured = Measured()
+    try:
+        run(chosen, measured, progress)
+    except KeyboardInterrupt:
+        progress.close()
+        doc = document(chosen, measured, complete=False)
+        json_path, _ = write(doc, chosen.out)
+        print(f"\ninterrupted during {measured.section}: saved what was measured so far to {json_path} "
+              "(marked incomplete)", file=sys.stderr)
+        return 130
+    progress.close()
+    doc = document(chosen, measured)
+    json_path, svg_path = write(doc, chosen.out)
     print(summary(doc))
     print(f"\nwrote {json_path} and {svg_path}")
     return 0

@@ -1,20 +1,38 @@
 """A decode step of a decoder shaped like a named model (random weights), with a static KV
-cache, timed in eager mode, eager + CUDA graph, and torch.compile + CUDA graph."""
+cache, timed in eager mode, eager + CUDA graph, and torch.compile + CUDA graph.
+
+torch.compile runs once per model with the batch dimension marked dynamic (batch 1 is
+specialised by the compiler, so it compiles once more); each batch then gets its own CUDA graph.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from typing import Callable
 
 import torch
 
 from snippets import models, roofline
 from snippets.bench.device import DeviceInfo
-from snippets.bench.memory import is_out_of_memory
-from snippets.bench.timing import time_fn
+from snippets.bench.dtypes import COMPUTE_DTYPES, TORCH_DTYPES
+from snippets.bench.memory import fits, free_bytes, is_out_of_memory
+from snippets.bench.timing import slower_at_smaller_batch, time_until_steady
 from snippets.transformer import Decoder, KVCache, TransformerConfig, forward_flops
 
 MODES = ("eager", "graph", "compile")
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+#: The decoder's dtypes, named as in snippets.units.BYTES_PER_ELEMENT.
+DTYPES = {name: TORCH_DTYPES[name] for name in COMPUTE_DTYPES}
+
+
+def validate_modes(modes, kind: str) -> list[str]:
+    """The one check of decode modes: known names, and graph/compile only on CUDA."""
+    modes = [m.strip() for m in modes if m.strip()]
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown or not modes:
+        raise ValueError(f"decode modes take {', '.join(MODES)}; got {', '.join(unknown) or 'none'}")
+    if kind != "cuda" and set(modes) - {"eager"}:
+        raise ValueError(f"decode modes graph and compile need a CUDA GPU; this run is on {kind}")
+    return modes
 
 
 @dataclass(frozen=True)
@@ -28,29 +46,62 @@ class DecodeResult:
     median_s: float
     best_s: float
     tokens_per_s: float
-    bytes_per_step: float  # weights (less the embedding table, plus B rows) + the KV cache read
+    bytes_per_step: float  # weight_bytes + cache_bytes
     flops_per_step: float  # 2 x B x matmul weights + attention over the context
     GBps: float
     mbu_pct: float | None  # model bandwidth utilisation: bytes / time / datasheet bandwidth, in %
     pct_of_copy: float | None  # GB/s vs the copy bandwidth measured in the same run, in %
     predicted_s: float | None  # chapter 1's roofline bound for this exact case
+    weight_bytes: float = 0.0  # every weight once, less the embedding table, plus B of its rows
+    cache_bytes: float = 0.0  # the KV cache read: B sequences x context tokens
+    flags: tuple[str, ...] = ()  # reasons to doubt this row (noise, warm-up, batch order)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def step_bytes(model: Decoder, cache: KVCache, batch: int, context: int) -> float:
-    """Bytes one step must read: every weight once, one embedding row per sequence, the cache."""
+def step_weight_bytes(model: Decoder, batch: int) -> float:
+    """Weight bytes one step reads: every weight once, except the input embedding table, of which
+    one row per sequence (a tied table would be read in full as the LM head)."""
     params = sum(p.numel() * p.element_size() for p in model.parameters())
     table = model.embed.weight
-    weights = params - table.numel() * table.element_size() + batch * table.shape[1] * table.element_size()
-    return weights + cache.nbytes * context / cache.max_len
+    return params - table.numel() * table.element_size() + batch * table.shape[1] * table.element_size()
+
+
+def step_cache_bytes(cache: KVCache, context: int) -> float:
+    """KV-cache bytes one step reads: `context` positions of every sequence, every layer."""
+    return cache.nbytes * context / cache.max_len
+
+
+def step_bytes(model: Decoder, cache: KVCache, batch: int, context: int) -> float:
+    """Bytes one step must read: every weight once, one embedding row per sequence, the cache."""
+    return step_weight_bytes(model, batch) + step_cache_bytes(cache, context)
 
 
 def step_flops(model: Decoder, batch: int, context: int) -> float:
     """FLOPs of one step: `batch` sequences, each one new token attending to `context` positions
-    (its own included)."""
+    (its own included); matmul weights only (the demo decoder's matmul_parameters) plus attention."""
     return batch * forward_flops(model, 1, context - 1)
+
+
+def decoder_weight_bytes(cfg: TransformerConfig, element_bytes: float) -> tuple[float, float]:
+    """(bytes per layer, bytes outside the layers) of the demo decoder, from its shape alone,
+    so a run can tell whether the weights fit before building them."""
+    d, q, kv = cfg.d_model, cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
+    per_layer = 2 * d + d * (q + 2 * kv) + q * d + d * 2 * cfg.d_ff + cfg.d_ff * d
+    outside = 2 * cfg.vocab_size * d + d  # embedding, LM head, final norm
+    return per_layer * element_bytes, outside * element_bytes
+
+
+def cache_bytes(cfg: TransformerConfig, batch: int, max_len: int, element_bytes: float) -> float:
+    """Bytes of a KVCache of `batch` sequences x `max_len` positions (K and V, every layer)."""
+    return 2 * cfg.n_layers * batch * cfg.n_kv_heads * max_len * cfg.head_dim * element_bytes
+
+
+def layers_that_fit(cfg: TransformerConfig, element_bytes: float, budget_bytes: float) -> int:
+    """The most layers (<= cfg.n_layers) whose weights fit in `budget_bytes`; 0 if none do."""
+    per_layer, outside = decoder_weight_bytes(cfg, element_bytes)
+    return max(0, min(cfg.n_layers, int((budget_bytes - outside) // per_layer)))
 
 
 def build(model_name: str, dtype: str, context: int, layers: int | None, device) -> tuple[Decoder, TransformerConfig]:
@@ -62,20 +113,55 @@ def build(model_name: str, dtype: str, context: int, layers: int | None, device)
     return Decoder(cfg, dtype=DTYPES[dtype], device=device).eval(), cfg
 
 
-def _runner(mode: str, model: Decoder, tokens, pos, cache, kind: str):
-    """A zero-argument callable that performs one decode step in `mode`."""
+def build_fitting(info: DeviceInfo, model_name: str, dtype: str, max_len: int,
+                  layers: int | None) -> tuple[Decoder, TransformerConfig, list[str]]:
+    """`build`, with fewer layers (said in the notes) when the weights would not fit in the
+    device's free memory. Raises MemoryError with a clear message when not even one layer fits."""
+    cfg = TransformerConfig.from_model(models.get(model_name), max_seq_len=max_len)
+    wanted = layers if layers is not None else cfg.n_layers
+    element = torch.empty((), dtype=DTYPES[dtype]).element_size()
+    per_layer, outside = decoder_weight_bytes(cfg, element)
+    free = free_bytes(info.kind)
+    notes = []
+    if not fits(outside + wanted * per_layer, free):
+        budget = 0.6 * free  # leave room for the caches and activations of the batch sweep
+        fitting = layers_that_fit(replace(cfg, n_layers=wanted), element, budget)
+        if fitting < 1:
+            raise MemoryError(f"not even one layer of {model_name} in {dtype} fits: "
+                              f"{(outside + per_layer) / 1e9:.1f} GB needed, {free / 1e9:.1f} GB free")
+        notes.append(f"built {fitting} of {wanted} layers: the weights of {wanted} "
+                     f"({(outside + wanted * per_layer) / 1e9:.1f} GB) do not fit in {free / 1e9:.1f} GB free")
+        wanted = fitting
+    model, cfg = build(model_name, dtype, max_len, wanted, info.torch_device)
+    return model, cfg, notes
+
+
+def compiled(model: Decoder):
+    """torch.compile of the decoder, once per model; inputs of batch > 1 are marked dynamic."""
+    import torch._inductor.config as inductor
+
+    inductor.coordinate_descent_tuning = True  # tunes the generated kernels; as gpt-fast does
+    return torch.compile(model, fullgraph=True)  # max-autotune measured slower on an H200
+
+
+def mark_batch_dynamic(tokens: torch.Tensor, cache: KVCache) -> None:
+    """Tell the compiler the batch dimension varies, so one compile serves every batch > 1
+    (size 1 is always specialised, so batch 1 compiles on its own)."""
+    if tokens.shape[0] > 1:
+        for t in (tokens, *cache.k, *cache.v):
+            torch._dynamo.mark_dynamic(t, 0)
+
+
+def runner(mode: str, model: Decoder, tokens, pos, cache, kind: str, compiled_model=None) -> Callable[[], object]:
+    """A zero-argument callable that performs one decode step in `mode` (graphs captured here)."""
     step = lambda fn=model: fn(tokens, pos, cache)  # noqa: E731
     if mode == "eager":
         return step
-    if kind != "cuda":
-        raise ValueError(f"mode {mode!r} needs a CUDA GPU")
+    validate_modes([mode], kind)
+    fn = model
     if mode == "compile":
-        import torch._inductor.config as inductor
-
-        inductor.coordinate_descent_tuning = True  # tunes the generated kernels; as gpt-fast does
-        fn = torch.compile(model, fullgraph=True, dynamic=False)  # max-autotune measured slower on an H200
-    else:
-        fn = model
+        fn = compiled_model if compiled_model is not None else compiled(model)
+        mark_batch_dynamic(tokens, cache)
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
@@ -88,34 +174,59 @@ def _runner(mode: str, model: Decoder, tokens, pos, cache, kind: str):
     return graph.replay
 
 
+def with_batch_flags(rows: list[DecodeResult]) -> list[DecodeResult]:
+    """Rows, each mode's flagged where a larger batch measured faster than a smaller one."""
+    out = list(rows)
+    for mode in {r.mode for r in rows}:
+        flags = slower_at_smaller_batch({r.batch: r.median_s for r in rows if r.mode == mode})
+        out = [replace(r, flags=(*r.flags, flags[r.batch])) if r.mode == mode and r.batch in flags
+               and flags[r.batch] not in r.flags else r for r in out]
+    return out
+
+
 @torch.inference_mode()
 def measure(info: DeviceInfo, model_name: str, dtype: str, context: int, batches, modes,
             layers: int | None = None, compile_batches=None, copy_GBps: float | None = None,
-            reps: int = 20, progress=None) -> tuple[list[DecodeResult], list[str]]:
-    """Time one decode step per (mode, batch) at `context` cached tokens per sequence."""
-    unknown = set(modes) - set(MODES)
-    if unknown:
-        raise ValueError(f"unknown decode mode(s) {sorted(unknown)}; choose from {', '.join(MODES)}")
-    if info.kind != "cuda" and set(modes) - {"eager"}:
-        raise ValueError(f"modes graph and compile need a CUDA GPU; this device is {info.kind}")
+            reps: int = 20, progress=None, model: Decoder | None = None, rows: list | None = None,
+            notes: list | None = None, settle_rounds: int = 10) -> tuple[list[DecodeResult], list[str]]:
+    """Time one decode step per (mode, batch) at `context` cached tokens per sequence.
+
+    Rows and notes are appended to `rows` and `notes` as they are measured (so an interrupted run
+    keeps what it has); both are also returned. `model` reuses a decoder already built.
+    """
+    modes = validate_modes(modes, info.kind)
+    rows = [] if rows is None else rows
+    notes = [] if notes is None else notes
     device = info.torch_device
-    model, cfg = build(model_name, dtype, context, layers, device)
+    if model is None:
+        model, cfg, built = build_fitting(info, model_name, dtype, context, layers)
+        notes += built
+    cfg = model.cfg
+    if context > cfg.max_seq_len:
+        raise ValueError(f"context {context} is beyond the decoder's {cfg.max_seq_len} positions")
     named = models.get(model_name)
-    results, notes = [], []
+    element = torch.empty((), dtype=DTYPES[dtype]).element_size()
+    fast = compiled(model) if "compile" in modes else None
     for batch in batches:
+        need, free = cache_bytes(cfg, batch, context, element), free_bytes(info.kind)
+        if not fits(need, free):
+            notes.append(f"stopped the batch sweep at {batch}: its KV cache ({need / 1e9:.1f} GB) does not fit "
+                         f"in {free / 1e9:.1f} GB free")
+            break
         try:
             cache = KVCache(cfg, batch, context, DTYPES[dtype], device)
         except (RuntimeError, MemoryError) as error:
             if not is_out_of_memory(error):
                 raise
-            notes.append(f"stopped the batch sweep at {batch}: its KV cache does not fit")
+            notes.append(f"stopped the batch sweep at {batch}: its KV cache does not fit (out of memory)")
             break
         for t in cache.k + cache.v:
             t.normal_()  # a full cache of random values: every position is attended
         torch.manual_seed(batch)
         tokens = torch.randint(0, cfg.vocab_size, (batch, 1), device=device)
         pos = torch.tensor([context - 1], device=device)
-        nbytes = step_bytes(model, cache, batch, context)
+        weights, kv = step_weight_bytes(model, batch), step_cache_bytes(cache, context)
+        nbytes = weights + kv
         predicted = None
         if info.spec and cfg.n_layers == named.n_layers:
             cost = roofline.decode_step(named, batch, context, dtype, dtype)
@@ -124,11 +235,12 @@ def measure(info: DeviceInfo, model_name: str, dtype: str, context: int, batches
             if mode == "compile" and compile_batches is not None and batch not in compile_batches:
                 continue
             if progress:
-                hint = " (compiling first: about a minute on a GPU)" if mode == "compile" else ""
+                hint = " (compiling first: about a minute on a GPU)" if mode == "compile" and batch in batches[:2] else ""
                 progress(f"decode: {model_name} ({cfg.n_layers} layers, {dtype}) {mode}, batch {batch}, "
                          f"context {context:,}{hint}")
             try:
-                timing = time_fn(_runner(mode, model, tokens, pos, cache, info.kind), info.kind, reps=reps, warmup=3)
+                timing = time_until_steady(runner(mode, model, tokens, pos, cache, info.kind, fast), info.kind,
+                                           reps=reps, warmup=3, settle_rounds=settle_rounds)
             except (RuntimeError, MemoryError) as error:
                 if not is_out_of_memory(error):
                     raise
@@ -140,12 +252,31 @@ def measure(info: DeviceInfo, model_name: str, dtype: str, context: int, batches
                 notes.append(f"decode {mode} at batch {batch} failed: {type(error).__name__}: {str(error)[:300]}")
                 continue
             gbps = nbytes / timing.median_s / 1e9
-            results.append(DecodeResult(
+            rows.append(DecodeResult(
                 model_name, cfg.n_layers, dtype, mode, batch, context, timing.median_s, timing.best_s,
                 batch / timing.median_s, nbytes, step_flops(model, batch, context), gbps,
                 100 * gbps * 1e9 / info.spec.bandwidth_Bps if info.spec else None,
-                100 * gbps / copy_GBps if copy_GBps else None, predicted))
+                100 * gbps / copy_GBps if copy_GBps else None, predicted, weights, kv, tuple(timing.flags())))
         del cache
         if info.kind == "cuda":
             torch.cuda.empty_cache()
-    return results, notes
+    rows[:] = with_batch_flags(rows)
+    return rows, notes
+
+
+@torch.inference_mode()
+def profile(info: DeviceInfo, model: Decoder, context: int, batch: int, rows, steps: int = 10, top: int = 12) -> dict:
+    """torch.profiler's top kernels of the decode step at `batch`, in the fastest mode measured
+    there (eager when none was): {"mode", "batch", "steps", "kernels": [...]}."""
+    from snippets.bench.profile import top_kernels
+
+    measured = [r for r in rows if r.batch == batch]
+    mode = min(measured, key=lambda r: r.median_s).mode if measured else "eager"
+    cfg, device = model.cfg, info.torch_device
+    cache = KVCache(cfg, batch, context, model.lm_head.weight.dtype, device)
+    for t in cache.k + cache.v:
+        t.normal_()
+    tokens = torch.randint(0, cfg.vocab_size, (batch, 1), device=device)
+    pos = torch.tensor([context - 1], device=device)
+    fn = runner(mode, model, tokens, pos, cache, info.kind, compiled(model) if mode == "compile" else None)
+    return {"mode": mode, "batch": batch, "steps": steps, "kernels": top_kernels(fn, info.kind, steps, top)}

@@ -130,3 +130,51 @@ def detect(requested: str = "auto") -> tuple[DeviceInfo, str]:
         "found Apple's MPS" if kind == "mps" else
         "no GPU found: measuring the CPU instead")
     return info, why
+
+
+def _nvml_readings(index: int = 0) -> dict:
+    """Clocks, power limit, temperature and driver from NVML, when pynvml is importable (never required)."""
+    try:
+        import pynvml
+    except ImportError:
+        return {}
+    try:
+        pynvml.nvmlInit()
+        try:
+            h = pynvml.nvmlDeviceGetHandleByIndex(index)
+            driver = pynvml.nvmlSystemGetDriverVersion()
+            return {
+                "driver": driver.decode() if isinstance(driver, bytes) else driver,
+                "sm_clock_MHz": pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM),
+                "sm_clock_max_MHz": pynvml.nvmlDeviceGetMaxClockInfo(h, pynvml.NVML_CLOCK_SM),
+                "memory_clock_MHz": pynvml.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_MEM),
+                "power_limit_W": pynvml.nvmlDeviceGetEnforcedPowerLimit(h) / 1e3,
+                "power_draw_W": pynvml.nvmlDeviceGetPowerUsage(h) / 1e3,
+                "temperature_C": pynvml.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU),
+            }
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception as error:  # noqa: BLE001 - readings are extras; a driver quirk must not stop the run
+        return {"nvml_error": f"{type(error).__name__}: {error}"[:200]}
+
+
+def environment(info: DeviceInfo) -> dict:
+    """What the run ran on, beyond the device's name: versions, memory capacity and (CUDA, with
+    pynvml) clocks and power limit. Taken at the start and the end of a run."""
+    env: dict = {"torch": torch.__version__, "python": platform.python_version(),
+                 "memory_capacity_bytes": info.memory_bytes}
+    if info.kind == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        env.update({"cuda": torch.version.cuda, "memory_capacity_bytes": props.total_memory,
+                    "compute_capability": f"{props.major}.{props.minor}"})
+        readings = _nvml_readings(0)
+        if "driver" not in readings:
+            try:  # torch's own binding (private, hence the guard): e.g. 12080 for driver API 12.8
+                version = torch._C._cuda_getDriverVersion()
+                readings["driver_api"] = f"{version // 1000}.{version % 1000 // 10}"
+            except Exception:  # noqa: BLE001
+                pass
+        env.update(readings)
+    elif info.kind == "cpu":
+        env["threads"] = torch.get_num_threads()
+    return env

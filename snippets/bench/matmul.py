@@ -7,11 +7,12 @@ from dataclasses import asdict, dataclass
 import torch
 
 from snippets.bench.device import DeviceInfo
+from snippets.bench.dtypes import COMPUTE_DTYPES, TORCH_DTYPES
 from snippets.bench.memory import is_out_of_memory
-from snippets.bench.timing import l2_flusher, time_fn
+from snippets.bench.timing import l2_flusher, time_until_steady
 from snippets.roofline import matmul_flops
 
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+DTYPES = {name: TORCH_DTYPES[name] for name in COMPUTE_DTYPES}
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class MatmulResult:
     TFLOPS: float  # at the median time
     best_TFLOPS: float
     pct_of_spec: float | None  # best vs the dense datasheet figure for this dtype
+    flags: tuple[str, ...] = ()  # reasons to doubt this row (noise, warm-up)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -45,10 +47,10 @@ def default_dtypes(info: DeviceInfo) -> list[str]:
     return ["bf16", "fp32"] if info.kind == "cpu" else ["bf16"]
 
 
-def measure(info: DeviceInfo, shapes, dtypes, reps: int = 10, progress=None) -> tuple[list[MatmulResult], list[str]]:
+def measure(info: DeviceInfo, shapes, dtypes, reps: int = 10, progress=None, settle_rounds: int = 4, rows: list | None = None) -> tuple[list[MatmulResult], list[str]]:
     device = info.torch_device
     flush = l2_flusher(info.kind)
-    results, notes = [], []
+    results, notes = ([] if rows is None else rows), []  # rows appended as measured
     for dtype in dtypes:
         if dtype not in DTYPES:
             raise ValueError(f"unknown matmul dtype {dtype!r}; choose from {', '.join(DTYPES)}")
@@ -66,7 +68,8 @@ def measure(info: DeviceInfo, shapes, dtypes, reps: int = 10, progress=None) -> 
                 a = torch.randn(m, k, dtype=DTYPES[dtype], device=device)  # random: zeros run faster
                 b = torch.randn(k, n, dtype=DTYPES[dtype], device=device)
                 c = torch.empty(m, n, dtype=DTYPES[dtype], device=device)
-                timing = time_fn(lambda: torch.mm(a, b, out=c), info.kind, reps=reps, warmup=3, flush=flush)
+                timing = time_until_steady(lambda: torch.mm(a, b, out=c), info.kind, reps=reps, warmup=3, flush=flush,
+                                           settle_rounds=settle_rounds)
             except (RuntimeError, MemoryError) as error:
                 if not is_out_of_memory(error):
                     raise
@@ -76,6 +79,6 @@ def measure(info: DeviceInfo, shapes, dtypes, reps: int = 10, progress=None) -> 
             best = flops / timing.best_s
             results.append(MatmulResult(m, n, k, dtype, flops, timing.median_s, timing.best_s,
                                         flops / timing.median_s / 1e12, best / 1e12,
-                                        100 * best / peak if peak else None))
+                                        100 * best / peak if peak else None, tuple(timing.flags())))
             del a, b, c
     return results, notes

@@ -1,4 +1,5 @@
-"""One timing helper for every benchmark: warm-up, many repetitions, median and spread.
+"""One timing helper for every benchmark: warm-up until the clock settles, many repetitions,
+median and spread, and the flags a row earns when its numbers should not be trusted blindly.
 
 On CUDA each repetition is bracketed by CUDA events (an optional L2 flush runs before the start
 event, outside the timed region); on the CPU and MPS the device is synchronised around a
@@ -10,14 +11,23 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
+
+#: Two successive warm-up medians within this fraction of each other count as settled.
+SETTLE_TOLERANCE = 0.02
+#: Warm-up rounds at most, before measuring anyway (and flagging it).
+SETTLE_MAX_ROUNDS = 10
+#: (median - best) / median above this flags a row as noisy.
+SPREAD_LIMIT = 0.05
 
 
 @dataclass(frozen=True)
 class Timing:
     samples_s: tuple[float, ...]
+    warmup_rounds: int = 0  # settling rounds run before the samples
+    settled: bool = True  # False when the warm-up hit its cap without two medians agreeing
 
     @property
     def median_s(self) -> float:
@@ -36,12 +46,29 @@ class Timing:
         """(worst - best) / median: how noisy the samples are."""
         return (self.worst_s - self.best_s) / self.median_s
 
+    @property
+    def median_over_best(self) -> float:
+        """(median - best) / median: how far the typical sample sits from the best one."""
+        return (self.median_s - self.best_s) / self.median_s
+
+    def flags(self) -> list[str]:
+        """Reasons to doubt this timing (empty when it looks sound)."""
+        out = []
+        if self.median_over_best > SPREAD_LIMIT:
+            out.append(f"noisy: median {100 * self.median_over_best:.0f} % above best")
+        if not self.settled:
+            out.append(f"unsettled: warm-up medians still moving after {self.warmup_rounds} rounds")
+        return out
+
 
 def synchronize(kind: str) -> None:
+    """Wait for the device `kind` ("cuda", "mps" or "cpu") to finish its queued work."""
     if kind == "cuda":
         torch.cuda.synchronize()
     elif kind == "mps":
         torch.mps.synchronize()
+    elif kind != "cpu":
+        raise ValueError(f"unknown device kind {kind!r}; choose cuda, mps or cpu")
 
 
 def l2_flusher(kind: str, nbytes: int = 256 * 2**20) -> Callable[[], None] | None:
@@ -52,14 +79,30 @@ def l2_flusher(kind: str, nbytes: int = 256 * 2**20) -> Callable[[], None] | Non
     return scratch.zero_
 
 
-def time_fn(fn: Callable[[], object], kind: str, reps: int = 20, warmup: int = 3,
-            flush: Callable[[], None] | None = None) -> Timing:
-    """Time `fn` `reps` times after `warmup` untimed calls; returns every sample."""
-    if reps < 1 or warmup < 0:
-        raise ValueError("reps must be >= 1 and warmup >= 0")
-    for _ in range(warmup):
-        fn()
-    synchronize(kind)
+def has_settled(medians_s: Sequence[float], tolerance: float = SETTLE_TOLERANCE) -> bool:
+    """True when the last two medians agree within `tolerance` (a fraction of the later one)."""
+    if len(medians_s) < 2:
+        return False
+    a, b = medians_s[-2], medians_s[-1]
+    return abs(a - b) <= tolerance * b
+
+
+def settle(round_median_s: Callable[[], float], max_rounds: int = SETTLE_MAX_ROUNDS,
+           tolerance: float = SETTLE_TOLERANCE) -> tuple[int, bool]:
+    """Run warm-up rounds until two successive round medians agree, at most `max_rounds`.
+
+    `round_median_s` runs one short round and returns its median in seconds. Returns the rounds
+    run and whether they settled.
+    """
+    medians: list[float] = []
+    while len(medians) < max_rounds:
+        medians.append(round_median_s())
+        if has_settled(medians, tolerance):
+            return len(medians), True
+    return len(medians), False
+
+
+def _samples(fn: Callable[[], object], kind: str, reps: int, flush: Callable[[], None] | None) -> list[float]:
     if kind == "cuda":
         events = []
         for _ in range(reps):
@@ -71,7 +114,7 @@ def time_fn(fn: Callable[[], object], kind: str, reps: int = 20, warmup: int = 3
             end.record()
             events.append((start, end))
         torch.cuda.synchronize()
-        return Timing(tuple(s.elapsed_time(e) / 1e3 for s, e in events))
+        return [s.elapsed_time(e) / 1e3 for s, e in events]
     samples = []
     for _ in range(reps):
         if flush:
@@ -81,4 +124,50 @@ def time_fn(fn: Callable[[], object], kind: str, reps: int = 20, warmup: int = 3
         fn()
         synchronize(kind)
         samples.append(time.perf_counter() - start)
-    return Timing(tuple(samples))
+    return samples
+
+
+def time_fn(fn: Callable[[], object], kind: str, reps: int = 20, warmup: int = 3,
+            flush: Callable[[], None] | None = None, settle_rounds: int = 0) -> Timing:
+    """Time `fn` `reps` times after `warmup` untimed calls; returns every sample.
+
+    With `settle_rounds` > 0, warm-up continues in rounds of a few timed calls until two
+    successive round medians agree within 2 % (at most `settle_rounds` rounds), so clocks
+    and the allocator have settled before the samples are taken.
+    """
+    if reps < 1 or warmup < 0 or settle_rounds < 0:
+        raise ValueError("reps must be >= 1, warmup and settle_rounds >= 0")
+    for _ in range(warmup):
+        fn()
+    synchronize(kind)
+    rounds, settled = 0, True
+    if settle_rounds:
+        per_round = max(2, min(5, reps // 4))
+        rounds, settled = settle(lambda: statistics.median(_samples(fn, kind, per_round, flush)), settle_rounds)
+    return Timing(tuple(_samples(fn, kind, reps, flush)), rounds, settled)
+
+
+def time_until_steady(fn: Callable[[], object], kind: str, reps: int = 20, warmup: int = 3,
+                      flush: Callable[[], None] | None = None, settle_rounds: int = SETTLE_MAX_ROUNDS) -> Timing:
+    """`time_fn` with settling; if the median sits more than 5 % above the best, measure once
+    more with twice the repetitions and keep the steadier of the two."""
+    first = time_fn(fn, kind, reps, warmup, flush, settle_rounds)
+    if first.median_over_best <= SPREAD_LIMIT:
+        return first
+    second = time_fn(fn, kind, 2 * reps, 0, flush, 0)
+    second = Timing(second.samples_s, first.warmup_rounds, first.settled)
+    return min(first, second, key=lambda t: t.median_over_best)
+
+
+def slower_at_smaller_batch(times_by_batch: dict[int, float]) -> dict[int, str]:
+    """Flags for batches whose step time is shorter than a smaller batch's (same mode): more work
+    finishing sooner is a measurement to look at twice. Returns {batch: flag}."""
+    flags = {}
+    batches = sorted(times_by_batch)
+    for i, b in enumerate(batches):
+        smaller = [s for s in batches[:i] if times_by_batch[s] > times_by_batch[b]]
+        if smaller:
+            s = max(smaller, key=lambda s: times_by_batch[s])
+            flags[b] = (f"faster than batch {s} ({times_by_batch[b] * 1e3:.3f} vs {times_by_batch[s] * 1e3:.3f} ms): "
+                        "noise, or a different kernel choice")
+    return flags

@@ -1,0 +1,341 @@
+"""Results files of `python -m snippets bench`: the declared schema (pydantic), loading with
+validation, and the tables the site and the command line render from them. No torch here, so
+the site and `vis` can read results without it.
+
+Every string that comes from a results file is escaped before it reaches a table (a device
+may be called `<img src=x onerror=...>` or contain a `|`).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from snippets import calibration
+from snippets.report import markdown_table
+
+SCHEMA_V1 = "llm-course-bench/1"
+SCHEMA = "llm-course-bench/2"
+SCHEMAS = (SCHEMA_V1, SCHEMA)
+
+Positive = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Share = Annotated[float, Field(ge=0)]  # a percentage or a rate that may be zero
+
+
+class ResultsError(ValueError):
+    """A results file that does not match the schema: names the file, the key path and the fault."""
+
+
+class _Strict(BaseModel):
+    # strict: "1.5" is not a number; no NaN or infinity; unknown keys are typos
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
+
+
+class Device(_Strict):
+    kind: Literal["cuda", "mps", "cpu"]
+    name: str
+    chosen_because: str
+    spec_name: str | None
+    spec_bandwidth_GBps: Positive | None
+    spec_dense_bf16_TFLOPS: Positive | None
+    bandwidth_from_clock_GBps: Positive | None
+    memory_bytes: PositiveInt | None
+    cache_bytes: PositiveInt | None
+    threads_or_SMs: PositiveInt
+    torch: str
+    python: str
+
+
+class Settings(_Strict):
+    quick: bool
+    model: str
+    layers: PositiveInt | None
+    dtype: str
+    context: PositiveInt
+    batches: list[PositiveInt]
+    modes: list[str]
+    skipped: list[str]
+    prompts: list[PositiveInt] = []
+    profile_batch: PositiveInt | None = None
+
+
+class Bandwidth(_Strict):
+    kernel: Literal["read", "write", "copy", "triad"]
+    buffer_bytes: PositiveInt
+    bytes_moved: PositiveInt
+    median_s: Positive
+    best_s: Positive
+    GBps: Positive
+    best_GBps: Positive
+    pct_of_spec: Share | None
+    flags: list[str] = []
+
+
+class Matmul(_Strict):
+    m: PositiveInt
+    n: PositiveInt
+    k: PositiveInt
+    dtype: str
+    flops: Positive
+    median_s: Positive
+    best_s: Positive
+    TFLOPS: Positive
+    best_TFLOPS: Positive
+    pct_of_spec: Share | None
+    flags: list[str] = []
+
+
+class Decode(_Strict):
+    model: str
+    layers: PositiveInt
+    dtype: str
+    mode: Literal["eager", "graph", "compile"]
+    batch: PositiveInt
+    context: PositiveInt
+    median_s: Positive
+    best_s: Positive
+    tokens_per_s: Positive
+    bytes_per_step: Positive
+    flops_per_step: Positive
+    GBps: Positive
+    mbu_pct: Share | None
+    pct_of_copy: Share | None
+    predicted_s: Positive | None
+
+
+class DecodeV2(Decode):
+    weight_bytes: Positive
+    cache_bytes: Share
+    flags: list[str] = []
+
+
+class Prefill(_Strict):
+    model: str
+    layers: PositiveInt
+    dtype: str
+    batch: PositiveInt
+    prompt_tokens: PositiveInt
+    median_s: Positive
+    best_s: Positive
+    tokens_per_s: Positive
+    flops: Positive
+    weight_bytes: Positive
+    cache_bytes: Share
+    TFLOPS: Positive
+    mfu_pct: Share | None
+    flags: list[str] = []
+
+
+class Kernel(_Strict):
+    name: str
+    calls: PositiveInt
+    total_ms: Share
+    per_step_ms: Share
+    pct: Share
+
+
+class Profile(_Strict):
+    mode: str
+    batch: PositiveInt
+    steps: PositiveInt
+    kernels: list[Kernel]
+
+
+class ResultsV1(_Strict):
+    schema_: Literal["llm-course-bench/1"] = Field(alias="schema")
+    created: str
+    device: Device
+    settings: Settings
+    bandwidth: list[Bandwidth]
+    stream_triad_GBps: Positive | None
+    matmul: list[Matmul]
+    decode: list[Decode]
+    notes: list[str]
+
+
+class Results(_Strict):
+    schema_: Literal["llm-course-bench/2"] = Field(alias="schema")
+    created: str
+    complete: bool  # False when the run was interrupted; the rows are what was measured by then
+    interrupted_during: str | None = None
+    migrated_from: str | None = None  # the schema the file was written in, when upgraded on load
+    device: Device
+    environment: dict[str, dict[str, str | int | float | bool | None]]  # "start" and "end" readings
+    settings: Settings
+    bandwidth: list[Bandwidth]
+    stream_triad_GBps: Positive | None
+    matmul: list[Matmul]
+    decode: list[DecodeV2]
+    prefill: list[Prefill]
+    profile: Profile | None
+    notes: list[str]
+
+
+def _problem(source: str, error: ValidationError) -> ResultsError:
+    lines = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"{source}: {where.replace('schema_', 'schema')}: {e['msg']} (got {e.get('input')!r:.60})")
+    return ResultsError("\n".join(lines))
+
+
+def upgrade(doc: dict) -> dict:
+    """A version-1 document as version 2, keeping every measured number. New fields are empty,
+    except each decode row's split of its bytes into weights and KV cache, computed from the
+    model's shape (the cache is 2 x layers x KV heads x head_dim x dtype bytes x batch x context)."""
+    from snippets import kv_cache, models
+    from snippets.units import bytes_per_element
+
+    rows = []
+    for r in doc["decode"]:
+        m = models.get(r["model"])
+        kv = (kv_cache.mha_elements_per_token(r["layers"], m.n_kv_heads, m.head_dim)
+              * bytes_per_element(r["dtype"]) * r["batch"] * r["context"])
+        rows.append({**r, "weight_bytes": r["bytes_per_step"] - kv, "cache_bytes": float(kv), "flags": []})
+    dev = doc["device"]
+    return {**doc, "schema": SCHEMA, "complete": True, "interrupted_during": None, "migrated_from": doc["schema"],
+            "environment": {"start": {"torch": dev["torch"], "python": dev["python"],
+                                      "memory_capacity_bytes": dev["memory_bytes"]}},
+            "decode": rows, "prefill": [], "profile": None}
+
+
+def validate(doc: object, source: str = "results") -> dict:
+    """The document checked against its declared schema (version 1 is upgraded to 2).
+
+    Raises ResultsError naming `source`, the key path and what is wrong.
+    """
+    if not isinstance(doc, dict):
+        raise ResultsError(f"{source}: (top level): expected a JSON object, got {type(doc).__name__}")
+    if "schema" not in doc:
+        raise ResultsError(f"{source}: schema: missing (expected one of {', '.join(SCHEMAS)})")
+    if doc["schema"] not in SCHEMAS:
+        raise ResultsError(f"{source}: schema: unknown schema version {doc['schema']!r}; known: {', '.join(SCHEMAS)}")
+    try:
+        if doc["schema"] == SCHEMA_V1:
+            ResultsV1.model_validate(doc)
+            doc = upgrade(doc)
+        return Results.model_validate(doc).model_dump(by_alias=True)
+    except ValidationError as error:
+        raise _problem(source, error) from None
+
+
+def load(path: Path) -> dict:
+    """A results file, validated (NaN and Infinity, which Python's json accepts, fail here)."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ResultsError(f"{path}: not JSON: {error}") from None
+    return validate(doc, str(path))
+
+
+def load_folder(folder: Path) -> list[dict]:
+    """Every results file in `folder`, sorted by device name then date; each gains a "file" key."""
+    docs = [{**load(path), "file": path.name} for path in sorted(Path(folder).glob("*.json"))]
+    return sorted(docs, key=lambda d: (d["device"]["name"], d["created"]))
+
+
+# ---- rendering -----------------------------------------------------------------------------
+
+
+def md(value: object) -> str:
+    """Text from a results file made safe for a Markdown table cell and the HTML it becomes:
+    HTML special characters escaped, and `|` `[` `]` (table cells, links) as entities."""
+    return html.escape(str(value), quote=False).replace("|", "&#124;").replace("[", "&#91;").replace("]", "&#93;")
+
+
+def best(doc: dict, section: str, key: str, **match) -> dict | None:
+    """The row of `section` with the largest `key` among rows matching `match`."""
+    rows = [r for r in doc.get(section, []) if all(r.get(k) == v for k, v in match.items())]
+    return max(rows, key=lambda r: r[key]) if rows else None
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.1f} %" if value is not None and math.isfinite(value) else "–"
+
+
+def _flags(row: dict) -> str:
+    return md("; ".join(row.get("flags") or [])) or "–"
+
+
+def overview_table(docs: list[dict], link_base: str = "") -> str:
+    """One row per results file: achieved bandwidth, matmul and batch-1 decode.
+
+    `link_base` is the path from the page to the results folder, for the file links.
+    """
+    rows = []
+    for doc in docs:
+        dev = doc["device"]
+        copy, triad = best(doc, "bandwidth", "GBps", kernel="copy"), best(doc, "bandwidth", "GBps", kernel="triad")
+        mm = best(doc, "matmul", "best_TFLOPS")
+        dec = [r for r in doc["decode"] if r["batch"] == 1]
+        fastest = min(dec, key=lambda r: r["median_s"]) if dec else None
+        file = doc.get("file", "")
+        rows.append([
+            md(dev["name"]) + ("" if dev["spec_name"] else " (unknown: no % of spec)")
+            + ("" if doc.get("complete", True) else " (incomplete run)"),
+            f"{copy['GBps']:,.0f} GB/s ({_pct(copy['pct_of_spec'])})" if copy else "–",
+            f"{triad['GBps']:,.0f} GB/s ({_pct(triad['pct_of_spec'])})" if triad else "–",
+            f"{mm['best_TFLOPS']:,.1f} {md(mm['dtype'])} ({_pct(mm['pct_of_spec'])})" if mm else "–",
+            (f"{fastest['median_s'] * 1e3:,.2f} ms, {fastest['mode']}, MBU {_pct(fastest['mbu_pct'])}"
+             if fastest else "–"),
+            f"[{md(file)}]({link_base}{quote(file)})" if file else "–",
+        ])
+    return markdown_table(["device", "copy (% of spec)", "triad", "best matmul TFLOP/s", "decode, batch 1", "file"], rows)
+
+
+def decode_table(doc: dict) -> str:
+    """Every decode measurement of one file beside chapter 1's roofline bound, with the gap."""
+    rows = []
+    for r in sorted(doc["decode"], key=lambda r: (r["batch"], r["mode"])):
+        gap = f"{100 * (r['median_s'] / r['predicted_s'] - 1):+.0f} %" if r["predicted_s"] else "–"
+        rows.append([r["batch"], r["mode"], f"{r['median_s'] * 1e3:,.2f}",
+                     f"{r['predicted_s'] * 1e3:,.2f}" if r["predicted_s"] else "–", gap,
+                     f"{r['tokens_per_s']:,.0f}", _pct(r["mbu_pct"]), _pct(r["pct_of_copy"]), _flags(r)])
+    return markdown_table(["batch", "mode", "measured ms/step", "bound ms/step", "gap", "tokens/s", "MBU",
+                           "% of copy", "flags"], rows, align="lrrrrrrrl")
+
+
+def prefill_table(doc: dict) -> str:
+    """Prefill (time to first token) per prompt length, with MFU against the run's best matmul."""
+    rows = [[f"{r['prompt_tokens']:,}", f"{r['median_s'] * 1e3:,.2f}", f"{r['tokens_per_s']:,.0f}",
+             f"{r['TFLOPS']:,.2f}", _pct(r["mfu_pct"]), _flags(r)]
+            for r in sorted(doc.get("prefill", []), key=lambda r: r["prompt_tokens"])]
+    return markdown_table(["prompt tokens", "time to first token, ms", "prompt tokens/s", "TFLOP/s",
+                           "MFU (vs best matmul)", "flags"], rows, align="rrrrrl")
+
+
+def calibration_table(doc: dict) -> str:
+    """Predicted vs measured for one results file: chapter 1's bound at the run's own copy
+    bandwidth and best matmul, plus a fixed cost fitted on the two smallest points of each sweep.
+    Held-out rows test the model; fitted rows do not. Notes follow when nothing can be calibrated."""
+    calibrations, notes = calibration.calibrate_document(doc)
+    rows = []
+    for run in calibrations:
+        for p in run.predictions:
+            rows.append([md(p.point.label.replace("decode", run.sweep, 1) if p.point.label.startswith("decode")
+                            else p.point.label),
+                         f"{p.point.weight_bytes / 1e9:,.3f}", f"{p.point.cache_bytes / 1e9:,.3f}",
+                         f"{p.point.flops / 1e9:,.1f}", p.bound, f"{run.calibration.fixed_s * 1e3:,.3f}",
+                         f"{p.predicted_s * 1e3:,.3f}", f"{p.point.measured_s * 1e3:,.3f}",
+                         f"{p.residual_pct:+.1f} %", "fitted" if p.fitted else "held out"])
+    table = markdown_table(["step", "weight GB", "cache GB", "GFLOPs", "bound", "fixed ms", "predicted ms",
+                            "measured ms", "residual", "used for"], rows, align="lrrrlrrrrl") if rows else ""
+    return "\n\n".join([table, *(f"- {md(n)}" for n in notes)]).strip()
+
+
+def profile_table(doc: dict) -> str:
+    """The profiled decode step's top kernels by total time (empty when no profile was taken)."""
+    prof = doc.get("profile")
+    if not prof:
+        return ""
+    rows = [[md(k["name"]), k["calls"], f"{k['per_step_ms']:,.3f}", f"{k['pct']:.1f} %"] for k in prof["kernels"]]
+    return markdown_table([f"kernel ({md(prof['mode'])}, batch {prof['batch']})", "calls", "ms per step",
+                           "share"], rows, align="lrrr")

@@ -1,0 +1,160 @@
+"""The bench command loses nothing: every option checked before measuring, Ctrl-C saves an
+incomplete file, out-of-memory shrinks and says so, runs never overwrite each other, and the
+program name matches how it was called. Tiny CPU runs; no timed assertions."""
+
+import json
+import sys
+
+import pytest
+
+from snippets import __main__ as entry
+from snippets import results
+from snippets.bench import cli, decode, memory, prefill
+
+TINY = ["--device", "cpu", "--model", "GPT-2 small", "--layers", "1", "--batches", "1,2", "--context", "8",
+        "--dtype", "fp32", "--prompts", "4,8"]
+
+
+@pytest.fixture
+def no_measuring(monkeypatch):
+    """Fail loudly if anything is measured."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("measured before the options were checked")
+
+    monkeypatch.setattr(cli, "run", forbidden)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--layers", "0"], "--layers must be between 1 and 12"),
+    (["--layers", "-1"], "--layers must be between 1 and 12"),
+    (["--layers", "13"], "--layers must be between 1 and 12"),
+    (["--context", "1025"], "maximum of 1,024 tokens"),
+    (["--prompts", "2048"], "maximum of 1,024 tokens"),
+    (["--model", "GPT-2 smal1"], "Did you mean"),
+    (["--profile", "3"], "--profile takes one of the batches measured"),
+    (["--modes", "graph"], "need a CUDA GPU"),
+    (["--skip", "everything"], "--skip takes"),
+])
+def test_bad_options_exit_2_before_measuring(argv, message, no_measuring, tmp_path, capsys):
+    args = [*TINY, *argv] if argv[0] != "--model" else [a for a in TINY if a not in ("GPT-2 small",)][:2] + [
+        *argv, *TINY[4:]]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*args, "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_context_beyond_the_model_is_refused(no_measuring, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--device", "cpu", "--context", "140000", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "Llama-3.1-8B's maximum of 131,072 tokens" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["file", "under-file", "unwritable"])
+def test_bad_out_folder_exits_2(where, no_measuring, tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    out = {"file": a_file, "under-file": a_file / "sub", "unwritable": "/proc/llm-course-bench"}[where]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*TINY, "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def test_canonical_model_name_is_stored(tmp_path):
+    chosen = cli.plan(cli.parser().parse_args(["--device", "cpu", "--model", "llama 3.1 8b", "--out", str(tmp_path)]))
+    assert chosen.model == "Llama-3.1-8B"
+
+
+def test_ctrl_c_saves_what_was_measured(monkeypatch, tmp_path, capsys):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prefill, "measure", interrupt)
+    code = cli.main([*TINY, "--skip", "bandwidth,matmul", "--out", str(tmp_path)])
+    assert code == 130
+    err = capsys.readouterr().err
+    assert "interrupted during prefill" in err and "Traceback" not in err
+    (path,) = tmp_path.glob("*.json")
+    doc = results.load(path)
+    assert doc["complete"] is False and doc["interrupted_during"] == "prefill"
+    assert [r["batch"] for r in doc["decode"]] == [1, 2] and doc["prefill"] == []
+
+
+def test_cpu_out_of_memory_is_recognised():
+    assert memory.is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. "
+                                                "DefaultCPUAllocator: not enough memory: you tried to allocate 1 bytes."))
+    assert memory.is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 8"))
+    assert not memory.is_out_of_memory(RuntimeError("device-side assert"))
+
+
+def test_huge_batch_stops_the_sweep_and_says_so(tmp_path, capsys):
+    """The issue's input: --batches 100000 used to end in a traceback."""
+    code = cli.main(["--device", "cpu", "--model", "GPT-2 small", "--layers", "1", "--batches", "1,100000",
+                     "--context", "1024", "--dtype", "fp32", "--skip", "bandwidth,matmul,prefill", "--out", str(tmp_path)])
+    assert code == 0
+    (path,) = tmp_path.glob("*.json")
+    doc = results.load(path)
+    assert [r["batch"] for r in doc["decode"]] == [1]
+    assert any("stopped the batch sweep at 100000" in n for n in doc["notes"])
+
+
+def test_allocator_failure_mid_sweep_is_a_note(monkeypatch, tmp_path):
+    real = decode.KVCache
+
+    def cache(cfg, batch, *args):
+        if batch > 1:
+            raise RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 1 bytes")
+        return real(cfg, batch, *args)
+
+    monkeypatch.setattr(decode, "KVCache", cache)
+    assert cli.main([*TINY, "--skip", "bandwidth,matmul,prefill", "--out", str(tmp_path)]) == 0
+    doc = results.load(next(tmp_path.glob("*.json")))
+    assert any("out of memory" in n for n in doc["notes"])
+
+
+def test_weights_that_do_not_fit_build_fewer_layers(monkeypatch, tmp_path):
+    cfg = decode.TransformerConfig.from_model(decode.models.get("GPT-2 small"), max_seq_len=8)
+    per_layer, outside = decode.decoder_weight_bytes(cfg, 4)
+    monkeypatch.setattr(decode, "free_bytes", lambda kind: int((outside + 3 * per_layer) / 0.6))
+    assert cli.main([*TINY[:4], "--layers", "12", *TINY[6:], "--skip", "bandwidth,matmul,prefill",
+                     "--out", str(tmp_path)]) == 0
+    doc = results.load(next(tmp_path.glob("*.json")))
+    assert {r["layers"] for r in doc["decode"]} == {3}
+    assert any("built 3 of 12 layers" in n for n in doc["notes"])
+    monkeypatch.setattr(decode, "free_bytes", lambda kind: int(outside / 2))
+    assert cli.main([*TINY, "--skip", "bandwidth,matmul", "--out", str(tmp_path)]) == 0
+    latest = max(tmp_path.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    assert any("skipped decode and prefill: not even one layer" in n for n in results.load(latest)["notes"])
+
+
+def test_second_run_does_not_overwrite_the_first(tmp_path):
+    doc = results.load(sorted(p for p in __import__("pathlib").Path("docs/results").glob("*.json"))[0])
+    first, _ = cli.write(doc, tmp_path)
+    second, _ = cli.write(doc, tmp_path)
+    assert first != second and first.exists() and second.exists()
+    assert len(list(tmp_path.glob("*.json"))) == 2 and len(list(tmp_path.glob("*.svg"))) == 2
+
+
+def test_help_names_the_program_it_was_called_as(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/llm-course", "bench", "--help"])
+    with pytest.raises(SystemExit):
+        entry.main()
+    assert capsys.readouterr().out.startswith("usage: llm-course bench")
+    monkeypatch.setattr(sys, "argv", ["/usr/local/bin/llm-course", "--help"])
+    assert entry.main() == 0
+    assert capsys.readouterr().out.startswith("usage: llm-course bench")
+    monkeypatch.setattr(sys, "argv", ["/x/snippets/__main__.py", "--help"])
+    entry.main()
+    assert capsys.readouterr().out.startswith("usage: python -m snippets bench")
+
+
+def test_written_file_is_strict_json(tmp_path):
+    code = cli.main([*TINY, "--skip", "bandwidth,matmul", "--out", str(tmp_path)])
+    assert code == 0
+    text = next(tmp_path.glob("*.json")).read_text()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in results file"))
+    doc = json.loads(text)
+    assert doc["schema"] == results.SCHEMA and doc["prefill"] and doc["environment"]["start"]["torch"]
