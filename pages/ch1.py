@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pages.claims import claim
 from snippets import hardware, kv_cache, models, roofline
-from snippets.bench.results import load
 from snippets.report import markdown_table
+from snippets.results import load
 from snippets.units import GB, TB, GiB, bytes_per_element
 from vis import chapter1
 from vis.cache import cached

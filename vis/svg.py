@@ -52,6 +52,9 @@ _RC = {
     "axes.spines.right": False,
     "axes.grid": True,
     "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    # Text is drawn as written: a '$' in a model or device name is never mathtext.
+    "text.parse_math": False,
+    "text.usetex": False,
 }
 
 

@@ -63,10 +63,10 @@ def measure(info: DeviceInfo, buffer_bytes: int, reps: int = 20, kernels=tuple(K
     c.normal_()
     a.normal_()
     ops = {
-        "read": lambda: a.sum(),
-        "write": lambda: a.fill_(1.5),
-        "copy": lambda: b.copy_(a),
-        "triad": lambda: torch.add(b, c, alpha=3.0, out=a),
+        "read": lambda a=a: a.sum(),  # arrays bound now: they are deleted once measured
+        "write": lambda a=a: a.fill_(1.5),
+        "copy": lambda a=a, b=b: b.copy_(a),
+        "triad": lambda a=a, b=b, c=c: torch.add(b, c, alpha=3.0, out=a),
     }
     spec = info.spec.bandwidth_Bps if info.spec else None
     results = [] if rows is None else rows  # appended as measured: an interrupted run keeps them

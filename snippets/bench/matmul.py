@@ -68,7 +68,7 @@ def measure(info: DeviceInfo, shapes, dtypes, reps: int = 10, progress=None, set
                 a = torch.randn(m, k, dtype=DTYPES[dtype], device=device)  # random: zeros run faster
                 b = torch.randn(k, n, dtype=DTYPES[dtype], device=device)
                 c = torch.empty(m, n, dtype=DTYPES[dtype], device=device)
-                timing = time_until_steady(lambda: torch.mm(a, b, out=c), info.kind, reps=reps, warmup=3, flush=flush,
+                timing = time_until_steady(lambda a=a, b=b, c=c: torch.mm(a, b, out=c), info.kind, reps=reps, warmup=3, flush=flush,
                                            settle_rounds=settle_rounds)
             except (RuntimeError, MemoryError) as error:
                 if not is_out_of_memory(error):

@@ -68,7 +68,7 @@ def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, promp
             torch.manual_seed(length)
             tokens = torch.randint(0, cfg.vocab_size, (1, length), device=device)
             positions = torch.arange(length, device=device)
-            timing = time_until_steady(lambda: model(tokens, positions, cache), info.kind, reps=reps, warmup=2,
+            timing = time_until_steady(lambda t=tokens, p=positions, kv=cache: model(t, p, kv), info.kind, reps=reps, warmup=2,
                                        settle_rounds=settle_rounds)
         except (RuntimeError, MemoryError) as error:
             if not is_out_of_memory(error):

@@ -43,8 +43,8 @@ class Progress:
         if live:
             try:
                 from rich.console import Console
-                from rich.progress import (BarColumn, Progress as Bar, SpinnerColumn, TextColumn,
-                                           TimeElapsedColumn, TimeRemainingColumn)
+                from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+                from rich.progress import Progress as Bar
             except ImportError:
                 live = False
             else:

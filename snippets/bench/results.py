@@ -4,8 +4,19 @@ the torch-free `snippets.results` (re-exported here, so `snippets.bench.results.
 from __future__ import annotations
 
 from snippets.results import (  # noqa: F401 - re-exported
-    SCHEMA, SCHEMA_V1, ResultsError, best, calibration_table, decode_table, load, load_folder, md,
-    overview_table, prefill_table, profile_table, validate,
+    SCHEMA,
+    SCHEMA_V1,
+    ResultsError,
+    best,
+    calibration_table,
+    decode_table,
+    load,
+    load_folder,
+    md,
+    overview_table,
+    prefill_table,
+    profile_table,
+    validate,
 )
 
 
