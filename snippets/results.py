@@ -2,7 +2,8 @@
 validation, and the tables the site and the command line render from them. No torch here, so
 the site and `vis` can read results without it.
 
-Every string that comes from a results file is escaped before it reaches a table (a device
+Every string that comes from a results file is escaped (md) before it reaches a table, which is
+then built with escape=False so nothing is escaped twice (a device
 may be called `<img src=x onerror=...>` or contain a `|`).
 """
 
@@ -288,7 +289,7 @@ def overview_table(docs: list[dict], link_base: str = "") -> str:
              if fastest else "–"),
             f"[{md(file)}]({link_base}{quote(file)})" if file else "–",
         ])
-    return markdown_table(["device", "copy (% of spec)", "triad", "best matmul TFLOP/s", "decode, batch 1", "file"], rows)
+    return markdown_table(["device", "copy (% of spec)", "triad", "best matmul TFLOP/s", "decode, batch 1", "file"], rows, escape=False)
 
 
 def decode_table(doc: dict) -> str:
@@ -300,7 +301,7 @@ def decode_table(doc: dict) -> str:
                      f"{r['predicted_s'] * 1e3:,.2f}" if r["predicted_s"] else "–", gap,
                      f"{r['tokens_per_s']:,.0f}", _pct(r["mbu_pct"]), _pct(r["pct_of_copy"]), _flags(r)])
     return markdown_table(["batch", "mode", "measured ms/step", "bound ms/step", "gap", "tokens/s", "MBU",
-                           "% of copy", "flags"], rows, align="lrrrrrrrl")
+                           "% of copy", "flags"], rows, align="lrrrrrrrl", escape=False)
 
 
 def prefill_table(doc: dict) -> str:
@@ -309,7 +310,7 @@ def prefill_table(doc: dict) -> str:
              f"{r['TFLOPS']:,.2f}", _pct(r["mfu_pct"]), _flags(r)]
             for r in sorted(doc.get("prefill", []), key=lambda r: r["prompt_tokens"])]
     return markdown_table(["prompt tokens", "time to first token, ms", "prompt tokens/s", "TFLOP/s",
-                           "MFU (vs best matmul)", "flags"], rows, align="rrrrrl")
+                           "MFU (vs best matmul)", "flags"], rows, align="rrrrrl", escape=False)
 
 
 def calibration_table(doc: dict) -> str:
@@ -327,7 +328,7 @@ def calibration_table(doc: dict) -> str:
                          f"{p.predicted_s * 1e3:,.3f}", f"{p.point.measured_s * 1e3:,.3f}",
                          f"{p.residual_pct:+.1f} %", "fitted" if p.fitted else "held out"])
     table = markdown_table(["step", "weight GB", "cache GB", "GFLOPs", "bound", "fixed ms", "predicted ms",
-                            "measured ms", "residual", "used for"], rows, align="lrrrlrrrrl") if rows else ""
+                            "measured ms", "residual", "used for"], rows, align="lrrrlrrrrl", escape=False) if rows else ""
     return "\n\n".join([table, *(f"- {md(n)}" for n in notes)]).strip()
 
 
@@ -338,4 +339,4 @@ def profile_table(doc: dict) -> str:
         return ""
     rows = [[md(k["name"]), k["calls"], f"{k['per_step_ms']:,.3f}", f"{k['pct']:.1f} %"] for k in prof["kernels"]]
     return markdown_table([f"kernel ({md(prof['mode'])}, batch {prof['batch']})", "calls", "ms per step",
-                           "share"], rows, align="lrrr")
+                           "share"], rows, align="lrrr", escape=False)
