@@ -37,7 +37,7 @@ usable_GiB = a100.usable_memory_bytes() / GiB
 sparse_tflops = 2 * tflops  # the datasheet's "with sparsity" figure
 exact_TBps = a100.bandwidth_Bps / TB
 ridge = a100.ridge_point("bf16")
-ridge_tex = rf"{tflops:g} \times 10^{{12}} / {exact_TBps:g} \times 10^{{12}} \approx {ridge:.0f}"
+ridge_tex = rf"\frac{{{tflops:g} \times 10^{{12}}}}{{{exact_TBps:g} \times 10^{{12}}}} \approx {ridge:.0f}"
 
 # ---- Autoregressive generation: one token -----------------------------------------------
 one = roofline.decode_step(llama, 1, 0, DTYPE)
@@ -68,6 +68,12 @@ measured = min((r for r in _record["decode"] if r["batch"] == 1), key=lambda r: 
 measured_mbu = measured["mbu_pct"] / 100  # the course's best recorded decoder, batch 1
 measured_device = _record["device"]["name"]
 measured_mode = measured["mode"]
+measured_model = measured["model"]
+measured_context = measured["context"]
+measured_dtype = measured["dtype"]
+eager = min((r for r in _record["decode"] if r["batch"] == 1 and r["mode"] == "eager"), key=lambda r: r["median_s"])
+eager_mbu = eager["mbu_pct"] / 100
+claim("eager mode reaches far less of the bandwidth than compiled mode", eager_mbu < measured_mbu / 2)
 realistic_ms = one_ms / measured_mbu
 realistic_tokens_per_s = 1e3 / realistic_ms
 copy_fraction = hardware.TYPICAL_SUSTAINED_BANDWIDTH_FRACTION
@@ -140,6 +146,12 @@ claim("a training-sized forward pass is right of the ridge", train.intensity > r
 
 # ---- Why batching helps (a little) -------------------------------------------------------
 critical_batch = roofline.critical_batch_size(a100, DTYPE)
+BIG_BATCH = 64
+batch_gain_weights = (roofline.decode_step(llama, BIG_BATCH, 0, DTYPE).tokens_per_s(a100) / one_tokens_per_s)
+batch_gain_long = (roofline.decode_step(llama, BIG_BATCH, CONTEXT, DTYPE).tokens_per_s(a100)
+                   / roofline.decode_step(llama, 1, CONTEXT, DTYPE).tokens_per_s(a100))
+claim("at long context batching helps far less than with weights alone", batch_gain_long < batch_gain_weights / 4)
+batch64_tokens_per_s = roofline.decode_step(llama, BIG_BATCH, 0, DTYPE).tokens_per_s(a100)
 
 
 def batch_lines() -> str:
@@ -183,10 +195,17 @@ def kv_batch_table() -> str:
             fits = ctx == 0 or kv_cache.max_batch(llama, a100, ctx, DTYPE, DTYPE) >= b
             cells.append(f"{c.intensity:,.1f} ({_bound(c)})" + ("" if fits else ", does not fit"))
         rows.append(cells)
-    return markdown_table(["batch", "weights only", "+ KV at 1,024 tokens", f"+ KV at {CONTEXT:,} tokens"], rows)
+    headers = ["batch", "weights only", *(f"+ KV at {c:,} tokens" for c in KV_CONTEXTS[1:])]
+    return markdown_table(headers, rows)
 
 
 long_context_limit = roofline.decode_step(llama, 10**6, CONTEXT, DTYPE).intensity
+KV_CONTEXT_SHORT = KV_CONTEXTS[1]
+# decode tables count weights and cache; prefill also counts activations (see roofline.prefill)
+ACTIVATION_BATCH = 1024
+activation_GB = (ACTIVATION_BATCH * models.activation_elements_per_token(llama) * bytes_per_element(DTYPE) / GB)
+_with_activations = roofline.decode_step(llama, ACTIVATION_BATCH, 0, DTYPE)
+activation_intensity = _with_activations.flops / (_with_activations.bytes + activation_GB * GB)
 long_context_fits = kv_cache.max_batch(llama, a100, CONTEXT, DTYPE, DTYPE)
 claim("at 4,096 tokens Llama-2-7B decode is memory-bound at every batch on the A100",
       long_context_limit < ridge
@@ -201,13 +220,19 @@ load_ms = one.memory_time_s(a100) * 1e3
 compute_ms = one.compute_time_s(a100) * 1e3
 busy = one.compute_time_s(a100) / one.memory_time_s(a100)
 prefill_compute_ms = prefill.compute_time_s(a100) * 1e3
-prefill_load_ms = prefill.memory_time_s(a100) * 1e3
+prefill_load_ms = prefill.memory_time_s(a100) * 1e3  # weights, activations and cache writes
+prefill_weights_ms = prefill.weight_bytes / a100.bandwidth_Bps * 1e3
+prefill_activation_GB = prefill.activation_bytes / GB
+prefill_kv_GB = prefill.kv_bytes / GB
+prefill_weight_GB = prefill.weight_bytes / GB
+lm_head_share = models.lm_head_params(llama) / models.matmul_weights_per_token(llama)
 
 # ---- Practical implications: quantization and faster memory ------------------------------
 LEVER_GPUS = ("A100 80GB SXM", "H100 SXM", "H200 SXM")
 LEVER_DTYPES = ("fp16", "int8", "int4")
 head_GB = models.lm_head_params(llama) * (bytes_per_element("fp16") - bytes_per_element("int4")) / GB
-int4_scale_overhead = 16 / 128 / (8 * bytes_per_element("int4"))  # one 16-bit scale per 128 weights
+INT4_GROUP = 128  # weights that share one fp16 scale in common int4 formats (GPTQ, AWQ at g128)
+int4_scale_overhead = 16 / INT4_GROUP / (8 * bytes_per_element("int4"))
 
 
 def levers_table() -> str:
@@ -224,6 +249,7 @@ def levers_table() -> str:
 prefill_ms = prefill.time_s(a100) * 1e3
 prefill_ms_per_token = prefill_ms / PROMPT
 knee_tokens = roofline.prefill_knee_tokens(llama, a100, DTYPE)
+claim("counting activations moves the prefill knee past the decode critical batch", knee_tokens > critical_batch)
 claim("prefill turns compute-bound near the critical batch",
       roofline.prefill(llama, knee_tokens, DTYPE).is_memory_bound(a100) is False
       and roofline.prefill(llama, knee_tokens - 1, DTYPE).is_memory_bound(a100))

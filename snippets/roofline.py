@@ -119,7 +119,10 @@ def decode_step(
     weight_dtype: str = "fp16",
     kv_dtype: str = "fp16",
 ) -> StepCost:
-    """One decode step: `batch` sequences, each with `context` tokens already cached.
+    """One decode step: `batch` sequences, each attending to `context` positions, its own new
+    token included (`context` - 1 were cached before the step, so context <= the model's
+    maximum; 0 means no attention counted, weights only). The cache traffic is `context`
+    positions per sequence: the cached ones read, the new one written.
 
     Bytes are what the step physically reads (models.step_param_count): every weight once for
     the whole batch, one embedding row per sequence, the routed experts the batch selects,

@@ -32,11 +32,13 @@ def memory_bandwidth_bottleneck(accelerator: str, model: str, dtype: str, prompt
             comp_ms = cost.compute_time_s(gpu) * 1e3
             ax.barh([1], [load_ms], color=BLUE, height=0.6)
             ax.barh([0], [comp_ms], color=ORANGE, height=0.6)
-            ax.set_yticks([1, 0], ["load weights\n(HBM)", "compute\n(tensor cores)"])
+            moved = "load weights\n(HBM)" if not cost.activation_bytes else "memory traffic\n(HBM)"
+            ax.set_yticks([1, 0], [moved, "compute\n(tensor cores)"])
             ax.set_xlim(0, max(load_ms, comp_ms) * 1.32)
             ax.grid(axis="y", visible=False)
             for y, value in ((1, load_ms), (0, comp_ms)):
-                ax.text(value, y, f"  {value:,.3g} ms", va="center", color=INK)
+                ax.text(value, y, f"  {value:,.2f} ms" if value >= 0.1 else f"  {value:.3f} ms", va="center",
+                        color=INK)
             bound = "memory" if cost.is_memory_bound(gpu) else "compute"
             share = min(load_ms, comp_ms) / max(load_ms, comp_ms)
             ax.set_title(
@@ -51,7 +53,7 @@ def memory_bandwidth_bottleneck(accelerator: str, model: str, dtype: str, prompt
             f"Decoding one token takes {decode.memory_time_s(gpu)*1e3:.2f} ms to load the weights "
             f"but only {decode.compute_time_s(gpu)*1e3:.3f} ms of compute. Prefilling "
             f"{prompt_tokens:,} tokens takes {pre.compute_time_s(gpu)*1e3:.0f} ms of compute "
-            f"and {pre.memory_time_s(gpu)*1e3:.2f} ms of loading.",
+            f"and {pre.memory_time_s(gpu)*1e3:.2f} ms of memory traffic (weights, activations and cache writes).",
         )
 
 
@@ -93,7 +95,7 @@ def roofline_chart(accelerator: str, model: str, dtype: str, batches: tuple[int,
             f"Log-log roofline: the memory roof rises at {gpu.memory_bandwidth_GBps:,.0f} GB/s until the "
             f"ridge at {ridge:.0f} FLOP/byte, then the compute roof is flat at {peak/1e12:,.0f} TFLOPS. "
             f"Decode at batch {', '.join(map(str, batches))} sits on the memory roof; the prefill of "
-            f"{prompt_tokens:,} tokens sits under the compute roof.",
+            f"{prompt_tokens:,} tokens sits on the compute roof.",
         )
 
 
@@ -117,7 +119,8 @@ def batching(accelerator: str, model: str, dtype: str, context: int, max_batch: 
             ax.axvline(fits, color=GREY, linestyle="--", linewidth=1)
             ax.set_xlabel("batch size (sequences)")
             integer_axis(ax.xaxis)
-        left.text(fits * 1.15, 0.04, f"KV cache fills\n{gpu.memory_GB:.0f} GiB at batch {fits}", fontsize=8,
+        left.text(fits * 1.15, 0.04, f"weights + KV cache fill\n{gpu.usable_memory_bytes() / 2**30:.1f} GiB "
+                  f"at batch {fits}", fontsize=8,
                   transform=left.get_xaxis_transform())
         left.set_ylabel("tokens/s, all sequences (upper bound)")
         right.set_ylabel("ms per step = per-token latency")
@@ -159,16 +162,7 @@ def prefill_vs_decode(accelerator: str, model: str, dtype: str, max_tokens: int)
         ax.set_title(f"{m.name} ({dtype}) on the {gpu.name}", loc="left")
         return to_svg(
             fig, "prefill-vs-decode", f"Step time vs tokens per step for {m.name} on the {gpu.name}",
-            f"The step time stays at the weight-loading time, {costs[0].memory_time_s(gpu)*1e3:.2f} ms, "
-            f"until {knee:,} tokens per step, then grows linearly with the tokens: decode sits at the "
-            f"flat, memory-bound end, a long prefill at the steep, compute-bound end.",
+            f"The step time starts at the weight-loading time, {costs[0].memory_time_s(gpu)*1e3:.2f} ms, and grows "
+            f"only slowly (the activations) until {knee:,} tokens per step, then linearly with the tokens: decode "
+            f"sits at the flat, memory-bound end, a long prefill at the steep, compute-bound end.",
         )
-
-
-#: Every figure of the chapter with its file name, for `python -m vis`.
-FIGURES = {
-    "memory_bandwidth_bottleneck": memory_bandwidth_bottleneck,
-    "roofline_a100": roofline_chart,
-    "batching_a100": batching,
-    "prefill_vs_decode_a100": prefill_vs_decode,
-}

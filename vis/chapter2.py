@@ -36,9 +36,9 @@ def bytes_per_token(dtype: str) -> str:
         return to_svg(
             fig, "kv-bytes-per-token", f"KV-cache bytes per token for {len(ms)} models in {dtype}",
             f"Horizontal bars, log scale. Smallest: {ms[0].name} at {values[0]:,.0f} KiB per token; largest: "
-            f"{ms[-1].name} at {values[-1]:,.0f} KiB. Multi-head attention models need the most; grouped-query "
-            "attention divides the cache by the group size; DeepSeek-V3's latent attention caches one "
-            "compressed vector per layer.",
+            f"{ms[-1].name} at {values[-1]:,.0f} KiB. Multi-head attention models tend to need the most; "
+            "grouped-query attention divides the cache by the group size; DeepSeek-V3's latent attention caches "
+            "one compressed vector per layer.",
         )
 
 
@@ -62,7 +62,8 @@ def cache_vs_context(accelerator: str, names: tuple[str, ...], dtype: str) -> st
         ax.legend(fontsize=7, loc="lower right")
         return to_svg(
             fig, "cache-vs-context", f"KV-cache size of one sequence vs context, against the {gpu.name}'s memory",
-            "Log-log lines, one per model, growing linearly with context up to each model's maximum. "
+            "Log-log lines, one per model, growing linearly with context up to each model's maximum, except "
+            "where a sliding window caps some layers (Gemma-2 bends at its window). The weights are not counted. "
             f"A dashed line marks the {usable:.1f} GiB a program can allocate on the {gpu.name}.",
         )
 
@@ -87,8 +88,8 @@ def max_batch_vs_context(accelerator: str, names: tuple[str, ...], weight_dtype:
         ax.set_title(f"{gpu.name}, {weight_dtype} weights, activations ignored", loc="left", fontsize=10)
         return to_svg(
             fig, "max-batch-vs-context", f"Largest batch vs context on the {gpu.name}",
-            "Log-log lines: the largest batch falls in inverse proportion to the context. An fp8 cache doubles "
-            "it at every context. GQA models fit several times more sequences than the MHA Llama-2-7B.",
+            "Log-log lines: the largest batch falls in inverse proportion to the context. An fp8 cache at least "
+            "doubles it at every context. The GQA models fit several times more sequences than the MHA Llama-2-7B.",
         )
 
 
@@ -158,12 +159,3 @@ def measured_generation(demo, model) -> str:
             "plus each step's FLOPs at one rate, fitted on the cached run and the first half of the uncached "
             "run; the shaded second half is predicted, not fitted. This figure is a live measurement made when the site was built.",
         )
-
-
-#: Figures drawn from the data alone (the measured one is not committed: it changes per machine).
-FIGURES = {
-    "kv_bytes_per_token": bytes_per_token,
-    "kv_cache_vs_context": cache_vs_context,
-    "kv_max_batch_a100": max_batch_vs_context,
-    "kv_step_breakdown_h100": step_breakdown,
-}

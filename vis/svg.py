@@ -105,11 +105,3 @@ def to_svg(fig: Figure, name: str, title: str, description: str) -> str:
 
 def _escape(text: str) -> str:
     return html.escape(str(text), quote=True)
-
-
-def plain(text: object) -> str:
-    """`text` for matplotlib to draw exactly as written: every '$' escaped, so a name such as
-    'GPU $x$' is not parsed as mathtext. Wrap every data string (device and model names,
-    anything read from a file) that goes into a title, label, legend or annotation.
-    matplotlib escapes '<', '>' and '&' itself when it writes the SVG."""
-    return str(text).replace("$", r"\$")
