@@ -69,11 +69,17 @@ def all_exercises() -> list[tuple[str, Exercise]]:
     return [(module.PAGE, ex) for module in exercise_modules() for ex in module.EXERCISES]
 
 
+def page_url(page: str) -> str:
+    """The URL of a chapter from docs/exercises.md, which is served at /exercises/: the output
+    of an exec block is HTML by the time MkDocs rewrites links, so it is written as served."""
+    return f"../{page.removesuffix('.md')}/"
+
+
 def index_table() -> str:
     """Markdown for docs/exercises.md: one section per chapter, one row per exercise, linked."""
     parts = []
     for module in exercise_modules():
-        rows = [[f"[{ex.id} {ex.title}]({module.PAGE}#{ex.anchor})", ex.topic, KINDS[ex.kind]]
+        rows = [[f"[{ex.id} {ex.title}]({page_url(module.PAGE)}#{ex.anchor})", ex.topic, KINDS[ex.kind]]
                 for ex in module.EXERCISES]
         parts.append(f"## {module.CHAPTER_TITLE}\n\n" + markdown_table(["exercise", "topic", "asks for"], rows, "lll"))
     return "\n\n".join(parts)
