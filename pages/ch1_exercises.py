@@ -50,6 +50,8 @@ ex1_rtx_tokens_per_s = 1e3 / ex1_rtx_ms
 ex1_mac_tokens_per_s = 1e3 / ex1_mac_ms
 ex1_ratio = ex1_mac_ms / ex1_rtx_ms
 ex1_rtx_compute_ms = _ex1_step.compute_time_s(ex1_rtx) * 1e3
+ex1_GFLOP = _ex1_step.flops / 1e9
+ex1_mac_needed_TFLOPS = _ex1_step.flops / _ex1_step.memory_time_s(ex1_mac) / 1e12  # compute-bound below this
 claim("Qwen2.5-7B's bf16 weights fit on the RTX 4090 and in the M4 Max's GPU share",
       ex1_weights_GiB < ex1_rtx_usable_GiB and ex1_weights_GiB < ex1_mac_gpu_GiB)
 claim("batch-1 decode is memory-bound on the RTX 4090", _ex1_step.is_memory_bound(ex1_rtx))
