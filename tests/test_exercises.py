@@ -1,0 +1,131 @@
+"""End-of-chapter exercises: every answer is recomputed and its verdicts asserted, a data change
+that flips a verdict fails, and every exercise is on its page and in the index, collapsed."""
+
+import dataclasses
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+from site_pages import built_html
+
+from pages import exercises
+from pages.claims import ClaimFailed
+from snippets import hardware, models
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+ALL = exercises.all_exercises()
+
+
+def section(page: str, ex: exercises.Exercise) -> str:
+    """The Markdown of one exercise: from its heading to the next heading."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    start = text.index(ex.heading)
+    following = re.search(r"^#{1,3} ", text[start + len(ex.heading):], re.M)
+    return text[start: start + len(ex.heading) + following.start()] if following else text[start:]
+
+
+@pytest.mark.parametrize("name", exercises.EXERCISE_MODULES)
+def test_every_answer_is_recomputed_and_its_claims_hold(name):
+    module = importlib.reload(importlib.import_module(f"pages.{name}"))
+    assert module.EXERCISES
+
+
+@pytest.mark.parametrize("name", exercises.EXERCISE_MODULES)
+def test_each_chapter_has_four_to_six_exercises_of_mixed_kinds(name):
+    module = importlib.import_module(f"pages.{name}")
+    kinds = [ex.kind for ex in module.EXERCISES]
+    assert 4 <= len(kinds) <= 6
+    assert "practical" in kinds and "judgement" in kinds
+    chapter = module.EXERCISES[0].chapter
+    assert [ex.id for ex in module.EXERCISES] == [f"{chapter}.{i}" for i in range(1, len(kinds) + 1)]
+
+
+@pytest.mark.parametrize("page,ex", ALL, ids=[ex.id for _, ex in ALL])
+def test_exercise_names_real_unflagged_hardware_and_models(page, ex):
+    assert ex.gpus and ex.models
+    for name in ex.gpus:
+        assert not hardware.get(name).flagged, f"{ex.id} relies on the flagged row {name}"
+    for name in ex.models:
+        models.get(name)
+
+
+@pytest.mark.parametrize("page,ex", ALL, ids=[ex.id for _, ex in ALL])
+def test_exercise_is_on_its_page_with_a_collapsed_computed_answer(page, ex):
+    text = section(page, ex)
+    assert text.count('??? success "Answer"') == 1, f"{ex.id}: one collapsed answer block"
+    question, answer = text.split('??? success "Answer"')
+    assert "#!val " in question and "#!val " in answer
+    body = [line for line in answer.splitlines()[1:] if line.strip()]
+    assert body and all(line.startswith("    ") for line in body), f"{ex.id}: the answer is indented under its block"
+    assert not any(line.lstrip().startswith("```") for line in body), f"{ex.id}: no code fence inside the answer"
+
+
+def test_index_links_every_exercise_to_its_anchor():
+    index = exercises.index_table()
+    for page, ex in ALL:
+        assert f"]({exercises.page_url(page)}#{ex.anchor})" in index
+        assert ex.title in index
+
+
+def test_an_exercise_kind_is_checked():
+    with pytest.raises(ValueError, match="kind"):
+        exercises.Exercise("1.9", 1, "t", "t", "essay", (), ())
+    with pytest.raises(ValueError, match="chapter"):
+        exercises.Exercise("2.1", 1, "t", "t", "number", (), ())
+
+
+# ---- a changed input that flips a verdict fails ---------------------------------------------
+
+def _patched(getter, name: str, **changes):
+    original = getter
+
+    def get(wanted: str):
+        found = original(wanted)
+        return dataclasses.replace(found, **changes) if found.name == original(name).name else found
+
+    return get
+
+
+FLIPS = [
+    # (module, "hardware" or "models", row, changes, the sentence that must break)
+    ("ch2_exercises", "hardware", "NVIDIA H200 SXM", {"memory_GB": 120.0}, "one 32k sequence of Llama-3.1-70B fits"),
+    ("ch2_exercises", "hardware", "NVIDIA L40S", {"memory_bandwidth_GBps": 2000.0},
+     "the A100 40GB PCIe serves more users"),
+    ("ch2_exercises", "models", "Llama-3.1-70B", {"n_kv_heads": 2}, "one 32k sequence of Llama-3.1-70B fits"),
+    ("ch1_exercises", "hardware", "NVIDIA A100 80GB PCIe", {"memory_bandwidth_GBps": 1500.0},
+     "int8 on the A100 80GB PCIe beats fp16"),
+    ("ch1_exercises", "hardware", "NVIDIA L4", {"memory_bandwidth_GBps": 2500.0},
+     "stays memory-bound at every batch"),
+]
+
+
+@pytest.mark.parametrize("name,table,row,changes,sentence", FLIPS, ids=[f"{f[2]}-{f[4][:30]}" for f in FLIPS])
+def test_a_data_change_that_flips_a_verdict_fails(monkeypatch, name, table, row, changes, sentence):
+    source = {"hardware": hardware, "models": models}[table]
+    monkeypatch.setattr(source, "get", _patched(source.get, row, **changes))
+    try:
+        with pytest.raises(ClaimFailed, match=re.escape(sentence)):
+            importlib.reload(importlib.import_module(f"pages.{name}"))
+    finally:
+        monkeypatch.undo()
+        importlib.reload(importlib.import_module(f"pages.{name}"))  # restore the true values
+
+
+# ---- the built site -------------------------------------------------------------------------
+
+def test_built_answers_are_collapsed_and_the_index_anchors_resolve(sites):
+    site = sites[0][0]
+    for page, ex in ALL:
+        html = built_html(site, page).read_text(encoding="utf-8")
+        start = html.index(f'id="{ex.anchor}"')
+        after = html[start:]
+        following = re.search(r"<h[1-3]\b", after[1:])
+        block = after[: following.start() + 1] if following else after
+        details = re.findall(r"<details\b[^>]*>", block)
+        assert details == ['<details class="success">'], f"{ex.id}: {details}"
+    index = built_html(site, "exercises.md").read_text(encoding="utf-8")
+    for page, ex in ALL:
+        href = f'href="../{page.removesuffix(".md")}/#{ex.anchor}"'
+        assert href in index, f"the index does not link {ex.id}"
