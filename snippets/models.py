@@ -204,6 +204,7 @@ def step_weight_bytes(m: ModelConfig, dtype: str = "fp16", tokens: int = 1) -> f
     return step_param_count(m, tokens) * bytes_per_element(dtype)
 
 
+@cache  # pure; asked for at every prefill chunk the serving simulator costs
 def activation_elements_per_token(m: ModelConfig) -> int:
     """Elements each token's activations move through the weight matmuls of one forward
     pass: every matrix's input read and output written once (fused QKV and gate/up)."""
