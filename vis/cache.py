@@ -63,12 +63,20 @@ def source_closure(module: str) -> tuple[Path, ...]:
     return tuple(sorted(set(seen.values())))
 
 
+@cache
+def _code_digest(path: Path, mtime_ns: int, size: int) -> bytes:
+    """Digest of a file's syntax tree, parsed once per version of the file (its modification
+    time and size are part of the key, so an edit is seen)."""
+    return hashlib.sha256(ast.dump(ast.parse(path.read_text(encoding="utf-8"))).encode()).digest()
+
+
 def key(fn: Callable, args: tuple, kwargs: dict) -> str:
     call = f"{fn.__module__}.{fn.__qualname__}{args!r}{sorted(kwargs.items())!r}{matplotlib.__version__}"
     digest = hashlib.sha256(call.encode())
     source_closure.cache_clear()  # a long-running server sees edits
     for path in source_closure(fn.__module__):  # the code, not its comments or layout
-        digest.update(ast.dump(ast.parse(path.read_text(encoding="utf-8"))).encode())
+        stat = path.stat()
+        digest.update(_code_digest(path, stat.st_mtime_ns, stat.st_size))
     for path in sorted((ROOT / "snippets" / "data").glob("*.csv")):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:32]
