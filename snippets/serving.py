@@ -65,8 +65,7 @@ class Served:
         if len(self.token_times_s) != self.request.output_tokens:
             raise ValueError(f"request {self.request.id}: {len(self.token_times_s)} token times for "
                              f"{self.request.output_tokens} output tokens")
-        if any(b < a for a, b in zip(self.token_times_s, self.token_times_s[1:])) or \
-                self.token_times_s[0] < self.request.arrival_s:
+        if list(self.token_times_s) != sorted(self.token_times_s) or self.token_times_s[0] < self.request.arrival_s:
             raise ValueError(f"request {self.request.id}: token times must not decrease or precede its arrival")
 
     @property
@@ -396,10 +395,10 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
                 if policy.prefix_cache and prefix_cached and s.cached == 0:
                     s.cached = s.request.shared_prefix_tokens  # reuse the shared prefix's K and V
                 running.append(s)
-        decoding = [s for s in running if s.prefilled]  # 4. one token for each of these...
+        decoding = [s for s in running if s.cached >= s.target]  # 4. one token for each prefilled one...
         chunks, budget = [], policy.chunk_tokens or math.inf
         for s in running:  # ...and prompt tokens for the others, oldest first, within the budget
-            if not s.prefilled and budget > 0:
+            if s.cached < s.target and budget > 0:
                 take = int(min(s.target - s.cached, budget))
                 chunks.append((s, take))
                 budget -= take
@@ -417,7 +416,9 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
             if s.prefilled:  # the last chunk of a prompt yields the first token
                 s.times.append(now)
                 prefix_cached = prefix_cached or s.request.shared_prefix_tokens > 0
-        for s in [s for s in running if len(s.times) == s.request.output_tokens]:  # 6. finished ones leave
+        finished = [s for s in decoding if len(s.times) == s.request.output_tokens] + \
+            [s for s, _ in chunks if len(s.times) == s.request.output_tokens]
+        for s in finished:  # 6. finished ones leave
             running.remove(s)
             done.append(Served(s.request, tuple(s.times), s.slot, s.first_step, len(steps) - 1))
     done.sort(key=lambda s: s.request.id)
