@@ -269,7 +269,8 @@ def chunk_table() -> str:
     for c in CHUNKS:
         cost = chunk_step(c)
         rows.append([f"{c:,}", f"{cost.time_s(gpu) * 1e3:.1f} ms", "memory" if cost.is_memory_bound(gpu) else "compute",
-                     f"{chunked_prefill_s(c) * 1e3:,.0f} ms in {-(-LONG_PROMPT // c)} steps"])
+                     f"{chunked_prefill_s(c) * 1e3:,.0f} ms in {-(-LONG_PROMPT // c)} "
+                     f"step{'s' if c < LONG_PROMPT else ''}"])
     return markdown_table(["prompt tokens per step C", "step time = longest ITL", "bound",
                            f"the {LONG_PROMPT:,}-token prompt's prefill"], rows)
 
