@@ -86,6 +86,16 @@ def max_batch(
     return int(free // bytes_per_sequence(m, context, kv_dtype))
 
 
+def max_tokens(m: ModelConfig, accelerator: Accelerator, weight_dtype: str = "fp16", kv_dtype: str = "fp16") -> int:
+    """Tokens of cache that fit beside the weights, across all sequences: (usable memory -
+    weights) / bytes per token (full attention; sliding windows not credited). The capacity a
+    server shares among the sequences in flight; 0 when even the weights do not fit."""
+    free = accelerator.usable_memory_bytes() - weight_bytes(m, weight_dtype)
+    if free <= 0:
+        return 0
+    return int(free // bytes_per_token(m, kv_dtype))
+
+
 def attention_flops_per_position(m: ModelConfig) -> float:
     """FLOPs one new token spends on one cached position of one layer.
 
@@ -116,6 +126,27 @@ def prefill_attention_flops(m: ModelConfig, prompt_tokens: int) -> float:
     else:
         local = 0
     return attention_flops_per_position(m) * ((m.n_layers - windowed) * full + windowed * local)
+
+
+def chunk_attention_flops(m: ModelConfig, prefix_tokens: int, chunk_tokens: int) -> float:
+    """Causal attention of a prefill chunk: `chunk_tokens` prompt tokens that attend to the
+    `prefix_tokens` already cached and to each other. The prefill of the whole prompt less the
+    prefill of its prefix, so chunks of a prompt add up to its prefill exactly."""
+    require_positive_int("chunk_tokens", chunk_tokens)
+    _check_context(m, prefix_tokens + chunk_tokens)
+    done = prefill_attention_flops(m, prefix_tokens) if prefix_tokens else 0.0
+    return prefill_attention_flops(m, prefix_tokens + chunk_tokens) - done
+
+
+def chunk_kv_bytes(m: ModelConfig, prefix_tokens: int, chunk_tokens: int, dtype: str = "fp16") -> float:
+    """Cache bytes a prefill chunk moves: the prefix's cache read once, and the chunk's own K
+    and V written once (sliding windows honoured). With no prefix it is the prefill's."""
+    require_positive_int("chunk_tokens", chunk_tokens)
+    _check_context(m, prefix_tokens + chunk_tokens)
+    per_position = bytes_per_token(m, dtype) / m.n_layers
+    read = per_position * cached_positions(m, prefix_tokens)
+    written = per_position * (cached_positions(m, prefix_tokens + chunk_tokens) - cached_positions(m, prefix_tokens))
+    return read + written
 
 
 def decode_step_kv_bytes(m: ModelConfig, batch: int, context: int, dtype: str = "fp16") -> float:

@@ -4,7 +4,7 @@ computed from the shapes (never copied from the published figure, which tests co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from snippets._data import find_by_name, read_text
@@ -162,6 +162,7 @@ def weight_bytes(m: ModelConfig, dtype: str = "fp16", active_only: bool = False)
     return param_count(m, active_only) * bytes_per_element(dtype)
 
 
+@cache  # pure, and called for every step of the serving simulator (snippets.serving)
 def matmul_weights_per_token(m: ModelConfig) -> int:
     """Weights one token multiplies in matmuls (2 FLOPs each): attention and MLP matrices of
     its active experts, the router and the LM head. Not the embedding gather, norms or biases."""
@@ -180,6 +181,7 @@ def expected_experts_touched(n_experts: int, experts_per_token: int, tokens: int
     return n_experts * (1 - (1 - experts_per_token / n_experts) ** tokens)
 
 
+@lru_cache(maxsize=4096)  # pure; the serving simulator asks for the same step sizes thousands of times
 def step_param_count(m: ModelConfig, tokens: int = 1) -> float:
     """Parameters one forward step over `tokens` tokens physically reads: a decode step of
     `tokens` sequences, or a prefill of a `tokens`-token prompt.
@@ -202,6 +204,7 @@ def step_weight_bytes(m: ModelConfig, dtype: str = "fp16", tokens: int = 1) -> f
     return step_param_count(m, tokens) * bytes_per_element(dtype)
 
 
+@cache  # pure; asked for at every prefill chunk the serving simulator costs
 def activation_elements_per_token(m: ModelConfig) -> int:
     """Elements each token's activations move through the weight matmuls of one forward
     pass: every matrix's input read and output written once (fused QKV and gate/up)."""

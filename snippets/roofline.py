@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from snippets import kv_cache
 from snippets.hardware import Accelerator
 from snippets.models import ModelConfig, activation_elements_per_token, matmul_weights_per_token, step_weight_bytes
-from snippets.units import bytes_per_element, require_non_negative, require_positive, require_positive_int
+from snippets.units import (
+    bytes_per_element,
+    require_int,
+    require_non_negative,
+    require_positive,
+    require_positive_int,
+)
 
 
 def ridge_point(peak_flops: float, bandwidth_Bps: float) -> float:
@@ -155,6 +161,38 @@ def prefill(
         kv_bytes=kv_cache.bytes_per_sequence(m, prompt_tokens, kv_dtype),
         tokens=prompt_tokens,
         activation_bytes=prompt_tokens * activation_elements_per_token(m) * bytes_per_element(weight_dtype),
+    )
+
+
+def mixed_step(
+    m: ModelConfig,
+    batch: int,
+    context: int,
+    chunks: tuple[tuple[int, int], ...] = (),
+    weight_dtype: str = "fp16",
+    kv_dtype: str = "fp16",
+) -> StepCost:
+    """One step of a continuous-batching server: a decode of `batch` sequences at `context`
+    tokens each, plus prefill chunks, each `(prefix_tokens, chunk_tokens)`: chunk_tokens prompt
+    tokens attending to a prefix already cached (0 for a whole prompt or a first chunk).
+
+    The pieces are decode_step's and prefill's, with the weights read once for the whole step
+    (batch + every chunk token) instead of once per piece. `batch` may be 0 (a prefill-only
+    step). `tokens` counts every token the step processes, decoded and prefilled.
+    """
+    batch = require_int("batch", batch, 0)
+    chunk_total = sum(require_positive_int("chunk_tokens", c) for _, c in chunks)
+    if batch + chunk_total == 0:
+        raise ValueError("a step needs a decode batch >= 1 or at least one prefill chunk")
+    decode = decode_step(m, batch, context, weight_dtype, kv_dtype) if batch else None
+    return StepCost(
+        weight_flops=2.0 * (batch + chunk_total) * matmul_weights_per_token(m),
+        attention_flops=(decode.attention_flops if decode else 0.0)
+        + sum(kv_cache.chunk_attention_flops(m, p, c) for p, c in chunks),
+        weight_bytes=step_weight_bytes(m, weight_dtype, batch + chunk_total),
+        kv_bytes=(decode.kv_bytes if decode else 0.0) + sum(kv_cache.chunk_kv_bytes(m, p, c, kv_dtype) for p, c in chunks),
+        tokens=batch + chunk_total,
+        activation_bytes=chunk_total * activation_elements_per_token(m) * bytes_per_element(weight_dtype),
     )
 
 

@@ -1,0 +1,437 @@
+"""Serving many users: request metrics, a seeded workload, and a step-synchronous simulator of
+a server's scheduler (static or continuous batching, chunked prefill, prefix caching, reserved
+or paged KV cache).
+
+Units: seconds, tokens, requests per second. A request's times are absolute (the simulation
+clock starts at 0); its metrics are differences of them.
+
+The simulator advances one model step at a time. Each step decodes one token for every
+running sequence past its prefill and processes some prompt tokens; its duration comes from a
+step-time function (`StepTime`), the roofline bound of `roofline.mixed_step` by default
+(`RooflineStepTime`), so a measured model of step time can be plugged in instead.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from snippets import roofline
+from snippets.hardware import Accelerator
+from snippets.models import ModelConfig
+from snippets.units import require_int, require_non_negative, require_number, require_positive, require_positive_int
+
+# ---- requests and their metrics ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request: when it arrives, its prompt, and how many tokens it will generate (the
+    server does not know that number in advance; the simulator uses it to end the request).
+    `shared_prefix_tokens` leading prompt tokens are the same in every request that has them
+    (a system prompt), which a prefix cache computes once."""
+
+    id: int
+    arrival_s: float
+    prompt_tokens: int
+    output_tokens: int
+    shared_prefix_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        require_non_negative("arrival_s", self.arrival_s)
+        require_positive_int("prompt_tokens", self.prompt_tokens)
+        require_positive_int("output_tokens", self.output_tokens)
+        require_int("shared_prefix_tokens", self.shared_prefix_tokens, 0)
+        if self.shared_prefix_tokens > self.prompt_tokens:
+            raise ValueError(f"request {self.id}: shared_prefix_tokens {self.shared_prefix_tokens} exceeds "
+                             f"its prompt of {self.prompt_tokens} tokens")
+
+
+@dataclass(frozen=True)
+class Served:
+    """A finished request: the time each of its output tokens appeared (the first ends its
+    prefill), and the batch slot it held."""
+
+    request: Request
+    token_times_s: tuple[float, ...]
+    slot: int = 0
+    first_step: int = 0  # the step that admitted it
+    last_step: int = 0  # the step that produced its last token
+
+    def __post_init__(self) -> None:
+        if len(self.token_times_s) != self.request.output_tokens:
+            raise ValueError(f"request {self.request.id}: {len(self.token_times_s)} token times for "
+                             f"{self.request.output_tokens} output tokens")
+        if list(self.token_times_s) != sorted(self.token_times_s) or self.token_times_s[0] < self.request.arrival_s:
+            raise ValueError(f"request {self.request.id}: token times must not decrease or precede its arrival")
+
+    @property
+    def ttft_s(self) -> float:
+        """Time to first token: queueing plus prefill."""
+        return self.token_times_s[0] - self.request.arrival_s
+
+    @property
+    def e2e_s(self) -> float:
+        """End-to-end latency: arrival to last token."""
+        return self.token_times_s[-1] - self.request.arrival_s
+
+    @property
+    def itl_s(self) -> tuple[float, ...]:
+        """Inter-token latencies: the gaps between consecutive output tokens."""
+        t = self.token_times_s
+        return tuple(b - a for a, b in zip(t, t[1:]))
+
+    @property
+    def tpot_s(self) -> float:
+        """Time per output token after the first: (last - first) / (tokens - 1), the mean of
+        this request's inter-token latencies; 0 for a one-token answer."""
+        n = len(self.token_times_s)
+        return (self.token_times_s[-1] - self.token_times_s[0]) / (n - 1) if n > 1 else 0.0
+
+
+def mean_itl_token_weighted_s(served: Iterable[Served]) -> float:
+    """Every gap of every request counted once: a long answer weighs as much as its tokens."""
+    gaps = [g for s in served for g in s.itl_s]
+    if not gaps:
+        raise ValueError("no request produced two tokens: no inter-token latency to average")
+    return sum(gaps) / len(gaps)
+
+
+def mean_itl_request_weighted_s(served: Iterable[Served]) -> float:
+    """Each request's mean gap (its TPOT) counted once: every request weighs the same."""
+    tpots = [s.tpot_s for s in served if len(s.token_times_s) > 1]
+    if not tpots:
+        raise ValueError("no request produced two tokens: no inter-token latency to average")
+    return sum(tpots) / len(tpots)
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0-100) of `values`, interpolating linearly between ranks
+    (numpy's default method)."""
+    p = require_number("p", p)
+    if not 0 <= p <= 100:
+        raise ValueError(f"percentile must be in [0, 100], got {p!r}")
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("percentile of no values")
+    rank = (len(ordered) - 1) * p / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class SLO:
+    """Latency targets a request must meet to count: time to first token and time per
+    output token, each at most its target."""
+
+    ttft_s: float
+    tpot_s: float
+
+    def __post_init__(self) -> None:
+        require_positive("ttft_s", self.ttft_s)
+        require_positive("tpot_s", self.tpot_s)
+
+    def met(self, s: Served) -> bool:
+        return s.ttft_s <= self.ttft_s and s.tpot_s <= self.tpot_s
+
+
+def slo_attainment(served: Sequence[Served], slo: SLO) -> float:
+    """Fraction of requests that meet both targets."""
+    if not served:
+        raise ValueError("SLO attainment of no requests")
+    return sum(slo.met(s) for s in served) / len(served)
+
+
+def goodput_rps(served: Sequence[Served], slo: SLO) -> float:
+    """Requests per second that meet both targets, over the run (first arrival to last token)."""
+    if not served:
+        raise ValueError("goodput of no requests")
+    start = min(s.request.arrival_s for s in served)
+    end = max(s.token_times_s[-1] for s in served)
+    return sum(slo.met(s) for s in served) / (end - start)
+
+
+def highest_rate_meeting(rates_per_s: Sequence[float], attainments: Sequence[float], percentile_target: float) -> float:
+    """The highest arrival rate at which at least `percentile_target` % of requests meet the
+    SLO, scanning the rates in increasing order and stopping at the first that fails: the
+    goodput of a server at that percentile. 0 if the lowest rate already fails."""
+    require_positive("percentile_target", percentile_target)
+    if len(rates_per_s) != len(attainments):
+        raise ValueError("one attainment per rate")
+    best = 0.0
+    for rate, attained in sorted(zip(rates_per_s, attainments)):
+        if attained * 100 < percentile_target:
+            break
+        best = rate
+    return best
+
+
+def littles_law_in_flight(arrival_rate_per_s: float, mean_latency_s: float) -> float:
+    """Little's law: requests in the system on average = arrival rate x mean time in it."""
+    return require_positive("arrival_rate_per_s", arrival_rate_per_s) * require_non_negative(
+        "mean_latency_s", mean_latency_s)
+
+
+def reading_speed_tpot_s(words_per_minute: float, tokens_per_word: float) -> float:
+    """The time per output token that streams text as fast as a person reads it."""
+    require_positive("words_per_minute", words_per_minute)
+    require_positive("tokens_per_word", tokens_per_word)
+    return 60 / (words_per_minute * tokens_per_word)
+
+
+# ---- workloads -------------------------------------------------------------------------------
+
+
+def poisson_arrivals_s(rate_per_s: float, n: int, seed: int) -> tuple[float, ...]:
+    """`n` arrival times of a Poisson process: exponential gaps of mean 1 / rate, seeded."""
+    require_positive("rate_per_s", rate_per_s)
+    require_positive_int("n", n)
+    rng = random.Random(seed)
+    t, times = 0.0, []
+    for _ in range(n):
+        t += rng.expovariate(rate_per_s)
+        times.append(t)
+    return tuple(times)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A seeded synthetic workload: Poisson arrivals; prompt lengths uniform in
+    [prompt_min, prompt_max]; output lengths exponential with mean `output_mean`, rounded up
+    and capped at `output_max` (most answers short, a few long)."""
+
+    n_requests: int
+    rate_per_s: float
+    seed: int
+    prompt_min: int = 256
+    prompt_max: int = 2048
+    output_mean: int = 256
+    output_max: int = 2048
+    shared_prefix_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        require_positive_int("n_requests", self.n_requests)
+        require_positive("rate_per_s", self.rate_per_s)
+        for name in ("prompt_min", "prompt_max", "output_mean", "output_max"):
+            require_positive_int(name, getattr(self, name))
+        if self.prompt_min > self.prompt_max:
+            raise ValueError(f"prompt_min {self.prompt_min} exceeds prompt_max {self.prompt_max}")
+        if self.shared_prefix_tokens > self.prompt_min:
+            raise ValueError("shared_prefix_tokens must fit in the shortest prompt")
+
+    def requests(self) -> tuple[Request, ...]:
+        arrivals = poisson_arrivals_s(self.rate_per_s, self.n_requests, self.seed)
+        rng = random.Random(self.seed + 1)  # lengths independent of the arrival stream
+        return tuple(
+            Request(i, t, rng.randint(self.prompt_min, self.prompt_max),
+                    min(self.output_max, max(1, math.ceil(rng.expovariate(1 / self.output_mean)))),
+                    self.shared_prefix_tokens)
+            for i, t in enumerate(arrivals))
+
+
+# ---- step time -------------------------------------------------------------------------------
+
+#: (decode batch, context per decoding sequence, prefill chunks as (prefix, tokens)) -> seconds
+StepTime = Callable[[int, int, tuple[tuple[int, int], ...]], float]
+
+
+@dataclass
+class RooflineStepTime:
+    """The roofline bound on a step's time (roofline.mixed_step), remembered per step shape
+    for this instance. The decode batch is costed at its mean context, rounded up to a whole
+    16-token block: exact but for that rounding for full-attention models, whose cache reads
+    and attention grow linearly with each sequence's context."""
+
+    model: ModelConfig
+    accelerator: Accelerator
+    weight_dtype: str = "bf16"
+    kv_dtype: str = "bf16"
+    compute_dtype: str = "bf16"
+    round_context_tokens: int = 16  # contexts rounded up to this many tokens (a KV block)
+    _seen: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __call__(self, batch: int, context: int, chunks: tuple[tuple[int, int], ...] = ()) -> float:
+        context = -(-context // self.round_context_tokens) * self.round_context_tokens
+        key = (batch, context, chunks)
+        if key not in self._seen:
+            step = roofline.mixed_step(self.model, batch, context, chunks, self.weight_dtype, self.kv_dtype)
+            self._seen[key] = step.time_s(self.accelerator, self.compute_dtype)
+        return self._seen[key]
+
+
+# ---- the scheduler ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How the server schedules.
+
+    batching: "static" admits a new batch only when the last one has finished; "continuous"
+    admits into any free slot before every step. chunk_tokens: prompt tokens mixed into one
+    step (None: whole prompts). prefix_cache: a shared prefix computed once is reused. kv:
+    "reserved" sets aside `reserve_tokens` of cache per request at admission; "paged" holds
+    blocks of `block_tokens` as a sequence grows, and preempts the newest sequence (to
+    recompute it later) when a block cannot be had."""
+
+    name: str
+    batching: str = "continuous"
+    chunk_tokens: int | None = None
+    prefix_cache: bool = False
+    kv: str = "paged"
+    max_batch: int = 256
+    block_tokens: int = 16
+    reserve_tokens: int = 8192
+
+    def __post_init__(self) -> None:
+        if self.batching not in ("static", "continuous"):
+            raise ValueError(f"batching must be 'static' or 'continuous', got {self.batching!r}")
+        if self.kv not in ("reserved", "paged"):
+            raise ValueError(f"kv must be 'reserved' or 'paged', got {self.kv!r}")
+        if self.chunk_tokens is not None:
+            require_positive_int("chunk_tokens", self.chunk_tokens)
+        for name in ("max_batch", "block_tokens", "reserve_tokens"):
+            require_positive_int(name, getattr(self, name))
+
+    def held_tokens(self, cached_tokens: int) -> int:
+        """Cache a sequence holding `cached_tokens` occupies: its reservation, or whole blocks."""
+        if self.kv == "reserved":
+            return self.reserve_tokens
+        return -(-cached_tokens // self.block_tokens) * self.block_tokens
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one step did: when, how long, and what the cache held after it (in tokens)."""
+
+    start_s: float
+    duration_s: float
+    decode_batch: int
+    prefill_tokens: int
+    in_system: int  # requests arrived and not finished, at the step's start
+    slots_busy: int
+    cache_used_tokens: int  # tokens actually cached
+    cache_held_tokens: int  # tokens set aside (reserved, or whole blocks)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    policy: Policy
+    capacity_tokens: int
+    served: tuple[Served, ...]  # in request order
+    steps: tuple[Step, ...]
+    preemptions: int
+
+    @property
+    def duration_s(self) -> float:
+        """First arrival to last token."""
+        return max(s.token_times_s[-1] for s in self.served) - min(s.request.arrival_s for s in self.served)
+
+    @property
+    def slot_utilisation(self) -> float:
+        """Busy slots over all slots, averaged over steps."""
+        return sum(s.slots_busy for s in self.steps) / (len(self.steps) * self.policy.max_batch)
+
+
+@dataclass
+class _Sequence:
+    """A request inside the server."""
+
+    request: Request
+    slot: int = -1
+    first_step: int = 0
+    cached: int = 0  # tokens whose K and V are in the cache
+    target: int = 0  # tokens to prefill before the next token can be produced
+    times: list = field(default_factory=list)  # when each output token appeared
+
+    @property
+    def prefilled(self) -> bool:
+        return self.cached >= self.target
+
+    def holding(self, policy: Policy) -> int:
+        """Cache this sequence holds once its next token is cached: its reservation, or blocks
+        for that many tokens (and for its whole prompt from admission on)."""
+        return policy.held_tokens(max(self.cached + 1, self.target))
+
+
+# --8<-- [start:scheduler]
+def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, capacity_tokens: int) -> Simulation:
+    """Serve `requests` under `policy` on a cache of `capacity_tokens` tokens, one step at a time."""
+    _check_fits(requests, policy, capacity_tokens)
+    arriving = deque(sorted(requests, key=lambda r: (r.arrival_s, r.id)))
+    queue: deque[_Sequence] = deque()  # arrived, waiting for a slot
+    running: list[_Sequence] = []  # admitted, oldest first
+    done: list[Served] = []
+    steps: list[Step] = []
+    prefix_cached = False
+    preemptions, now = 0, 0.0
+    while arriving or queue or running:
+        while arriving and arriving[0].arrival_s <= now:  # 1. arrivals join the queue
+            r = arriving.popleft()
+            queue.append(_Sequence(r, target=r.prompt_tokens))
+        if not queue and not running:  # idle: jump to the next arrival
+            now = arriving[0].arrival_s
+            continue
+        held = sum(s.holding(policy) for s in running)  # cache held after this step's tokens
+        while held > capacity_tokens:  # 2. paged: no block for a token: preempt the newest
+            victim = running.pop()
+            held -= victim.holding(policy)
+            victim.cached, victim.target = 0, victim.request.prompt_tokens + len(victim.times)
+            queue.appendleft(victim)  # it recomputes its prompt and the tokens it produced
+            preemptions += 1
+        if policy.batching == "continuous" or not running:  # 3. admit into free slots
+            while queue and len(running) < policy.max_batch:
+                s = queue[0]
+                need = s.holding(policy)  # a reservation, or blocks for its prompt
+                if held + need > capacity_tokens:
+                    break
+                queue.popleft()
+                held += need
+                s.slot = min(set(range(policy.max_batch)) - {x.slot for x in running})
+                s.first_step = len(steps)
+                if policy.prefix_cache and prefix_cached and s.cached == 0:
+                    s.cached = s.request.shared_prefix_tokens  # reuse the shared prefix's K and V
+                running.append(s)
+        decoding = [s for s in running if s.cached >= s.target]  # 4. one token for each prefilled one...
+        chunks, budget = [], policy.chunk_tokens or math.inf
+        for s in running:  # ...and prompt tokens for the others, oldest first, within the budget
+            if s.cached < s.target and budget > 0:
+                take = int(min(s.target - s.cached, budget))
+                chunks.append((s, take))
+                budget -= take
+        context = sum(s.cached for s in decoding)
+        duration = step_time(len(decoding), -(-context // max(len(decoding), 1)),
+                             tuple((s.cached, n) for s, n in chunks))
+        steps.append(Step(now, duration, len(decoding), sum(n for _, n in chunks), len(running) + len(queue),
+                          len(running), context + sum(s.cached for s, _ in chunks), held))
+        now += duration
+        for s in decoding:  # 5. the step's tokens appear at its end
+            s.cached += 1
+            s.times.append(now)
+        for s, n in chunks:
+            s.cached += n
+            if s.prefilled:  # the last chunk of a prompt yields the first token
+                s.times.append(now)
+                prefix_cached = prefix_cached or s.request.shared_prefix_tokens > 0
+        finished = [s for s in decoding if len(s.times) == s.request.output_tokens] + \
+            [s for s, _ in chunks if len(s.times) == s.request.output_tokens]
+        for s in finished:  # 6. finished ones leave
+            running.remove(s)
+            done.append(Served(s.request, tuple(s.times), s.slot, s.first_step, len(steps) - 1))
+    done.sort(key=lambda s: s.request.id)
+    return Simulation(policy, capacity_tokens, tuple(done), tuple(steps), preemptions)
+# --8<-- [end:scheduler]
+
+
+def _check_fits(requests: Sequence[Request], policy: Policy, capacity_tokens: int) -> None:
+    require_positive_int("capacity_tokens", capacity_tokens)
+    if not requests:
+        raise ValueError("no requests to serve")
+    longest = max(r.prompt_tokens + r.output_tokens for r in requests)
+    if policy.held_tokens(longest) > capacity_tokens:
+        raise ValueError(f"a request of {longest:,} tokens needs more than the cache's {capacity_tokens:,}")
+    if policy.kv == "reserved" and longest > policy.reserve_tokens:
+        raise ValueError(f"a request of {longest:,} tokens exceeds the {policy.reserve_tokens:,} reserved per request")

@@ -1,0 +1,197 @@
+"""Serving: metrics on hand-made traces, the simulator against closed forms, determinism, bad
+input, and the mixed step against decode_step and prefill exactly."""
+
+import pytest
+
+from snippets import hardware, kv_cache, models, roofline, serving
+from snippets.serving import SLO, Policy, Request, Served
+
+LLAMA = models.get("Llama-3.1-8B")
+H100 = hardware.get("H100 SXM")
+
+
+def constant_step(seconds: float = 0.01):
+    """A step-time function that ignores the step's shape."""
+    return lambda batch, context, chunks: seconds
+
+
+# ---- metrics on traces with known answers -------------------------------------------------------
+
+
+def test_metrics_of_one_request():
+    s = Served(Request(0, 1.0, 10, 4), (1.5, 1.6, 1.8, 2.1))
+    assert s.ttft_s == pytest.approx(0.5)
+    assert s.e2e_s == pytest.approx(1.1)
+    assert s.itl_s == pytest.approx((0.1, 0.2, 0.3))
+    assert s.tpot_s == pytest.approx(0.2)  # (2.1 - 1.5) / 3
+    assert Served(Request(1, 0.0, 10, 1), (0.3,)).tpot_s == 0.0
+
+
+def test_token_and_request_weighted_itl_differ_by_weighting():
+    short = Served(Request(0, 0.0, 10, 2), (1.0, 2.0))  # one gap of 1 s
+    long = Served(Request(1, 0.0, 10, 5), (1.0, 1.1, 1.2, 1.3, 1.4))  # four gaps of 0.1 s
+    assert serving.mean_itl_token_weighted_s([short, long]) == pytest.approx((1.0 + 4 * 0.1) / 5)
+    assert serving.mean_itl_request_weighted_s([short, long]) == pytest.approx((1.0 + 0.1) / 2)
+
+
+def test_percentile_matches_linear_interpolation():
+    assert serving.percentile([4, 1, 3, 2], 50) == 2.5
+    assert serving.percentile([1, 2, 3, 4, 5], 90) == pytest.approx(4.6)
+    assert serving.percentile([7], 99) == 7
+    assert serving.percentile([1, 2], 0) == 1 and serving.percentile([1, 2], 100) == 2
+
+
+def test_goodput_counts_requests_meeting_both_targets():
+    slo = SLO(ttft_s=0.5, tpot_s=0.1)
+    ok = Served(Request(0, 0.0, 10, 3), (0.2, 0.3, 0.4))
+    slow_first = Served(Request(1, 0.0, 10, 3), (0.9, 1.0, 1.1))
+    slow_tokens = Served(Request(2, 1.0, 10, 3), (1.2, 1.7, 2.0))
+    assert [slo.met(s) for s in (ok, slow_first, slow_tokens)] == [True, False, False]
+    assert serving.slo_attainment([ok, slow_first, slow_tokens], slo) == pytest.approx(1 / 3)
+    assert serving.goodput_rps([ok, slow_first, slow_tokens], slo) == pytest.approx(1 / 2.0)  # 0 s to 2 s
+    assert serving.highest_rate_meeting([1, 2, 4, 8], [1.0, 0.95, 0.85, 0.99], 90) == 2  # stops at the first miss
+
+
+def test_reading_speed_and_littles_law():
+    assert serving.reading_speed_tpot_s(240, 1.25) == pytest.approx(0.2)  # 300 tokens a minute
+    assert serving.littles_law_in_flight(10, 0.5) == 5
+
+
+# ---- the simulator against closed forms ---------------------------------------------------------
+
+
+def test_a_single_request_takes_one_prefill_then_one_step_per_token():
+    step = serving.RooflineStepTime(LLAMA, H100)
+    r = Request(0, 0.25, 1000, 5)
+    sim = serving.simulate([r], Policy("continuous"), step, 10**6)
+    (s,) = sim.served
+    prefill_s = roofline.prefill(LLAMA, 1000, "bf16", "bf16").time_s(H100)
+    assert s.ttft_s == pytest.approx(prefill_s)
+    decodes = [roofline.decode_step(LLAMA, 1, -(-c // 16) * 16, "bf16", "bf16").time_s(H100) for c in range(1000, 1004)]
+    assert s.itl_s == pytest.approx(tuple(decodes))
+    assert len(sim.steps) == 5
+
+
+def test_a_full_batch_of_equal_requests_takes_prompt_steps_plus_output_steps():
+    n, out = 8, 20
+    reqs = [Request(i, 0.0, 100, out) for i in range(n)]
+    for policy in (Policy("static", batching="static", max_batch=n), Policy("continuous", max_batch=n)):
+        sim = serving.simulate(reqs, policy, constant_step(0.01), 10**6)
+        assert len(sim.steps) == out  # one step prefills all and yields token 1, then out - 1 decodes
+        assert all(s.ttft_s == pytest.approx(0.01) and s.e2e_s == pytest.approx(out * 0.01) for s in sim.served)
+        assert sim.slot_utilisation == 1.0
+
+
+def test_static_waits_for_the_longest_member_continuous_refills():
+    reqs = [Request(0, 0.0, 10, 2), Request(1, 0.0, 10, 10), Request(2, 0.0, 10, 2)]
+    static = serving.simulate(reqs, Policy("s", batching="static", max_batch=2), constant_step(), 10**6)
+    continuous = serving.simulate(reqs, Policy("c", max_batch=2), constant_step(), 10**6)
+    assert static.served[2].token_times_s[0] == pytest.approx(0.11)  # after request 1's tenth token
+    assert continuous.served[2].token_times_s[0] == pytest.approx(0.03)  # in the slot request 0 freed
+    assert len(continuous.steps) < len(static.steps)
+
+
+def test_chunked_prefill_splits_a_prompt_and_the_chunks_add_up():
+    sim = serving.simulate([Request(0, 0.0, 1000, 1)], Policy("c", chunk_tokens=300), constant_step(), 10**6)
+    assert [s.prefill_tokens for s in sim.steps] == [300, 300, 300, 100]
+    whole = kv_cache.prefill_attention_flops(LLAMA, 1000)
+    parts = sum(kv_cache.chunk_attention_flops(LLAMA, p, c) for p, c in ((0, 300), (300, 300), (600, 300), (900, 100)))
+    assert parts == pytest.approx(whole, rel=1e-12)
+
+
+def test_prefix_cache_skips_the_shared_prefix_after_its_first_computation():
+    reqs = [Request(i, float(i), 1000, 1, shared_prefix_tokens=800) for i in range(3)]
+    sim = serving.simulate(reqs, Policy("c", chunk_tokens=100, prefix_cache=True), constant_step(), 10**6)
+    assert [round(s.ttft_s / 0.01) for s in sim.served] == [10, 2, 2]
+
+
+def test_paged_holds_whole_blocks_and_preempts_when_full():
+    assert Policy("p", block_tokens=16).held_tokens(17) == 32
+    assert Policy("r", kv="reserved", reserve_tokens=4096).held_tokens(17) == 4096
+    reqs = [Request(i, 0.0, 64, 64) for i in range(4)]  # 128 tokens each at the end
+    sim = serving.simulate(reqs, Policy("p", max_batch=4), constant_step(), 320)
+    assert sim.preemptions > 0 and len(sim.served) == 4
+    assert all(s.cache_held_tokens <= 320 for s in sim.steps)
+    reserved = serving.simulate(reqs, Policy("r", kv="reserved", reserve_tokens=128), constant_step(), 320)
+    assert max(s.slots_busy for s in reserved.steps) == 2 and reserved.preemptions == 0
+
+
+def test_littles_law_holds_on_a_long_run():
+    rate = 20.0
+    reqs = serving.Workload(2000, rate, seed=7, prompt_min=64, prompt_max=256, output_mean=32, output_max=256).requests()
+    sim = serving.simulate(reqs, Policy("c", max_batch=64), constant_step(0.005), 10**6)
+    busy = sum(s.in_system * s.duration_s for s in sim.steps)
+    in_flight = busy / sim.duration_s  # time-average from the step log (idle gaps count as 0)
+    mean_e2e = sum(s.e2e_s for s in sim.served) / len(sim.served)
+    assert in_flight == pytest.approx(serving.littles_law_in_flight(rate, mean_e2e), rel=0.1)
+
+
+def test_same_seed_same_run():
+    def run():
+        reqs = serving.Workload(50, 30.0, seed=11).requests()
+        return serving.simulate(reqs, Policy("c", chunk_tokens=512), serving.RooflineStepTime(LLAMA, H100), 10**6)
+
+    assert run() == run()
+    assert serving.Workload(50, 30.0, seed=11).requests() != serving.Workload(50, 30.0, seed=12).requests()
+
+
+# ---- bad input -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: serving.poisson_arrivals_s(0, 10, 1), "rate_per_s must be a positive"),
+    (lambda: serving.poisson_arrivals_s(-1.0, 10, 1), "rate_per_s must be a positive"),
+    (lambda: serving.Workload(10, 0.0, 1), "rate_per_s must be a positive"),
+    (lambda: serving.Workload(0, 1.0, 1), "n_requests must be an integer >= 1"),
+    (lambda: serving.Workload(10, 1.0, 1, output_mean=0), "output_mean must be an integer >= 1"),
+    (lambda: SLO(0, 0.1), "ttft_s must be a positive"),
+    (lambda: SLO(1.0, -0.1), "tpot_s must be a positive"),
+    (lambda: Request(0, 0.0, 0, 5), "prompt_tokens must be an integer >= 1"),
+    (lambda: Request(0, 0.0, 5, -1), "output_tokens must be an integer >= 1"),
+    (lambda: Request(0, -1.0, 5, 5), "arrival_s must be a finite number >= 0"),
+    (lambda: Request(0, 0.0, 5, 5, shared_prefix_tokens=6), "exceeds its prompt"),
+    (lambda: Policy("x", batching="dynamic"), "batching must be"),
+    (lambda: Policy("x", chunk_tokens=0), "chunk_tokens must be an integer >= 1"),
+    (lambda: serving.percentile([1.0], 101), "percentile must be in"),
+    (lambda: serving.reading_speed_tpot_s(0, 1.3), "words_per_minute must be a positive"),
+    (lambda: serving.simulate([Request(0, 0.0, 100, 100)], Policy("x"), constant_step(), 150),
+     "needs more than the cache"),
+    (lambda: serving.simulate([Request(0, 0.0, 100, 100)], Policy("x", kv="reserved", reserve_tokens=150),
+                              constant_step(), 10**6), "exceeds the 150 reserved"),
+    (lambda: serving.simulate([], Policy("x"), constant_step(), 100), "no requests"),
+    (lambda: roofline.mixed_step(LLAMA, 0, 0, ()), "needs a decode batch"),
+    (lambda: roofline.mixed_step(LLAMA, 4, 100, ((0, 0),)), "chunk_tokens must be an integer >= 1"),
+])
+def test_bad_input_says_what_is_wrong(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+# ---- the mixed step ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["Llama-3.1-8B", "Gemma-2-9B", "DeepSeek-V3"])
+def test_mixed_step_is_decode_plus_prefill_with_weights_read_once(model):
+    m = models.get(model)
+    batch, context, chunk = 32, 3000, 512
+    decode = roofline.decode_step(m, batch, context, "bf16", "bf16")
+    pre = roofline.prefill(m, chunk, "bf16", "bf16")
+    mixed = roofline.mixed_step(m, batch, context, ((0, chunk),), "bf16", "bf16")
+    assert mixed.weight_flops == decode.weight_flops + pre.weight_flops
+    assert mixed.attention_flops == decode.attention_flops + pre.attention_flops
+    assert mixed.kv_bytes == decode.kv_bytes + pre.kv_bytes
+    assert mixed.activation_bytes == pre.activation_bytes
+    assert mixed.weight_bytes == models.step_weight_bytes(m, "bf16", batch + chunk)
+    assert mixed.weight_bytes <= decode.weight_bytes + pre.weight_bytes
+    assert mixed.tokens == batch + chunk
+    alone = roofline.mixed_step(m, batch, context, (), "bf16", "bf16")
+    assert (alone.flops, alone.bytes) == (decode.flops, decode.bytes)
+    prefill_only = roofline.mixed_step(m, 0, 0, ((0, chunk),), "bf16", "bf16")
+    assert (prefill_only.flops, prefill_only.bytes) == (pre.flops, pre.bytes)
+
+
+def test_a_later_chunk_reads_its_prefix_and_attends_to_it():
+    m = LLAMA
+    later = roofline.mixed_step(m, 0, 0, ((1000, 24),), "bf16", "bf16")
+    assert later.attention_flops == kv_cache.prefill_attention_flops(m, 1024) - kv_cache.prefill_attention_flops(m, 1000)
+    assert later.kv_bytes == kv_cache.bytes_per_token(m, "bf16") * 1024  # 1,000 read + 24 written

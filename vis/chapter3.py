@@ -1,0 +1,264 @@
+"""Figures for chapter 3, "Serving many users". Each function returns an inline SVG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from snippets import hardware, kv_cache, models, roofline, serving
+from vis.chapter1 import integer_axis
+from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PALETTE, PURPLE, course_style, new_figure, plain, to_svg
+
+POLICY_COLOURS = (ORANGE, BLUE, GREEN, PURPLE)
+
+
+def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], tpot_target_s: float,
+           reading_tpot_s: float, measured: tuple[tuple[float, float, str], ...] = ()) -> str:
+    """Per-user tokens/s (1/T) against total tokens/s (B/T) as the batch grows, one line per
+    context, cut where the batch no longer fits. `measured`: (total, per user, label) points
+    from recorded runs, drawn over the prediction (none yet)."""
+    gpu, m = hardware.get(accelerator), models.get(model)
+    with course_style():
+        fig = new_figure(7.0, 4.0)
+        ax = fig.add_subplot()
+        for context, colour in zip(contexts, (BLUE, PURPLE)):
+            fits = kv_cache.max_batch(m, gpu, context, dtype, dtype)
+            batches = np.unique(np.round(np.logspace(0, np.log10(fits), 40)).astype(int))
+            t = np.array([roofline.decode_step(m, int(b), context, dtype, dtype).time_s(gpu) for b in batches])
+            ax.plot(batches / t, 1 / t, color=colour, label=f"{context:,} tokens of context (up to batch {fits:,})")
+            labelled = {fits} | ({1, 8, 64} if context == contexts[0] else set())  # one label per point
+            for b in sorted(x for x in labelled if x <= fits):
+                tb = roofline.decode_step(m, b, context, dtype, dtype).time_s(gpu)
+                ax.plot([b / tb], [1 / tb], "o", color=colour, markersize=4)
+                ax.annotate(f"B={b:,}", (b / tb, 1 / tb), textcoords="offset points", xytext=(4, 4),
+                            fontsize=7, color=INK)
+        for total, per_user, label in measured:
+            ax.plot([total], [per_user], "s", color=ORANGE, markersize=5)
+            ax.annotate(plain(label), (total, per_user), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(1 / reading_tpot_s / 2, None)
+        ax.axhspan(ax.get_ylim()[0], 1 / reading_tpot_s, color=GREY, alpha=0.25, linewidth=0)
+        ax.text(ax.get_xlim()[0] * 1.1, 1 / reading_tpot_s * 0.8, "slower than reading", fontsize=8, va="top")
+        ax.axhline(1 / tpot_target_s, color=INK, linestyle="--", linewidth=1)
+        ax.text(ax.get_xlim()[0] * 1.1, 1 / tpot_target_s * 1.08,
+                f"TPOT target {tpot_target_s * 1e3:.0f} ms = {1 / tpot_target_s:.0f} tok/s", fontsize=8)
+        integer_axis(ax.xaxis)
+        integer_axis(ax.yaxis)
+        ax.set_xlabel("total tokens/s, B / T (log)")
+        ax.set_ylabel("tokens/s per user, 1 / T (log)")
+        ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.12))
+        ax.set_title(f"{plain(m.name)} decode, {dtype}, on the {plain(gpu.name)} (roofline bound)", loc="left",
+                     fontsize=10)
+        return to_svg(
+            fig, "serving-pareto", f"Per-user against total decode speed as the batch grows, {m.name} on the {gpu.name}",
+            "Two falling curves on log axes, one per context length: each step to a larger batch multiplies the "
+            "total tokens per second many times while the speed each user sees falls slowly. Each curve stops at "
+            "the largest batch that fits in memory. A grey band marks speeds slower than reading and a dashed "
+            "line the time-per-output-token target.",
+        )
+
+
+def request_timeline(s: serving.Served, admitted: float) -> str:
+    """One request (admitted to a slot at time `admitted`): arrival, queueing, prefill, its
+    tokens, and the definitions of TTFT, TPOT and ITL drawn on it."""
+    r, t0 = s.request, s.request.arrival_s
+    ms = [(t - t0) * 1e3 for t in s.token_times_s]
+    gaps = s.itl_s
+    worst = int(np.argmax(gaps))
+    with course_style():
+        fig = new_figure(7.2, 2.9)
+        ax = fig.add_subplot()
+        ax.barh([1], [(admitted - t0) * 1e3], left=0, height=0.35, color=GREY, label="queueing")
+        ax.barh([1], [ms[0] - (admitted - t0) * 1e3], left=(admitted - t0) * 1e3, height=0.35, color=ORANGE,
+                label="prefill")
+        ax.vlines(ms, 0.45, 0.75, color=BLUE, linewidth=0.8, label="an output token")
+        ax.annotate("", xy=(ms[0], 1.45), xytext=(0, 1.45), arrowprops=dict(arrowstyle="<->", color=INK, lw=1))
+        ax.text(ms[0] / 2, 1.55, f"TTFT {ms[0]:.0f} ms", ha="center", fontsize=8)
+        ax.annotate("", xy=(ms[-1], 0.2), xytext=(ms[0], 0.2), arrowprops=dict(arrowstyle="<->", color=INK, lw=1))
+        ax.text((ms[0] + ms[-1]) / 2, 0.0, f"{len(ms) - 1} gaps: TPOT = mean gap = {s.tpot_s * 1e3:.1f} ms", ha="center",
+                fontsize=8)
+        ax.annotate(f"longest ITL {gaps[worst] * 1e3:.0f} ms:\na prefill in the same step",
+                    xy=((ms[worst] + ms[worst + 1]) / 2, 0.78), xytext=((ms[worst] + ms[worst + 1]) / 2, 1.2),
+                    ha="center", fontsize=8, arrowprops=dict(arrowstyle="->", color=INK, lw=0.8))
+        ax.set_xlim(-0.06 * ms[-1], ms[-1] * 1.03)
+        ax.set_ylim(-0.2, 1.8)
+        ax.set_yticks([])
+        ax.grid(axis="y", visible=False)
+        ax.set_xlabel(f"ms since request {r.id} arrived ({r.prompt_tokens:,}-token prompt, {r.output_tokens} tokens out)")
+        ax.legend(fontsize=7, loc="upper right", ncol=3, bbox_to_anchor=(1, 1.22))
+        return to_svg(
+            fig, "serving-request-timeline", "One request's timeline, with TTFT, TPOT and ITL marked",
+            f"A request waits {(admitted - t0) * 1e3:.0f} ms in the queue, is prefilled, and its first token appears "
+            f"at {ms[0]:.0f} ms: the time to first token. Its {len(ms)} tokens follow as ticks; the gaps between "
+            f"them are the inter-token latencies, whose mean, {s.tpot_s * 1e3:.1f} ms, is the time per output token. "
+            f"The longest gap, {gaps[worst] * 1e3:.0f} ms, is a step that also prefilled other prompts.",
+        )
+
+
+@dataclass(frozen=True)
+class SlotPanel:
+    """What the slot figure draws of one simulation: per request (slot, first step, last step,
+    request id), and the totals for the title."""
+
+    policy: str
+    slots: int
+    steps: int
+    utilisation: float
+    bars: tuple[tuple[int, int, int, int], ...]
+
+
+def slot_panel(sim: serving.Simulation) -> SlotPanel:
+    return SlotPanel(sim.policy.name, sim.policy.max_batch, len(sim.steps), sim.slot_utilisation,
+                     tuple((s.slot, s.first_step, s.last_step, s.request.id) for s in sim.served))
+
+
+def slot_timelines(static: SlotPanel, continuous: SlotPanel) -> str:
+    """Which request holds each batch slot at each step, static above continuous."""
+    with course_style():
+        fig = new_figure(7.2, 4.2)
+        axes = fig.subplots(2, 1, sharex=True)
+        for ax, panel in zip(axes, (static, continuous)):
+            for slot, first, last, request in panel.bars:
+                ax.barh([slot], [last - first + 1], left=first, height=0.8, color=PALETTE[request % 4],
+                        edgecolor="none")
+            ax.set_title(f"{panel.policy} batching: {panel.steps:,} steps, slots busy {panel.utilisation:.0%}",
+                         loc="left", fontsize=9)
+            ax.set_ylabel("slot")
+            ax.set_yticks(range(panel.slots))
+            ax.tick_params(axis="y", labelsize=7)
+            ax.grid(axis="y", visible=False)
+            ax.set_ylim(panel.slots - 0.5, -0.5)
+        axes[-1].set_xlabel("step")
+        return to_svg(
+            fig, "serving-static-vs-continuous", f"Static and continuous batching of the same {len(static.bars)} "
+            f"requests on {static.slots} slots",
+            f"Two rows of slot timelines. Static batching fills the slots, then leaves each finished slot empty until "
+            f"the longest request of the batch is done: {static.steps} steps with the slots "
+            f"{static.utilisation:.0%} busy. Continuous batching gives a freed slot to the next request at once: "
+            f"{continuous.steps} steps, {continuous.utilisation:.0%} busy.",
+        )
+
+
+def goodput_vs_rate(sweep: dict[str, list[tuple[float, float, float]]], ttft_target_s: float, tpot_target_s: float,
+                    percentile: float, setting: str) -> str:
+    """Goodput (requests/s meeting both targets) and SLO attainment against arrival rate, per policy."""
+    with course_style():
+        fig = new_figure(7.2, 3.6)
+        left, right = fig.subplots(1, 2)
+        top = max(r for points in sweep.values() for r, _, _ in points)
+        left.plot([0, top], [0, top], color=GREY, linestyle=":", linewidth=1, label="every request on target")
+        for (name, points), colour in zip(sweep.items(), POLICY_COLOURS):
+            rates = [r for r, _, _ in points]
+            left.plot(rates, [g for _, _, g in points], "o-", color=colour, markersize=3, label=plain(name))
+            right.plot(rates, [100 * a for _, a, _ in points], "o-", color=colour, markersize=3)
+        right.axhline(percentile, color=INK, linestyle="--", linewidth=1)
+        right.text(rates[0], percentile + 2, f"{percentile:g} % on target", fontsize=8)
+        left.set_xlabel("arrival rate (requests/s)")
+        left.set_ylabel("goodput (requests/s on target)")
+        right.set_xlabel("arrival rate (requests/s)")
+        right.set_ylabel("requests on target (%)")
+        right.set_ylim(0, 105)
+        left.legend(fontsize=7, loc="upper left")
+        fig.suptitle(f"{plain(setting)}; targets: TTFT ≤ {ttft_target_s:g} s and TPOT ≤ {tpot_target_s * 1e3:.0f} ms",
+                     fontsize=9)
+        return to_svg(
+            fig, "serving-goodput", "Goodput and SLO attainment against arrival rate for three scheduling policies",
+            "Left: requests per second that meet both latency targets; each policy follows the arrival rate, then "
+            "falls away from it once queues and stalls push requests past a target. Right: the share of requests on "
+            f"target, against a dashed line at {percentile:g} %. Paged memory holds on longer than reservations, and "
+            "chunked prefill longest.",
+        )
+
+
+def step_time_vs_chunk(accelerator: str, model: str, dtype: str, batch: int, context: int, prompt: int,
+                       chunks: tuple[int, ...]) -> str:
+    """Step time of a decode batch with a prefill chunk of C tokens, against C; and the time
+    the whole prompt takes in such chunks."""
+    gpu, m = hardware.get(accelerator), models.get(model)
+    sizes = np.unique(np.round(np.logspace(np.log10(16), np.log10(prompt), 40)).astype(int))
+
+    def step_ms(c: int, prefix: int = 0) -> float:
+        return roofline.mixed_step(m, batch, context, ((prefix, c),), dtype, dtype).time_s(gpu) * 1e3
+
+    def prefill_ms(c: int) -> float:
+        return sum(step_ms(min(c, prompt - p), p) for p in range(0, prompt, c))
+
+    alone = roofline.decode_step(m, batch, context, dtype, dtype).time_s(gpu) * 1e3
+    knee = next(int(c) for c in sizes if not roofline.mixed_step(m, batch, context, ((0, int(c)),), dtype,
+                                                                   dtype).is_memory_bound(gpu))
+    with course_style():
+        fig = new_figure(7.2, 3.4)
+        left, right = fig.subplots(1, 2)
+        left.plot(sizes, [step_ms(int(c)) for c in sizes], color=ORANGE, label="decode + first chunk")
+        left.axhline(alone, color=BLUE, linestyle="--", linewidth=1, label=f"decode alone, {alone:.1f} ms")
+        left.axvline(knee, color=GREY, linestyle=":", linewidth=1)
+        left.text(knee * 1.1, alone * 3, f"compute-bound\nfrom C ≈ {knee:,}", fontsize=7)
+        left.set_ylabel("step time = longest gap (ms)")
+        right.plot(chunks, [prefill_ms(c) for c in chunks], "o-", color=GREEN, markersize=3)
+        right.set_ylabel(f"prefill of the {prompt:,}-token prompt (ms)")
+        for ax in (left, right):
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("prompt tokens per step, C")
+            integer_axis(ax.xaxis)
+        left.set_yscale("log")
+        integer_axis(left.yaxis)
+        left.legend(fontsize=7, loc="upper left")
+        fig.suptitle(f"{plain(m.name)}, {dtype}, {plain(gpu.name)}: batch {batch} decoding at {context:,} tokens while "
+                     f"a {prompt:,}-token prompt is prefilled", fontsize=9)
+        return to_svg(
+            fig, "serving-chunked-prefill", f"Step time against prefill chunk size, {m.name} on the {gpu.name}",
+            f"Left: a decode step of {batch} sequences takes {alone:.1f} ms; adding a chunk of prompt tokens costs "
+            f"almost nothing until the step turns compute-bound near {knee:,} tokens, then the step grows in "
+            f"proportion to the chunk, up to {step_ms(prompt):.0f} ms for the whole prompt at once. Right: the "
+            "prompt's own prefill takes longer in small chunks, because each chunk waits for a whole step.",
+        )
+
+
+@dataclass(frozen=True)
+class OccupancyPanel:
+    """What the occupancy figure draws of one simulation: (time s, tokens held, tokens used,
+    requests running) at every k-th step, so a line has at most ~250 points."""
+
+    policy: str
+    capacity_tokens: int
+    series: tuple[tuple[float, int, int, int], ...]
+
+
+def occupancy_panel(sim: serving.Simulation) -> OccupancyPanel:
+    steps = sim.steps[:: max(1, len(sim.steps) // 250)]
+    return OccupancyPanel(sim.policy.name, sim.capacity_tokens, tuple(
+        (s.start_s, s.cache_held_tokens, s.cache_used_tokens, s.slots_busy) for s in steps))
+
+
+def cache_occupancy(reserved: OccupancyPanel, paged: OccupancyPanel) -> str:
+    """KV cache held and actually used over time, reserved against paged, same workload."""
+    top = max(row[3] for panel in (reserved, paged) for row in panel.series)
+    with course_style():
+        fig = new_figure(7.2, 3.6)
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, panel in zip(axes, (reserved, paged)):
+            t, held, used, running = (np.array(column) for column in zip(*panel.series))
+            ax.fill_between(t, 0, held / panel.capacity_tokens * 100, step="post", color=GREY, alpha=0.35,
+                            linewidth=0, label="held (set aside)")
+            ax.plot(t, used / panel.capacity_tokens * 100, drawstyle="steps-post", color=BLUE, linewidth=1.2,
+                    label="used (tokens cached)")
+            ax2 = ax.twinx()
+            ax2.plot(t, running, drawstyle="steps-post", color=ORANGE, linewidth=1, label="requests running")
+            ax2.set_ylim(0, top * 1.1)
+            ax2.grid(False)
+            ax2.spines["right"].set_visible(True)
+            ax2.tick_params(axis="y", labelsize=7, colors=ORANGE)
+            ax.set_title(f"{panel.policy.split(', ')[-1]}: at most {running.max()} running", loc="left", fontsize=9)
+            ax.set_xlabel("time (s)")
+            ax.set_ylim(0, 105)
+        axes[0].set_ylabel("% of the KV cache")
+        axes[0].legend(fontsize=7, loc="upper left")
+        ax2.set_ylabel("requests running", color=ORANGE)
+        return to_svg(
+            fig, "serving-cache-occupancy", "KV cache held and used over time, reserved against paged",
+            "Left, reservations: the cache is fully set aside as soon as the reserved batch is admitted, yet the "
+            "tokens actually cached use only a small part of it, and the number of running requests is capped. Right, "
+            "paged: what is held tracks what is used to within one block per sequence, so many more requests run.",
+        )
