@@ -8,7 +8,7 @@ import numpy as np
 
 from snippets import hardware, kv_cache, models, roofline, serving
 from vis.chapter1 import integer_axis
-from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PALETTE, PURPLE, course_style, new_figure, plain, to_svg
+from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PALETTE, PURPLE, course_style, new_figure, to_svg
 
 POLICY_COLOURS = (ORANGE, BLUE, GREEN, PURPLE)
 
@@ -35,7 +35,7 @@ def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], 
                             fontsize=7, color=INK)
         for total, per_user, label in measured:
             ax.plot([total], [per_user], "s", color=ORANGE, markersize=5)
-            ax.annotate(plain(label), (total, per_user), textcoords="offset points", xytext=(4, -10), fontsize=7)
+            ax.annotate(label, (total, per_user), textcoords="offset points", xytext=(4, -10), fontsize=7)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(1 / reading_tpot_s / 2, None)
@@ -49,7 +49,7 @@ def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], 
         ax.set_xlabel("total tokens/s, B / T (log)")
         ax.set_ylabel("tokens/s per user, 1 / T (log)")
         ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.12))
-        ax.set_title(f"{plain(m.name)} decode, {dtype}, on the {plain(gpu.name)} (roofline bound)", loc="left",
+        ax.set_title(f"{m.name} decode, {dtype}, on the {gpu.name} (roofline bound)", loc="left",
                      fontsize=10)
         return to_svg(
             fig, "serving-pareto", f"Per-user against total decode speed as the batch grows, {m.name} on the {gpu.name}",
@@ -151,7 +151,7 @@ def goodput_vs_rate(sweep: dict[str, list[tuple[float, float, float]]], ttft_tar
         left.plot([0, top], [0, top], color=GREY, linestyle=":", linewidth=1, label="every request on target")
         for (name, points), colour in zip(sweep.items(), POLICY_COLOURS):
             rates = [r for r, _, _ in points]
-            left.plot(rates, [g for _, _, g in points], "o-", color=colour, markersize=3, label=plain(name))
+            left.plot(rates, [g for _, _, g in points], "o-", color=colour, markersize=3, label=name)
             right.plot(rates, [100 * a for _, a, _ in points], "o-", color=colour, markersize=3)
         right.axhline(percentile, color=INK, linestyle="--", linewidth=1)
         right.text(rates[0], percentile + 2, f"{percentile:g} % on target", fontsize=8)
@@ -161,7 +161,7 @@ def goodput_vs_rate(sweep: dict[str, list[tuple[float, float, float]]], ttft_tar
         right.set_ylabel("requests on target (%)")
         right.set_ylim(0, 105)
         left.legend(fontsize=7, loc="upper left")
-        fig.suptitle(f"{plain(setting)}; targets: TTFT ≤ {ttft_target_s:g} s and TPOT ≤ {tpot_target_s * 1e3:.0f} ms",
+        fig.suptitle(f"{setting}; targets: TTFT ≤ {ttft_target_s:g} s and TPOT ≤ {tpot_target_s * 1e3:.0f} ms",
                      fontsize=9)
         return to_svg(
             fig, "serving-goodput", "Goodput and SLO attainment against arrival rate for three scheduling policies",
@@ -205,7 +205,7 @@ def step_time_vs_chunk(accelerator: str, model: str, dtype: str, batch: int, con
         left.set_yscale("log")
         integer_axis(left.yaxis)
         left.legend(fontsize=7, loc="upper left")
-        fig.suptitle(f"{plain(m.name)}, {dtype}, {plain(gpu.name)}: batch {batch} decoding at {context:,} tokens while "
+        fig.suptitle(f"{m.name}, {dtype}, {gpu.name}: batch {batch} decoding at {context:,} tokens while "
                      f"a {prompt:,}-token prompt is prefilled", fontsize=9)
         return to_svg(
             fig, "serving-chunked-prefill", f"Step time against prefill chunk size, {m.name} on the {gpu.name}",
