@@ -182,7 +182,7 @@ claim("decode reads exactly the cache prefill wrote", after.kv_bytes == prefill.
 # ---- The live demonstration -----------------------------------------------------------------
 DEMO = dict(n_layers=4, d_model=256, n_heads=8, n_kv_heads=2, head_dim=32, d_ff=768, vocab_size=1000,
             max_seq_len=512)
-DEMO_PROMPT, DEMO_NEW, DEMO_REPEATS = 16, 96, 3
+DEMO_PROMPT, DEMO_NEW, DEMO_REPEATS = 16, 64, 3
 
 
 @cache

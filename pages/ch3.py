@@ -126,6 +126,11 @@ def step_time() -> serving.RooflineStepTime:
 
 @cache
 def run(policy_name: str, rate: float) -> serving.Simulation:
+    """The page's workload at `rate` under one policy (from vis.cache when nothing changed)."""
+    return cached(_simulate, policy_name, rate)
+
+
+def _simulate(policy_name: str, rate: float) -> serving.Simulation:
     policy = next(p for p in POLICIES if p.name == policy_name)
     requests = serving.Workload(rate_per_s=rate, **WORKLOAD).requests()
     return serving.simulate(requests, policy, step_time(), capacity_tokens)
