@@ -7,6 +7,7 @@ from pathlib import Path
 from pages.claims import claim
 from snippets import calibration, hardware, results
 from vis import measured
+from vis.cache import cached
 
 PAGE = "run_on_your_hardware.md"
 RESULTS = Path(__file__).parents[1] / "docs" / "results"
@@ -32,7 +33,8 @@ def overview_table() -> str:
 
 
 def roofline_figures() -> str:
-    return "\n".join(measured.measured_roofline(doc, name=f"measured-{Path(doc['file']).stem}") for doc in _recorded)
+    return "\n".join(cached(measured.measured_roofline, doc, name=f"measured-{Path(doc['file']).stem}")
+                     for doc in _recorded)
 
 
 def gpu_sections() -> str:
@@ -57,7 +59,8 @@ def gpu_sections() -> str:
 
 
 def decode_figures() -> str:
-    return "\n".join(measured.decode_vs_prediction(doc, name=f"decode-{Path(doc['file']).stem}") for doc in _gpus)
+    return "\n".join(cached(measured.decode_vs_prediction, doc, name=f"decode-{Path(doc['file']).stem}")
+                     for doc in _gpus)
 
 
 def gap_reading() -> str:
@@ -87,7 +90,7 @@ def calibration_sections() -> str:
 
 
 def calibration_figures() -> str:
-    return "\n".join(measured.predicted_vs_measured(doc, name=f"calibrated-{Path(doc['file']).stem}")
+    return "\n".join(cached(measured.predicted_vs_measured, doc, name=f"calibrated-{Path(doc['file']).stem}")
                      for doc in _recorded if results.calibration_table(doc))
 
 

@@ -36,8 +36,14 @@ def _module_file(name: str) -> Path | None:
     return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path) -> frozenset[str]:
     """Course modules named by the import statements of one file."""
+    stat = path.stat()
+    return _imports_of_version(path, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _imports_of_version(path: Path, mtime_ns: int, size: int) -> frozenset[str]:
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
@@ -45,7 +51,7 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names |= {f"{node.module}.{alias.name}" for alias in node.names}  # `from vis import chapter1`
-    return {n for n in names if n.split(".")[0] in PACKAGES}
+    return frozenset(n for n in names if n.split(".")[0] in PACKAGES)
 
 
 @cache
