@@ -16,13 +16,21 @@ def load(name):
     return module
 
 
-def test_pre_build_drops_course_modules_so_edits_show():
+def test_pre_build_drops_course_modules_when_their_code_changed(tmp_path, monkeypatch):
+    hook = load("reload_modules")
+    monkeypatch.setattr(hook, "SIGNATURE", tmp_path / "signature")
     import snippets.roofline  # noqa: F401
     import vis.svg  # noqa: F401
 
-    load("reload_modules").on_pre_build(config=None)
+    hook.on_pre_build(config=None)  # no signature yet: drop, so the build imports afresh
     assert not [m for m in sys.modules if m.split(".")[0] in ("snippets", "vis")]
     import snippets.roofline  # re-imports cleanly  # noqa: F401,F811
+
+    hook.on_pre_build(config=None)  # nothing changed since: keep the modules and their values
+    assert "snippets.roofline" in sys.modules
+    monkeypatch.setattr(hook, "signature", lambda: "an edit")
+    hook.on_pre_build(config=None)  # a file changed: drop again
+    assert "snippets.roofline" not in sys.modules
 
 
 def test_math_becomes_mathml():
