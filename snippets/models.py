@@ -168,7 +168,12 @@ def matmul_weights_per_token(m: ModelConfig) -> int:
     its active experts, the router and the LM head. Not the embedding gather, norms or biases."""
     experts = _experts(m, active_only=True)
     layers = sum(_attention_matrices(m) + _ffn_matrices(m, layer, experts) for layer in range(m.n_layers))
-    return int(layers + m.vocab_size * m.d_model)  # the LM head (a tied table serves as it)
+    return int(layers + lm_head_matmul_weights(m))
+
+
+def lm_head_matmul_weights(m: ModelConfig) -> int:
+    """Weights of the LM head matmul: vocab x d_model (a tied table serves as it)."""
+    return m.vocab_size * m.d_model
 
 
 def expected_experts_touched(n_experts: int, experts_per_token: int, tokens: int) -> float:

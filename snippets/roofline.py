@@ -10,7 +10,13 @@ from dataclasses import dataclass
 
 from snippets import kv_cache
 from snippets.hardware import Accelerator
-from snippets.models import ModelConfig, activation_elements_per_token, matmul_weights_per_token, step_weight_bytes
+from snippets.models import (
+    ModelConfig,
+    activation_elements_per_token,
+    lm_head_matmul_weights,
+    matmul_weights_per_token,
+    step_weight_bytes,
+)
 from snippets.units import (
     bytes_per_element,
     require_int,
@@ -146,21 +152,36 @@ def decode_step(
     )
 
 
+def prompt_matmul_flops(m: ModelConfig, tokens: int, logits: int = 1) -> float:
+    """Matmul FLOPs of `tokens` prompt tokens through every layer, with the LM head run for
+    `logits` of them only: a serving engine needs the logits of a prompt's last token."""
+    head = lm_head_matmul_weights(m)
+    return 2.0 * (tokens * (matmul_weights_per_token(m) - head) + logits * head)
+
+
+def prompt_activation_elements(m: ModelConfig, tokens: int, logits: int = 1) -> float:
+    """Activation elements `tokens` prompt tokens move through the matmuls (see
+    models.activation_elements_per_token), the LM head's for `logits` of them only."""
+    head = m.d_model + m.vocab_size
+    return tokens * (activation_elements_per_token(m) - head) + logits * head
+
+
 def prefill(
     m: ModelConfig, prompt_tokens: int, weight_dtype: str = "fp16", kv_dtype: str = "fp16"
 ) -> StepCost:
-    """Prefill of one prompt: every token through every weight (the LM head included),
-    causal attention, weights read once, the prompt's K and V written to the cache once,
-    and every matmul's input activations read and outputs written once (in `weight_dtype`):
-    at thousands of tokens these rival the weights."""
+    """Prefill of one prompt: every token through every layer and the last one through the LM
+    head (its logits give the first new token, as in a serving engine), causal attention,
+    weights read once, the prompt's K and V written to the cache once, and every matmul's
+    input activations read and outputs written once (in `weight_dtype`): at thousands of
+    tokens these rival the weights."""
     require_positive_int("prompt_tokens", prompt_tokens)
     return StepCost(
-        weight_flops=2.0 * prompt_tokens * matmul_weights_per_token(m),
+        weight_flops=prompt_matmul_flops(m, prompt_tokens),
         attention_flops=kv_cache.prefill_attention_flops(m, prompt_tokens),
         weight_bytes=step_weight_bytes(m, weight_dtype, prompt_tokens),
         kv_bytes=kv_cache.bytes_per_sequence(m, prompt_tokens, kv_dtype),
         tokens=prompt_tokens,
-        activation_bytes=prompt_tokens * activation_elements_per_token(m) * bytes_per_element(weight_dtype),
+        activation_bytes=prompt_activation_elements(m, prompt_tokens) * bytes_per_element(weight_dtype),
     )
 
 
@@ -177,8 +198,10 @@ def mixed_step(
     tokens attending to a prefix already cached (0 for a whole prompt or a first chunk).
 
     The pieces are decode_step's and prefill's, with the weights read once for the whole step
-    (batch + every chunk token) instead of once per piece. `batch` may be 0 (a prefill-only
-    step). `tokens` counts every token the step processes, decoded and prefilled.
+    (batch + every chunk token) instead of once per piece. Each chunk runs the LM head for its
+    last token (the last chunk of a prompt yields the first new token; for an earlier chunk
+    that one row is a slight overcount). `batch` may be 0 (a prefill-only step). `tokens`
+    counts every token the step processes, decoded and prefilled.
     """
     batch = require_int("batch", batch, 0)
     chunk_total = sum(require_positive_int("chunk_tokens", c) for _, c in chunks)
@@ -186,13 +209,14 @@ def mixed_step(
         raise ValueError("a step needs a decode batch >= 1 or at least one prefill chunk")
     decode = decode_step(m, batch, context, weight_dtype, kv_dtype) if batch else None
     return StepCost(
-        weight_flops=2.0 * (batch + chunk_total) * matmul_weights_per_token(m),
+        weight_flops=2.0 * batch * matmul_weights_per_token(m) + prompt_matmul_flops(m, chunk_total, len(chunks)),
         attention_flops=(decode.attention_flops if decode else 0.0)
         + sum(kv_cache.chunk_attention_flops(m, p, c) for p, c in chunks),
         weight_bytes=step_weight_bytes(m, weight_dtype, batch + chunk_total),
         kv_bytes=(decode.kv_bytes if decode else 0.0) + sum(kv_cache.chunk_kv_bytes(m, p, c, kv_dtype) for p, c in chunks),
         tokens=batch + chunk_total,
-        activation_bytes=chunk_total * activation_elements_per_token(m) * bytes_per_element(weight_dtype),
+        activation_bytes=(prompt_activation_elements(m, chunk_total, len(chunks)) if chunks else 0.0)
+        * bytes_per_element(weight_dtype),
     )
 
 

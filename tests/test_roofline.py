@@ -45,7 +45,10 @@ def test_prefill_counts_activations_and_turns_compute_bound_at_its_knee():
     per_token = models.activation_elements_per_token(LLAMA)
     # per layer: qkv (4096 in, 12288 out), o (4096, 4096), gate/up (4096, 22016), down (11008, 4096)
     assert per_token == 32 * (16384 + 8192 + 26112 + 15104) + 4096 + 32_000
-    assert pre.activation_bytes == 4096 * per_token * 2
+    head = 4096 + 32_000  # the LM head's input and output, for the last prompt token only
+    assert pre.activation_bytes == (4096 * (per_token - head) + head) * 2
+    lm_head = 32_000 * 4096
+    assert pre.weight_flops == 2 * (4096 * (models.matmul_weights_per_token(LLAMA) - lm_head) + lm_head)
     knee = roofline.prefill_knee_tokens(LLAMA, A100, "fp16")
     assert roofline.prefill(LLAMA, knee - 1, "fp16").is_memory_bound(A100)
     assert not roofline.prefill(LLAMA, knee, "fp16").is_memory_bound(A100)
