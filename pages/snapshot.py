@@ -13,7 +13,7 @@ from snippets import units
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 #: The page modules, by the name prose uses (`#!val ch1.ridge`).
-MODULES = ("ch1", "ch2", "hardware", "authoring")
+MODULES = ("ch1", "ch2", "hardware", "authoring", "ch4")
 
 
 def _plain(value: object) -> object:
