@@ -134,6 +134,23 @@ class Prefill(_Strict):
     flags: list[str] = []
 
 
+class Quant(_Strict):
+    """One row of the optional quant section (snippets.bench.quant); files without it load as []."""
+
+    model: str
+    format: str
+    path: str
+    batch: PositiveInt
+    median_s: Positive
+    best_s: Positive
+    bytes_per_step: Positive
+    GBps: Positive
+    bound_s: Positive | None
+    pct_of_bound: Share | None
+    bound_from: Literal["datasheet", "copy"] | None
+    flags: list[str] = []
+
+
 class Kernel(_Strict):
     name: str
     calls: PositiveInt
@@ -176,6 +193,7 @@ class Results(_Strict):
     decode: list[DecodeV2]
     prefill: list[Prefill]
     profile: Profile | None
+    quant: list[Quant] = []
     notes: list[str]
 
 

@@ -143,6 +143,36 @@ class ModelRow(_Row):
         return self
 
 
+class QuantMeasurementRow(_Row):
+    """One published measurement of a quantized model (quant_measurements.csv): tokens/s at a batch,
+    and/or a perplexity, with its setup. Blank cells are "not published"."""
+
+    source: Text
+    gpu: str = ""
+    spec_name: str = ""  # the hardware.csv row the GPU is, where the source says which
+    power_limit_W: Positive | None = None
+    model: Text
+    spec_model: Text  # the models.csv row with the model's shapes
+    technique: Text  # as the source names it
+    format: str = ""  # a snippets.quant_formats name, where the source's format is one of them
+    batch: PositiveInt | None = None
+    tokens_per_s: Positive | None = None
+    reported_GBps: Positive | None = None
+    perplexity: Positive | None = None
+    perplexity_task: str = ""
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _measured_something(self) -> QuantMeasurementRow:
+        if self.tokens_per_s is None and self.perplexity is None:
+            raise CrossCheck("tokens_per_s", "blank, and so is perplexity: the row measures nothing")
+        if self.tokens_per_s is not None and (self.batch is None or not self.gpu):
+            raise CrossCheck("batch", "tokens_per_s needs the batch and the gpu it was measured at")
+        if self.perplexity is not None and not self.perplexity_task:
+            raise CrossCheck("perplexity_task", "blank, but a perplexity needs the text it was measured on")
+        return self
+
+
 @dataclass(frozen=True)
 class Problem:
     """One bad cell (or row, or header) of a data file."""

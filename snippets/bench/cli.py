@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from snippets import models
-from snippets.bench import bandwidth, decode, matmul, prefill
+from snippets.bench import bandwidth, decode, matmul, prefill, quant
 from snippets.bench import results as res
 from snippets.bench.device import DeviceInfo, detect, environment
 from snippets.report import markdown_table, slug
@@ -27,10 +27,12 @@ GPU_BATCHES_QUICK = [1, 8, 32, 64, 128, 256]
 GPU_BATCHES_FULL = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 CPU_BATCHES = [1, 4, 16]
 CPU_LAYERS = 2
-SECTIONS = ("bandwidth", "matmul", "decode", "prefill")
+SECTIONS = ("bandwidth", "matmul", "decode", "prefill", "quant")
 #: Estimated seconds per step, for the time left: (CPU, GPU).
 STEP_SECONDS = {"bandwidth": (6, 3), "matmul": (4, 3), "eager": (6, 3), "graph": (6, 3), "compile": (6, 8),
-                "first compile": (6, 60), "prefill": (6, 3), "profile": (5, 10)}
+                "first compile": (6, 60), "prefill": (6, 3), "profile": (5, 10), "quant": (8, 4)}
+#: Batches of the quant section (one layer's weight matmuls per format).
+QUANT_BATCHES = [1, 16, 64, 256]
 
 
 def _csv(values: list[int]) -> str:
@@ -73,7 +75,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                         "graph and compile need CUDA)")
     p.add_argument("--profile", type=int, default=None, metavar="BATCH",
                    help="profile the decode step at this batch (its fastest mode): top kernels by time, saved in the results")
-    p.add_argument("--skip", default="", help="sections to skip: bandwidth,matmul,decode,prefill")
+    p.add_argument("--skip", default="", help="sections to skip: bandwidth,matmul,decode,prefill,quant")
+    p.add_argument("--quant", action="store_true",
+                   help="run the quant section on a CPU or MPS too (it runs by default on CUDA GPUs only: it is slow elsewhere)")
     p.add_argument("--out", type=Path, default=Path("bench-results"), help="folder for the JSON and SVG (default %(default)s)")
     return p
 
@@ -163,6 +167,8 @@ def plan(args: argparse.Namespace) -> Plan:
     context = args.context or min(GPU_CONTEXT if on_gpu else CPU_CONTEXT, limit)
     layers = args.layers if args.layers is not None else (None if on_gpu else min(CPU_LAYERS, named.n_layers))
     dtype = args.dtype or ("bf16" if info.kind != "mps" else "fp16")
+    if info.kind != "cuda" and not args.quant:
+        skip = skip | {"quant"}
     out = check_out_dir(args.out)
     return Plan(info, why, args.quick, named.name, layers, dtype, context, batches, prompts, modes, skip,
                 args.profile, out)
@@ -181,6 +187,7 @@ class Measured:
     decode: list = field(default_factory=list)
     prefill: list = field(default_factory=list)
     profile: dict | None = None
+    quant: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     section: str = "start"
     environment: dict = field(default_factory=dict)
@@ -204,6 +211,8 @@ def step_plan(p: Plan) -> list[tuple[str, float]]:
             steps.append(("profile", STEP_SECONDS["profile"][gpu]))
     if "prefill" not in p.skip:
         steps += [("prefill", STEP_SECONDS["prefill"][gpu])] * len(p.prompts)
+    if "quant" not in p.skip:
+        steps += [("quant", STEP_SECONDS["quant"][gpu])] * (len(quant.FORMATS) * len(QUANT_BATCHES))
     return steps
 
 
@@ -259,6 +268,11 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
                             notes=m.notes, progress=lambda label: step(label, "prefill"),
                             reps=5 if cpu else 10, settle_rounds=2 if cpu else 5)
         del model
+    if "quant" not in p.skip:
+        m.section = "quant"
+        copy = next((r.GBps for r in m.bandwidth if r.kernel == "copy"), None)
+        quant.measure(info, p.model, QUANT_BATCHES, copy_GBps=copy, rows=m.quant, notes=m.notes,
+                      progress=lambda label: step(label, "quant"))
     m.section = "done"
     return m
 
@@ -273,7 +287,7 @@ def document(p: Plan, m: Measured, complete: bool = True) -> dict:
     doc = res.document(p.info, p.why, p.settings(), m.bandwidth, m.stream_triad_GBps, m.matmul,
                        decode.with_batch_flags(m.decode), m.notes, created, prefill=m.prefill, profile=m.profile,
                        environment=m.environment, complete=complete,
-                       interrupted_during=None if complete else m.section)
+                       interrupted_during=None if complete else m.section, quant=m.quant)
     return res.validate(doc, "this run's results")
 
 
@@ -332,6 +346,11 @@ def summary(doc: dict) -> str:
         lines.append(res.prefill_table(doc))
     if doc.get("profile"):
         lines.append(res.profile_table(doc))
+    if doc.get("quant"):
+        lines.append(markdown_table(["format", "path", "batch", "ms", "GB/s", "% of bound", "flags"], [
+            [r["format"], md(r["path"]), r["batch"], f"{r['median_s'] * 1e3:.3f}", f"{r['GBps']:,.1f}",
+             f"{r['pct_of_bound']:.0f} ({r['bound_from']})" if r["pct_of_bound"] is not None else "-",
+             md("; ".join(r["flags"])) or "-"] for r in doc["quant"]], align="llrrrrl"))
     calibrations, _ = calibrate_document(doc)
     if calibrations or doc["decode"]:
         lines.append("Calibrated model: fixed cost + max((weight + cache bytes) / copy bandwidth, "

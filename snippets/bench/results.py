@@ -22,7 +22,7 @@ from snippets.results import (  # noqa: F401 - re-exported
 
 def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, decode, notes, created: str,
              prefill=(), profile: dict | None = None, environment: dict | None = None, complete: bool = True,
-             interrupted_during: str | None = None) -> dict:
+             interrupted_during: str | None = None, quant=()) -> dict:
     """The results document of one run (schema version 2), from the measured rows."""
     spec = info.spec
     env = environment or {}
@@ -55,6 +55,7 @@ def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, de
         "decode": [_row(r) for r in decode],
         "prefill": [_row(r) for r in prefill],
         "profile": profile,
+        "quant": [_row(r) for r in quant],
         "notes": list(notes),
     }
 

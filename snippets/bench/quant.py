@@ -1,0 +1,140 @@
+"""The weight matmuls of one decoder layer at decode shapes, in each weight format: bf16, int8
+weight-only (torch.compile fuses the dequantization on CUDA; torch's int8 matmul on the CPU), int4
+through torch's packed int4 matmul, fp8 through torch._scaled_mm (GPUs with fp8 only). Each row:
+ms, achieved GB/s and % of its own bound (its bytes at the datasheet bandwidth, or at the run's
+copy bandwidth where the device has no datasheet row). A path the device or build lacks is skipped
+with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from snippets import models, quant_formats, quantization
+from snippets.bench.device import DeviceInfo
+from snippets.bench.timing import time_until_steady
+
+FORMATS = ("bf16", "int8-channel", "int4-g128", "fp8-tensor")
+
+
+@dataclass(frozen=True)
+class QuantResult:
+    model: str
+    format: str
+    path: str  # the kernel route taken
+    batch: int
+    median_s: float
+    best_s: float
+    bytes_per_step: float  # the layer's weights in the format, scales included, plus activations
+    GBps: float
+    bound_s: float | None
+    pct_of_bound: float | None
+    bound_from: str | None  # "datasheet" or "copy" (this run's copy bandwidth)
+    flags: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def layer_shapes(model_name: str, scale: int = 1) -> list[tuple[int, int]]:
+    """(out, in) of one layer's fused matmuls: qkv, o, gate+up, down; every width divided by `scale`."""
+    m = models.get(model_name)
+    d, q, kv = m.d_model // scale, m.n_heads * m.head_dim // scale, m.n_kv_heads * m.head_dim // scale
+    ff = m.d_ff // scale
+    return [(q + 2 * kv, d), (d, q), (2 * ff, d), (d, ff)]
+
+
+def _int4_operands(w: torch.Tensor, group: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Packed weight and [K/group, N, 2] scales-and-zeros in tinygemm's convention
+    (w = (code - 8) x scale + zero)."""
+    q = quantization.quantize(w, quant_formats.WeightFormat(f"int4-g{group}", "int4", "group", group, "bf16", True))
+    codes = quantization.unpack_int4(q.codes)
+    s = q.scales.float()
+    zero = (8 - q.zeros.float()) * s
+    sz = torch.stack([s.t(), zero.t()], dim=-1).to(torch.bfloat16).contiguous().to(device)
+    if device.type == "cpu":
+        packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(codes.to(torch.int32), 1)
+    else:
+        packed = torch.ops.aten._convert_weight_to_int4pack(q.codes.to(device), 8)
+    return packed, sz
+
+
+def kernel(fmt: str, weights: list[torch.Tensor], info: DeviceInfo) -> tuple[Callable[[list[torch.Tensor]], list], str]:
+    """(a function of one activation per matrix running every matmul in `fmt`, the path's name). Raises
+    NotImplementedError with the reason where this device or build lacks the path."""
+    device, cuda = info.torch_device, info.kind == "cuda"
+    if fmt == "bf16":
+        ws = [w.to(device, torch.bfloat16) for w in weights]
+        return (lambda xs: [F.linear(x, w) for x, w in zip(xs, ws)]), "F.linear"
+    if fmt == "int8-channel":
+        qs = [quantization.quantize(w, fmt) for w in weights]
+        codes, scales = [q.codes.to(device) for q in qs], [q.scales.to(device) for q in qs]
+        if cuda:
+            fused = torch.compile(lambda x, c, s: F.linear(x, c.to(x.dtype)) * s)
+            return (lambda xs: [fused(x, c, s) for x, c, s in zip(xs, codes, scales)]), "torch.compile dequant + matmul"
+        if info.kind != "cpu" or not hasattr(torch.ops.aten, "_weight_int8pack_mm"):
+            raise NotImplementedError(f"no int8 weight-only matmul for {info.kind} in this build")
+        return (lambda xs: [torch.ops.aten._weight_int8pack_mm(x, c, s) for x, c, s in zip(xs, codes, scales)]), \
+            "aten._weight_int8pack_mm"
+    if fmt == "int4-g128":
+        name = "_weight_int4pack_mm" if cuda else "_weight_int4pack_mm_for_cpu"
+        if info.kind not in ("cuda", "cpu") or not hasattr(torch.ops.aten, name):
+            raise NotImplementedError(f"this torch build has no {name} for {info.kind}")
+        ops = [_int4_operands(w, 128, device) for w in weights]
+        mm = getattr(torch.ops.aten, name)
+        return (lambda xs: [mm(x, p, 128, sz) for x, (p, sz) in zip(xs, ops)]), f"aten.{name}"
+    if fmt == "fp8-tensor":
+        if not cuda or torch.cuda.get_device_capability() < (8, 9):
+            raise NotImplementedError("fp8 matmul (torch._scaled_mm) needs an NVIDIA GPU of compute capability 8.9+")
+        qs = [quantization.quantize(w, fmt) for w in weights]
+        ws = [(q.codes.to(device).t(), q.scales.to(device)) for q in qs]
+
+        def run(xs):
+            out = []
+            for x, (w, s) in zip(xs, ws):
+                a_scale = (x.abs().amax().float() / quantization.E4M3_MAX).clamp(min=1e-12).reshape(())
+                a = (x / a_scale).to(torch.float8_e4m3fn)
+                out.append(torch._scaled_mm(a, w, scale_a=a_scale, scale_b=s.reshape(()), out_dtype=torch.bfloat16))
+            return out
+        return run, "torch._scaled_mm (activations quantized per tensor in the step)"
+    raise ValueError(f"unknown format {fmt!r}; supported: {', '.join(FORMATS)}")
+
+
+@torch.inference_mode()
+def measure(info: DeviceInfo, model_name: str, batches, formats=FORMATS, scale: int = 1, copy_GBps: float | None = None,
+            rows: list | None = None, notes: list | None = None, progress=None, reps: int = 20,
+            settle_rounds: int = 5) -> tuple[list[QuantResult], list[str]]:
+    """Time one layer's weight matmuls per (format, batch); `scale` divides every width (tests)."""
+    rows = [] if rows is None else rows
+    notes = [] if notes is None else notes
+    g = torch.Generator().manual_seed(0)
+    weights = [torch.randn(o, i, generator=g) * 0.02 for o, i in layer_shapes(model_name, scale)]
+    for fmt in formats:
+        try:
+            fn, path = kernel(fmt, weights, info)
+        except NotImplementedError as reason:
+            notes.append(f"skipped quant {fmt}: {reason}")
+            continue
+        f = quant_formats.get(fmt)
+        weight_bytes = sum(f.matrix_bytes(o, i) for o, i in (w.shape for w in weights))
+        for batch in batches:
+            if progress:
+                progress(f"quant: {model_name} layer, {fmt} ({path}), batch {batch}")
+            xs = [torch.randn(batch, w.shape[1], generator=g).to(info.torch_device, torch.bfloat16) for w in weights]
+            step = lambda fn=fn, xs=xs: fn(xs)  # noqa: E731
+            try:
+                timing = time_until_steady(step, info.kind, reps=reps, warmup=3, settle_rounds=settle_rounds)
+            except Exception as error:  # noqa: BLE001 - one failed path must not lose the others
+                notes.append(f"quant {fmt} at batch {batch} failed: {type(error).__name__}: {str(error)[:200]}")
+                break
+            nbytes = weight_bytes + sum(batch * (o + i) * 2 for o, i in (w.shape for w in weights))
+            bandwidth, source = ((info.spec.bandwidth_Bps, "datasheet") if info.spec else
+                                 (copy_GBps * 1e9, "copy") if copy_GBps else (None, None))
+            bound = nbytes / bandwidth if bandwidth else None
+            rows.append(QuantResult(model_name, fmt, path, batch, timing.median_s, timing.best_s, nbytes,
+                                    nbytes / timing.median_s / 1e9, bound,
+                                    100 * bound / timing.median_s if bound else None, source, tuple(timing.flags())))
+    return rows, notes

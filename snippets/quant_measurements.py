@@ -1,0 +1,69 @@
+"""Published measurements of quantized decoding (data/quant_measurements.csv), each with its
+source and setup, and the fraction of the roofline bound it reached."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from snippets import hardware, models, quant_formats
+from snippets._data import read_text
+from snippets.schema import QuantMeasurementRow, parse_rows
+
+Measurement = QuantMeasurementRow
+
+
+def load(text: str | None = None, path: str | Path | None = None) -> tuple[Measurement, ...]:
+    """Rows of CSV `text`, a file at `path`, or the packaged file, validated; spec names, models
+    and formats must be known (UnknownName otherwise)."""
+    csv_text, file = read_text("quant_measurements.csv", text, path)
+    rows = tuple(parse_rows(csv_text, file, QuantMeasurementRow))
+    for r in rows:
+        models.get(r.spec_model)
+        if r.spec_name:
+            hardware.get(r.spec_name)
+        if r.format:
+            quant_formats.get(r.format)
+    return rows
+
+
+@cache
+def all_measurements() -> tuple[Measurement, ...]:
+    return load()
+
+
+def bound_tokens_per_s(r: Measurement) -> float | None:
+    """The roofline bound for the row's setup (its format, model, batch and GPU), context 0 as the
+    sources' short prompts; None where the GPU or the format is not one the data knows."""
+    if not (r.spec_name and r.format and r.batch and r.tokens_per_s):
+        return None
+    return quant_formats.tokens_per_s(models.get(r.spec_model), r.format, hardware.get(r.spec_name), r.batch)
+
+
+def fraction_of_bound(r: Measurement) -> float | None:
+    bound = bound_tokens_per_s(r)
+    return r.tokens_per_s / bound if bound else None
+
+
+def baseline(r: Measurement, rows: tuple[Measurement, ...] | None = None) -> Measurement | None:
+    """The bf16 row of the same source, model, GPU and batch (None when there is none)."""
+    for b in rows or all_measurements():
+        if (b.format == "bf16" and b.source == r.source and b.model == r.model and b.gpu == r.gpu
+                and b.batch == r.batch and b.tokens_per_s):
+            return b
+    return None
+
+
+def ideal_speedup(r: Measurement) -> float | None:
+    """Bytes one step reads in bf16 over bytes in the row's format: the speedup a memory-bound
+    step would gain (None without a format or batch)."""
+    if not (r.format and r.batch):
+        return None
+    m = models.get(r.spec_model)
+    return quant_formats.weights_read_bytes(m, "bf16", r.batch) / quant_formats.weights_read_bytes(m, r.format, r.batch)
+
+
+def measured_speedup(r: Measurement) -> float | None:
+    """tokens/s over the same source's bf16 row (None without one)."""
+    base = baseline(r)
+    return r.tokens_per_s / base.tokens_per_s if base and r.tokens_per_s else None
