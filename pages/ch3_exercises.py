@@ -207,6 +207,7 @@ ex4_chunked_extra = ex4_chunked_ms / ex4_whole_ms - 1
 claim("the answer is the largest chunk within 30 ms", ex4_worst_ms <= ex4_target_ms < ex4_next_ms)
 claim("and no smaller chunk breaks the target", all(worst_ms(c) <= ex4_target_ms
                                                      for c in range(max(1, ex4_chunk - 64), ex4_chunk + 1)))
+claim("the whole prompt's step is compute-bound", not _ex4_whole.is_memory_bound(ex4_gpu))
 claim("the whole prompt in one step stalls every user far beyond the target", ex4_whole_ms > 20 * ex4_target_ms)
 claim("the slowest step carries a late chunk, not the first", _ex4_worst > 0 and ex4_first_ms < ex4_worst_ms)
 claim("the first chunk alone would allow a larger chunk", ex4_first_next_ms <= ex4_target_ms)
@@ -308,6 +309,8 @@ claim("measured, batching looks better than the datasheet bound says: the fixed 
 claim("the calibrated model predicts the held-out batches within 15 % up to batch 128, not at 256",
       ex6_held_out_close == tuple(b for b in ex6_batches if not ex6[b].fitted and b < ex6_large)
       and ex6_close_last == 128 and not ex6_big.close and ex6_big.residual_pct > 0)
+claim("the batch-64 step is memory-bound at the measured rates",
+      ex6_mid.batch == 64 and _ex6_by_batch[64].bound == "memory")
 claim("the residual grows with the batch", all(ex6[a].residual_pct < ex6[b].residual_pct
                                                for a, b in zip(ex6_batches[1:], ex6_batches[2:])))
 claim("the cache bytes outweigh the weights at the largest batch",
