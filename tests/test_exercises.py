@@ -98,6 +98,7 @@ FLIPS = [
      "int8 on the A100 80GB PCIe beats fp16"),
     ("ch1_exercises", "hardware", "NVIDIA L4", {"memory_bandwidth_GBps": 2500.0},
      "stays memory-bound at every batch"),
+    ("ch3_exercises", "hardware", "AMD Instinct MI300X", {"memory_GB": 160.0}, "the cache holds every request"),
 ]
 
 
