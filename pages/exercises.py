@@ -23,6 +23,7 @@ PAGE = "exercises.md"
 
 #: The exercise modules, in chapter order.
 EXERCISE_MODULES = ("ch1_exercises", "ch2_exercises")
+EXERCISE_MODULES += ("ch5_exercises",)
 
 #: What an exercise asks for.
 KINDS = {

@@ -14,6 +14,7 @@ from snippets import units
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 #: The page modules, by the name prose uses (`#!val ch1.ridge`).
 MODULES = ("ch1", "ch2", "ch3", "hardware", "authoring", "ch1_exercises", "ch2_exercises", "exercises")
+MODULES += ("ch5", "ch5_exercises")
 
 
 def _plain(value: object) -> object:

@@ -259,3 +259,17 @@ def total_variation_bound(vocabulary: int, samples: int, failure_probability: fl
     if not 0 < failure_probability < 1:
         raise ValueError(f"failure_probability must be in (0, 1); got {failure_probability!r}")
     return 0.5 * math.sqrt((vocabulary - 1) / samples) + math.sqrt(math.log(1 / failure_probability) / (2 * samples))
+
+
+def alpha_from_tokens_per_step(tokens_per_step: float, gamma: int) -> float:
+    """The per-token acceptance rate that the gain model needs to yield `tokens_per_step` on
+    average at `gamma` drafts: expected_tokens inverted by bisection. Engines log drafts
+    proposed and accepted; accepted / steps + 1 is the mean tokens per step."""
+    gamma = _check_gamma(gamma)
+    if not 1 <= tokens_per_step < gamma + 1:
+        raise ValueError(f"tokens per step must be in [1, {gamma + 1}) at gamma = {gamma}; got {tokens_per_step!r}")
+    low, high = 0.0, 1.0
+    for _ in range(60):  # expected_tokens grows with alpha
+        middle = (low + high) / 2
+        low, high = (middle, high) if expected_tokens(middle, gamma) < tokens_per_step else (low, middle)
+    return low

@@ -6,6 +6,6 @@ from typing import Callable
 
 
 def all_figures() -> dict[str, Callable[[], str]]:
-    from pages import ch1, ch2, ch3
+    from pages import ch1, ch2, ch3, ch5
 
-    return {**ch1.FIGURES, **ch2.FIGURES, **ch3.FIGURES}
+    return {**ch1.FIGURES, **ch2.FIGURES, **ch3.FIGURES, **ch5.FIGURES}
