@@ -1,0 +1,167 @@
+"""Values and claims of chapter 5's exercises (the end of docs/05_speculative.md).
+
+Every number a question or an answer prints is computed here from the data files, and every
+verdict is asserted: if the data change so that an answer flips, the build fails. Acceptance
+rates and log counts are the exercises' givens (assumptions), stated as such on the page.
+"""
+
+from __future__ import annotations
+
+from pages.claims import claim
+from pages.exercises import Exercise
+from snippets import hardware, models, roofline, speculative
+from snippets.report import markdown_table
+
+PAGE = "05_speculative.md"
+CHAPTER_TITLE = "Chapter 5: Speculative decoding"
+
+EXERCISES = (
+    Exercise("5.1", 5, "How many guesses does an RTX 4090 check for free?", "verify cost against the ridge",
+             "number", ("NVIDIA GeForce RTX 4090",), ("Qwen2.5-7B",)),
+    Exercise("5.2", 5, "What acceptance rate did the server see?", "alpha from engine counters", "number",
+             ("NVIDIA H100 SXM",), ("Llama-3.1-8B",)),
+    Exercise("5.3", 5, "A bigger drafter or a smaller one?", "acceptance rate against draft cost", "judgement",
+             ("NVIDIA H100 SXM",), ("OPT-13B", "OPT-1.3B", "OPT-6.7B")),
+    Exercise("5.4", 5, "Speculate at batch 128 on an A100?", "the gain at large batch", "yes/no",
+             ("NVIDIA A100 80GB SXM",), ("Llama-3.1-8B",)),
+    Exercise("5.5", 5, "Measure what verifying k tokens costs", "bench: prefill of short prompts", "practical",
+             ("NVIDIA H100 SXM",), ("Llama-3.1-8B",)),
+)
+
+# ---- 5.1 How many guesses does an RTX 4090 check for free? -----------------------------------
+ex1_gpu = hardware.get("NVIDIA GeForce RTX 4090")
+ex1_model = models.get("Qwen2.5-7B")
+ex1_dtype = "bf16"
+ex1_context = 2048
+ex1_allowance = 0.05  # "for free": at most 5 % more than one decode step
+
+
+def _ex1_ms(tokens: int) -> float:
+    return speculative.verify_time_s(ex1_model, ex1_gpu, 1, ex1_context, tokens, ex1_dtype, ex1_dtype) * 1e3
+
+
+ex1_one_ms = _ex1_ms(1)
+ex1_GB = speculative.verify_step(ex1_model, 1, ex1_context, 1, ex1_dtype, ex1_dtype).bytes / 1e9
+ex1_GBps = ex1_gpu.memory_bandwidth_GBps
+ex1_tflops = ex1_gpu.peak_flops(ex1_dtype) / 1e12
+ex1_ridge = ex1_gpu.ridge_point(ex1_dtype)
+ex1_knee = speculative.verify_knee_tokens(ex1_model, ex1_gpu, ex1_context, 1, ex1_dtype, ex1_dtype)
+ex1_free = max(k for k in range(1, ex1_knee + 1) if _ex1_ms(k) <= (1 + ex1_allowance) * ex1_one_ms)
+ex1_free_ms = _ex1_ms(ex1_free)
+ex1_knee_ms = _ex1_ms(ex1_knee)
+ex1_gamma = 8
+ex1_gamma_extra = _ex1_ms(ex1_gamma + 1) / ex1_one_ms - 1
+claim("Qwen2.5-7B's weights fit on the RTX 4090", models.weight_bytes(ex1_model, ex1_dtype) < ex1_gpu.usable_memory_bytes())
+claim("on the RTX 4090 the knee is near the ridge point", ex1_ridge <= ex1_knee < 1.5 * ex1_ridge)
+claim("eight guesses cost under 1 % more than one step", ex1_gamma_extra < 0.01)
+claim("the 5 % allowance is used up before the knee", ex1_free < ex1_knee)
+
+# ---- 5.2 What acceptance rate did the server see? ------------------------------------------------
+ex2_gpu = hardware.get("NVIDIA H100 SXM")
+ex2_model = models.get("Llama-3.1-8B")
+ex2_gamma = 5
+ex2_steps = 10_000  # verify steps in the log (the exercise's givens)
+ex2_kept = 22_000  # guesses kept over those steps
+ex2_proposed = ex2_gamma * ex2_steps
+ex2_kept_share = ex2_kept / ex2_proposed
+ex2_tokens_per_step = ex2_kept / ex2_steps + 1
+ex2_alpha = speculative.alpha_from_tokens_per_step(ex2_tokens_per_step, ex2_gamma)
+ex2_check = speculative.expected_tokens(ex2_alpha, ex2_gamma)
+ex2_context = 1024
+ex2_dtype = "bf16"
+ex2_speedup = speculative.speedup_at_batch(ex2_model, ex2_gpu, 1, ex2_context, ex2_alpha, ex2_gamma, 0.0, ex2_dtype,
+                                           ex2_dtype)
+ex2_best_of_ten = speculative.best_gamma(ex2_alpha, 0.0, 10)
+ex2_ten_tokens = speculative.expected_tokens(ex2_alpha, 10)
+claim("kept over proposed understates alpha", ex2_kept_share < ex2_alpha)
+claim("the inverted alpha reproduces the logged tokens per step", abs(ex2_check - ex2_tokens_per_step) < 1e-9)
+claim("ten guesses would add less than half a token per step", ex2_ten_tokens - ex2_tokens_per_step < 0.5)
+
+# ---- 5.3 A bigger drafter or a smaller one? -------------------------------------------------------
+ex3_gpu = ex2_gpu
+ex3_target = models.get("OPT-13B")
+ex3_dtype = "fp16"
+ex3_small, ex3_large = models.get("OPT-1.3B"), models.get("OPT-6.7B")
+ex3_small_alpha, ex3_large_alpha = 0.6, 0.8  # measured on your traffic (the exercise's givens)
+_ex3_target_ms = roofline.decode_step(ex3_target, 1, 0, ex3_dtype).time_s(ex3_gpu) * 1e3
+ex3_target_ms = _ex3_target_ms
+ex3_small_ms = roofline.decode_step(ex3_small, 1, 0, ex3_dtype).time_s(ex3_gpu) * 1e3
+ex3_large_ms = roofline.decode_step(ex3_large, 1, 0, ex3_dtype).time_s(ex3_gpu) * 1e3
+ex3_small_c = ex3_small_ms / ex3_target_ms
+ex3_large_c = ex3_large_ms / ex3_target_ms
+ex3_small_gamma = speculative.best_gamma(ex3_small_alpha, ex3_small_c)
+ex3_large_gamma = speculative.best_gamma(ex3_large_alpha, ex3_large_c)
+ex3_small_speedup = speculative.speedup(ex3_small_alpha, ex3_small_gamma, ex3_small_c)
+ex3_large_speedup = speculative.speedup(ex3_large_alpha, ex3_large_gamma, ex3_large_c)
+ex3_small_tokens = speculative.expected_tokens(ex3_small_alpha, ex3_small_gamma)
+ex3_large_tokens = speculative.expected_tokens(ex3_large_alpha, ex3_large_gamma)
+# The acceptance rate at which the large drafter would match the small one at its own best gamma.
+ex3_large_needed = next(a / 1000 for a in range(1, 1000)
+                        if speculative.speedup(a / 1000, speculative.best_gamma(a / 1000, ex3_large_c), ex3_large_c)
+                        >= ex3_small_speedup)
+claim("the OPT drafters share the target's vocabulary",
+      ex3_small.vocab_size == ex3_large.vocab_size == ex3_target.vocab_size)
+claim("the smaller drafter, with the lower acceptance rate, is faster", ex3_small_speedup > ex3_large_speedup)
+claim("the larger drafter yields more tokens per step", ex3_large_tokens > ex3_small_tokens)
+
+# ---- 5.4 Speculate at batch 128 on an A100? -----------------------------------------------------
+ex4_gpu = hardware.get("NVIDIA A100 80GB SXM")
+ex4_model = ex2_model
+ex4_dtype = "bf16"
+ex4_batch, ex4_context = 128, 256
+ex4_alpha, ex4_gamma = 0.7, 4  # prompt lookup: no drafter model, c = 0
+ex4_ridge = ex4_gpu.ridge_point(ex4_dtype)
+ex4_tokens = ex4_batch * (ex4_gamma + 1)
+
+
+def _ex4(gamma: int) -> float:
+    return speculative.speedup_at_batch(ex4_model, ex4_gpu, ex4_batch, ex4_context, ex4_alpha, gamma, 0.0, ex4_dtype,
+                                        ex4_dtype)
+
+
+_ex4_plain = speculative.verify_step(ex4_model, ex4_batch, ex4_context, 1, ex4_dtype, ex4_dtype)
+_ex4_verify = speculative.verify_step(ex4_model, ex4_batch, ex4_context, ex4_gamma + 1, ex4_dtype, ex4_dtype)
+ex4_plain_ms = _ex4_plain.time_s(ex4_gpu) * 1e3
+ex4_verify_ms = _ex4_verify.time_s(ex4_gpu) * 1e3
+ex4_verify_ratio = ex4_verify_ms / ex4_plain_ms
+ex4_tokens_per_step = speculative.expected_tokens(ex4_alpha, ex4_gamma)
+ex4_speedup = _ex4(ex4_gamma)
+ex4_best_gamma = max(range(1, 9), key=_ex4)
+ex4_best_speedup = _ex4(ex4_best_gamma)
+ex4_batch1_speedup = speculative.speedup_at_batch(ex4_model, ex4_gpu, 1, ex4_context, ex4_alpha, ex4_gamma, 0.0,
+                                                  ex4_dtype, ex4_dtype)
+claim("the plain step at batch 128 is memory-bound on the A100", _ex4_plain.is_memory_bound(ex4_gpu))
+claim("the verify step at batch 128 with gamma 4 is compute-bound", not _ex4_verify.is_memory_bound(ex4_gpu))
+claim("at gamma 4 speculation is slower than plain decoding", ex4_speedup < 1)
+claim("a shorter draft still pays", ex4_best_gamma < ex4_gamma and ex4_best_speedup > 1)
+
+# ---- 5.5 Measure what verifying k tokens costs (bench: prefill) ------------------------------------
+ex5_gpu = ex2_gpu
+ex5_model = ex2_model
+ex5_dtype = "bf16"
+ex5_prompts = (1, 8, 64, 512)
+TOLERANCE = 0.15  # "close": within 15 % of the predicted ratio
+_ex5 = {k: roofline.prefill(ex5_model, k, ex5_dtype, ex5_dtype).time_s(ex5_gpu) for k in ex5_prompts}
+ex5_one_ms = _ex5[1] * 1e3
+ex5_ratio_8 = _ex5[8] / _ex5[1]
+ex5_ratio_64 = _ex5[64] / _ex5[1]
+ex5_ratio_512 = _ex5[512] / _ex5[1]
+ex5_low_64, ex5_high_64 = ex5_ratio_64 * (1 - TOLERANCE), ex5_ratio_64 * (1 + TOLERANCE)
+ex5_knee = roofline.prefill_knee_tokens(ex5_model, ex5_gpu, ex5_dtype)
+claim("prefills of 1, 8 and 64 tokens are memory-bound on the H100",
+      all(roofline.prefill(ex5_model, k, ex5_dtype, ex5_dtype).is_memory_bound(ex5_gpu) for k in (1, 8, 64)))
+claim("8 tokens cost within 1 % of one", ex5_ratio_8 < 1.01)
+
+
+def commands() -> str:
+    """The bench run of exercise 5.5, as a shell block."""
+    prompts = ",".join(map(str, ex5_prompts))
+    return ("```bash\n" f"python -m snippets bench --skip bandwidth,matmul,decode --model {ex5_model.name} "
+            f"--dtype {ex5_dtype} --prompts {prompts}\n```")
+
+
+def ratios_table() -> str:
+    rows = [[f"{k:,}", f"{_ex5[k] * 1e3:.2f} ms", f"{_ex5[k] / _ex5[1]:.2f}",
+             "memory" if roofline.prefill(ex5_model, k, ex5_dtype, ex5_dtype).is_memory_bound(ex5_gpu) else "compute"]
+            for k in ex5_prompts]
+    return markdown_table(["prompt tokens k", f"bound on the {ex5_gpu.name}", "T(k) / T(1)", "bound by"], rows)

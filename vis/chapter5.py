@@ -1,0 +1,146 @@
+"""Figures for chapter 5, "Speculative decoding". Each function returns an inline SVG."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
+from snippets import hardware, kv_cache, models, speculative
+from vis.chapter1 import integer_axis
+from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
+
+#: Cell text on the heatmap: dark on light cells, light on dark ones (the cells' colours are fixed).
+DARK_TEXT, LIGHT_TEXT = "#212529", "#f8f9fa"
+
+
+def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int, marked_tokens: int,
+                          measured: tuple[tuple[int, float, str], ...] = ()) -> str:
+    """Roofline bound of one forward pass verifying k tokens of one sequence (context cached),
+    with its memory and compute times, against k. `measured`: (k, ms, label) points from
+    recorded runs, drawn over the bound (none yet)."""
+    gpu, m = hardware.get(accelerator), models.get(model)
+    ks = np.unique(np.round(np.logspace(0, np.log10(4096), 60)).astype(int))
+    steps = [speculative.verify_step(m, 1, context, int(k), dtype, dtype) for k in ks]
+    memory = np.array([s.memory_time_s(gpu) for s in steps]) * 1e3
+    compute = np.array([s.compute_time_s(gpu, dtype) for s in steps]) * 1e3
+    bound = np.maximum(memory, compute)
+    knee = speculative.verify_knee_tokens(m, gpu, context, 1, dtype, dtype)
+    one = bound[0]
+    ridge = gpu.ridge_point(dtype)
+    with course_style():
+        fig = new_figure(7.0, 3.8)
+        ax = fig.add_subplot()
+        ax.plot(ks, memory, color=BLUE, linestyle="--", linewidth=1.2, label="memory time: (weights + cache) / bandwidth")
+        ax.plot(ks, compute, color=ORANGE, linestyle="--", linewidth=1.2, label="compute time: FLOPs / peak FLOP/s")
+        ax.plot(ks, bound, color=INK, linewidth=2, label="bound: the larger of the two")
+        for k, ms, label in measured:
+            ax.plot([k], [ms], "s", color=GREEN, markersize=5)
+            ax.annotate(label, (k, ms), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        marked = speculative.verify_time_s(m, gpu, 1, context, marked_tokens, dtype, dtype) * 1e3
+        ax.plot([marked_tokens], [marked], "o", color=PURPLE, markersize=5)
+        ax.annotate(f"k = {marked_tokens}: {marked / one:.3f}x one step", (marked_tokens, marked),
+                    textcoords="offset points", xytext=(6, 8), fontsize=8)
+        ax.axvline(knee, color=GREY, linestyle=":", linewidth=1)
+        ax.text(knee * 0.93, one * 2.2, f"compute-bound from\nk = {knee:,} (ridge {ridge:.0f} FLOP/byte)",
+                fontsize=7.5, ha="right")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(compute[0] * 0.8, bound[-1] * 1.5)
+        integer_axis(ax.xaxis)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0.1, 1, 10: never 10^-1
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("tokens verified in one forward pass, k (log)")
+        ax.set_ylabel("time per forward pass (ms, log)")
+        ax.legend(fontsize=7.5, loc="lower right")
+        ax.set_title(f"{m.name}, {dtype}, {gpu.name}: one sequence, {context:,} tokens cached",
+                     loc="left", fontsize=10)
+        return to_svg(
+            fig, "speculative-verify", f"Time to verify k tokens against k, {m.name} on the {gpu.name}",
+            f"The memory time of a forward pass over k new tokens barely moves with k: the weights and the cache "
+            f"are read once whatever k is. The compute time grows in proportion to k and crosses the memory time "
+            f"at k = {knee:,}. Below that the bound stays within a few per cent of one decode step, {one:.2f} ms; "
+            f"above it the step grows with k.",
+        )
+
+
+def speedup_heatmap(alphas: tuple[float, ...], gammas: tuple[int, ...], draft_cost: float, setting: str) -> str:
+    """Expected speedup E / (gamma c + 1) over acceptance rate and draft length at one draft
+    cost c, each cell labelled, the best gamma of each row outlined."""
+    grid = np.array([[speculative.speedup(a, g, draft_cost) for g in gammas] for a in alphas])
+    norm = Normalize(vmin=min(grid.min(), 1.0), vmax=grid.max())
+    with course_style():
+        fig = new_figure(7.0, 3.9)
+        ax = fig.add_subplot()
+        image = ax.imshow(grid, cmap="cividis", norm=norm, aspect="auto", origin="lower")
+        cmap = image.get_cmap()
+        for i, a in enumerate(alphas):
+            for j, _ in enumerate(gammas):
+                r, g, b, _alpha = cmap(norm(grid[i, j]))
+                light = 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45
+                text = f"{grid[i, j]:.2f}" + ("" if grid[i, j] >= 1 else "↓")
+                ax.text(j, i, text, ha="center", va="center", fontsize=7, color=DARK_TEXT if light else LIGHT_TEXT)
+            best = gammas.index(speculative.best_gamma(a, draft_cost, max(gammas)))
+            ax.add_patch(Rectangle((best - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=ORANGE, linewidth=2))
+        ax.set_xticks(range(len(gammas)), [str(g) for g in gammas])
+        ax.set_yticks(range(len(alphas)), [f"{a:.1f}" for a in alphas])
+        ax.grid(False)
+        ax.set_xlabel("draft tokens per step, γ")
+        ax.set_ylabel("acceptance rate, α")
+        bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
+        bar.set_label("speedup over plain decoding")
+        ax.set_title(f"Speedup E / (γc + 1); {setting}; best γ outlined, ↓ slower than plain", loc="left", fontsize=9)
+        return to_svg(
+            fig, "speculative-heatmap", f"Expected speedup over acceptance rate and draft length at c = {draft_cost:.3f}",
+            f"A grid of speedups, acceptance rate from {alphas[0]:.1f} to {alphas[-1]:.1f} upwards, draft length from "
+            f"{gammas[0]} to {gammas[-1]} rightwards. Speedup rises with the acceptance rate. Along a row it rises, "
+            f"peaks at the outlined best draft length, then falls as the draft's own steps cost more than the extra "
+            f"accepted tokens bring; the best length grows with the acceptance rate. At low acceptance and long drafts "
+            f"the cells fall below 1: slower than not speculating.",
+        )
+
+
+def speedup_vs_batch(accelerator: str, model: str, dtype: str, contexts: tuple[int, int], alpha: float,
+                     gammas: tuple[int, ...], draft_cost: float) -> str:
+    """Speedup with verification priced on the roofline (speculative.speedup_at_batch) against the
+    batch: one line per gamma at the short context, the middle gamma at the long one, each
+    cut at the largest batch that fits; break-even batches marked."""
+    gpu, m = hardware.get(accelerator), models.get(model)
+    short, long = contexts
+    middle = gammas[len(gammas) // 2]
+    with course_style():
+        fig = new_figure(7.0, 3.9)
+        ax = fig.add_subplot()
+        lines = [(short, g, colour, "-") for g, colour in zip(gammas, (BLUE, ORANGE, GREEN))] + [
+            (long, middle, PURPLE, "--")]
+        for context, gamma, colour, style in lines:
+            fits = kv_cache.max_batch(m, gpu, context + gamma + 1, dtype, dtype)
+            batches = np.unique(np.round(np.logspace(0, np.log10(fits), 80)).astype(int))
+            gains = [speculative.speedup_at_batch(m, gpu, int(b), context, alpha, gamma, draft_cost, dtype, dtype)
+                     for b in batches]
+            ax.plot(batches, gains, color=colour, linestyle=style,
+                    label=f"γ = {gamma}, {context:,} tokens of context (up to batch {fits:,})")
+            even = speculative.break_even_batch(m, gpu, context, alpha, gamma, draft_cost, dtype, dtype, fits)
+            if even is not None:
+                ax.plot([even], [1.0], "o", color=colour, markersize=5)
+                ax.annotate(f"{even:,}", (even, 1.0), textcoords="offset points", xytext=(0, -13), ha="center",
+                            fontsize=7.5)
+        ax.axhline(1.0, color=INK, linewidth=1)
+        ax.text(1.1, 1.03, "no gain", fontsize=8)
+        ax.set_xscale("log")
+        integer_axis(ax.xaxis)
+        ax.set_ylim(0, None)
+        ax.set_xlabel("batch: sequences decoding together (log)")
+        ax.set_ylabel("speedup over plain decoding")
+        ax.legend(fontsize=7.5, loc="lower left")
+        ax.set_title(f"{m.name}, {dtype}, {gpu.name}: α = {alpha}, c = {draft_cost:.3f} (roofline bound)", loc="left",
+                     fontsize=10)
+        return to_svg(
+            fig, "speculative-batch", f"Speculative speedup against batch size, {m.name} on the {gpu.name}",
+            f"At small batches every line sits at its batch-1 speedup: verification is nearly free. At {short:,} "
+            f"tokens of context the lines fall once the batch times the tokens verified per sequence passes the ridge "
+            f"point and verification turns compute-bound, and each crosses 1, no gain, at its marked break-even batch; "
+            f"longer drafts cross first. At {long:,} tokens of context each sequence's cache reads keep the step "
+            f"memory-bound, and the gain holds up to the largest batch that fits.",
+        )
