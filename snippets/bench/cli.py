@@ -258,7 +258,7 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
         try:
             model, cfg, built = decode.build_fitting(info, p.model, p.dtype, max_len, p.layers)
         except MemoryError as error:
-            m.notes.append(f"skipped decode, prefill and mixed: {error}")
+            m.notes.append(f"skipped decode and prefill{'' if 'mixed' in p.skip else ' (and mixed)'}: {error}")
             return m
         m.notes += built
         if cfg.n_layers < models.get(p.model).n_layers:
