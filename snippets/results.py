@@ -65,6 +65,8 @@ class Settings(_Strict):
     skipped: list[str]
     prompts: list[PositiveInt] = []
     profile_batch: PositiveInt | None = None
+    mixed_batches: list[PositiveInt] = []  # the mixed section's grid (absent in older files)
+    mixed_chunks: list[Annotated[int, Field(ge=0)]] = []
 
 
 class Bandwidth(_Strict):
@@ -151,6 +153,28 @@ class Quant(_Strict):
     flags: list[str] = []
 
 
+class Mixed(_Strict):
+    """One row of the optional mixed section (snippets.bench.mixed): a decode of `batch`
+    sequences plus a prefill chunk, timed as one step; files without it load as []."""
+
+    model: str
+    layers: PositiveInt
+    dtype: str
+    mode: Literal["eager", "graph"]
+    batch: PositiveInt
+    context: PositiveInt
+    chunk_tokens: Annotated[int, Field(ge=0)]
+    chunk_prefix: Annotated[int, Field(ge=0)]
+    median_s: Positive
+    best_s: Positive
+    weight_bytes: Positive
+    cache_bytes: Share
+    activation_bytes: Share
+    flops: Positive
+    predicted_s: Positive | None
+    flags: list[str] = []
+
+
 class Kernel(_Strict):
     name: str
     calls: PositiveInt
@@ -194,6 +218,7 @@ class Results(_Strict):
     prefill: list[Prefill]
     profile: Profile | None
     quant: list[Quant] = []
+    mixed: list[Mixed] = []
     notes: list[str]
 
 
@@ -329,6 +354,19 @@ def prefill_table(doc: dict) -> str:
             for r in sorted(doc.get("prefill", []), key=lambda r: r["prompt_tokens"])]
     return markdown_table(["prompt tokens", "time to first token, ms", "prompt tokens/s", "TFLOP/s",
                            "MFU (vs best matmul)", "flags"], rows, align="rrrrrl", escape=False)
+
+
+def mixed_table(doc: dict) -> str:
+    """Mixed steps (a decode batch plus a prefill chunk, timed as one step) with their bytes,
+    FLOPs and, on a known device with the whole model, the datasheet roofline bound."""
+    rows = []
+    for r in sorted(doc.get("mixed", []), key=lambda r: (r["mode"], r["batch"], r["chunk_tokens"])):
+        nbytes = r["weight_bytes"] + r["cache_bytes"] + r["activation_bytes"]
+        rows.append([r["mode"], r["batch"], f"{r['context']:,}", f"{r['chunk_tokens']:,}",
+                     f"{r['median_s'] * 1e3:,.2f}", f"{nbytes / 1e9:,.3f}", f"{r['flops'] / 1e9:,.1f}",
+                     f"{r['predicted_s'] * 1e3:,.2f}" if r["predicted_s"] else "–", _flags(r)])
+    return markdown_table(["mode", "decode batch", "context", "chunk tokens", "measured ms/step", "GB", "GFLOPs",
+                           "bound ms/step", "flags"], rows, align="lrrrrrrrl", escape=False)
 
 
 def calibration_table(doc: dict) -> str:

@@ -9,7 +9,8 @@ from nbclient import NotebookClient
 LABS = sorted((Path(__file__).resolve().parents[1] / "docs" / "labs").glob("*.ipynb"))
 #: A line each lab must print when its measurements ran to the end.
 PRINTS = {"lab1_memory_bound": "% of the way there", "lab2_kv_cache": "same tokens: True",
-          "lab3_quantization": "int4 error bound holds: True"}
+          "lab3_quantization": "int4 error bound holds: True",
+          "lab4_serving": "highest rate with at least 90 % on target"}
 
 
 @pytest.mark.parametrize("path", LABS, ids=[p.stem for p in LABS])

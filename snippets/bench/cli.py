@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from snippets import models
-from snippets.bench import bandwidth, decode, matmul, prefill, quant
+from snippets.bench import bandwidth, decode, matmul, mixed, prefill, quant
 from snippets.bench import results as res
 from snippets.bench.device import DeviceInfo, detect, environment
 from snippets.report import markdown_table, slug
@@ -27,10 +27,11 @@ GPU_BATCHES_QUICK = [1, 8, 32, 64, 128, 256]
 GPU_BATCHES_FULL = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 CPU_BATCHES = [1, 4, 16]
 CPU_LAYERS = 2
-SECTIONS = ("bandwidth", "matmul", "decode", "prefill", "quant")
+SECTIONS = ("bandwidth", "matmul", "decode", "prefill", "quant", "mixed")
 #: Estimated seconds per step, for the time left: (CPU, GPU).
 STEP_SECONDS = {"bandwidth": (6, 3), "matmul": (4, 3), "eager": (6, 3), "graph": (6, 3), "compile": (6, 8),
-                "first compile": (6, 60), "prefill": (6, 3), "profile": (5, 10), "quant": (8, 4)}
+                "first compile": (6, 60), "prefill": (6, 3), "profile": (5, 10), "quant": (8, 4),
+                "mixed": (5, 4)}
 #: Batches of the quant section (one layer's weight matmuls per format).
 QUANT_BATCHES = [1, 16, 64, 256]
 
@@ -75,9 +76,12 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                         "graph and compile need CUDA)")
     p.add_argument("--profile", type=int, default=None, metavar="BATCH",
                    help="profile the decode step at this batch (its fastest mode): top kernels by time, saved in the results")
-    p.add_argument("--skip", default="", help="sections to skip: bandwidth,matmul,decode,prefill,quant")
+    p.add_argument("--skip", default="", help="sections to skip: bandwidth,matmul,decode,prefill,quant,mixed")
     p.add_argument("--quant", action="store_true",
                    help="run the quant section on a CPU or MPS too (it runs by default on CUDA GPUs only: it is slow elsewhere)")
+    p.add_argument("--mixed", action="store_true",
+                   help="run the mixed section (a decode batch plus a prefill chunk per step, for chapter 3's "
+                        "simulator) on a CPU or MPS too (it runs by default on CUDA GPUs only: it is slow elsewhere)")
     p.add_argument("--out", type=Path, default=Path("bench-results"), help="folder for the JSON and SVG (default %(default)s)")
     return p
 
@@ -134,11 +138,14 @@ class Plan:
     skip: set[str]
     profile_batch: int | None
     out: Path
+    mixed_batches: list[int] = field(default_factory=list)
+    mixed_chunks: list[int] = field(default_factory=list)
 
     def settings(self) -> dict:
         return {"quick": self.quick, "model": self.model, "layers": self.layers, "dtype": self.dtype,
                 "context": self.context, "batches": self.batches, "modes": self.modes,
-                "skipped": sorted(self.skip), "prompts": self.prompts, "profile_batch": self.profile_batch}
+                "skipped": sorted(self.skip), "prompts": self.prompts, "profile_batch": self.profile_batch,
+                "mixed_batches": self.mixed_batches, "mixed_chunks": self.mixed_chunks}
 
 
 def plan(args: argparse.Namespace) -> Plan:
@@ -147,7 +154,7 @@ def plan(args: argparse.Namespace) -> Plan:
     if skip - set(SECTIONS):
         raise ValueError(f"--skip takes {', '.join(SECTIONS)}; got {', '.join(sorted(skip - set(SECTIONS)))}")
     named = models.get(args.model)  # unknown names: ValueError listing close matches
-    if {"decode", "prefill"} - skip:
+    if {"decode", "prefill", "mixed"} - skip:
         TransformerConfig.from_model(named)  # MLA and MoE models: ValueError saying so
     if args.layers is not None and not 1 <= args.layers <= named.n_layers:
         raise ValueError(f"--layers must be between 1 and {named.n_layers} for {named.name}; got {args.layers}")
@@ -169,9 +176,14 @@ def plan(args: argparse.Namespace) -> Plan:
     dtype = args.dtype or ("bf16" if info.kind != "mps" else "fp16")
     if info.kind != "cuda" and not args.quant:
         skip = skip | {"quant"}
+    if info.kind != "cuda" and not args.mixed:
+        skip = skip | {"mixed"}
+    mixed_batches, mixed_chunks = mixed.default_grid(info.kind)
+    mixed_chunks = [c for c in mixed_chunks if c <= limit]
     out = check_out_dir(args.out)
     return Plan(info, why, args.quick, named.name, layers, dtype, context, batches, prompts, modes, skip,
-                args.profile, out)
+                args.profile, out, mixed_batches if "mixed" not in skip else [],
+                mixed_chunks if "mixed" not in skip else [])
 
 
 # ---- running ---------------------------------------------------------------------------------
@@ -188,6 +200,7 @@ class Measured:
     prefill: list = field(default_factory=list)
     profile: dict | None = None
     quant: list = field(default_factory=list)
+    mixed: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     section: str = "start"
     environment: dict = field(default_factory=dict)
@@ -213,6 +226,9 @@ def step_plan(p: Plan) -> list[tuple[str, float]]:
         steps += [("prefill", STEP_SECONDS["prefill"][gpu])] * len(p.prompts)
     if "quant" not in p.skip:
         steps += [("quant", STEP_SECONDS["quant"][gpu])] * (len(quant.FORMATS) * len(QUANT_BATCHES))
+    if "mixed" not in p.skip:
+        steps += [("mixed", STEP_SECONDS["mixed"][gpu])] * (len(p.mixed_batches) * len(p.mixed_chunks)
+                                                           * len(mixed.modes_for(p.info.kind)))
     return steps
 
 
@@ -235,17 +251,18 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
         _, n = matmul.measure(info, matmul.default_shapes(info, p.quick), matmul.default_dtypes(info),
                               rows=m.matmul, progress=lambda label: step(label, "matmul"))
         m.notes += n
-    if {"decode", "prefill"} - p.skip:
+    if {"decode", "prefill", "mixed"} - p.skip:
         m.section = "building the model"
-        max_len = max([p.context] + (p.prompts if "prefill" not in p.skip else []))
+        max_len = max([p.context] + (p.prompts if "prefill" not in p.skip else [])
+                      + (p.mixed_chunks if "mixed" not in p.skip else []))
         try:
             model, cfg, built = decode.build_fitting(info, p.model, p.dtype, max_len, p.layers)
         except MemoryError as error:
-            m.notes.append(f"skipped decode and prefill: {error}")
+            m.notes.append(f"skipped decode and prefill{'' if 'mixed' in p.skip else ' (and mixed)'}: {error}")
             return m
         m.notes += built
         if cfg.n_layers < models.get(p.model).n_layers:
-            m.notes.append(f"decode and prefill ran {cfg.n_layers} of {p.model}'s {models.get(p.model).n_layers} "
+            m.notes.append(f"decode, prefill and mixed steps ran {cfg.n_layers} of {p.model}'s {models.get(p.model).n_layers} "
                            "layers: their times are for that many layers, not the whole model")
         if "decode" not in p.skip:
             m.section = "decode"
@@ -267,6 +284,15 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
             prefill.measure(info, model, p.model, p.dtype, p.prompts, best_TFLOPS=best_tflops, rows=m.prefill,
                             notes=m.notes, progress=lambda label: step(label, "prefill"),
                             reps=5 if cpu else 10, settle_rounds=2 if cpu else 5)
+        if "mixed" not in p.skip:
+            m.section = "mixed"
+            m.notes.append(f"mixed steps: a decode of batches {_csv(p.mixed_batches)} at context {p.context:,} plus a "
+                           f"prefill chunk of {_csv(p.mixed_chunks)} tokens, timed as two forwards in one step "
+                           f"(real servers fuse them into one), on the same {cfg.n_layers}-layer decoder as decode")
+            cpu = info.kind == "cpu"
+            mixed.measure(info, model, p.model, p.dtype, p.context, p.mixed_batches, p.mixed_chunks, rows=m.mixed,
+                          notes=m.notes, progress=lambda label: step(label, "mixed"),
+                          reps=5 if cpu else 20, settle_rounds=2 if cpu else 10)
         del model
     if "quant" not in p.skip:
         m.section = "quant"
@@ -287,7 +313,7 @@ def document(p: Plan, m: Measured, complete: bool = True) -> dict:
     doc = res.document(p.info, p.why, p.settings(), m.bandwidth, m.stream_triad_GBps, m.matmul,
                        decode.with_batch_flags(m.decode), m.notes, created, prefill=m.prefill, profile=m.profile,
                        environment=m.environment, complete=complete,
-                       interrupted_during=None if complete else m.section, quant=m.quant)
+                       interrupted_during=None if complete else m.section, quant=m.quant, mixed=m.mixed)
     return res.validate(doc, "this run's results")
 
 
@@ -351,12 +377,15 @@ def summary(doc: dict) -> str:
             [r["format"], md(r["path"]), r["batch"], f"{r['median_s'] * 1e3:.3f}", f"{r['GBps']:,.1f}",
              f"{r['pct_of_bound']:.0f} ({r['bound_from']})" if r["pct_of_bound"] is not None else "-",
              md("; ".join(r["flags"])) or "-"] for r in doc["quant"]], align="llrrrrl"))
+    if doc.get("mixed"):
+        lines.append("Mixed steps (a decode batch plus a prefill chunk, timed as one step):")
+        lines.append(res.mixed_table(doc))
     calibrations, _ = calibrate_document(doc)
     if calibrations or doc["decode"]:
         lines.append("Calibrated model: fixed cost + max((weight + cache bytes) / copy bandwidth, "
                      "FLOPs / best matmul), fixed cost fitted on the two smallest points of each sweep:")
         lines.append(res.calibration_table(doc))
-    flagged = sum(bool(r.get("flags")) for s in ("bandwidth", "matmul", "decode", "prefill") for r in doc[s])
+    flagged = sum(bool(r.get("flags")) for s in ("bandwidth", "matmul", "decode", "prefill", "mixed") for r in doc.get(s, []))
     if flagged:
         lines.append(f"note: {flagged} rows are flagged (see flags): run-to-run spread is large or the order of "
                      "batch times is unexpected; rerun on an idle machine before trusting them")

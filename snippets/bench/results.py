@@ -13,6 +13,7 @@ from snippets.results import (  # noqa: F401 - re-exported
     load,
     load_folder,
     md,
+    mixed_table,
     overview_table,
     prefill_table,
     profile_table,
@@ -22,7 +23,7 @@ from snippets.results import (  # noqa: F401 - re-exported
 
 def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, decode, notes, created: str,
              prefill=(), profile: dict | None = None, environment: dict | None = None, complete: bool = True,
-             interrupted_during: str | None = None, quant=()) -> dict:
+             interrupted_during: str | None = None, quant=(), mixed=()) -> dict:
     """The results document of one run (schema version 2), from the measured rows."""
     spec = info.spec
     env = environment or {}
@@ -56,6 +57,7 @@ def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, de
         "prefill": [_row(r) for r in prefill],
         "profile": profile,
         "quant": [_row(r) for r in quant],
+        "mixed": [_row(r) for r in mixed],
         "notes": list(notes),
     }
 
