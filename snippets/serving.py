@@ -285,20 +285,29 @@ class Policy:
     max_batch: int = 256
     block_tokens: int = 16
     reserve_tokens: int = 8192
+    reserve_output_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.batching not in ("static", "continuous"):
             raise ValueError(f"batching must be 'static' or 'continuous', got {self.batching!r}")
         if self.kv not in ("reserved", "paged"):
             raise ValueError(f"kv must be 'reserved' or 'paged', got {self.kv!r}")
-        if self.chunk_tokens is not None:
-            require_positive_int("chunk_tokens", self.chunk_tokens)
         for name in ("max_batch", "block_tokens", "reserve_tokens"):
             require_positive_int(name, getattr(self, name))
+        if self.reserve_output_tokens is not None:
+            require_positive_int("reserve_output_tokens", self.reserve_output_tokens)
+        if self.chunk_tokens is not None:
+            require_positive_int("chunk_tokens", self.chunk_tokens)
+            if self.chunk_tokens < self.max_batch:
+                raise ValueError(f"chunk_tokens {self.chunk_tokens} (the step's budget, decodes included) must be "
+                                 f"at least max_batch {self.max_batch}")
 
-    def held_tokens(self, cached_tokens: int) -> int:
-        """Cache a sequence holding `cached_tokens` occupies: its reservation, or whole blocks."""
+    def held_tokens(self, cached_tokens: int, prompt_tokens: int = 0) -> int:
+        """Cache a sequence holding `cached_tokens` (of a `prompt_tokens` prompt) occupies: its
+        reservation, or whole blocks."""
         if self.kv == "reserved":
+            if self.reserve_output_tokens is not None:
+                return prompt_tokens + self.reserve_output_tokens
             return self.reserve_tokens
         return -(-cached_tokens // self.block_tokens) * self.block_tokens
 
@@ -324,6 +333,7 @@ class Simulation:
     served: tuple[Served, ...]  # in request order
     steps: tuple[Step, ...]
     preemptions: int
+    recomputed_tokens: int = 0  # cached tokens preemption threw away, to be prefilled again
 
     @property
     def duration_s(self) -> float:
@@ -354,7 +364,7 @@ class _Sequence:
     def holding(self, policy: Policy) -> int:
         """Cache this sequence holds once its next token is cached: its reservation, or blocks
         for that many tokens (and for its whole prompt from admission on)."""
-        return policy.held_tokens(max(self.cached + 1, self.target))
+        return policy.held_tokens(max(self.cached + 1, self.target), self.request.prompt_tokens)
 
 
 # --8<-- [start:scheduler]
@@ -367,7 +377,7 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
     done: list[Served] = []
     steps: list[Step] = []
     prefix_cached = False
-    preemptions, now = 0, 0.0
+    preemptions, recomputed, now = 0, 0, 0.0
     while arriving or queue or running:
         while arriving and arriving[0].arrival_s <= now:  # 1. arrivals join the queue
             r = arriving.popleft()
@@ -379,6 +389,7 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
         while held > capacity_tokens:  # 2. paged: no block for a token: preempt the newest
             victim = running.pop()
             held -= victim.holding(policy)
+            recomputed += victim.cached
             victim.cached, victim.target = 0, victim.request.prompt_tokens + len(victim.times)
             queue.appendleft(victim)  # it recomputes its prompt and the tokens it produced
             preemptions += 1
@@ -396,17 +407,18 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
                     s.cached = s.request.shared_prefix_tokens  # reuse the shared prefix's K and V
                 running.append(s)
         decoding = [s for s in running if s.cached >= s.target]  # 4. one token for each prefilled one...
-        chunks, budget = [], policy.chunk_tokens or math.inf
-        for s in running:  # ...and prompt tokens for the others, oldest first, within the budget
+        chunks, budget = [], (policy.chunk_tokens or math.inf) - len(decoding)
+        for s in running:  # ...and prompt tokens for the others, oldest first, in what the decodes left
             if s.cached < s.target and budget > 0:
                 take = int(min(s.target - s.cached, budget))
                 chunks.append((s, take))
                 budget -= take
-        context = sum(s.cached for s in decoding)
+        context = sum(s.cached + 1 for s in decoding)  # the new token attends to itself too
         duration = step_time(len(decoding), -(-context // max(len(decoding), 1)),
                              tuple((s.cached, n) for s, n in chunks))
         steps.append(Step(now, duration, len(decoding), sum(n for _, n in chunks), len(running) + len(queue),
-                          len(running), context + sum(s.cached for s, _ in chunks), held))
+                          len(running), sum(s.cached for s in running) + len(decoding) + sum(n for _, n in chunks),
+                          held))
         now += duration
         for s in decoding:  # 5. the step's tokens appear at its end
             s.cached += 1
@@ -422,7 +434,7 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
             running.remove(s)
             done.append(Served(s.request, tuple(s.times), s.slot, s.first_step, len(steps) - 1))
     done.sort(key=lambda s: s.request.id)
-    return Simulation(policy, capacity_tokens, tuple(done), tuple(steps), preemptions)
+    return Simulation(policy, capacity_tokens, tuple(done), tuple(steps), preemptions, recomputed)
 # --8<-- [end:scheduler]
 
 
@@ -431,7 +443,16 @@ def _check_fits(requests: Sequence[Request], policy: Policy, capacity_tokens: in
     if not requests:
         raise ValueError("no requests to serve")
     longest = max(r.prompt_tokens + r.output_tokens for r in requests)
-    if policy.held_tokens(longest) > capacity_tokens:
+    if policy.kv == "paged" and policy.held_tokens(longest) > capacity_tokens:
         raise ValueError(f"a request of {longest:,} tokens needs more than the cache's {capacity_tokens:,}")
-    if policy.kv == "reserved" and longest > policy.reserve_tokens:
-        raise ValueError(f"a request of {longest:,} tokens exceeds the {policy.reserve_tokens:,} reserved per request")
+    if policy.kv == "reserved":
+        if policy.reserve_output_tokens is not None:
+            if max(r.output_tokens for r in requests) > policy.reserve_output_tokens:
+                raise ValueError(f"an answer exceeds the {policy.reserve_output_tokens:,} tokens reserved for it")
+            if max(policy.held_tokens(0, r.prompt_tokens) for r in requests) > capacity_tokens:
+                raise ValueError(f"a reservation needs more than the cache's {capacity_tokens:,} tokens")
+        elif longest > policy.reserve_tokens:
+            raise ValueError(f"a request of {longest:,} tokens exceeds the {policy.reserve_tokens:,} reserved per request")
+        elif policy.reserve_tokens > capacity_tokens:
+            raise ValueError(f"a reservation of {policy.reserve_tokens:,} tokens needs more than the cache's "
+                             f"{capacity_tokens:,}")
