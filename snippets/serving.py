@@ -17,9 +17,10 @@ import math
 import random
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Callable, Iterable, Sequence
 
-from snippets import roofline
+from snippets import hardware, kv_cache, models, roofline
 from snippets.hardware import Accelerator
 from snippets.models import ModelConfig
 from snippets.units import require_int, require_non_negative, require_number, require_positive, require_positive_int
@@ -456,3 +457,62 @@ def _check_fits(requests: Sequence[Request], policy: Policy, capacity_tokens: in
         elif policy.reserve_tokens > capacity_tokens:
             raise ValueError(f"a reservation of {policy.reserve_tokens:,} tokens needs more than the cache's "
                              f"{capacity_tokens:,}")
+
+
+# ---- runs by name, for a disk cache ---------------------------------------------------------------
+
+
+def simulate_workload(workload: Workload, policy: Policy, model: str, accelerator: str,
+                      dtype: str = "bf16") -> Simulation:
+    """simulate() of a workload on the roofline of a named model and accelerator (weights, cache
+    and math in `dtype`), with the cache the weights leave free in usable memory: every argument
+    a value, so vis.cache can key the run on them."""
+    m, gpu = models.get(model), hardware.get(accelerator)
+    return simulate(workload.requests(), policy, _shared_step_time(model, accelerator, dtype),
+                    kv_cache.max_tokens(m, gpu, dtype, dtype))
+
+
+@cache
+def _shared_step_time(model: str, accelerator: str, dtype: str) -> RooflineStepTime:
+    """One step-time memo per setting, shared by the runs of a process (steps repeat across runs)."""
+    return RooflineStepTime(models.get(model), hardware.get(accelerator), dtype, dtype, dtype)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a sweep keeps of one run: attainment (share of requests meeting both targets),
+    goodput (requests/s meeting both), misses by target, percentiles, and the cache's peak."""
+
+    requests: int
+    attainment: float
+    goodput_rps: float
+    ttft_misses: int
+    tpot_misses: int
+    ttft_p90_s: float
+    tpot_p90_s: float
+    peak_running: int
+    peak_used_share: float
+    preemptions: int
+    recomputed_tokens: int
+    itl_token_weighted_s: float
+    itl_request_weighted_s: float
+    drain_token_share: float  # output tokens that appear after the last arrival, of all
+
+
+def summarize(sim: Simulation, slo: SLO) -> RunSummary:
+    served = sim.served
+    last_arrival = max(s.request.arrival_s for s in served)
+    tokens = sum(len(s.token_times_s) for s in served)
+    return RunSummary(len(served), slo_attainment(served, slo), goodput_rps(served, slo),
+                      sum(s.ttft_s > slo.ttft_s for s in served), sum(s.tpot_s > slo.tpot_s for s in served),
+                      percentile([s.ttft_s for s in served], 90), percentile([s.tpot_s for s in served], 90),
+                      max(s.slots_busy for s in sim.steps),
+                      max(s.cache_used_tokens for s in sim.steps) / sim.capacity_tokens, sim.preemptions,
+                      sim.recomputed_tokens, mean_itl_token_weighted_s(served), mean_itl_request_weighted_s(served),
+                      sum(t > last_arrival for s in served for t in s.token_times_s) / tokens)
+
+
+def simulate_summary(workload: Workload, policy: Policy, model: str, accelerator: str, slo: SLO,
+                     dtype: str = "bf16") -> RunSummary:
+    """summarize(simulate_workload(...)): a few numbers instead of every token's time."""
+    return summarize(simulate_workload(workload, policy, model, accelerator, dtype), slo)
