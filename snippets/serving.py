@@ -481,15 +481,17 @@ def _shared_step_time(model: str, accelerator: str, dtype: str) -> RooflineStepT
 @dataclass(frozen=True)
 class RunSummary:
     """What a sweep keeps of one run: attainment (share of requests meeting both targets),
-    goodput (requests/s meeting both), misses by target, percentiles, and the cache's peak."""
+    goodput (requests/s meeting both), misses by target, TTFT and TPOT at the `percentile`-th
+    percentile, and the cache's peak."""
 
     requests: int
     attainment: float
     goodput_rps: float
     ttft_misses: int
     tpot_misses: int
-    ttft_p90_s: float
-    tpot_p90_s: float
+    percentile: float
+    ttft_pct_s: float
+    tpot_pct_s: float
     peak_running: int
     peak_used_share: float
     preemptions: int
@@ -499,13 +501,13 @@ class RunSummary:
     drain_token_share: float  # output tokens that appear after the last arrival, of all
 
 
-def summarize(sim: Simulation, slo: SLO) -> RunSummary:
+def summarize(sim: Simulation, slo: SLO, pct: float = 90) -> RunSummary:
     served = sim.served
     last_arrival = max(s.request.arrival_s for s in served)
     tokens = sum(len(s.token_times_s) for s in served)
     return RunSummary(len(served), slo_attainment(served, slo), goodput_rps(served, slo),
                       sum(s.ttft_s > slo.ttft_s for s in served), sum(s.tpot_s > slo.tpot_s for s in served),
-                      percentile([s.ttft_s for s in served], 90), percentile([s.tpot_s for s in served], 90),
+                      pct, percentile([s.ttft_s for s in served], pct), percentile([s.tpot_s for s in served], pct),
                       max(s.slots_busy for s in sim.steps),
                       max(s.cache_used_tokens for s in sim.steps) / sim.capacity_tokens, sim.preemptions,
                       sim.recomputed_tokens, mean_itl_token_weighted_s(served), mean_itl_request_weighted_s(served),
@@ -513,6 +515,6 @@ def summarize(sim: Simulation, slo: SLO) -> RunSummary:
 
 
 def simulate_summary(workload: Workload, policy: Policy, model: str, accelerator: str, slo: SLO,
-                     dtype: str = "bf16") -> RunSummary:
+                     dtype: str = "bf16", pct: float = 90) -> RunSummary:
     """summarize(simulate_workload(...)): a few numbers instead of every token's time."""
-    return summarize(simulate_workload(workload, policy, model, accelerator, dtype), slo)
+    return summarize(simulate_workload(workload, policy, model, accelerator, dtype), slo, pct)

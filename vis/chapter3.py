@@ -51,12 +51,16 @@ def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], 
         ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.12))
         ax.set_title(f"{m.name} decode, {dtype}, on the {gpu.name} (roofline bound)", loc="left",
                      fontsize=10)
+        first_fits = kv_cache.max_batch(m, gpu, contexts[0], dtype, dtype)
+        t1 = roofline.decode_step(m, 1, contexts[0], dtype, dtype).time_s(gpu)
+        tn = roofline.decode_step(m, first_fits, contexts[0], dtype, dtype).time_s(gpu)
+        first_gain, first_loss = (first_fits / tn) / (1 / t1), tn / t1
         return to_svg(
             fig, "serving-pareto", f"Per-user against total decode speed as the batch grows, {m.name} on the {gpu.name}",
-            "Two falling curves on log axes, one per context length: each step to a larger batch multiplies the "
-            "total tokens per second many times while the speed each user sees falls slowly. Each curve stops at "
-            "the largest batch that fits in memory. A grey band marks speeds slower than reading and a dashed "
-            "line the time-per-output-token target.",
+            f"One curve on log axes per context length. At {contexts[0]:,} tokens, from batch 1 to "
+            f"batch {first_fits:,} the total grows {first_gain:.0f}x while each user's speed falls {first_loss:.1f}x. "
+            "Each curve stops at the largest batch that fits in memory. A grey band marks speeds slower than reading "
+            "and a dashed line the time-per-output-token target.",
         )
 
 
@@ -248,12 +252,15 @@ class OccupancyPanel:
     capacity_tokens: int
     series: tuple[tuple[float, int, int, int], ...]
     preemptions: int = 0
+    peaks: tuple[int, int, int] = (0, 0, 0)  # held, used, running: over every step, not only those drawn
 
 
 def occupancy_panel(sim: serving.Simulation) -> OccupancyPanel:
     steps = sim.steps[:: max(1, len(sim.steps) // 250)]
     return OccupancyPanel(sim.policy.name, sim.capacity_tokens, tuple(
-        (s.start_s, s.cache_held_tokens, s.cache_used_tokens, s.slots_busy) for s in steps), sim.preemptions)
+        (s.start_s, s.cache_held_tokens, s.cache_used_tokens, s.slots_busy) for s in steps), sim.preemptions,
+        (max(s.cache_held_tokens for s in sim.steps), max(s.cache_used_tokens for s in sim.steps),
+         max(s.slots_busy for s in sim.steps)))
 
 
 def cache_occupancy(reserved: OccupancyPanel, paged: OccupancyPanel) -> str:
@@ -274,7 +281,7 @@ def cache_occupancy(reserved: OccupancyPanel, paged: OccupancyPanel) -> str:
             ax2.grid(False)
             ax2.spines["right"].set_visible(True)
             ax2.tick_params(axis="y", labelsize=7, colors=ORANGE)
-            ax.set_title(f"{panel.policy}: at most {running.max()} running", loc="left", fontsize=9)
+            ax.set_title(f"{panel.policy}: at most {panel.peaks[2]} running", loc="left", fontsize=9)
             ax.set_xlabel("time (s)")
             ax.set_ylim(0, 105)
         axes[0].set_ylabel("% of the KV cache")
@@ -282,9 +289,9 @@ def cache_occupancy(reserved: OccupancyPanel, paged: OccupancyPanel) -> str:
         ax2.set_ylabel("requests running", color=ORANGE)
         return to_svg(
             fig, "serving-cache-occupancy", "KV cache held and used over time, reserved against paged",
-            "".join(f"{side}, {p.policy}: at most {max(r[1] for r in p.series) / p.capacity_tokens:.0%} of the cache "
-                    f"held and {max(r[2] for r in p.series) / p.capacity_tokens:.0%} used, at most "
-                    f"{max(r[3] for r in p.series)} requests running, {p.preemptions} preemptions. "
+            "".join(f"{side}, {p.policy}: at most {p.peaks[0] / p.capacity_tokens:.0%} of the cache "
+                    f"held and {p.peaks[1] / p.capacity_tokens:.0%} used, at most "
+                    f"{p.peaks[2]} requests running, {p.preemptions} preemptions. "
                     for side, p in (("Left", reserved), ("Right", paged)))
             + "Held is shaded grey, used is a blue line, requests running an orange line on the right axis.",
         )
