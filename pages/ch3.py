@@ -28,17 +28,30 @@ words_per_token = 0.75  # OpenAI's rule of thumb for English text: 1 token ~ 3/4
 TOKENS_PER_WORD = 1 / words_per_token
 ITL_PERCENTILE = 99
 SLO = serving.SLO(ttft_s=1.0, tpot_s=0.020)  # the targets of the goodput section (an assumption)
-SLO_PERCENTILE = 90
-# The simulated workload: 200 requests, Poisson arrivals, prompts 256-2,048 tokens, answers
-# exponential with mean 128 tokens (capped at 1,024): most short, a few long.
-WORKLOAD = dict(n_requests=200, seed=1, prompt_min=256, prompt_max=2048, output_mean=128, output_max=1024)
-RATE = 40.0  # requests per second in the metrics section
-metrics_workload = serving.Workload(rate_per_s=RATE, **WORKLOAD)
-RATES = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 80.0)
-RESERVE_TOKENS = 8192  # the per-request reservation of the "reserved" policies
-CHUNK_TOKENS = 512  # prefill tokens mixed into one step
+SLO_PERCENTILE = 90  # "max sustainable rate": the highest rate at which this % of requests meet both targets
+# The simulated workload: Poisson arrivals, prompts 256-2,048 tokens, answers exponential with
+# mean 128 tokens (capped at 1,024, every request's max_tokens): most short, a few long.
+WORKLOAD = dict(prompt_min=256, prompt_max=2048, output_mean=128, output_max=1024)
+N_REQUESTS = 2000  # a long run: arrivals over a minute or more, so warm-up and drain are a small part
+SHORT_REQUESTS = 200  # a short benchmark, for the drain artefact in the ITL averages
+SEED = 1  # the run the metrics, the timeline and the listing show
+SEEDS = (1, 2, 3)  # the goodput sweep runs every rate on each
+RATE = 30.0  # requests per second in the metrics section
+RATES = (10.0, 20.0, 30.0, 35.0, 40.0, 45.0, 50.0, 55.0)
+RESERVE_TOKENS = 8192  # the worst-case reservation: a server maximum of 8,192 tokens per request
+CHUNK_TOKENS = 512  # the step's token budget with chunked prefill, decode tokens included
+BUDGETS = (256, 512, 1024, 2048, 4096)  # the budgets of the chunk-size sweep
+BUDGET_RATE = 45.0  # requests per second of the chunk-size sweep
 BLOCK_TOKENS = 16
 MAX_BATCH = 256  # slots the scheduler runs at most (the simulator's setting)
+# Paged memory filling up: longer answers (mean 512, max_tokens 4,096), more slots.
+LONG_WORKLOAD = dict(prompt_min=256, prompt_max=2048, output_mean=512, output_max=4096)
+# vLLM's defaults (vllm/engine/arg_utils.py, EngineArgs' batch defaults for GPUs of 70 GiB or
+# more but the A100; engine arguments docs for gpu_memory_utilization and the block size of 16).
+VLLM_SERVER_BUDGET, VLLM_LLM_BUDGET, VLLM_MAX_NUM_SEQS = 8192, 16384, 1024
+VLLM_GPU_MEMORY_UTILIZATION = 0.9
+OCCUPANCY_REQUESTS, OCCUPANCY_RATE, OCCUPANCY_BATCH = 1000, 35.0, VLLM_MAX_NUM_SEQS
+CHUNK_SEARCH_STEP = 16  # the search for the largest chunk within the TPOT target, in steps of a block
 # Static vs continuous: a small seeded workload on 8 slots, everyone there almost at once.
 SLOTS = 8
 SLOTS_WORKLOAD = dict(n_requests=24, rate_per_s=500.0, seed=4, prompt_min=128, prompt_max=512, output_mean=48,
@@ -53,11 +66,14 @@ gpu = hardware.get(GPU)
 model = models.get(MODEL)
 
 POLICIES = (
-    serving.Policy("continuous, reserved", kv="reserved", reserve_tokens=RESERVE_TOKENS, max_batch=MAX_BATCH),
-    serving.Policy("continuous, paged", block_tokens=BLOCK_TOKENS, max_batch=MAX_BATCH),
+    serving.Policy("reserved, 8,192 each", kv="reserved", reserve_tokens=RESERVE_TOKENS, max_batch=MAX_BATCH),
+    serving.Policy("reserved, prompt + max_tokens", kv="reserved", reserve_output_tokens=WORKLOAD["output_max"],
+                   max_batch=MAX_BATCH),
+    serving.Policy("paged", block_tokens=BLOCK_TOKENS, max_batch=MAX_BATCH),
     serving.Policy("paged + chunked prefill", chunk_tokens=CHUNK_TOKENS, block_tokens=BLOCK_TOKENS,
                    max_batch=MAX_BATCH),
 )
+WORST, FAIR, PAGED, CHUNKED = (p.name for p in POLICIES)
 
 # ---- Two speeds ---------------------------------------------------------------------------
 
@@ -69,8 +85,10 @@ def step_s(batch: int, context: int = CONTEXT) -> float:
 fits_at_context = kv_cache.max_batch(model, gpu, CONTEXT, DTYPE, DTYPE)
 fits_at_long_context = kv_cache.max_batch(model, gpu, LONG_CONTEXT, DTYPE, DTYPE)
 claim("every batch in the table fits at 2,048 tokens", max(BATCHES) <= fits_at_context)
-one_ms = step_s(1) * 1e3
-one_per_user = 1 / step_s(1)
+one_batch = min(BATCHES)
+claim("the table starts at one user", one_batch == 1)
+one_ms = step_s(one_batch) * 1e3
+one_per_user = 1 / step_s(one_batch)
 full_ms = step_s(fits_at_context) * 1e3
 full_per_user = 1 / step_s(fits_at_context)
 full_total = fits_at_context / step_s(fits_at_context)
@@ -78,10 +96,16 @@ throughput_gain = full_total / one_per_user
 per_user_loss = one_per_user / full_per_user
 claim("batching to the memory limit multiplies total throughput several times more than it divides each user's speed",
       throughput_gain > 5 * per_user_loss)
-memory_read_ms = gpu.usable_memory_bytes() / gpu.bandwidth_Bps * 1e3
-claim("at the memory limit a step reads nearly all of memory", 0.9 < full_ms / memory_read_ms <= 1.0)
-claim("at 2,048 and 8,192 tokens the largest batch's step is memory-bound and no slower than reading all memory",
-      all(roofline.decode_step(model, kv_cache.max_batch(model, gpu, c, DTYPE, DTYPE), c, DTYPE, DTYPE)
+memory_read_ms = gpu.usable_memory_bytes() / gpu.bandwidth_Bps * 1e3  # reading all of usable memory
+_full_step = roofline.decode_step(model, fits_at_context, CONTEXT, DTYPE, DTYPE)
+full_weights_read_GiB = _full_step.weight_bytes / GiB
+full_cache_read_GiB = _full_step.kv_bytes / GiB
+full_read_GiB = _full_step.bytes / GiB
+claim("the step at the memory limit reads the weights and a full cache, a little less than usable memory",
+      full_read_GiB * GiB <= gpu.usable_memory_bytes() and full_ms / memory_read_ms > 0.95)
+claim("at 2,048 and 8,192 tokens the largest batch's decode step is memory-bound and no slower than reading "
+      "all usable memory", all(
+          roofline.decode_step(model, kv_cache.max_batch(model, gpu, c, DTYPE, DTYPE), c, DTYPE, DTYPE)
           .is_memory_bound(gpu) and step_s(kv_cache.max_batch(model, gpu, c, DTYPE, DTYPE), c) * 1e3 <= memory_read_ms
           for c in (CONTEXT, LONG_CONTEXT)))
 
@@ -116,60 +140,131 @@ claim("capacity is the free memory over the bytes per token",
       capacity_tokens == int((gpu.usable_memory_bytes() - models.weight_bytes(model, DTYPE))
                              // kv_cache.bytes_per_token(model, DTYPE)))
 
-# ---- Simulations (shared by the values, tables and figures) ----------------------------------
+# ---- Simulations (shared by the values, tables and figures; each from vis.cache when its code
+# and arguments did not change: the key is serving's code, not this page's) -------------------
+
+
+def workload(rate: float, seed: int = SEED, n: int = N_REQUESTS, **shape) -> serving.Workload:
+    return serving.Workload(n_requests=n, rate_per_s=rate, seed=seed, **(shape or WORKLOAD))
+
+
+def policy(name: str) -> serving.Policy:
+    return next(p for p in POLICIES if p.name == name)
 
 
 @cache
-def step_time() -> serving.RooflineStepTime:
-    return serving.RooflineStepTime(model, gpu, DTYPE, DTYPE, DTYPE)
+def run(policy_name: str, rate: float, seed: int = SEED, n: int = N_REQUESTS) -> serving.Simulation:
+    """The page's workload at `rate` under one policy, every token's time kept."""
+    return cached(serving.simulate_workload, workload(rate, seed, n), policy(policy_name), MODEL, GPU, DTYPE)
 
 
 @cache
-def run(policy_name: str, rate: float) -> serving.Simulation:
-    """The page's workload at `rate` under one policy (from vis.cache when nothing changed)."""
-    return cached(_simulate, policy_name, rate)
-
-
-def _simulate(policy_name: str, rate: float) -> serving.Simulation:
-    policy = next(p for p in POLICIES if p.name == policy_name)
-    requests = serving.Workload(rate_per_s=rate, **WORKLOAD).requests()
-    return serving.simulate(requests, policy, step_time(), capacity_tokens)
+def summary(p: serving.Policy, w: serving.Workload) -> serving.RunSummary:
+    return cached(serving.simulate_summary, w, p, MODEL, GPU, SLO, DTYPE, SLO_PERCENTILE)
 
 
 @cache
-def sweep() -> dict[str, list[tuple[float, float, float]]]:
-    """Per policy: (arrival rate, SLO attainment, goodput) at each rate."""
-    return {p.name: [(r, serving.slo_attainment(run(p.name, r).served, SLO),
-                      serving.goodput_rps(run(p.name, r).served, SLO)) for r in RATES] for p in POLICIES}
+def sweep() -> dict[str, list[tuple[float, tuple[serving.RunSummary, ...]]]]:
+    """Per policy: (arrival rate, one summary per seed) at each rate."""
+    return {p.name: [(r, tuple(summary(p, workload(r, seed)) for seed in SEEDS)) for r in RATES] for p in POLICIES}
 
+
+# ---- The compute ceiling: no policy serves more requests a second than the GPU has FLOPs for ----
+_decode_base = roofline.decode_step(model, 1, 0, DTYPE, DTYPE).flops  # per decode token, without attention
+_decode_per_context = roofline.decode_step(model, 1, 1, DTYPE, DTYPE).flops - _decode_base  # attention, per position
+
+
+@cache
+def _prefill_flops(prompt: int) -> float:
+    return roofline.prefill(model, prompt, DTYPE, DTYPE).flops
+
+
+def request_flops(prompt: int, output: int) -> tuple[float, float]:
+    """(prefill, decode) FLOPs of one request: decode token t attends to prompt + t positions."""
+    decodes = output - 1
+    return (_prefill_flops(prompt),
+            decodes * _decode_base + _decode_per_context * (decodes * prompt + decodes * (decodes + 1) / 2))
+
+
+claim("decode FLOPs are linear in the context (the ceiling's closed form)", abs(request_flops(1000, 5)[1] / sum(
+    roofline.decode_step(model, 1, 1000 + t, DTYPE, DTYPE).flops for t in range(1, 5)) - 1) < 1e-9)
+
+
+@cache
+def ceiling_rps(seed: int) -> tuple[float, float]:
+    """(requests/s the peak FLOPS allow, prefill's share of the FLOPs) on one seed's requests."""
+    flops = [request_flops(r.prompt_tokens, r.output_tokens) for r in workload(RATE, seed).requests()]
+    pre, dec = sum(f for f, _ in flops), sum(d for _, d in flops)
+    return gpu.peak_flops(DTYPE) / ((pre + dec) / len(flops)), pre / (pre + dec)
+
+
+_ceilings = [ceiling_rps(seed) for seed in SEEDS]
+ceiling_low, ceiling_high = min(c for c, _ in _ceilings), max(c for c, _ in _ceilings)
+ceiling = ceiling_rps(SEED)[0]
+request_TFLOP = gpu.peak_flops(DTYPE) / ceiling / 1e12
+prefill_flops_share = ceiling_rps(SEED)[1]
+peak_TFLOPS = gpu.peak_flops(DTYPE) / 1e12
+claim("prefill is most of this workload's FLOPs", all(share > 0.8 for _, share in _ceilings))
 
 # ---- Request metrics ---------------------------------------------------------------------------
-_metrics_run = run(POLICIES[1].name, RATE)
+metrics_workload = workload(RATE)
+n_seeds = len(SEEDS)
+_metrics_run = run(PAGED, RATE)
 _served = _metrics_run.served
+n_requests = len(_served)
 ttft_p50_ms = serving.percentile([s.ttft_s for s in _served], 50) * 1e3
-ttft_p90_ms = serving.percentile([s.ttft_s for s in _served], 90) * 1e3
+ttft_p90_ms = serving.percentile([s.ttft_s for s in _served], SLO_PERCENTILE) * 1e3
 tpot_p50_ms = serving.percentile([s.tpot_s for s in _served], 50) * 1e3
-tpot_p90_ms = serving.percentile([s.tpot_s for s in _served], 90) * 1e3
+tpot_p90_ms = serving.percentile([s.tpot_s for s in _served], SLO_PERCENTILE) * 1e3
 itl_token_ms = serving.mean_itl_token_weighted_s(_served) * 1e3
 itl_request_ms = serving.mean_itl_request_weighted_s(_served) * 1e3
-itl_p99_ms = serving.percentile([g for s in _served for g in s.itl_s], ITL_PERCENTILE) * 1e3
-itl_max_ms = max(g for s in _served for g in s.itl_s) * 1e3
-e2e_mean_s = sum(s.e2e_s for s in _served) / len(_served)
-e2e_p90_s = serving.percentile([s.e2e_s for s in _served], 90)
-n_requests = len(_served)
-claim("the token-weighted ITL is lower than the request-weighted one", itl_token_ms < 0.95 * itl_request_ms)
-_long = [s for s in _served if s.request.output_tokens >= serving.percentile([x.request.output_tokens for x in _served], 90)]
-_last_arrival = max(s.request.arrival_s for s in _served)
-claim("the longest answers go on streaming after the last arrival, in steps with no prefill to slow them",
-      sum(s.token_times_s[-1] > _last_arrival for s in _long) > len(_long) / 2
-      and sum(x.tpot_s for x in _long) / len(_long) < itl_request_ms / 1e3)
+_gaps = [g for s in _served for g in s.itl_s]
+itl_p99_ms = serving.percentile(_gaps, ITL_PERCENTILE) * 1e3
+itl_max_ms = max(_gaps) * 1e3
+e2e_p50_s = serving.percentile([s.e2e_s for s in _served], 50)
+e2e_p90_s = serving.percentile([s.e2e_s for s in _served], SLO_PERCENTILE)
 claim("the longest gaps are far longer than the typical one", itl_max_ms > 5 * itl_token_ms)
-run_s = _metrics_run.duration_s
-observed_rate = n_requests / run_s  # 200 requests over the whole run, draining included
-little_in_flight = serving.littles_law_in_flight(observed_rate, e2e_mean_s)
-simulated_in_flight = sum(s.in_system * s.duration_s for s in _metrics_run.steps) / run_s
+_worst_gap_step = max(_metrics_run.steps, key=lambda st: st.duration_s)
+claim("the longest gap is a step that also prefilled prompts", _worst_gap_step.prefill_tokens > 0)
+# Two averages of ITL, and what a short benchmark does to them: its drain (the longest answers
+# streaming on after the last arrival, in steps no prefill slows) is a larger part of the run.
+_shorts = [summary(policy(PAGED), workload(RATE, seed, SHORT_REQUESTS)) for seed in SEEDS]
+_longs = [summary(policy(PAGED), workload(RATE, seed)) for seed in SEEDS]
+short_itl_token_ms = _shorts[0].itl_token_weighted_s * 1e3
+short_itl_request_ms = _shorts[0].itl_request_weighted_s * 1e3
+claim("on every seed, long run and short, the token-weighted ITL is below the request-weighted one",
+      all(x.itl_token_weighted_s < x.itl_request_weighted_s for x in _shorts + _longs))
+claim("in the long run the two ITL averages agree within 10 %", abs(itl_request_ms / itl_token_ms - 1) < 0.10)
+claim("on every seed, the short benchmark's token-weighted ITL is below the long run's",
+      all(a.itl_token_weighted_s < b.itl_token_weighted_s for a, b in zip(_shorts, _longs)))
+short_drain_share, long_drain_share = _shorts[0].drain_token_share, _longs[0].drain_token_share
+claim("on every seed, the drain is a larger share of a short benchmark's tokens than of a long run's",
+      all(a.drain_token_share > 3 * b.drain_token_share for a, b in zip(_shorts, _longs)))
+# Little's law in a steady state: a window that leaves out the warm-up and the drain.
+WINDOW = (0.2, 0.8)  # of the arrival span
+_arrivals = [s.request.arrival_s for s in _served]
+window_start_s, window_end_s = (max(_arrivals) * f for f in WINDOW)
+_in_window = [s for s in _served if window_start_s <= s.request.arrival_s < window_end_s]
+window_rate = len(_in_window) / (window_end_s - window_start_s)  # the arrival rate in the window
+e2e_mean_s = sum(s.e2e_s for s in _in_window) / len(_in_window)
+little_in_flight = serving.littles_law_in_flight(window_rate, e2e_mean_s)
+
+
+def _time_average_in_system(steps: tuple[serving.Step, ...], start: float, end: float) -> float:
+    """Requests in the system, averaged over [start, end) from the step log (idle gaps count 0)."""
+    total = 0.0
+    for st in steps:
+        overlap = min(st.start_s + st.duration_s, end) - max(st.start_s, start)
+        if overlap > 0:
+            total += st.in_system * overlap
+    return total / (end - start)
+
+
+simulated_in_flight = _time_average_in_system(_metrics_run.steps, window_start_s, window_end_s)
 little_error = simulated_in_flight / little_in_flight - 1
-claim("Little's law predicts the simulated requests in flight within 5 %", abs(little_error) < 0.05)
+claim("in the steady window, Little's law predicts the simulated requests in flight within 5 %",
+      abs(little_error) < 0.05)
+claim("the window's arrival rate is within 10 % of the nominal rate", abs(window_rate / RATE - 1) < 0.10)
 
 
 def metrics_table() -> str:
@@ -177,8 +272,7 @@ def metrics_table() -> str:
         ["time to first token (TTFT)", "queueing + prefill", f"{ttft_p50_ms:,.0f} ms", f"{ttft_p90_ms:,.0f} ms"],
         ["time per output token (TPOT)", "(last − first) / (n − 1), per request", f"{tpot_p50_ms:.1f} ms",
          f"{tpot_p90_ms:.1f} ms"],
-        ["end-to-end latency", "arrival to last token", f"{serving.percentile([s.e2e_s for s in _served], 50):.2f} s",
-         f"{e2e_p90_s:.2f} s"],
+        ["end-to-end latency", "arrival to last token", f"{e2e_p50_s:.2f} s", f"{e2e_p90_s:.2f} s"],
     ]
     return markdown_table(["metric", "what it measures", "median", f"p{SLO_PERCENTILE}"], rows)
 
@@ -188,19 +282,18 @@ def metrics_table() -> str:
 
 @cache
 def slot_runs() -> tuple[serving.Simulation, serving.Simulation]:
-    requests = serving.Workload(**SLOTS_WORKLOAD).requests()
+    w = serving.Workload(**SLOTS_WORKLOAD)
     static = serving.Policy("static", batching="static", kv="paged", max_batch=SLOTS)
     continuous = serving.Policy("continuous", kv="paged", max_batch=SLOTS)
-    return tuple(serving.simulate(requests, p, step_time(), capacity_tokens) for p in (static, continuous))
+    return tuple(cached(serving.simulate_workload, w, p, MODEL, GPU, DTYPE) for p in (static, continuous))
 
 
 _static, _continuous = slot_runs()
 static_steps, continuous_steps = len(_static.steps), len(_continuous.steps)
 static_utilisation, continuous_utilisation = _static.slot_utilisation, _continuous.slot_utilisation
 static_done_s, continuous_done_s = _static.duration_s, _continuous.duration_s
-static_ttft_p90_ms = serving.percentile([s.ttft_s for s in _static.served], 90) * 1e3
-continuous_ttft_p90_ms = serving.percentile([s.ttft_s for s in _continuous.served], 90) * 1e3
 slots_requests = SLOTS_WORKLOAD["n_requests"]
+static_first_batch = sum(1 for s in _static.served if s.first_step == 0)
 claim("continuous batching needs fewer steps, keeps more slots busy and finishes sooner on the same workload",
       continuous_steps < static_steps and continuous_utilisation > static_utilisation
       and continuous_done_s < static_done_s)
@@ -208,40 +301,99 @@ claim("continuous batching needs fewer steps, keeps more slots busy and finishes
 
 def batching_table() -> str:
     rows = [[sim.policy.name, f"{len(sim.steps):,}", f"{sim.slot_utilisation:.0%}", f"{sim.duration_s * 1e3:,.0f} ms",
-             f"{serving.percentile([s.ttft_s for s in sim.served], 90) * 1e3:,.0f} ms"] for sim in (_static, _continuous)]
+             f"{serving.percentile([s.ttft_s for s in sim.served], SLO_PERCENTILE) * 1e3:,.0f} ms"]
+            for sim in (_static, _continuous)]
     return markdown_table(["policy", "steps", "slots busy", "all done after", f"p{SLO_PERCENTILE} TTFT"], rows)
 
 
 # ---- Paged KV --------------------------------------------------------------------------------------
-typical_tokens = (WORKLOAD["prompt_min"] + WORKLOAD["prompt_max"]) // 2 + WORKLOAD["output_mean"]
+mean_prompt = (WORKLOAD["prompt_min"] + WORKLOAD["prompt_max"]) / 2  # the distributions' means
+mean_answer = WORKLOAD["output_mean"]  # before the cap; the capped mean is a little lower
+_sample = workload(RATE).requests()
+sample_prompt = sum(r.prompt_tokens for r in _sample) / len(_sample)
+sample_answer = sum(r.output_tokens for r in _sample) / len(_sample)
+typical_tokens = round(sample_prompt + sample_answer)  # a request at its full length, this sample's mean
+held_mean_tokens = round(sample_prompt + sample_answer / 2)  # held on average over a request's life
+longest_request = WORKLOAD["prompt_max"] + WORKLOAD["output_max"]
 reserve_max = model.max_position_embeddings
 admitted_reserve_max = capacity_tokens // reserve_max
 admitted_reserved = capacity_tokens // RESERVE_TOKENS
-admitted_paged = capacity_tokens // serving.Policy("p", block_tokens=BLOCK_TOKENS).held_tokens(typical_tokens)
+admitted_fair = capacity_tokens // longest_request  # prompt + max_tokens, at the longest prompt
+admitted_fair_mean = capacity_tokens // round(sample_prompt + WORKLOAD["output_max"])
+admitted_paged = capacity_tokens // policy(PAGED).held_tokens(typical_tokens)
 reserved_waste = 1 - typical_tokens / RESERVE_TOKENS
+fair_waste = 1 - typical_tokens / (sample_prompt + WORKLOAD["output_max"])
 paged_waste_max = BLOCK_TOKENS - 1
 claim("a reservation of 8,192 tokens wastes most of it at a typical length", reserved_waste > 0.5)
+claim("even prompt + max_tokens leaves much of a reservation empty at a typical length", fair_waste > 0.3)
 claim("paging admits several times the batch of an 8,192-token reservation", admitted_paged > 3 * admitted_reserved)
+claim("paging at full length admits more than the fair reservation, which admits more than the worst case",
+      admitted_paged > admitted_fair_mean > admitted_reserved)
 
 
 def admission_table() -> str:
     rows = [
         [f"reserve the model's maximum, {reserve_max:,} tokens", f"{reserve_max:,}", f"{admitted_reserve_max:,}"],
         [f"reserve a server maximum of {RESERVE_TOKENS:,} tokens", f"{RESERVE_TOKENS:,}", f"{admitted_reserved:,}"],
+        [f"reserve prompt + max_tokens, the longest ({WORKLOAD['prompt_max']:,} + {WORKLOAD['output_max']:,})",
+         f"{longest_request:,}", f"{admitted_fair:,}"],
+        [f"reserve prompt + max_tokens, the mean prompt ({sample_prompt:,.0f} + {WORKLOAD['output_max']:,})",
+         f"{round(sample_prompt + WORKLOAD['output_max']):,}", f"{admitted_fair_mean:,}"],
         [f"pages of {BLOCK_TOKENS} tokens, {typical_tokens:,} tokens in use",
-         f"{serving.Policy('p', block_tokens=BLOCK_TOKENS).held_tokens(typical_tokens):,}", f"{admitted_paged:,}"],
+         f"{policy(PAGED).held_tokens(typical_tokens):,}", f"{admitted_paged:,}"],
     ]
     return markdown_table(["how the cache is given out", "tokens held per request", "requests admitted"], rows)
 
 
-_reserved_run, _paged_run = run(POLICIES[0].name, 60.0), run(POLICIES[1].name, 60.0)
-OCCUPANCY_RATE = 60.0
-reserved_peak_running = max(s.slots_busy for s in _reserved_run.steps)
-paged_peak_running = max(s.slots_busy for s in _paged_run.steps)
-reserved_used_share = max(s.cache_used_tokens for s in _reserved_run.steps) / capacity_tokens
-claim("under reserved KV the cache is full while most of it holds nothing",
-      reserved_peak_running == admitted_reserved and reserved_used_share < 0.5)
-paged_preemptions = _paged_run.preemptions
+# The sweep's runs at the highest rate: how far the cache fills under each policy.
+_top = {name: points[-1][1] for name, points in sweep().items()}
+reserved_peak_running = max(x.peak_running for x in _top[WORST])
+reserved_used_share = max(x.peak_used_share for x in _top[WORST])
+fair_peak_running = max(x.peak_running for x in _top[FAIR])
+paged_peak_running = max(x.peak_running for x in _top[PAGED])
+claim("at the highest rate the fair reservation and paging run several times the worst case's batch",
+      min(fair_peak_running, paged_peak_running) > 2 * admitted_reserved)
+paged_peak_used_share = max(x.peak_used_share for x in _top[PAGED])
+claim("under the worst-case reservation the cache is fully handed out while most of it holds nothing",
+      all(x.peak_running == admitted_reserved for x in _top[WORST]) and reserved_used_share < 0.5)
+claim(f"with {MAX_BATCH} slots, paged memory never fills on this workload",
+      all(x.preemptions == 0 and x.peak_used_share < 0.75 for points in sweep().values() for _, xs in points
+          for x in xs))
+
+
+# A workload whose paged memory does fill: longer answers, vLLM's default of 1,024 slots.
+OCCUPANCY_POLICIES = (
+    serving.Policy("reserved, prompt + max_tokens", kv="reserved", reserve_output_tokens=LONG_WORKLOAD["output_max"],
+                   max_batch=OCCUPANCY_BATCH),
+    serving.Policy("paged", block_tokens=BLOCK_TOKENS, max_batch=OCCUPANCY_BATCH),
+)
+
+
+@cache
+def occupancy_run(p: serving.Policy, seed: int) -> serving.Simulation:
+    w = workload(OCCUPANCY_RATE, seed, OCCUPANCY_REQUESTS, **LONG_WORKLOAD)
+    return cached(serving.simulate_workload, w, p, MODEL, GPU, DTYPE)
+
+
+OCCUPANCY_WORKLOAD = workload(OCCUPANCY_RATE, SEED, OCCUPANCY_REQUESTS, **LONG_WORKLOAD)
+_fair_fill, _paged_fill = (occupancy_run(p, SEED) for p in OCCUPANCY_POLICIES)
+fill_fair_running = max(s.slots_busy for s in _fair_fill.steps)
+fill_fair_used_share = max(s.cache_used_tokens for s in _fair_fill.steps) / capacity_tokens
+fill_paged_running = max(s.slots_busy for s in _paged_fill.steps)
+fill_paged_used_share = max(s.cache_used_tokens for s in _paged_fill.steps) / capacity_tokens
+fill_preemptions = _paged_fill.preemptions
+fill_recomputed = _paged_fill.recomputed_tokens
+# recomputing them costs at least their matmul FLOPs at peak (attention left out: a lower bound)
+fill_recomputed_s = roofline.prompt_matmul_flops(model, fill_recomputed, 0) / gpu.peak_flops(DTYPE)
+fill_paged_tpot_p90_ms = serving.percentile([s.tpot_s for s in _paged_fill.served], SLO_PERCENTILE) * 1e3
+fill_fair_ttft_p90_s = serving.percentile([s.ttft_s for s in _fair_fill.served], SLO_PERCENTILE)
+_fills = [tuple(summary(p, workload(OCCUPANCY_RATE, seed, OCCUPANCY_REQUESTS, **LONG_WORKLOAD))
+                for p in OCCUPANCY_POLICIES) for seed in SEEDS]
+claim("with long answers and 1,024 slots, paged memory fills and preempts on every seed",
+      all(pg.preemptions > 0 and pg.peak_used_share > 0.98 for _, pg in _fills))
+claim("the fair reservation runs far fewer requests and leaves most of the cache unused, on every seed",
+      all(fr.peak_running < 0.5 * pg.peak_running and fr.peak_used_share < 0.5 for fr, pg in _fills))
+claim("at this load neither meets the TPOT target at the percentile", fill_paged_tpot_p90_ms > SLO.tpot_s * 1e3)
 
 # ---- Chunked prefill ---------------------------------------------------------------------------------
 
@@ -250,77 +402,178 @@ def chunk_step(chunk: int, prefix: int = 0) -> roofline.StepCost:
     return roofline.mixed_step(model, CHUNK_BATCH, CHUNK_CONTEXT, ((prefix, chunk),), DTYPE, DTYPE)
 
 
+def chunk_steps_of(chunk: int) -> list[roofline.StepCost]:
+    """Every step of the long prompt's prefill in chunks of `chunk`, each beside the decode batch."""
+    return [chunk_step(min(chunk, LONG_PROMPT - p), p) for p in range(0, LONG_PROMPT, chunk)]
+
+
 def chunked_prefill_s(chunk: int) -> float:
-    """Time to prefill the long prompt in chunks of `chunk`, each mixed into a decode step."""
-    return sum(chunk_step(min(chunk, LONG_PROMPT - p), p).time_s(gpu) for p in range(0, LONG_PROMPT, chunk))
+    return sum(c.time_s(gpu) for c in chunk_steps_of(chunk))
+
+
+def longest_chunk_s(chunk: int) -> float:
+    return max(c.time_s(gpu) for c in chunk_steps_of(chunk))
 
 
 decode_alone_ms = step_s(CHUNK_BATCH, CHUNK_CONTEXT) * 1e3
 stall_ms = chunk_step(LONG_PROMPT).time_s(gpu) * 1e3
-chunk_ms = chunk_step(CHUNK_TOKENS).time_s(gpu) * 1e3
-chunk_steps = -(-LONG_PROMPT // CHUNK_TOKENS)
-chunked_prefill_ms = chunked_prefill_s(CHUNK_TOKENS) * 1e3
 whole_prefill_ms = stall_ms
 knee_tokens = roofline.prefill_knee_tokens(model, gpu, DTYPE)
+mixed_knee_tokens = roofline.mixed_step_knee_tokens(model, gpu, CHUNK_BATCH, CHUNK_CONTEXT, DTYPE)
+CHUNK_PROMPT_TOKENS = CHUNK_TOKENS  # the chunk section's C: prompt tokens a step, beside the decodes
+chunk_first_ms = chunk_step(CHUNK_PROMPT_TOKENS).time_s(gpu) * 1e3
+chunk_longest_ms = longest_chunk_s(CHUNK_PROMPT_TOKENS) * 1e3
+chunk_steps = len(chunk_steps_of(CHUNK_PROMPT_TOKENS))
+chunked_prefill_ms = chunked_prefill_s(CHUNK_PROMPT_TOKENS) * 1e3
+chunk_compute_bound = sum(not c.is_memory_bound(gpu) for c in chunk_steps_of(CHUNK_PROMPT_TOKENS))
+
+
+def _largest_chunk_within(target_s: float) -> int:
+    """Bisection over multiples of CHUNK_SEARCH_STEP: a chunk whose longest step is within the
+    target, the next multiple's is not."""
+    low, high = 1, LONG_PROMPT // CHUNK_SEARCH_STEP  # in steps; invariant: low within, high over
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if longest_chunk_s(middle * CHUNK_SEARCH_STEP) <= target_s else (low, middle)
+    return low * CHUNK_SEARCH_STEP
+
+
+largest_chunk_within = _largest_chunk_within(SLO.tpot_s)
+claim("the largest chunk within the TPOT target: it is within, the next is over",
+      longest_chunk_s(largest_chunk_within) <= SLO.tpot_s < longest_chunk_s(largest_chunk_within + CHUNK_SEARCH_STEP))
+claim("the mixed step's knee lies above a prompt's own knee (the decode's cache reads must be covered too)",
+      mixed_knee_tokens > knee_tokens)
 claim("a whole long prompt stalls the batch for many decode steps", stall_ms > 10 * decode_alone_ms)
-claim("a 512-token chunk adds little to a decode step", chunk_ms < 1.2 * decode_alone_ms)
-claim("a 512-token chunk's step is still memory-bound", chunk_step(CHUNK_TOKENS).is_memory_bound(gpu))
-claim("a 1,024-token chunk's step is compute-bound", not chunk_step(1024).is_memory_bound(gpu))
-claim("chunking costs the long prompt a little TTFT", whole_prefill_ms < chunked_prefill_ms < 1.5 * whole_prefill_ms)
+claim("every 512-token chunk's step stays within 2x the decode alone, and the last is the longest",
+      chunk_longest_ms < 2 * decode_alone_ms and chunk_longest_ms == max(
+          c.time_s(gpu) for c in chunk_steps_of(CHUNK_PROMPT_TOKENS)[-1:]) * 1e3)
+claim("the first chunk of 512 is memory-bound, below the knee", CHUNK_PROMPT_TOKENS < mixed_knee_tokens)
+claim("chunks of 512 cost the long prompt little TTFT", whole_prefill_ms < chunked_prefill_ms < 1.25 * whole_prefill_ms)
+claim("the largest chunk whose every step meets the TPOT target is a few times 512",
+      CHUNK_PROMPT_TOKENS < largest_chunk_within < LONG_PROMPT)
 
 
 def chunk_table() -> str:
-    rows = [["none (decode only)", f"{decode_alone_ms:.1f} ms", "–", "–"]]
+    rows = [["none (decode only)", f"{decode_alone_ms:.1f} ms", "–", "–", "–"]]
     for c in CHUNKS:
-        cost = chunk_step(c)
-        rows.append([f"{c:,}", f"{cost.time_s(gpu) * 1e3:.1f} ms", "memory" if cost.is_memory_bound(gpu) else "compute",
-                     f"{chunked_prefill_s(c) * 1e3:,.0f} ms in {-(-LONG_PROMPT // c)} "
-                     f"step{'s' if c < LONG_PROMPT else ''}"])
-    return markdown_table(["prompt tokens per step C", "step time = longest ITL", "bound",
-                           f"the {LONG_PROMPT:,}-token prompt's prefill"], rows)
+        costs = chunk_steps_of(c)
+        rows.append([f"{c:,}", f"{costs[0].time_s(gpu) * 1e3:.1f} ms", f"{max(x.time_s(gpu) for x in costs) * 1e3:.1f} ms",
+                     f"{sum(not x.is_memory_bound(gpu) for x in costs)} of {len(costs)}",
+                     f"{sum(x.time_s(gpu) for x in costs) * 1e3:,.0f} ms"])
+    return markdown_table(["prompt tokens per step C", "first step", "longest step = longest ITL",
+                           "compute-bound steps", f"the {LONG_PROMPT:,}-token prompt's prefill"], rows)
 
 
-_chunked_metrics = run(POLICIES[2].name, RATE)
+_chunked_metrics = run(CHUNKED, RATE)
 chunked_itl_max_ms = max(g for s in _chunked_metrics.served for g in s.itl_s) * 1e3
-chunked_tpot_p90_ms = serving.percentile([s.tpot_s for s in _chunked_metrics.served], 90) * 1e3
-chunked_ttft_p90_ms = serving.percentile([s.ttft_s for s in _chunked_metrics.served], 90) * 1e3
+chunked_tpot_p90_ms = serving.percentile([s.tpot_s for s in _chunked_metrics.served], SLO_PERCENTILE) * 1e3
+chunked_ttft_p90_ms = serving.percentile([s.ttft_s for s in _chunked_metrics.served], SLO_PERCENTILE) * 1e3
 claim("chunking bounds the longest gap in the simulation", chunked_itl_max_ms < itl_max_ms / 5)
+claim("chunking lowers the p90 TPOT", chunked_tpot_p90_ms < tpot_p90_ms)
+chunked_ttft_verb = "falls" if chunked_ttft_p90_ms < ttft_p90_ms else "rises"
+
+
+# The budget's trade: p90 TTFT and TPOT at one rate, per budget, over the seeds.
+@cache
+def budget_sweep() -> list[tuple[int, tuple[serving.RunSummary, ...]]]:
+    return [(b, tuple(summary(serving.Policy(f"budget {b}", chunk_tokens=b, block_tokens=BLOCK_TOKENS,
+                                             max_batch=MAX_BATCH), workload(BUDGET_RATE, seed)) for seed in SEEDS))
+            for b in BUDGETS]
+
+
+def _mean(xs) -> float:
+    xs = list(xs)
+    return sum(xs) / len(xs)
+
+
+budget_tpot_ms = {b: _mean(x.tpot_pct_s for x in xs) * 1e3 for b, xs in budget_sweep()}
+budget_ttft_ms = {b: _mean(x.ttft_pct_s for x in xs) * 1e3 for b, xs in budget_sweep()}
+budget_small, budget_large = BUDGETS[0], BUDGETS[-1]
+budget_small_ttft_s = budget_ttft_ms[budget_small] / 1e3
+claim("a larger budget raises the p90 TPOT, on every seed", all(
+    a.tpot_pct_s < b.tpot_pct_s for (_, xs), (_, ys) in zip(budget_sweep(), budget_sweep()[1:]) for a, b in zip(xs, ys)))
+claim("at the smallest budget the queue runs away: p90 TTFT over ten times the target, on every seed",
+      all(x.ttft_pct_s > 10 * SLO.ttft_s for x in budget_sweep()[0][1]))
+claim("the smallest budget has the highest p90 TTFT, on every seed", all(
+    budget_sweep()[0][1][i].ttft_pct_s > max(xs[i].ttft_pct_s for _, xs in budget_sweep()[1:]) for i in range(len(SEEDS))))
+
+
+def budget_table() -> str:
+    rows = [[f"{b:,}", f"{budget_ttft_ms[b]:,.0f} ms", f"{budget_tpot_ms[b]:.1f} ms",
+             f"{_mean(x.attainment for x in xs):.0%}"] for b, xs in budget_sweep()]
+    return markdown_table(["token budget a step", f"p{SLO_PERCENTILE} TTFT", f"p{SLO_PERCENTILE} TPOT",
+                           "meeting both targets"], rows)
+
 
 # ---- Goodput -------------------------------------------------------------------------------------------
 
 
-def highest_rates() -> dict[str, float]:
-    return {name: serving.highest_rate_meeting([r for r, _, _ in points], [a for _, a, _ in points], SLO_PERCENTILE)
+@cache
+def sustainable() -> dict[str, tuple[float, ...]]:
+    """Per policy, per seed: the max sustainable rate, the highest rate of the grid (scanned upward,
+    stopping at the first miss) at which SLO_PERCENTILE % of requests meet both targets."""
+    return {name: tuple(serving.highest_rate_meeting([r for r, _ in points], [xs[i].attainment for _, xs in points],
+                                                     SLO_PERCENTILE) for i in range(len(SEEDS)))
             for name, points in sweep().items()}
 
 
-reserved_rate, paged_rate, chunked_rate = (highest_rates()[p.name] for p in POLICIES)
-claim("at a 20 ms TPOT target, paging alone serves a lower rate than reserving; paging with chunked "
-      "prefill the highest", paged_rate < reserved_rate < chunked_rate)
+(worst_rates, fair_rates, paged_rates, chunked_rates) = (sustainable()[p.name] for p in POLICIES)
+worst_rate_low, worst_rate_high = min(worst_rates), max(worst_rates)
+fair_rate_low, fair_rate_high = min(fair_rates), max(fair_rates)
+paged_rate_low, paged_rate_high = min(paged_rates), max(paged_rates)
+chunked_rate_low, chunked_rate_high = min(chunked_rates), max(chunked_rates)
 
 
-def _first_miss(policy_name: str) -> serving.Simulation:
-    return run(policy_name, min(r for r, a, _ in sweep()[policy_name] if a * 100 < SLO_PERCENTILE))
+def _rate_text(rates: tuple[float, ...]) -> str:
+    return f"{min(rates):g}" if min(rates) == max(rates) else f"{min(rates):g} to {max(rates):g}"
 
 
-def _misses(policy_name: str) -> tuple[int, int]:
-    """At the lowest rate a policy misses the percentile: requests over the TTFT and the TPOT target."""
-    served = _first_miss(policy_name).served
-    return sum(s.ttft_s > SLO.ttft_s for s in served), sum(s.tpot_s > SLO.tpot_s for s in served)
+worst_rate_text, fair_rate_text, paged_rate_text, chunked_rate_text = (
+    _rate_text(r) for r in (worst_rates, fair_rates, paged_rates, chunked_rates))
+chunked_ceiling_gap = 1 - chunked_rate_low / ceiling
+claim("on every seed, paging with chunked prefill sustains the highest rate",
+      all(c > max(w, f, p) for w, f, p, c in zip(worst_rates, fair_rates, paged_rates, chunked_rates)))
+claim("without chunking, paging or a fair reservation sustains at most one grid step more than the worst case",
+      max(fair_rates + paged_rates) <= min(worst_rates) + 5)
+claim("no policy sustains a rate above the compute ceiling",
+      max(max(rs) for rs in sustainable().values()) <= ceiling_low)
+claim("chunked prefill comes within 20 % of the compute ceiling on every seed", chunked_rate_low > 0.8 * ceiling_low)
+claim("without chunking, no policy sustains even 90 % of chunked prefill's rate on any seed",
+      all(max(w, f, p) < 0.9 * c for w, f, p, c in zip(worst_rates, fair_rates, paged_rates, chunked_rates)))
+LOW_RATES = tuple(r for r in RATES if r <= 20)
+low_rate_max = max(LOW_RATES)
+claim("at 20 requests/s and below every policy serves at least 99 % of requests on target, on every seed",
+      all(x.attainment >= 0.99 for points in sweep().values() for r, xs in points if r in LOW_RATES for x in xs))
+low_attainment = min(x.attainment for points in sweep().values() for r, xs in points if r in LOW_RATES for x in xs)
+claim("at those rates every miss is on TPOT, none on TTFT",
+      all(x.ttft_misses == 0 for points in sweep().values() for r, xs in points if r in LOW_RATES for x in xs))
 
 
-claim("at the lowest rate every policy serves every request on target", all(p[0][1] == 1.0 for p in sweep().values()))
-reserved_misses, paged_misses, chunked_misses = (_misses(p.name) for p in POLICIES)
-claim("reserved memory misses mostly on TTFT (queueing)", reserved_misses[0] > 2 * reserved_misses[1])
-claim("paged memory without chunking misses on TPOT first", paged_misses[0] == 0 < paged_misses[1])
-claim("chunked prefill finally misses on TTFT, its TPOT still on target", chunked_misses[1] == 0 < chunked_misses[0])
+def _misses_at_first_failure(name: str) -> tuple[int, int]:
+    """Summed over seeds, at each seed's lowest failing rate: requests over the TTFT and the TPOT target."""
+    points = sweep()[name]
+    firsts = [next(xs[i] for _, xs in points if xs[i].attainment * 100 < SLO_PERCENTILE) for i in range(len(SEEDS))]
+    return sum(x.ttft_misses for x in firsts), sum(x.tpot_misses for x in firsts)
+
+
+worst_misses, fair_misses, paged_misses, chunked_misses = (_misses_at_first_failure(p.name) for p in POLICIES)
+(worst_ttft_misses, worst_tpot_misses), (paged_ttft_misses, paged_tpot_misses) = worst_misses, paged_misses
+claim("the worst-case reservation misses mostly on TTFT (queueing)", worst_misses[0] > 2 * worst_misses[1])
+claim("paging without chunking misses mostly on TPOT", paged_misses[1] > 2 * paged_misses[0])
+claim("chunked prefill misses on TTFT, not on TPOT", chunked_misses[0] > 10 * chunked_misses[1])
 
 
 def goodput_table() -> str:
     rows = []
     for name, points in sweep().items():
-        rows.append([name, *(f"{a:.0%}" for _, a, _ in points), f"{highest_rates()[name]:g}/s"])
-    return markdown_table(["policy", *(f"{r:g}/s" for r in RATES), f"highest rate, p{SLO_PERCENTILE}"], rows)
+        cells = []
+        for _, xs in points:
+            lo, hi = min(x.attainment for x in xs), max(x.attainment for x in xs)
+            cells.append(f"{lo:.0%}" if f"{lo:.0%}" == f"{hi:.0%}" else f"{lo:.0%}–{hi:.0%}")
+        rates = sustainable()[name]
+        rows.append([name, *cells, ", ".join(f"{r:g}" for r in rates)])
+    return markdown_table(["policy", *(f"{r:g}/s" for r in RATES),
+                           f"max sustainable rate at {SLO_PERCENTILE} %, per seed (/s)"], rows)
 
 
 # ---- Prefix caching --------------------------------------------------------------------------------------
@@ -343,18 +596,33 @@ def pareto_figure() -> str:
 
 
 def _timeline_request() -> serving.Served:
-    """Of the requests with 16 to 64 tokens that queued, the one whose longest gap is the
+    """Of the requests with 16 to 64 tokens that waited, the one whose longest gap is the
     largest multiple of its mean gap."""
-    def queued_s(s: serving.Served) -> float:
+    def waited_s(s: serving.Served) -> float:
         return _metrics_run.steps[s.first_step].start_s - s.request.arrival_s
 
-    candidates = [s for s in _served if 16 <= s.request.output_tokens <= 64 and queued_s(s) > 0.002]
+    candidates = [s for s in _served if 16 <= s.request.output_tokens <= 64 and waited_s(s) > 0.002]
     return max(candidates, key=lambda s: (max(s.itl_s) / s.tpot_s, -s.request.id))
+
+
+def _steps_waited(s: serving.Served) -> int:
+    """Steps that started between the request's arrival and its admission, the one running at its
+    arrival included."""
+    steps = _metrics_run.steps
+    return sum(1 for st in steps[:s.first_step] if st.start_s + st.duration_s > s.request.arrival_s)
 
 
 def timeline_figure() -> str:
     s = _timeline_request()
-    return cached(chapter3.request_timeline, s, _metrics_run.steps[s.first_step].start_s)
+    return cached(chapter3.request_timeline, s, _metrics_run.steps[s.first_step].start_s, _steps_waited(s))
+
+
+_timeline = _timeline_request()
+timeline_gap_step = _metrics_run.steps[next(i for i, st in enumerate(_metrics_run.steps)
+                                            if abs(st.start_s + st.duration_s - _timeline.token_times_s[
+                                                1 + max(range(len(_timeline.itl_s)), key=_timeline.itl_s.__getitem__)])
+                                            < 1e-12)]
+claim("the timeline's longest gap is a step that also prefilled other prompts", timeline_gap_step.prefill_tokens > 0)
 
 
 def slots_figure() -> str:
@@ -362,16 +630,19 @@ def slots_figure() -> str:
 
 
 def goodput_figure() -> str:
-    return cached(chapter3.goodput_vs_rate, sweep(), SLO.ttft_s, SLO.tpot_s, SLO_PERCENTILE, f"{model.name}, "
-                  f"{DTYPE}, {gpu.name}")
+    points = {name: [(r, tuple(x.attainment for x in xs), tuple(x.goodput_rps for x in xs)) for r, xs in pts]
+              for name, pts in sweep().items()}
+    return cached(chapter3.goodput_vs_rate, points, sustainable(), ceiling, SLO.ttft_s, SLO.tpot_s, SLO_PERCENTILE,
+                  f"{model.name}, {DTYPE}, {gpu.name}")
 
 
 def chunk_figure() -> str:
-    return cached(chapter3.step_time_vs_chunk, GPU, MODEL, DTYPE, CHUNK_BATCH, CHUNK_CONTEXT, LONG_PROMPT, CHUNKS)
+    return cached(chapter3.step_time_vs_chunk, GPU, MODEL, DTYPE, CHUNK_BATCH, CHUNK_CONTEXT, LONG_PROMPT, CHUNKS,
+                  mixed_knee_tokens)
 
 
 def occupancy_figure() -> str:
-    return cached(chapter3.cache_occupancy, chapter3.occupancy_panel(_reserved_run), chapter3.occupancy_panel(_paged_run))
+    return cached(chapter3.cache_occupancy, chapter3.occupancy_panel(_fair_fill), chapter3.occupancy_panel(_paged_fill))
 
 
 #: The committed copies in vis/ (`python -m vis`), by file name.

@@ -256,6 +256,24 @@ def prefill_knee_tokens(m: ModelConfig, accelerator: Accelerator, weight_dtype: 
     return high
 
 
+def mixed_step_knee_tokens(m: ModelConfig, accelerator: Accelerator, batch: int, context: int,
+                           weight_dtype: str = "fp16", compute_dtype: str = "bf16") -> int:
+    """Smallest first chunk (prefix 0) that makes a decode step of `batch` sequences at
+    `context` tokens compute-bound (mixed_step), by bisection: the chunk must also cover the
+    decode's cache reads, so the knee lies above prefill_knee_tokens."""
+    def compute_bound(tokens: int) -> bool:
+        step = mixed_step(m, batch, context, ((0, tokens),), weight_dtype, weight_dtype)
+        return not step.is_memory_bound(accelerator, compute_dtype)
+
+    low, high = 1, m.max_position_embeddings
+    if not compute_bound(high):
+        raise ValueError(f"a chunk of {high:,} tokens leaves the step memory-bound")
+    while low < high:  # invariant: high is compute-bound
+        middle = (low + high) // 2
+        low, high = (middle + 1, high) if not compute_bound(middle) else (low, middle)
+    return high
+
+
 def generation_time_s(m: ModelConfig, prompt_tokens: int, new_tokens: int, use_cache: bool,
                       accelerator: Accelerator, dtype: str = "fp16") -> float:
     """Roofline lower bound on the time to generate `new_tokens` after a prompt, one sequence

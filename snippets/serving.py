@@ -17,9 +17,10 @@ import math
 import random
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Callable, Iterable, Sequence
 
-from snippets import roofline
+from snippets import hardware, kv_cache, models, roofline
 from snippets.hardware import Accelerator
 from snippets.models import ModelConfig
 from snippets.units import require_int, require_non_negative, require_number, require_positive, require_positive_int
@@ -285,20 +286,29 @@ class Policy:
     max_batch: int = 256
     block_tokens: int = 16
     reserve_tokens: int = 8192
+    reserve_output_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.batching not in ("static", "continuous"):
             raise ValueError(f"batching must be 'static' or 'continuous', got {self.batching!r}")
         if self.kv not in ("reserved", "paged"):
             raise ValueError(f"kv must be 'reserved' or 'paged', got {self.kv!r}")
-        if self.chunk_tokens is not None:
-            require_positive_int("chunk_tokens", self.chunk_tokens)
         for name in ("max_batch", "block_tokens", "reserve_tokens"):
             require_positive_int(name, getattr(self, name))
+        if self.reserve_output_tokens is not None:
+            require_positive_int("reserve_output_tokens", self.reserve_output_tokens)
+        if self.chunk_tokens is not None:
+            require_positive_int("chunk_tokens", self.chunk_tokens)
+            if self.chunk_tokens < self.max_batch:
+                raise ValueError(f"chunk_tokens {self.chunk_tokens} (the step's budget, decodes included) must be "
+                                 f"at least max_batch {self.max_batch}")
 
-    def held_tokens(self, cached_tokens: int) -> int:
-        """Cache a sequence holding `cached_tokens` occupies: its reservation, or whole blocks."""
+    def held_tokens(self, cached_tokens: int, prompt_tokens: int = 0) -> int:
+        """Cache a sequence holding `cached_tokens` (of a `prompt_tokens` prompt) occupies: its
+        reservation, or whole blocks."""
         if self.kv == "reserved":
+            if self.reserve_output_tokens is not None:
+                return prompt_tokens + self.reserve_output_tokens
             return self.reserve_tokens
         return -(-cached_tokens // self.block_tokens) * self.block_tokens
 
@@ -324,6 +334,7 @@ class Simulation:
     served: tuple[Served, ...]  # in request order
     steps: tuple[Step, ...]
     preemptions: int
+    recomputed_tokens: int = 0  # cached tokens preemption threw away, to be prefilled again
 
     @property
     def duration_s(self) -> float:
@@ -354,7 +365,7 @@ class _Sequence:
     def holding(self, policy: Policy) -> int:
         """Cache this sequence holds once its next token is cached: its reservation, or blocks
         for that many tokens (and for its whole prompt from admission on)."""
-        return policy.held_tokens(max(self.cached + 1, self.target))
+        return policy.held_tokens(max(self.cached + 1, self.target), self.request.prompt_tokens)
 
 
 # --8<-- [start:scheduler]
@@ -367,7 +378,7 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
     done: list[Served] = []
     steps: list[Step] = []
     prefix_cached = False
-    preemptions, now = 0, 0.0
+    preemptions, recomputed, now = 0, 0, 0.0
     while arriving or queue or running:
         while arriving and arriving[0].arrival_s <= now:  # 1. arrivals join the queue
             r = arriving.popleft()
@@ -379,6 +390,7 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
         while held > capacity_tokens:  # 2. paged: no block for a token: preempt the newest
             victim = running.pop()
             held -= victim.holding(policy)
+            recomputed += victim.cached
             victim.cached, victim.target = 0, victim.request.prompt_tokens + len(victim.times)
             queue.appendleft(victim)  # it recomputes its prompt and the tokens it produced
             preemptions += 1
@@ -396,17 +408,18 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
                     s.cached = s.request.shared_prefix_tokens  # reuse the shared prefix's K and V
                 running.append(s)
         decoding = [s for s in running if s.cached >= s.target]  # 4. one token for each prefilled one...
-        chunks, budget = [], policy.chunk_tokens or math.inf
-        for s in running:  # ...and prompt tokens for the others, oldest first, within the budget
+        chunks, budget = [], (policy.chunk_tokens or math.inf) - len(decoding)
+        for s in running:  # ...and prompt tokens for the others, oldest first, in what the decodes left
             if s.cached < s.target and budget > 0:
                 take = int(min(s.target - s.cached, budget))
                 chunks.append((s, take))
                 budget -= take
-        context = sum(s.cached for s in decoding)
+        context = sum(s.cached + 1 for s in decoding)  # the new token attends to itself too
         duration = step_time(len(decoding), -(-context // max(len(decoding), 1)),
                              tuple((s.cached, n) for s, n in chunks))
         steps.append(Step(now, duration, len(decoding), sum(n for _, n in chunks), len(running) + len(queue),
-                          len(running), context + sum(s.cached for s, _ in chunks), held))
+                          len(running), sum(s.cached for s in running) + len(decoding) + sum(n for _, n in chunks),
+                          held))
         now += duration
         for s in decoding:  # 5. the step's tokens appear at its end
             s.cached += 1
@@ -422,7 +435,7 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
             running.remove(s)
             done.append(Served(s.request, tuple(s.times), s.slot, s.first_step, len(steps) - 1))
     done.sort(key=lambda s: s.request.id)
-    return Simulation(policy, capacity_tokens, tuple(done), tuple(steps), preemptions)
+    return Simulation(policy, capacity_tokens, tuple(done), tuple(steps), preemptions, recomputed)
 # --8<-- [end:scheduler]
 
 
@@ -431,7 +444,77 @@ def _check_fits(requests: Sequence[Request], policy: Policy, capacity_tokens: in
     if not requests:
         raise ValueError("no requests to serve")
     longest = max(r.prompt_tokens + r.output_tokens for r in requests)
-    if policy.held_tokens(longest) > capacity_tokens:
+    if policy.kv == "paged" and policy.held_tokens(longest) > capacity_tokens:
         raise ValueError(f"a request of {longest:,} tokens needs more than the cache's {capacity_tokens:,}")
-    if policy.kv == "reserved" and longest > policy.reserve_tokens:
-        raise ValueError(f"a request of {longest:,} tokens exceeds the {policy.reserve_tokens:,} reserved per request")
+    if policy.kv == "reserved":
+        if policy.reserve_output_tokens is not None:
+            if max(r.output_tokens for r in requests) > policy.reserve_output_tokens:
+                raise ValueError(f"an answer exceeds the {policy.reserve_output_tokens:,} tokens reserved for it")
+            if max(policy.held_tokens(0, r.prompt_tokens) for r in requests) > capacity_tokens:
+                raise ValueError(f"a reservation needs more than the cache's {capacity_tokens:,} tokens")
+        elif longest > policy.reserve_tokens:
+            raise ValueError(f"a request of {longest:,} tokens exceeds the {policy.reserve_tokens:,} reserved per request")
+        elif policy.reserve_tokens > capacity_tokens:
+            raise ValueError(f"a reservation of {policy.reserve_tokens:,} tokens needs more than the cache's "
+                             f"{capacity_tokens:,}")
+
+
+# ---- runs by name, for a disk cache ---------------------------------------------------------------
+
+
+def simulate_workload(workload: Workload, policy: Policy, model: str, accelerator: str,
+                      dtype: str = "bf16") -> Simulation:
+    """simulate() of a workload on the roofline of a named model and accelerator (weights, cache
+    and math in `dtype`), with the cache the weights leave free in usable memory: every argument
+    a value, so vis.cache can key the run on them."""
+    m, gpu = models.get(model), hardware.get(accelerator)
+    return simulate(workload.requests(), policy, _shared_step_time(model, accelerator, dtype),
+                    kv_cache.max_tokens(m, gpu, dtype, dtype))
+
+
+@cache
+def _shared_step_time(model: str, accelerator: str, dtype: str) -> RooflineStepTime:
+    """One step-time memo per setting, shared by the runs of a process (steps repeat across runs)."""
+    return RooflineStepTime(models.get(model), hardware.get(accelerator), dtype, dtype, dtype)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a sweep keeps of one run: attainment (share of requests meeting both targets),
+    goodput (requests/s meeting both), misses by target, TTFT and TPOT at the `percentile`-th
+    percentile, and the cache's peak."""
+
+    requests: int
+    attainment: float
+    goodput_rps: float
+    ttft_misses: int
+    tpot_misses: int
+    percentile: float
+    ttft_pct_s: float
+    tpot_pct_s: float
+    peak_running: int
+    peak_used_share: float
+    preemptions: int
+    recomputed_tokens: int
+    itl_token_weighted_s: float
+    itl_request_weighted_s: float
+    drain_token_share: float  # output tokens that appear after the last arrival, of all
+
+
+def summarize(sim: Simulation, slo: SLO, pct: float = 90) -> RunSummary:
+    served = sim.served
+    last_arrival = max(s.request.arrival_s for s in served)
+    tokens = sum(len(s.token_times_s) for s in served)
+    return RunSummary(len(served), slo_attainment(served, slo), goodput_rps(served, slo),
+                      sum(s.ttft_s > slo.ttft_s for s in served), sum(s.tpot_s > slo.tpot_s for s in served),
+                      pct, percentile([s.ttft_s for s in served], pct), percentile([s.tpot_s for s in served], pct),
+                      max(s.slots_busy for s in sim.steps),
+                      max(s.cache_used_tokens for s in sim.steps) / sim.capacity_tokens, sim.preemptions,
+                      sim.recomputed_tokens, mean_itl_token_weighted_s(served), mean_itl_request_weighted_s(served),
+                      sum(t > last_arrival for s in served for t in s.token_times_s) / tokens)
+
+
+def simulate_summary(workload: Workload, policy: Policy, model: str, accelerator: str, slo: SLO,
+                     dtype: str = "bf16", pct: float = 90) -> RunSummary:
+    """summarize(simulate_workload(...)): a few numbers instead of every token's time."""
+    return summarize(simulate_workload(workload, policy, model, accelerator, dtype), slo, pct)

@@ -67,7 +67,8 @@ def test_a_single_request_takes_one_prefill_then_one_step_per_token():
     (s,) = sim.served
     prefill_s = roofline.prefill(LLAMA, 1000, "bf16", "bf16").time_s(H100)
     assert s.ttft_s == pytest.approx(prefill_s)
-    decodes = [roofline.decode_step(LLAMA, 1, -(-c // 16) * 16, "bf16", "bf16").time_s(H100) for c in range(1000, 1004)]
+    # a decode step's context counts its own new token: 1,001 for the first decode after 1,000
+    decodes = [roofline.decode_step(LLAMA, 1, -(-c // 16) * 16, "bf16", "bf16").time_s(H100) for c in range(1001, 1005)]
     assert s.itl_s == pytest.approx(tuple(decodes))
     assert len(sim.steps) == 5
 
@@ -99,9 +100,29 @@ def test_chunked_prefill_splits_a_prompt_and_the_chunks_add_up():
     assert parts == pytest.approx(whole, rel=1e-12)
 
 
+def test_the_chunk_budget_counts_decode_tokens():
+    # request 0 (10 prompt tokens, 5 out) decodes while request 1's 100-token prompt is chunked:
+    # a budget of 32 leaves 31 prompt tokens a step beside one decode
+    reqs = [Request(0, 0.0, 10, 5), Request(1, 0.0, 100, 1)]
+    sim = serving.simulate(reqs, Policy("c", chunk_tokens=32, max_batch=2), constant_step(), 10**6)
+    assert [(s.decode_batch, s.prefill_tokens) for s in sim.steps] == [(0, 32), (1, 31), (1, 31), (1, 16), (1, 0)]
+    with pytest.raises(ValueError, match="must be at least max_batch"):
+        Policy("c", chunk_tokens=16, max_batch=32)
+
+
+def test_fair_reservation_is_prompt_plus_max_tokens():
+    fair = Policy("r", kv="reserved", reserve_output_tokens=64)
+    assert fair.held_tokens(5, prompt_tokens=100) == 164
+    reqs = [Request(i, 0.0, 100, 50) for i in range(4)]
+    sim = serving.simulate(reqs, fair, constant_step(), 400)  # room for two reservations of 164
+    assert max(s.slots_busy for s in sim.steps) == 2 and sim.preemptions == 0
+    with pytest.raises(ValueError, match="exceeds the 32 tokens reserved"):
+        serving.simulate(reqs, Policy("r", kv="reserved", reserve_output_tokens=32), constant_step(), 10**6)
+
+
 def test_prefix_cache_skips_the_shared_prefix_after_its_first_computation():
     reqs = [Request(i, float(i), 1000, 1, shared_prefix_tokens=800) for i in range(3)]
-    sim = serving.simulate(reqs, Policy("c", chunk_tokens=100, prefix_cache=True), constant_step(), 10**6)
+    sim = serving.simulate(reqs, Policy("c", chunk_tokens=100, prefix_cache=True, max_batch=4), constant_step(), 10**6)
     assert [round(s.ttft_s / 0.01) for s in sim.served] == [10, 2, 2]
 
 
@@ -110,7 +131,7 @@ def test_paged_holds_whole_blocks_and_preempts_when_full():
     assert Policy("r", kv="reserved", reserve_tokens=4096).held_tokens(17) == 4096
     reqs = [Request(i, 0.0, 64, 64) for i in range(4)]  # 128 tokens each at the end
     sim = serving.simulate(reqs, Policy("p", max_batch=4), constant_step(), 320)
-    assert sim.preemptions > 0 and len(sim.served) == 4
+    assert sim.preemptions > 0 and len(sim.served) == 4 and sim.recomputed_tokens > 0
     assert all(s.cache_held_tokens <= 320 for s in sim.steps)
     reserved = serving.simulate(reqs, Policy("r", kv="reserved", reserve_tokens=128), constant_step(), 320)
     assert max(s.slots_busy for s in reserved.steps) == 2 and reserved.preemptions == 0

@@ -51,17 +51,22 @@ def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], 
         ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.12))
         ax.set_title(f"{m.name} decode, {dtype}, on the {gpu.name} (roofline bound)", loc="left",
                      fontsize=10)
+        first_fits = kv_cache.max_batch(m, gpu, contexts[0], dtype, dtype)
+        t1 = roofline.decode_step(m, 1, contexts[0], dtype, dtype).time_s(gpu)
+        tn = roofline.decode_step(m, first_fits, contexts[0], dtype, dtype).time_s(gpu)
+        first_gain, first_loss = (first_fits / tn) / (1 / t1), tn / t1
         return to_svg(
             fig, "serving-pareto", f"Per-user against total decode speed as the batch grows, {m.name} on the {gpu.name}",
-            "Two falling curves on log axes, one per context length: each step to a larger batch multiplies the "
-            "total tokens per second many times while the speed each user sees falls slowly. Each curve stops at "
-            "the largest batch that fits in memory. A grey band marks speeds slower than reading and a dashed "
-            "line the time-per-output-token target.",
+            f"One curve on log axes per context length. At {contexts[0]:,} tokens, from batch 1 to "
+            f"batch {first_fits:,} the total grows {first_gain:.0f}x while each user's speed falls {first_loss:.1f}x. "
+            "Each curve stops at the largest batch that fits in memory. A grey band marks speeds slower than reading "
+            "and a dashed line the time-per-output-token target.",
         )
 
 
-def request_timeline(s: serving.Served, admitted: float) -> str:
-    """One request (admitted to a slot at time `admitted`): arrival, queueing, prefill, its
+def request_timeline(s: serving.Served, admitted: float, steps_waited: int) -> str:
+    """One request (admitted to a slot at time `admitted`, after `steps_waited` steps had started
+    since it arrived, the one running at its arrival included): arrival, queueing, prefill, its
     tokens, and the definitions of TTFT, TPOT and ITL drawn on it."""
     r, t0 = s.request, s.request.arrival_s
     ms = [(t - t0) * 1e3 for t in s.token_times_s]
@@ -70,7 +75,7 @@ def request_timeline(s: serving.Served, admitted: float) -> str:
     with course_style():
         fig = new_figure(7.2, 2.9)
         ax = fig.add_subplot()
-        ax.barh([1], [(admitted - t0) * 1e3], left=0, height=0.35, color=GREY, label="queueing")
+        ax.barh([1], [(admitted - t0) * 1e3], left=0, height=0.35, color=GREY, label="waiting")
         ax.barh([1], [ms[0] - (admitted - t0) * 1e3], left=(admitted - t0) * 1e3, height=0.35, color=ORANGE,
                 label="prefill")
         ax.vlines(ms, 0.45, 0.75, color=BLUE, linewidth=0.8, label="an output token")
@@ -90,9 +95,12 @@ def request_timeline(s: serving.Served, admitted: float) -> str:
         ax.legend(fontsize=7, loc="upper right", ncol=3, bbox_to_anchor=(1, 1.22))
         return to_svg(
             fig, "serving-request-timeline", "One request's timeline, with TTFT, TPOT and ITL marked",
-            f"A request waits {(admitted - t0) * 1e3:.0f} ms in the queue, is prefilled, and its first token appears "
-            f"at {ms[0]:.0f} ms: the time to first token. Its {len(ms)} tokens follow as ticks; the gaps between "
-            f"them are the inter-token latencies, whose mean, {s.tpot_s * 1e3:.1f} ms, is the time per output token. "
+            f"A request waits {(admitted - t0) * 1e3:.0f} ms "
+            + ("for the step running when it arrived to end" if steps_waited <= 1 else
+               f"in the queue, through {steps_waited} steps")
+            + f", is prefilled, and its first token appears at {ms[0]:.0f} ms: the time to first token. Its "
+            f"{len(ms)} tokens are ticks, so {len(ms) - 1} gaps between them: the inter-token latencies, whose mean, "
+            f"{s.tpot_s * 1e3:.1f} ms, is the time per output token. "
             f"The longest gap, {gaps[worst] * 1e3:.0f} ms, is a step that also prefilled other prompts.",
         )
 
@@ -141,9 +149,14 @@ def slot_timelines(static: SlotPanel, continuous: SlotPanel) -> str:
         )
 
 
-def goodput_vs_rate(sweep: dict[str, list[tuple[float, float, float]]], ttft_target_s: float, tpot_target_s: float,
-                    percentile: float, setting: str) -> str:
-    """Goodput (requests/s meeting both targets) and SLO attainment against arrival rate, per policy."""
+def goodput_vs_rate(sweep: dict[str, list[tuple[float, tuple[float, ...], tuple[float, ...]]]],
+                    sustainable: dict[str, tuple[float, ...]], ceiling_rps: float, ttft_target_s: float,
+                    tpot_target_s: float, percentile: float, setting: str) -> str:
+    """Goodput (requests/s meeting both targets) and the share of requests meeting both, against
+    arrival rate, per policy: `sweep[policy]` is (rate, attainment per seed, goodput per seed) at
+    each rate, drawn as the mean with a band from the lowest to the highest seed;
+    `sustainable[policy]` the highest rate at which `percentile` % met both, per seed; and the
+    compute ceiling in requests/s."""
     with course_style():
         fig = new_figure(7.2, 3.6)
         left, right = fig.subplots(1, 2)
@@ -151,52 +164,64 @@ def goodput_vs_rate(sweep: dict[str, list[tuple[float, float, float]]], ttft_tar
         left.plot([0, top], [0, top], color=GREY, linestyle=":", linewidth=1, label="every request on target")
         for (name, points), colour in zip(sweep.items(), POLICY_COLOURS):
             rates = [r for r, _, _ in points]
-            left.plot(rates, [g for _, _, g in points], "o-", color=colour, markersize=3, label=name)
-            right.plot(rates, [100 * a for _, a, _ in points], "o-", color=colour, markersize=3)
+            for ax, column, scale in ((left, 2, 1), (right, 1, 100)):
+                values = np.array([p[column] for p in points]) * scale
+                ax.fill_between(rates, values.min(axis=1), values.max(axis=1), color=colour, alpha=0.2, linewidth=0)
+                ax.plot(rates, values.mean(axis=1), "o-", color=colour, markersize=3, label=name if ax is left else None)
+        for ax in (left, right):
+            ax.axvline(ceiling_rps, color=INK, linestyle="-.", linewidth=1)
+        left.text(ceiling_rps, 2, " compute\n ceiling", fontsize=7)
         right.axhline(percentile, color=INK, linestyle="--", linewidth=1)
         right.text(rates[0], percentile + 2, f"{percentile:g} % on target", fontsize=8)
         left.set_xlabel("arrival rate (requests/s)")
-        left.set_ylabel("goodput (requests/s on target)")
+        left.set_ylabel("goodput (requests/s meeting both)")
         right.set_xlabel("arrival rate (requests/s)")
-        right.set_ylabel("requests on target (%)")
+        right.set_ylabel("requests meeting both targets (%)")
         right.set_ylim(0, 105)
         left.legend(fontsize=7, loc="upper left")
-        fig.suptitle(f"{setting}; targets: TTFT ≤ {ttft_target_s:g} s and TPOT ≤ {tpot_target_s * 1e3:.0f} ms",
-                     fontsize=9)
+        fig.suptitle(f"{setting}; targets: TTFT ≤ {ttft_target_s:g} s and TPOT ≤ {tpot_target_s * 1e3:.0f} ms; "
+                     f"band: lowest to highest of {len(points[0][1])} seeds", fontsize=9)
+
+        def span(rates: tuple[float, ...]) -> str:
+            return f"{min(rates):g}/s" if min(rates) == max(rates) else f"{min(rates):g} to {max(rates):g}/s"
+
         return to_svg(
-            fig, "serving-goodput", "Goodput and SLO attainment against arrival rate for three scheduling policies",
-            "Left: requests per second that meet both latency targets; each policy follows the arrival rate, then "
-            "falls away from it once queues and stalls push requests past a target. Right: the share of requests on "
-            f"target, against a dashed line at {percentile:g} %. Paged memory holds on longer than reservations, and "
-            "chunked prefill longest.",
+            fig, "serving-goodput", "Goodput and SLO attainment against arrival rate for each scheduling policy",
+            "Left: requests per second that meet both latency targets, the mean over seeds with a band from the "
+            "lowest to the highest; a dotted diagonal marks every request on target and a vertical line the compute "
+            f"ceiling, {ceiling_rps:.0f} requests/s. Right: the share of requests meeting both targets, against a "
+            f"dashed line at {percentile:g} %. The highest rate at which {percentile:g} % met both, over the seeds: "
+            + "; ".join(f"{name}, {span(rates)}" for name, rates in sustainable.items()) + ".",
         )
 
 
 def step_time_vs_chunk(accelerator: str, model: str, dtype: str, batch: int, context: int, prompt: int,
-                       chunks: tuple[int, ...]) -> str:
-    """Step time of a decode batch with a prefill chunk of C tokens, against C; and the time
-    the whole prompt takes in such chunks."""
+                       chunks: tuple[int, ...], knee: int) -> str:
+    """Step time of a decode batch with a prefill chunk of C tokens, against C: the first chunk
+    and the longest of the prompt's chunks (later ones attend to a longer prefix); and the time
+    the whole prompt takes in such chunks. `knee`: the smallest first chunk that makes the step
+    compute-bound."""
     gpu, m = hardware.get(accelerator), models.get(model)
     sizes = np.unique(np.round(np.logspace(np.log10(16), np.log10(prompt), 40)).astype(int))
 
     def step_ms(c: int, prefix: int = 0) -> float:
         return roofline.mixed_step(m, batch, context, ((prefix, c),), dtype, dtype).time_s(gpu) * 1e3
 
-    def prefill_ms(c: int) -> float:
-        return sum(step_ms(min(c, prompt - p), p) for p in range(0, prompt, c))
+    def chunk_ms(c: int) -> list[float]:
+        return [step_ms(min(c, prompt - p), p) for p in range(0, prompt, c)]
 
     alone = roofline.decode_step(m, batch, context, dtype, dtype).time_s(gpu) * 1e3
-    knee = next(int(c) for c in sizes if not roofline.mixed_step(m, batch, context, ((0, int(c)),), dtype,
-                                                                   dtype).is_memory_bound(gpu))
     with course_style():
         fig = new_figure(7.2, 3.4)
         left, right = fig.subplots(1, 2)
         left.plot(sizes, [step_ms(int(c)) for c in sizes], color=ORANGE, label="decode + first chunk")
+        left.plot(sizes, [max(chunk_ms(int(c))) for c in sizes], color=PURPLE, linestyle="--",
+                  label="decode + longest chunk")
         left.axhline(alone, color=BLUE, linestyle="--", linewidth=1, label=f"decode alone, {alone:.1f} ms")
         left.axvline(knee, color=GREY, linestyle=":", linewidth=1)
-        left.text(knee * 1.1, alone * 3, f"compute-bound\nfrom C ≈ {knee:,}", fontsize=7)
+        left.text(knee * 1.1, alone * 3, f"first chunk\ncompute-bound\nfrom C = {knee:,}", fontsize=7)
         left.set_ylabel("step time = longest gap (ms)")
-        right.plot(chunks, [prefill_ms(c) for c in chunks], "o-", color=GREEN, markersize=3)
+        right.plot(chunks, [sum(chunk_ms(c)) for c in chunks], "o-", color=GREEN, markersize=3)
         right.set_ylabel(f"prefill of the {prompt:,}-token prompt (ms)")
         for ax in (left, right):
             ax.set_xscale("log", base=2)
@@ -207,12 +232,14 @@ def step_time_vs_chunk(accelerator: str, model: str, dtype: str, batch: int, con
         left.legend(fontsize=7, loc="upper left")
         fig.suptitle(f"{m.name}, {dtype}, {gpu.name}: batch {batch} decoding at {context:,} tokens while "
                      f"a {prompt:,}-token prompt is prefilled", fontsize=9)
+        totals = [sum(chunk_ms(c)) for c in chunks]
         return to_svg(
             fig, "serving-chunked-prefill", f"Step time against prefill chunk size, {m.name} on the {gpu.name}",
-            f"Left: a decode step of {batch} sequences takes {alone:.1f} ms; adding a chunk of prompt tokens costs "
-            f"almost nothing until the step turns compute-bound near {knee:,} tokens, then the step grows in "
-            f"proportion to the chunk, up to {step_ms(prompt):.0f} ms for the whole prompt at once. Right: the "
-            "prompt's own prefill takes longer in small chunks, because each chunk waits for a whole step.",
+            f"Left: a decode step of {batch} sequences takes {alone:.1f} ms; with a first chunk of C prompt tokens "
+            f"the step is memory-bound below C = {knee:,} and compute-bound from there, growing with C up to "
+            f"{step_ms(prompt):.0f} ms for the whole prompt at once; a second, dashed line gives the prompt's longest "
+            f"step, its last chunk, which attends to the longest prefix. Right: the whole prompt's prefill takes "
+            f"{totals[0]:,.0f} ms in chunks of {chunks[0]:,} and {totals[-1]:,.0f} ms in chunks of {chunks[-1]:,}.",
         )
 
 
@@ -224,12 +251,16 @@ class OccupancyPanel:
     policy: str
     capacity_tokens: int
     series: tuple[tuple[float, int, int, int], ...]
+    preemptions: int = 0
+    peaks: tuple[int, int, int] = (0, 0, 0)  # held, used, running: over every step, not only those drawn
 
 
 def occupancy_panel(sim: serving.Simulation) -> OccupancyPanel:
     steps = sim.steps[:: max(1, len(sim.steps) // 250)]
     return OccupancyPanel(sim.policy.name, sim.capacity_tokens, tuple(
-        (s.start_s, s.cache_held_tokens, s.cache_used_tokens, s.slots_busy) for s in steps))
+        (s.start_s, s.cache_held_tokens, s.cache_used_tokens, s.slots_busy) for s in steps), sim.preemptions,
+        (max(s.cache_held_tokens for s in sim.steps), max(s.cache_used_tokens for s in sim.steps),
+         max(s.slots_busy for s in sim.steps)))
 
 
 def cache_occupancy(reserved: OccupancyPanel, paged: OccupancyPanel) -> str:
@@ -250,7 +281,7 @@ def cache_occupancy(reserved: OccupancyPanel, paged: OccupancyPanel) -> str:
             ax2.grid(False)
             ax2.spines["right"].set_visible(True)
             ax2.tick_params(axis="y", labelsize=7, colors=ORANGE)
-            ax.set_title(f"{panel.policy.split(', ')[-1]}: at most {running.max()} running", loc="left", fontsize=9)
+            ax.set_title(f"{panel.policy}: at most {panel.peaks[2]} running", loc="left", fontsize=9)
             ax.set_xlabel("time (s)")
             ax.set_ylim(0, 105)
         axes[0].set_ylabel("% of the KV cache")
@@ -258,7 +289,9 @@ def cache_occupancy(reserved: OccupancyPanel, paged: OccupancyPanel) -> str:
         ax2.set_ylabel("requests running", color=ORANGE)
         return to_svg(
             fig, "serving-cache-occupancy", "KV cache held and used over time, reserved against paged",
-            "Left, reservations: the cache is fully set aside as soon as the reserved batch is admitted, yet the "
-            "tokens actually cached use only a small part of it, and the number of running requests is capped. Right, "
-            "paged: what is held tracks what is used to within one block per sequence, so many more requests run.",
+            "".join(f"{side}, {p.policy}: at most {p.peaks[0] / p.capacity_tokens:.0%} of the cache "
+                    f"held and {p.peaks[1] / p.capacity_tokens:.0%} used, at most "
+                    f"{p.peaks[2]} requests running, {p.preemptions} preemptions. "
+                    for side, p in (("Left", reserved), ("Right", paged)))
+            + "Held is shaded grey, used is a blue line, requests running an orange line on the right axis.",
         )
