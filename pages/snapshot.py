@@ -13,7 +13,7 @@ from snippets import units
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 #: The page modules, by the name prose uses (`#!val ch1.ridge`).
-MODULES = ("ch1", "ch2", "ch3", "ch4", "hardware", "authoring", "ch1_exercises", "ch2_exercises", "ch3_exercises",
+MODULES = ("ch1", "ch2", "ch3", "ch4", "hardware", "authoring", "ch1_exercises", "ch2_exercises", "ch3_exercises", "ch4_exercises",
            "exercises")
 
 
