@@ -22,7 +22,7 @@ from snippets.report import markdown_table
 PAGE = "exercises.md"
 
 #: The exercise modules, in chapter order.
-EXERCISE_MODULES = ("ch1_exercises", "ch2_exercises", "ch3_exercises", "ch5_exercises")
+EXERCISE_MODULES = ("ch1_exercises", "ch2_exercises", "ch3_exercises", "ch4_exercises", "ch5_exercises")
 
 #: What an exercise asks for.
 KINDS = {

@@ -14,7 +14,7 @@ from snippets import units
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 #: The page modules, by the name prose uses (`#!val ch1.ridge`).
 MODULES = ("ch1", "ch2", "ch3", "ch4", "ch5", "hardware", "authoring",
-           "ch1_exercises", "ch2_exercises", "ch3_exercises", "ch5_exercises", "exercises")
+           "ch1_exercises", "ch2_exercises", "ch3_exercises", "ch4_exercises", "ch5_exercises", "exercises")
 
 
 def _plain(value: object) -> object:
