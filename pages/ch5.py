@@ -21,20 +21,26 @@ MODEL = "Llama-3.1-8B"
 DTYPE = "bf16"  # weights, cache and math
 CONTEXT = 1024  # tokens already cached when a step verifies
 VERIFY_TOKENS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
-# The draft's cost: a real pair that shares a tokenizer, on the same GPU (fp16 weights).
-DRAFT, DRAFT_TARGET, DRAFT_DTYPE = "OPT-1.3B", "OPT-13B", "fp16"
+FLAT_TOKENS = 64  # "nearly free" is checked up to here, with and without activations
+# The drafter: the target's own small sibling, same tokenizer, priced on the same roofline.
+DRAFTER = "Llama-3.2-1B"
 ALPHAS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-GAMMAS = tuple(range(1, 11))
-COSTS = (0.0, 0.02, 0.05, 0.25)  # draft costs c for the best-gamma table, besides the pair's
+GAMMAS = tuple(range(1, 11))  # the expected-tokens table and the heatmap
+GAMMA_SEARCH = 64  # the best-gamma table searches this far; a cell that reaches it is marked
+COSTS = (0.0, 0.02, 0.05, 0.25)  # draft costs c for the best-gamma table, besides the drafter's
 ALPHA, GAMMA = 0.8, 4  # the worked example
 # Exactness: two seeded distributions over a small vocabulary, many independent sequences.
 SEED, VOCAB, DEMO_GAMMA, SEQUENCES, FAILURE = 5, 8, 4, 4000, 1e-6
-# Batch: a short and a long context, each cut at the largest batch that fits.
+BONUS_SAMPLES = 4000  # steps that kept every draft, for the free token's own check
+# Batch: a short and a long context, each cut at the largest batch that fits with the drafter.
 SHORT_CONTEXT, LONG_CONTEXT = 256, 2048
-BATCH_GAMMAS = (2, 4, 8)
+BATCH_GAMMAS = (1, 2, 4, 8)
+TREE_SIZES = (16, 64)  # tokens of a draft tree verified in one pass (examples)
 
 gpu = hardware.get(GPU)
 model = models.get(MODEL)
+drafter = models.get(DRAFTER)
+claim("the drafter shares the target's vocabulary", drafter.vocab_size == model.vocab_size)
 
 # ---- Verification is nearly free ---------------------------------------------------------
 ridge = gpu.ridge_point(DTYPE)
@@ -42,6 +48,14 @@ ridge = gpu.ridge_point(DTYPE)
 
 def verify(tokens: int, batch: int = 1, context: int = CONTEXT) -> roofline.StepCost:
     return speculative.verify_step(model, batch, context, tokens, DTYPE, DTYPE)
+
+
+def _ratio(tokens: int, activations: bool = True) -> float:
+    """Whole-step bound of a k-token verify over one decode step, counted the same way."""
+    if activations:
+        return verify(tokens).time_s(gpu) / verify(1).time_s(gpu)
+    bare = speculative.without_activations
+    return bare(verify(tokens)).time_s(gpu) / bare(verify(1)).time_s(gpu)
 
 
 _one = verify(1)
@@ -55,18 +69,36 @@ activation_share = decode_ms / decode_step_ms - 1  # what counting the activatio
 claim("counting one token's activations changes the decode step by less than 0.1 %", activation_share < 1e-3)
 one_GFLOP = _one.flops / 1e9
 one_compute_us = _one.compute_time_s(gpu) * 1e6
+head_weights_M = models.lm_head_matmul_weights(model) / 1e6
+head_share = models.lm_head_matmul_weights(model) / models.matmul_weights_per_token(model)
+head_row_MiB = (model.d_model + model.vocab_size) * 2 / MiB  # one row's logits in and out, bf16
 verify_ms = verify(GAMMA + 1).time_s(gpu) * 1e3
 verify_extra = verify_ms / decode_ms - 1
 verify_compute_us = verify(GAMMA + 1).compute_time_s(gpu) * 1e6
-knee_tokens = speculative.verify_knee_tokens(model, gpu, CONTEXT, 1, DTYPE, DTYPE)
-knee_ms = verify(knee_tokens).time_s(gpu) * 1e3
-knee_ratio = knee_ms / decode_ms
+verify_head_GFLOP = 2 * GAMMA * models.lm_head_matmul_weights(model) / 1e9  # the head's extra rows
 claim("verifying gamma + 1 tokens costs less than 1 % more than one decode step", verify_extra < 0.01)
-claim("the verify step turns compute-bound near chapter 1's ridge point", ridge <= knee_tokens < 1.5 * ridge)
-below_knee_ratio = verify(knee_tokens - 1).time_s(gpu) * 1e3 / decode_ms
-below_knee_activation_MiB = verify(knee_tokens - 1).activation_bytes / MiB
-claim("just below the knee the step is memory-bound and costs less than 1.25 decode steps",
-      verify(knee_tokens - 1).is_memory_bound(gpu) and below_knee_ratio < 1.25)
+claim("the verify FLOPs count the LM head at every position",
+      abs(verify(GAMMA + 1).weight_flops - (GAMMA + 1) * _one.weight_flops) < 1e-6 * _one.weight_flops)
+knee_tokens = speculative.verify_knee_tokens(model, gpu, CONTEXT, 1, DTYPE, DTYPE)
+knee_bare = speculative.verify_knee_tokens(model, gpu, CONTEXT, 1, DTYPE, DTYPE, activations=False)
+knee_ms = verify(knee_tokens).time_s(gpu) * 1e3
+knee_off = max(abs(knee_tokens / ridge - 1), abs(knee_bare / ridge - 1))
+claim("with or without activations the knee lies within 10 % of the ridge point", knee_off < 0.10)
+claim("counting activations moves the knee above the ridge, leaving them out below it",
+      knee_bare < ridge < knee_tokens)
+below_knee_ratio = _ratio(knee_tokens - 1)
+below_knee_bare_ratio = _ratio(knee_bare - 1, activations=False)
+claim("just below the knee the step is memory-bound and costs at most 1.15 decode steps",
+      verify(knee_tokens - 1).is_memory_bound(gpu) and below_knee_ratio < 1.15)
+claim("without activations the step just below its knee costs within 1 % of one decode step",
+      below_knee_bare_ratio < 1.01)
+flat_ratio = _ratio(FLAT_TOKENS)
+flat_bare_ratio = _ratio(FLAT_TOKENS, activations=False)
+claim("up to 64 tokens a verify step costs under 3 % more than one decode step, either count",
+      max(flat_ratio, flat_bare_ratio) < 1.03 and FLAT_TOKENS < knee_bare)
+flat_per_operator = speculative.per_operator_time_s(verify(FLAT_TOKENS), gpu) / _one.time_s(gpu)
+claim("at batch 1 the per-operator bound agrees with the whole-step bound up to 64 tokens",
+      flat_per_operator / flat_ratio - 1 < 1e-3)
 claim("the verify bound grows with the tokens verified",
       all(verify(a).time_s(gpu) <= verify(b).time_s(gpu) for a, b in zip(VERIFY_TOKENS, VERIFY_TOKENS[1:])))
 
@@ -76,24 +108,29 @@ def verify_table() -> str:
     for k in VERIFY_TOKENS:
         c = verify(k)
         rows.append([f"{k:,}", f"{c.flops / 1e9:,.0f}", f"{c.bytes / GB:.2f}", f"{c.intensity:,.0f}",
-                     f"{c.time_s(gpu) * 1e3:.2f} ms", f"{c.time_s(gpu) / _one.time_s(gpu):.2f}x",
+                     f"{c.time_s(gpu) * 1e3:.2f} ms", f"{_ratio(k):.2f}x", f"{_ratio(k, False):.2f}x",
                      "memory" if c.is_memory_bound(gpu) else "compute"])
-    return markdown_table(["tokens k", "GFLOP", "GB moved", "FLOP/byte", "bound", "× one decode step", "bound by"],
-                          rows)
+    return markdown_table(["tokens k", "GFLOP", "GB moved", "FLOP/byte", "bound",
+                           "× one decode step", "× without activations", "bound by"], rows)
 
 
 # ---- The gain model (Leviathan et al. 2023) --------------------------------------------------
-_draft, _draft_target = models.get(DRAFT), models.get(DRAFT_TARGET)
-claim("the OPT models share a vocabulary", _draft.vocab_size == _draft_target.vocab_size)
-draft_ms = roofline.decode_step(_draft, 1, 0, DRAFT_DTYPE).time_s(gpu) * 1e3
-draft_target_ms = roofline.decode_step(_draft_target, 1, 0, DRAFT_DTYPE).time_s(gpu) * 1e3
-draft_cost = draft_ms / draft_target_ms  # c: the draft's step over the target's, batch 1, weights only
-draft_params_B = models.param_count(_draft) / 1e9
-draft_target_params_B = models.param_count(_draft_target) / 1e9
+# c: the drafter's one-token step over the target's, both on the roofline, same batch and context.
+draft_cost = speculative.draft_cost(drafter, model, gpu, 1, CONTEXT, DTYPE, DTYPE)
+draft_ms = speculative.verify_time_s(drafter, gpu, 1, CONTEXT, 1, DTYPE, DTYPE) * 1e3
+draft_params_B = models.param_count(drafter) / 1e9
+draft_weights_GB = models.weight_bytes(drafter, DTYPE) / GB
+draft_head_share = models.lm_head_matmul_weights(drafter) / models.matmul_weights_per_token(drafter)
+draft_cache_KiB = kv_cache.bytes_per_token(drafter, DTYPE) / 1024
+target_cache_KiB = kv_cache.bytes_per_token(model, DTYPE) / 1024
+size_ratio = models.param_count(drafter) / models.param_count(model)
+claim("c is above the drafter's share of the parameters: its head and cache are large for its size",
+      draft_cost > size_ratio)
+claim("the drafter's LM head is more than a fifth of its matmul weights", draft_head_share > 0.2)
 example_tokens = speculative.expected_tokens(ALPHA, GAMMA)
 example_denominator = GAMMA * draft_cost + 1
 example_speedup = speculative.speedup(ALPHA, GAMMA, draft_cost)
-example_best = speculative.best_gamma(ALPHA, draft_cost)
+example_best = speculative.best_gamma(ALPHA, draft_cost, GAMMA_SEARCH)
 example_best_speedup = speculative.speedup(ALPHA, example_best, draft_cost)
 example_ceiling = 1 / (1 - ALPHA)  # expected tokens with unlimited drafts
 claim("the worked example's gain is less than its tokens per step", example_speedup < example_tokens)
@@ -102,10 +139,26 @@ low_alpha_loss = speculative.speedup(low_alpha, max_gamma, draft_cost)
 claim("at the lowest acceptance rate and the most drafts, speculation is slower than plain decoding",
       low_alpha_loss < 1)
 claim("the best gamma grows with the acceptance rate",
-      all(speculative.best_gamma(a, draft_cost) <= speculative.best_gamma(b, draft_cost)
+      all(speculative.best_gamma(a, draft_cost, GAMMA_SEARCH) <= speculative.best_gamma(b, draft_cost, GAMMA_SEARCH)
           for a, b in zip(ALPHAS, ALPHAS[1:])))
-free_best = speculative.best_gamma(ALPHA, 0.0, GAMMAS[-1])
-claim("with a free drafter more drafts never hurt", free_best == GAMMAS[-1])
+claim("at the drafter's c every best gamma lies inside the heatmap's range",
+      all(speculative.best_gamma(a, draft_cost, GAMMA_SEARCH) <= GAMMAS[-1] for a in ALPHAS))
+free_best = speculative.best_gamma(ALPHA, 0.0, GAMMA_SEARCH)
+claim("with a free drafter more drafts never hurt", free_best == GAMMA_SEARCH)
+claim("with a paid drafter the best gamma is found before the search limit",
+      all(speculative.best_gamma(a, c, GAMMA_SEARCH) < GAMMA_SEARCH for a in ALPHAS for c in (*COSTS, draft_cost) if c))
+# Convexity of E in alpha (item: which way the independence error goes), at the example's gamma.
+VARY = 0.1  # alternating alpha +- VARY around the example's
+vary_low, vary_high = ALPHA - VARY, ALPHA + VARY
+vary_tokens = (speculative.expected_tokens(vary_low, GAMMA) + speculative.expected_tokens(vary_high, GAMMA)) / 2
+claim("alternating acceptance rates yield more tokens than their average rate", vary_tokens > example_tokens)
+# Published setups (Leviathan et al. 2023; Chen et al. 2023), as the papers state them.
+CHEN_DRAFT_B, CHEN_TARGET_B, CHEN_CHIPS = 4, 70, 16
+# DeepSeek-V3's MTP module as a drafter (DeepSeek-V3 Technical Report, 2024): gamma = 1.
+MTP_ALPHA_LOW, MTP_ALPHA_HIGH, MTP_TPS = 0.85, 0.90, 1.8
+mtp_cost_low = (1 + MTP_ALPHA_LOW) / MTP_TPS - 1  # the c that would turn E(alpha, 1) into 1.8x
+mtp_cost_high = (1 + MTP_ALPHA_HIGH) / MTP_TPS - 1
+claim("the reported MTP gain needs a draft step of under a tenth of a target step", 0 < mtp_cost_low < mtp_cost_high < 0.1)
 
 
 def expected_tokens_table() -> str:
@@ -119,10 +172,11 @@ def best_gamma_table() -> str:
     for a in ALPHAS:
         cells = []
         for c in costs:
-            best = speculative.best_gamma(a, c, GAMMAS[-1])
-            cells.append(f"{best}{'+' if c == 0 else ''} ({speculative.speedup(a, best, c):.2f}x)")
+            best = speculative.best_gamma(a, c, GAMMA_SEARCH)
+            capped = "+" if best == GAMMA_SEARCH else ""
+            cells.append(f"{best}{capped} ({speculative.speedup(a, best, c):.2f}x)")
         rows.append([f"{a:.1f}", *cells])
-    headers = ["α", *(f"c = {c:.3f}" + (f" ({DRAFT})" if c == draft_cost else "") for c in costs)]
+    headers = ["α", *(f"c = {c:.3f}" + (f" ({DRAFTER})" if c == draft_cost else "") for c in costs)]
     return markdown_table(headers, rows)
 
 
@@ -151,13 +205,31 @@ claim("the sampled tokens are within the bound of the target distribution", demo
 claim("keeping every draft would sample the draft's distribution, far outside the bound", draft_tv > 5 * demo_bound)
 claim("the mean tokens per step matches E within its bound", abs(demo_mean_tokens - demo_expected_tokens) <= demo_mean_bound)
 claim("acceptance is i.i.d. in the demo, so alpha is sum of min(p, q)", 0 < demo_alpha < 1)
+demo_all_kept = demo_alpha**DEMO_GAMMA  # the chance a step reaches the free token
+# The free token's branch on its own: its conditional distribution must be p.
+
+
+@cache
+def bonus() -> speculative.BonusRun:
+    return cached(speculative.run_bonus_check, demo_target, demo_draft, DEMO_GAMMA, BONUS_SAMPLES, SEED + 1)
+
+
+_bonus = bonus()
+bonus_tv = _bonus.total_variation
+bonus_steps = _bonus.steps
+bonus_bound = speculative.total_variation_bound(VOCAB, BONUS_SAMPLES, FAILURE)
+claim("the free token follows the target within the bound", bonus_tv <= bonus_bound)
+claim("a free token drawn from the draft instead would be far outside that bound", draft_tv > 3 * bonus_bound)
+claim("the first run alone reaches the free token too rarely to test it", demo_all_kept < 0.1)
 
 
 def exactness_tokens_table() -> str:
     rows = [[str(i), f"{p:.3f}", f"{q:.3f}", f"{c / SEQUENCES:.3f}"]
             for i, (p, q, c) in enumerate(zip(demo_target, demo_draft, _demo.token_counts))]
-    rows.append(["TV to the target", "0", f"{draft_tv:.3f}", f"{demo_tv:.3f}"])
-    return markdown_table(["token", "target p", "draft q", f"sampled ({SEQUENCES:,} sequences)"], rows)
+    rows = [[*r, f"{b / BONUS_SAMPLES:.3f}"] for r, b in zip(rows, _bonus.token_counts)]
+    rows.append(["TV to the target", "0", f"{draft_tv:.3f}", f"{demo_tv:.3f}", f"{bonus_tv:.3f}"])
+    return markdown_table(["token", "target p", "draft q", f"position γ ({SEQUENCES:,} sequences)",
+                           f"free token ({BONUS_SAMPLES:,} steps that kept all γ)"], rows)
 
 
 def accepted_length_table() -> str:
@@ -169,60 +241,127 @@ def accepted_length_table() -> str:
 
 
 # ---- Why it stops helping at large batch --------------------------------------------------------
-fits_short = kv_cache.max_batch(model, gpu, SHORT_CONTEXT + GAMMA + 1, DTYPE, DTYPE)
-fits_long = kv_cache.max_batch(model, gpu, LONG_CONTEXT + GAMMA + 1, DTYPE, DTYPE)
+# Which bound for which claim: the whole-step max(bytes / bandwidth, FLOPs / peak) lets the
+# weight matmuls and attention overlap, an optimistic bound; per_operator_time_s bounds each
+# phase separately and adds them. They agree at batch 1 (above); at large batch they part, so
+# a claim about large batches is asserted under both.
+BOUNDS = (False, True)  # per_operator: the whole-step bound, then the per-operator one
+fits_short_alone = kv_cache.max_batch(model, gpu, SHORT_CONTEXT + GAMMA + 1, DTYPE, DTYPE)
+fits_long_alone = kv_cache.max_batch(model, gpu, LONG_CONTEXT + GAMMA + 1, DTYPE, DTYPE)
+fits_short = speculative.max_batch_with_drafter(model, drafter, gpu, SHORT_CONTEXT + GAMMA + 1, DTYPE, DTYPE)
+fits_long = speculative.max_batch_with_drafter(model, drafter, gpu, LONG_CONTEXT + GAMMA + 1, DTYPE, DTYPE)
+claim("the drafter's weights and cache cost the batch at both contexts",
+      fits_short < fits_short_alone and fits_long < fits_long_alone)
 
 
-def batch_speedup(batch: int, context: int = SHORT_CONTEXT, gamma: int = GAMMA) -> float:
-    return speculative.speedup_at_batch(model, gpu, batch, context, ALPHA, gamma, draft_cost, DTYPE, DTYPE)
+def batch_speedup(batch: int, context: int = SHORT_CONTEXT, gamma: int = GAMMA, per_operator: bool = True) -> float:
+    return speculative.speedup_at_batch(model, gpu, batch, context, ALPHA, gamma, drafter, DTYPE, DTYPE, per_operator)
 
 
 def first_compute_bound_batch(context: int, tokens: int) -> int:
     return next(b for b in range(1, 1 << 14) if not verify(tokens, b, context).is_memory_bound(gpu))
 
 
+def break_even(context: int, gamma: int = GAMMA, per_operator: bool = True, limit: int | None = None) -> int | None:
+    limit = limit or (fits_short if context == SHORT_CONTEXT else fits_long)
+    return speculative.break_even_batch(model, gpu, context, ALPHA, gamma, drafter, DTYPE, DTYPE, limit, per_operator)
+
+
 short_compute_batch = first_compute_bound_batch(SHORT_CONTEXT, GAMMA + 1)
 short_compute_tokens = short_compute_batch * (GAMMA + 1)
-short_break_even = speculative.break_even_batch(model, gpu, SHORT_CONTEXT, ALPHA, GAMMA, draft_cost, DTYPE, DTYPE,
-                                                fits_short)
+short_compute_past_ridge = short_compute_tokens / ridge - 1
+short_break_even = break_even(SHORT_CONTEXT)  # per-operator
+short_break_even_whole = break_even(SHORT_CONTEXT, per_operator=False)
 short_gain_1 = batch_speedup(1)
-short_gain_64 = batch_speedup(64)
-short_gain_half = batch_speedup(short_break_even // 2)
-long_gain_full = batch_speedup(fits_long, LONG_CONTEXT)
-long_break_even = speculative.break_even_batch(model, gpu, LONG_CONTEXT, ALPHA, GAMMA, draft_cost, DTYPE, DTYPE,
-                                               fits_long)
+MID_BATCH = 64
+short_gain_mid = batch_speedup(MID_BATCH)
 plain_compute_batch = first_compute_bound_batch(SHORT_CONTEXT, 1)
-claim("the verify step turns compute-bound once batch x (gamma + 1) passes the ridge",
-      short_compute_tokens > ridge and (short_compute_batch - 1) * (GAMMA + 1) < 1.5 * ridge)
-claim("at 256 tokens of context speculation stops paying within the batches that fit",
-      short_break_even is not None and short_break_even < fits_short)
-claim("plain decoding at the break-even batch is still memory-bound",
-      short_break_even is not None and plain_compute_batch > short_break_even)
-claim("at 2,048 tokens of context speculation still pays at every batch that fits", long_break_even is None)
-claim("the gain falls once the verify step is compute-bound", short_gain_half < 0.75 * short_gain_1)
+claim("the whole-step verify turns compute-bound once batch x (gamma + 1) passes the ridge, within 35 %",
+      short_compute_tokens > ridge and (short_compute_batch - 1) * (GAMMA + 1) < 1.35 * ridge)
+claim("at 256 tokens of context speculation stops paying within the batches that fit, under both bounds",
+      all(b is not None and b < fits_short for b in (short_break_even, short_break_even_whole)))
+claim("plain decoding at the break-even batch is still memory-bound (whole step)",
+      plain_compute_batch > max(short_break_even, short_break_even_whole))
+claim("the gain barely moves up to batch 64", short_gain_mid > 0.9 * short_gain_1)
+SHORT_LARGE = 512  # the batch where the table tries every gamma, gamma = 1 included
+short_large = {g: batch_speedup(SHORT_LARGE, SHORT_CONTEXT, g) for g in BATCH_GAMMAS}
+short_large_whole = {g: batch_speedup(SHORT_LARGE, SHORT_CONTEXT, g, False) for g in BATCH_GAMMAS}
+short_large_best = max(short_large, key=short_large.get)
+short_large_best_gain = short_large[short_large_best]
+short_large_best_whole = max(short_large_whole.values())
+short_large_whole_1 = short_large_whole[1]
+short_gamma1_even = break_even(SHORT_CONTEXT, 1)
+short_gamma1_even_whole = break_even(SHORT_CONTEXT, 1, False)
+short_large_longer = max(max(v for g, v in d.items() if g > 1) for d in (short_large, short_large_whole))
+claim("at batch 512 and 256 tokens every draft length but 1 loses, under either bound", short_large_longer < 1)
+claim("at batch 512 and 256 tokens gamma = 1 is within 5 % of break-even under either bound",
+      abs(short_large[1] - 1) < 0.05 and abs(short_large_whole[1] - 1) < 0.05)
+claim("gamma = 1 is the best draft length of the table at batch 512", short_large_best == min(BATCH_GAMMAS))
+claim("gamma = 1 breaks even later than gamma = 4 under either bound",
+      all(a is not None and b is not None and a > b for a, b in
+          ((short_gamma1_even, short_break_even), (short_gamma1_even_whole, short_break_even_whole))))
+long_gain_whole = batch_speedup(fits_long, LONG_CONTEXT, GAMMA, False)
+long_gain_full = batch_speedup(fits_long, LONG_CONTEXT)  # per-operator
+long_gain_c_whole = speculative.speedup_at_batch(model, gpu, fits_long, LONG_CONTEXT, ALPHA, GAMMA, draft_cost,
+                                                 DTYPE, DTYPE)  # the draft as c x T1: the first draft's model
+long_gain_1 = batch_speedup(1, LONG_CONTEXT)
+claim("at 2,048 tokens of context speculation still pays at every batch that fits, under both bounds",
+      break_even(LONG_CONTEXT) is None and break_even(LONG_CONTEXT, per_operator=False) is None)
+claim("at 2,048 tokens and the largest batch, the per-operator bound keeps less than 3/4 of the batch-1 gain",
+      long_gain_full < 0.75 * long_gain_1 and long_gain_full < long_gain_whole)
+claim("pricing the drafter with its own cache lowers the long-context gain", long_gain_whole < long_gain_c_whole)
+_long_T1 = speculative.verify_time_s(model, gpu, fits_long, LONG_CONTEXT, 1, DTYPE, DTYPE, True)
+long_draft_ms = speculative.draft_step_time_s(drafter, model, gpu, fits_long, LONG_CONTEXT, DTYPE, DTYPE, True) * 1e3
+long_draft_c = long_draft_ms / (_long_T1 * 1e3)
+claim("at 2,048 tokens and the largest batch the drafter's step costs more than at batch 1", long_draft_c > draft_cost)
+# Throughput at equal memory: the target alone at its largest batch, against speculation at the
+# largest batch that fits beside the drafter (per-operator bound, tokens per second per GPU).
+
+
+def throughput(context: int, speculate: bool, per_operator: bool = True) -> float:
+    if not speculate:
+        batch = fits_long_alone if context == LONG_CONTEXT else fits_short_alone
+        return batch / speculative.verify_time_s(model, gpu, batch, context, 1, DTYPE, DTYPE, per_operator)
+    batch = fits_long if context == LONG_CONTEXT else fits_short
+    plain = batch / speculative.verify_time_s(model, gpu, batch, context, 1, DTYPE, DTYPE, per_operator)
+    return plain * speculative.speedup_at_batch(model, gpu, batch, context, ALPHA, GAMMA, drafter, DTYPE, DTYPE,
+                                                per_operator)
+
+
+long_tput_plain, long_tput_spec = throughput(LONG_CONTEXT, False), throughput(LONG_CONTEXT, True)
+long_tput_ratio = long_tput_spec / long_tput_plain
+long_tput_ratio_whole = throughput(LONG_CONTEXT, True, False) / throughput(LONG_CONTEXT, False, False)
+claim("at 2,048 tokens speculation also serves more tokens per second at equal memory, under both bounds",
+      min(long_tput_ratio, long_tput_ratio_whole) > 1)
+# Trees: k = the tree's size. At what batch does one pass over the tree turn compute-bound?
+tree_batches = {k: first_compute_bound_batch(CONTEXT, k) for k in TREE_SIZES}
+tree_ratio = {k: _ratio(k) for k in TREE_SIZES}
+tree_small, tree_large = min(TREE_SIZES), max(TREE_SIZES)
+tree_small_batch, tree_large_batch, tree_large_ratio = tree_batches[tree_small], tree_batches[tree_large], \
+    tree_ratio[tree_large]
+claim("a 64-token tree turns the verify compute-bound at a single-digit batch", tree_large_batch < 10)
 BATCH_ROWS = (1, 16, 64, 128, 256, 512, 1024)
 
 
+def _cell(batch: int, context: int, fits: int) -> tuple[str, str, str]:
+    if batch > fits:
+        return ("does not fit",) * 3
+    gains = {g: batch_speedup(batch, context, g) for g in BATCH_GAMMAS}
+    best = max(gains, key=gains.get)
+    return (f"{batch_speedup(batch, context, GAMMA, False):.2f}x", f"{gains[GAMMA]:.2f}x",
+            f"γ = {best}: {gains[best]:.2f}x")
+
+
 def batch_table() -> str:
-    rows = []
-    for b in BATCH_ROWS:
-        cells = [f"{b:,}"]
-        for context, fits in ((SHORT_CONTEXT, fits_short), (LONG_CONTEXT, fits_long)):
-            if b > fits:
-                cells.append("does not fit")
-                continue
-            best = max(BATCH_GAMMAS, key=lambda g: batch_speedup(b, context, g))
-            cells.append(f"{batch_speedup(b, context):.2f}x" + (
-                "" if best == GAMMA else f" (γ = {best}: {batch_speedup(b, context, best):.2f}x)"))
-        rows.append(cells)
-    return markdown_table(["batch", f"{SHORT_CONTEXT:,} tokens of context, γ = {GAMMA}",
-                           f"{LONG_CONTEXT:,} tokens of context, γ = {GAMMA}"], rows)
-
-
-short_gain_512 = batch_speedup(512)
-short_best_512 = max(BATCH_GAMMAS, key=lambda g: batch_speedup(512, SHORT_CONTEXT, g))
-short_best_512_gain = batch_speedup(512, SHORT_CONTEXT, short_best_512)
-claim("at batch 512 and 256 tokens no draft length of the table pays", short_best_512_gain < 1)
+    rows = [[f"{b:,}", *_cell(b, SHORT_CONTEXT, fits_short), *_cell(b, LONG_CONTEXT, fits_long)]
+            for b in (*BATCH_ROWS, fits_long, fits_short) if b <= fits_short]
+    rows = [r for i, r in enumerate(rows) if r not in rows[:i]]
+    rows.sort(key=lambda r: int(r[0].replace(",", "")))
+    heads = []
+    for context in (SHORT_CONTEXT, LONG_CONTEXT):
+        heads += [f"{context:,} tokens: whole step, γ = {GAMMA}", f"{context:,}: per operator, γ = {GAMMA}",
+                  f"{context:,}: best γ of {', '.join(map(str, BATCH_GAMMAS))} (per operator)"]
+    return markdown_table(["batch", *heads], rows)
 
 
 # ---- Figures: the same parameters as the prose -------------------------------------------------
@@ -232,13 +371,13 @@ def verify_figure() -> str:
 
 
 def heatmap_figure() -> str:
-    return cached(chapter5.speedup_heatmap, ALPHAS, GAMMAS, draft_cost, f"c = {draft_cost:.3f}: {DRAFT} drafting "
-                  f"for {DRAFT_TARGET}, {DRAFT_DTYPE}, {gpu.name}")
+    return cached(chapter5.speedup_heatmap, ALPHAS, GAMMAS, draft_cost, f"c = {draft_cost:.3f}: {DRAFTER} drafting "
+                  f"for {MODEL}, {DTYPE}, {gpu.name}, {CONTEXT:,} tokens cached")
 
 
 def batch_figure() -> str:
-    return cached(chapter5.speedup_vs_batch, GPU, MODEL, DTYPE, (SHORT_CONTEXT, LONG_CONTEXT), ALPHA, BATCH_GAMMAS,
-                  draft_cost)
+    return cached(chapter5.speedup_vs_batch, GPU, MODEL, DRAFTER, DTYPE, (SHORT_CONTEXT, LONG_CONTEXT), ALPHA,
+                  BATCH_GAMMAS, GAMMA)
 
 
 #: The committed copies in vis/ (`python -m vis`), by file name.

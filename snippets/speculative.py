@@ -14,15 +14,15 @@ Units: alpha a probability, gamma tokens, `draft_cost` the draft's step time ove
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import numpy as np
 
-from snippets import roofline
+from snippets import kv_cache, roofline
 from snippets.hardware import Accelerator
-from snippets.models import ModelConfig, step_weight_bytes
-from snippets.units import require_int, require_non_negative, require_positive_int
+from snippets.models import ModelConfig, step_weight_bytes, weight_bytes
+from snippets.units import bytes_per_element, require_int, require_non_negative, require_positive_int
 
 
 def _check_alpha(alpha: float) -> float:
@@ -88,34 +88,73 @@ def verify_step(m: ModelConfig, batch: int, context: int, tokens: int, weight_dt
     It is roofline.mixed_step with one prefill chunk of `tokens` after a `context`-token prefix
     per sequence: every weight read once for batch x tokens rows, each sequence's cache read
     once and its new K and V written, causal attention over context + tokens, and the
-    activations of every row (as for a prefill chunk). `tokens` = 1 is a plain decode step
-    counted the same way; `tokens` = gamma + 1 verifies gamma drafts.
+    activations of every row (as for a prefill chunk). Unlike a prefill chunk, the LM head runs
+    for every one of the `tokens` rows: the acceptance test needs the target's distribution at
+    each position (its FLOPs and its logits' activations are counted `tokens` times).
+    `tokens` = 1 is a plain decode step counted the same way; `tokens` = gamma + 1 verifies
+    gamma drafts.
     """
     require_positive_int("batch", batch)
     require_positive_int("tokens", tokens)
     one = roofline.mixed_step(m, 0, 0, ((context, tokens),), weight_dtype, kv_dtype)  # one sequence
+    # mixed_step runs the head for a chunk's last row only: add the other tokens - 1 rows.
+    head_flops = roofline.prompt_matmul_flops(m, tokens, tokens) - roofline.prompt_matmul_flops(m, tokens, 1)
+    head_elements = (roofline.prompt_activation_elements(m, tokens, tokens)
+                     - roofline.prompt_activation_elements(m, tokens, 1))
     return roofline.StepCost(  # mixed_step with `batch` such chunks, without building the tuple
-        weight_flops=batch * one.weight_flops,
+        weight_flops=batch * (one.weight_flops + head_flops),
         attention_flops=batch * one.attention_flops,
         weight_bytes=step_weight_bytes(m, weight_dtype, batch * tokens),
         kv_bytes=batch * one.kv_bytes,
         tokens=batch * tokens,
-        activation_bytes=batch * one.activation_bytes,
+        activation_bytes=batch * (one.activation_bytes + head_elements * bytes_per_element(weight_dtype)),
     )
 
 
+def without_activations(step: roofline.StepCost) -> roofline.StepCost:
+    """The same step with its activation bytes left out, as chapter 1 counts a decode step
+    (they stay on chip at decode sizes): the other end of the range a verify pass lies in."""
+    return replace(step, activation_bytes=0.0)
+
+
+def per_operator_time_s(step: roofline.StepCost, accelerator: Accelerator, dtype: str = "bf16") -> float:
+    """A second bound on a step's time that does not let its phases overlap: the weight
+    matmuls (weights and activations moved, matmul FLOPs) and attention (cache moved,
+    attention FLOPs) each bounded on the roofline, and the two bounds added.
+
+    In every layer the matmuls and the attention run one after the other, so a step whose
+    matmuls are compute-bound while its attention is memory-bound cannot hide one under the
+    other as the whole-step max(bytes / bandwidth, FLOPs / peak) assumes. Summing each layer's
+    two phase bounds over the layers gives this sum of totals (the bound of a sum of
+    operators of one kind is the sum of their bounds when all are bound the same way). It is
+    never below StepCost.time_s and at most twice it."""
+    bandwidth, peak = accelerator.bandwidth_Bps, accelerator.peak_flops(dtype)
+    matmuls = max((step.weight_bytes + step.activation_bytes) / bandwidth, step.weight_flops / peak)
+    attention = max(step.kv_bytes / bandwidth, step.attention_flops / peak)
+    return matmuls + attention
+
+
+def step_time_s(step: roofline.StepCost, accelerator: Accelerator, per_operator: bool = False,
+                dtype: str = "bf16") -> float:
+    """The whole-step bound (StepCost.time_s) or, with `per_operator`, per_operator_time_s."""
+    return per_operator_time_s(step, accelerator, dtype) if per_operator else step.time_s(accelerator, dtype)
+
+
 def verify_time_s(m: ModelConfig, accelerator: Accelerator, batch: int, context: int, tokens: int,
-                  weight_dtype: str = "fp16", kv_dtype: str = "fp16") -> float:
-    """Roofline lower bound on verify_step's time: max(bytes / bandwidth, FLOPs / FLOP/s)."""
-    return verify_step(m, batch, context, tokens, weight_dtype, kv_dtype).time_s(accelerator)
+                  weight_dtype: str = "fp16", kv_dtype: str = "fp16", per_operator: bool = False) -> float:
+    """Roofline lower bound on verify_step's time: max(bytes / bandwidth, FLOPs / FLOP/s), or
+    with `per_operator` the sum of its matmul and attention bounds (per_operator_time_s)."""
+    return step_time_s(verify_step(m, batch, context, tokens, weight_dtype, kv_dtype), accelerator, per_operator)
 
 
 def verify_knee_tokens(m: ModelConfig, accelerator: Accelerator, context: int, batch: int = 1,
-                       weight_dtype: str = "fp16", kv_dtype: str = "fp16", limit: int = 1 << 16) -> int:
+                       weight_dtype: str = "fp16", kv_dtype: str = "fp16", limit: int = 1 << 16,
+                       activations: bool = True) -> int:
     """Fewest tokens per sequence whose verify step is compute-bound (by bisection; the step's
-    intensity grows with the tokens)."""
+    intensity grows with the tokens). `activations=False` leaves the activation bytes out."""
     def compute_bound(tokens: int) -> bool:
-        return not verify_step(m, batch, context, tokens, weight_dtype, kv_dtype).is_memory_bound(accelerator)
+        step = verify_step(m, batch, context, tokens, weight_dtype, kv_dtype)
+        return not (step if activations else without_activations(step)).is_memory_bound(accelerator)
 
     low, high = 1, limit
     if not compute_bound(high):
@@ -126,27 +165,63 @@ def verify_knee_tokens(m: ModelConfig, accelerator: Accelerator, context: int, b
     return high
 
 
+def draft_step_time_s(draft: float | ModelConfig, m: ModelConfig, accelerator: Accelerator, batch: int,
+                      context: int, weight_dtype: str = "fp16", kv_dtype: str = "fp16",
+                      per_operator: bool = False) -> float:
+    """One draft step for `batch` sequences at `context` tokens: c x the target's plain step if
+    `draft` is a number c, else the drafter's own one-token step (its weights, its cache)."""
+    if isinstance(draft, ModelConfig):
+        return verify_time_s(draft, accelerator, batch, context, 1, weight_dtype, kv_dtype, per_operator)
+    require_non_negative("draft_cost (c)", draft)
+    return draft * verify_time_s(m, accelerator, batch, context, 1, weight_dtype, kv_dtype, per_operator)
+
+
+def draft_cost(drafter: ModelConfig, m: ModelConfig, accelerator: Accelerator, batch: int, context: int,
+               weight_dtype: str = "fp16", kv_dtype: str = "fp16", per_operator: bool = False) -> float:
+    """c of a real drafter: its one-token step over the target's, same batch and context."""
+    return (draft_step_time_s(drafter, m, accelerator, batch, context, weight_dtype, kv_dtype, per_operator)
+            / verify_time_s(m, accelerator, batch, context, 1, weight_dtype, kv_dtype, per_operator))
+
+
 def speedup_at_batch(m: ModelConfig, accelerator: Accelerator, batch: int, context: int, alpha: float,
-                     gamma: int, draft_cost: float, weight_dtype: str = "fp16", kv_dtype: str = "fp16") -> float:
-    """The gain model with verification priced on the roofline: E x T1 / (gamma x c x T1 + Tv),
+                     gamma: int, draft: float | ModelConfig, weight_dtype: str = "fp16", kv_dtype: str = "fp16",
+                     per_operator: bool = False) -> float:
+    """The gain model with verification priced on the roofline: E x T1 / (gamma x D + Tv),
     where T1 is a plain decode step of `batch` sequences (verify_step with 1 token), Tv the
-    verify step with gamma + 1 tokens each, and the draft's step costs c x T1 at every batch.
-    At batch 1, Tv is about T1 and this is speedup(alpha, gamma, c)."""
-    plain = verify_time_s(m, accelerator, batch, context, 1, weight_dtype, kv_dtype)
-    verify = verify_time_s(m, accelerator, batch, context, gamma + 1, weight_dtype, kv_dtype)
-    require_non_negative("draft_cost (c)", draft_cost)
-    return expected_tokens(alpha, gamma) * plain / (gamma * draft_cost * plain + verify)
+    verify step with gamma + 1 tokens each, and D one draft step (draft_step_time_s: c x T1,
+    or a drafter model's own step). Steps are whole-step bounds, or with `per_operator`
+    per_operator_time_s. At batch 1, Tv is about T1 and this is speedup(alpha, gamma, c)."""
+    draft_s = draft_step_time_s(draft, m, accelerator, batch, context, weight_dtype, kv_dtype, per_operator)
+    plain = verify_time_s(m, accelerator, batch, context, 1, weight_dtype, kv_dtype, per_operator)
+    verify = verify_time_s(m, accelerator, batch, context, gamma + 1, weight_dtype, kv_dtype, per_operator)
+    return expected_tokens(alpha, gamma) * plain / (gamma * draft_s + verify)
 
 
 def break_even_batch(m: ModelConfig, accelerator: Accelerator, context: int, alpha: float, gamma: int,
-                     draft_cost: float, weight_dtype: str = "fp16", kv_dtype: str = "fp16",
-                     limit: int = 4096) -> int | None:
+                     draft: float | ModelConfig, weight_dtype: str = "fp16", kv_dtype: str = "fp16",
+                     limit: int = 4096, per_operator: bool = False) -> int | None:
     """Smallest batch at which speculation no longer pays (speedup_at_batch <= 1), searched
     upward to `limit`; None if it pays at every batch up to there."""
     for batch in range(1, limit + 1):
-        if speedup_at_batch(m, accelerator, batch, context, alpha, gamma, draft_cost, weight_dtype, kv_dtype) <= 1:
+        if speedup_at_batch(m, accelerator, batch, context, alpha, gamma, draft, weight_dtype, kv_dtype,
+                            per_operator) <= 1:
             return batch
     return None
+
+
+def max_batch_with_drafter(m: ModelConfig, drafter: ModelConfig | None, accelerator: Accelerator, context: int,
+                           weight_dtype: str = "fp16", kv_dtype: str = "fp16") -> int:
+    """Largest batch of `context`-token sequences whose caches fit beside the weights, the
+    drafter's weights and per-sequence cache counted too (kv_cache.max_batch with a second
+    model; None: the target alone). An upper bound: activations and slack are not counted."""
+    if drafter is None:
+        return kv_cache.max_batch(m, accelerator, context, weight_dtype, kv_dtype)
+    free = accelerator.usable_memory_bytes() - weight_bytes(m, weight_dtype) - weight_bytes(drafter, weight_dtype)
+    if free <= 0:
+        return 0
+    per_sequence = kv_cache.bytes_per_sequence(m, context, kv_dtype) + kv_cache.bytes_per_sequence(drafter, context,
+                                                                                                     kv_dtype)
+    return int(free // per_sequence)
 
 
 # ---- the sampler (Leviathan et al. 2023, Algorithm 1; Chen et al. 2023) --------------------
@@ -244,6 +319,43 @@ def run_exactness(target: Sequence[float], draft: Sequence[float], gamma: int, s
         tokens[out[gamma]] += 1
     return ExactnessRun(tuple(map(float, p)), tuple(map(float, q)), gamma, sequences,
                         tuple(map(int, tokens)), tuple(map(int, accepted)))
+
+
+@dataclass(frozen=True)
+class BonusRun:
+    """The free token alone: `samples` steps, each one that kept all gamma drafts (context-free
+    target p and draft q), and the token the target added after them. That branch is taken with
+    probability alpha^gamma only, so run_exactness sees it rarely; this checks its conditional
+    distribution, which must be p."""
+
+    target: tuple[float, ...]
+    draft: tuple[float, ...]
+    gamma: int
+    samples: int
+    steps: int  # steps run to collect them: about samples / alpha^gamma
+    token_counts: tuple[int, ...]
+
+    @property
+    def total_variation(self) -> float:
+        return 0.5 * float(np.abs(np.array(self.token_counts) / self.samples - np.array(self.target)).sum())
+
+
+def run_bonus_check(target: Sequence[float], draft: Sequence[float], gamma: int, samples: int,
+                    seed: int) -> BonusRun:
+    """Run speculative_step until `samples` steps have kept all gamma drafts; count their last token."""
+    p, q = _distribution("target", target), _distribution("draft", draft)
+    require_positive_int("samples", samples)
+    if acceptance_rate(p, q) == 0:
+        raise ValueError("the draft never proposes a token the target can emit: no step keeps all drafts")
+    rng = np.random.default_rng(seed)
+    counts, steps, found = np.zeros(p.size, dtype=int), 0, 0
+    while found < samples:
+        step = speculative_step(lambda _: p, lambda _: q, (), gamma, rng)
+        steps += 1
+        if step.accepted == gamma:
+            counts[step.tokens[-1]] += 1
+            found += 1
+    return BonusRun(tuple(map(float, p)), tuple(map(float, q)), gamma, samples, steps, tuple(map(int, counts)))
 
 
 def total_variation_bound(vocabulary: int, samples: int, failure_probability: float) -> float:

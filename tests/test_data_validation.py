@@ -32,7 +32,7 @@ def problem(error: pytest.ExceptionInfo) -> schema.Problem:
 
 def test_the_real_files_validate():
     assert len(hardware.load_accelerators()) == 28
-    assert len(models.load_models()) == 22
+    assert len(models.load_models()) == 23
     for filename in ("hardware.csv", "models.csv"):
         assert len(real_text(filename).splitlines()) == len(list(csv.reader(io.StringIO(real_text(filename))))), \
             "a quoted cell spans lines; edited() would give the wrong line"
@@ -169,4 +169,4 @@ def test_load_from_a_path_names_the_path(tmp_path):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(DataFileError, match=rf"my-hardware.csv, line {line} \(NVIDIA H200 SXM\), column memory_GB"):
         hardware.load_accelerators(path=path)
-    assert len(models.load_models(path=resources.files("snippets").joinpath("data", "models.csv"))) == 22
+    assert len(models.load_models(path=resources.files("snippets").joinpath("data", "models.csv"))) == 23

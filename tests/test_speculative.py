@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from snippets import hardware, models, roofline, speculative
+from snippets import hardware, kv_cache, models, roofline, speculative
 
 LLAMA = models.get("Llama-3.1-8B")
 H100 = hardware.get("H100 SXM")
@@ -70,11 +70,54 @@ def test_acceptance_rate_is_one_minus_total_variation():
 
 
 @pytest.mark.parametrize("batch,context,tokens", [(1, 1024, 1), (1, 1024, 5), (3, 256, 4), (7, 0, 2)])
-def test_verify_step_is_mixed_step_with_one_chunk_per_sequence(batch, context, tokens):
+def test_verify_step_is_mixed_step_with_the_head_at_every_position(batch, context, tokens):
     fast = speculative.verify_step(LLAMA, batch, context, tokens, "bf16", "bf16")
     slow = roofline.mixed_step(LLAMA, 0, 0, ((context, tokens),) * batch, "bf16", "bf16")
-    for field in ("weight_flops", "attention_flops", "weight_bytes", "kv_bytes", "activation_bytes", "tokens"):
+    for field in ("attention_flops", "weight_bytes", "kv_bytes", "tokens"):
         assert getattr(fast, field) == pytest.approx(getattr(slow, field), rel=1e-12), field
+    head = models.lm_head_matmul_weights(LLAMA)  # mixed_step runs it for one row per chunk
+    extra_rows = batch * (tokens - 1)
+    assert fast.weight_flops == pytest.approx(slow.weight_flops + 2 * extra_rows * head, rel=1e-12)
+    logits = LLAMA.d_model + LLAMA.vocab_size  # the head's input and output elements per row
+    assert fast.activation_bytes == pytest.approx(slow.activation_bytes + extra_rows * logits * 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("tokens", [1, 2, 5, 9, 64])
+def test_verify_flops_scale_the_head_with_k(tokens):
+    """Sampling needs the target's distribution at every position: matmul FLOPs are exactly k
+    times one token's, the LM head included."""
+    one = speculative.verify_step(LLAMA, 1, 1024, 1, "bf16", "bf16")
+    many = speculative.verify_step(LLAMA, 1, 1024, tokens, "bf16", "bf16")
+    assert many.weight_flops == pytest.approx(tokens * one.weight_flops, rel=1e-12)
+    assert one.weight_flops == pytest.approx(2 * models.matmul_weights_per_token(LLAMA), rel=1e-12)
+
+
+def test_per_operator_bound_by_hand_and_against_the_whole_step():
+    step = roofline.StepCost(weight_flops=4e12, attention_flops=1e9, weight_bytes=1e9, kv_bytes=2e10, tokens=1)
+    bw, peak = H100.bandwidth_Bps, H100.peak_flops("bf16")
+    assert speculative.per_operator_time_s(step, H100) == pytest.approx(4e12 / peak + 2e10 / bw)
+    assert speculative.per_operator_time_s(step, H100) > step.time_s(H100)  # the phases cannot overlap
+    for batch, context, tokens in ((1, 1024, 5), (64, 256, 5), (256, 2048, 5), (512, 256, 2)):
+        s = speculative.verify_step(LLAMA, batch, context, tokens, "bf16", "bf16")
+        whole, split = s.time_s(H100), speculative.per_operator_time_s(s, H100)
+        assert whole <= split <= 2 * whole
+    small = speculative.verify_step(LLAMA, 1, 1024, 5, "bf16", "bf16")  # all memory-bound: the same
+    assert speculative.per_operator_time_s(small, H100) == pytest.approx(small.time_s(H100), rel=1e-12)
+
+
+def test_a_drafter_is_priced_with_its_own_cache_and_memory():
+    small = models.get("Llama-3.2-1B")
+    at_one = speculative.draft_step_time_s(small, LLAMA, H100, 1, 1024, "bf16", "bf16")
+    assert at_one == pytest.approx(speculative.verify_time_s(small, H100, 1, 1024, 1, "bf16", "bf16"))
+    c = speculative.draft_cost(small, LLAMA, H100, 1, 1024, "bf16", "bf16")
+    assert 0.1 < c < 0.25  # memory-bound steps: about the ratio of weights + cache read
+    assert speculative.draft_step_time_s(c, LLAMA, H100, 1, 1024, "bf16", "bf16") == pytest.approx(at_one)
+    alone = speculative.max_batch_with_drafter(LLAMA, None, H100, 2053, "bf16", "bf16")
+    paired = speculative.max_batch_with_drafter(LLAMA, small, H100, 2053, "bf16", "bf16")
+    assert alone == kv_cache.max_batch(LLAMA, H100, 2053, "bf16", "bf16")
+    per_sequence = sum(kv_cache.bytes_per_sequence(m, 2053, "bf16") for m in (LLAMA, small))
+    free = H100.usable_memory_bytes() - sum(models.weight_bytes(m, "bf16") for m in (LLAMA, small))
+    assert paired == int(free // per_sequence) < alone
 
 
 def test_one_verified_token_is_a_decode_step_plus_its_activations():
@@ -99,6 +142,11 @@ def test_verify_bound_is_flat_below_the_ridge():
 
 
 def test_speedup_at_batch_one_is_the_gain_model_and_falls_past_the_ridge():
+    small = models.get("Llama-3.2-1B")
+    for per_operator in (False, True):
+        even = speculative.break_even_batch(LLAMA, H100, 256, 0.8, 4, small, "bf16", "bf16", 4096, per_operator)
+        assert even is not None and even * 5 > H100.ridge_point("bf16")
+        assert speculative.speedup_at_batch(LLAMA, H100, even, 256, 0.8, 4, small, "bf16", "bf16", per_operator) <= 1
     at_one = speculative.speedup_at_batch(LLAMA, H100, 1, 256, 0.8, 4, 0.1, "bf16", "bf16")
     assert at_one == pytest.approx(speculative.speedup(0.8, 4, 0.1), rel=0.01)
     even = speculative.break_even_batch(LLAMA, H100, 256, 0.8, 4, 0.1, "bf16", "bf16")
@@ -146,16 +194,67 @@ def test_sampler_with_a_context_dependent_target():
         return np.array([1 / 3, 1 / 3, 1 / 3])
 
     rng = np.random.default_rng(2)
-    counts = np.zeros((3, 3))
-    n = 3000
-    for _ in range(n):
+    counts = np.zeros((3, 3, 3))
+    n, bonus = 6000, 0
+    for _ in range(n):  # gamma = 2: the first step's third token is the free one when both drafts pass
         out = ()
-        while len(out) < 2:
-            out += speculative.speculative_step(target, draft, out, 2, rng).tokens
-        counts[out[0], out[1]] += 1
-    joint = start[:, None] * np.array([table[i] for i in range(3)])
+        while len(out) < 3:
+            step = speculative.speculative_step(target, draft, out, 2, rng)
+            bonus += not out and step.accepted == 2
+            out += step.tokens
+        counts[out[0], out[1], out[2]] += 1
+    second = np.array([table[i] for i in range(3)])
+    joint = start[:, None, None] * second[:, :, None] * second[None, :, :]
     tv = 0.5 * np.abs(counts / n - joint).sum()
-    assert tv <= speculative.total_variation_bound(9, n, 1e-6)
+    assert tv <= speculative.total_variation_bound(27, n, 1e-6)
+    assert bonus > n / 10  # the free token was drawn in many of them, with a context-dependent target
+
+
+def test_the_free_token_follows_the_target():
+    """Its branch is taken with probability alpha^gamma only: check it on its own, and show the
+    check would see a free token drawn from q instead."""
+    rng = np.random.default_rng(4)
+    p, q = rng.dirichlet(np.ones(6)), rng.dirichlet(np.ones(6))
+    run = speculative.run_bonus_check(p, q, 3, 3000, seed=9)
+    bound = speculative.total_variation_bound(6, 3000, 1e-6)
+    assert run.total_variation <= bound
+    assert 0.5 * np.abs(p - q).sum() > 2 * bound
+    alpha = np.minimum(p, q).sum()
+    assert run.steps == pytest.approx(3000 / alpha**3, rel=0.15)
+    with pytest.raises(ValueError, match="never proposes"):
+        speculative.run_bonus_check([1.0, 0.0], [0.0, 1.0], 2, 10, 0)
+
+
+def test_a_one_hot_target_is_greedy_decoding():
+    """At temperature 0 the target's p is one-hot on its argmax: a guess is kept exactly when it
+    is that token, and a rejection emits it, so the output is greedy decoding's."""
+    rng = np.random.default_rng(1)
+    greedy = {(): 2, (2,): 0, (2, 0): 1, (2, 0, 1): 3}
+
+    def target(prefix):
+        return np.eye(4)[greedy.get(prefix, 3)]
+
+    def draft(_):
+        return np.array([0.4, 0.3, 0.2, 0.1])
+
+    for _ in range(50):
+        out = ()
+        while len(out) < 4:
+            out += speculative.speculative_step(target, draft, out, 3, rng).tokens
+        assert out[:4] == (2, 0, 1, 3)
+
+
+def test_the_chapter_5_page_imports_and_its_claims_hold():
+    """pages.ch5 asserts every claim at import; check its headline values directly."""
+    from pages import ch5
+
+    assert ch5.drafter.name == "Llama-3.2-1B" and ch5.drafter.vocab_size == ch5.model.vocab_size
+    assert ch5.draft_cost == pytest.approx(
+        speculative.draft_cost(ch5.drafter, ch5.model, ch5.gpu, 1, ch5.CONTEXT, ch5.DTYPE, ch5.DTYPE))
+    assert ch5.knee_bare < ch5.ridge < ch5.knee_tokens
+    assert ch5.fits_long < ch5.fits_long_alone
+    assert 1 < ch5.long_gain_full < ch5.long_gain_whole
+    assert ch5.short_break_even < ch5.fits_short
 
 
 def test_sampler_is_deterministic_for_a_seed():

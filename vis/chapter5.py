@@ -7,7 +7,7 @@ from matplotlib.colors import Normalize
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from snippets import hardware, kv_cache, models, speculative
+from snippets import hardware, models, speculative
 from vis.chapter1 import integer_axis
 from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
 
@@ -24,15 +24,19 @@ def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int
     ks = np.unique(np.round(np.logspace(0, np.log10(4096), 60)).astype(int))
     steps = [speculative.verify_step(m, 1, context, int(k), dtype, dtype) for k in ks]
     memory = np.array([s.memory_time_s(gpu) for s in steps]) * 1e3
+    bare = np.array([speculative.without_activations(s).memory_time_s(gpu) for s in steps]) * 1e3
     compute = np.array([s.compute_time_s(gpu, dtype) for s in steps]) * 1e3
     bound = np.maximum(memory, compute)
     knee = speculative.verify_knee_tokens(m, gpu, context, 1, dtype, dtype)
+    knee_bare = speculative.verify_knee_tokens(m, gpu, context, 1, dtype, dtype, activations=False)
     one = bound[0]
+    below = bound[ks < knee].max() / one - 1  # the most a pass below the knee costs over one step
     ridge = gpu.ridge_point(dtype)
     with course_style():
         fig = new_figure(7.0, 3.8)
         ax = fig.add_subplot()
-        ax.plot(ks, memory, color=BLUE, linestyle="--", linewidth=1.2, label="memory time: (weights + cache) / bandwidth")
+        ax.plot(ks, memory, color=BLUE, linestyle="--", linewidth=1.2, label="memory time: (weights + cache + activations) / bandwidth")
+        ax.plot(ks, bare, color=GREY, linestyle=":", linewidth=1.2, label="memory time without activations")
         ax.plot(ks, compute, color=ORANGE, linestyle="--", linewidth=1.2, label="compute time: FLOPs / peak FLOP/s")
         ax.plot(ks, bound, color=INK, linewidth=2, label="bound: the larger of the two")
         for k, ms, label in measured:
@@ -58,10 +62,11 @@ def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int
                      loc="left", fontsize=10)
         return to_svg(
             fig, "speculative-verify", f"Time to verify k tokens against k, {m.name} on the {gpu.name}",
-            f"The memory time of a forward pass over k new tokens barely moves with k: the weights and the cache "
-            f"are read once whatever k is. The compute time grows in proportion to k and crosses the memory time "
-            f"at k = {knee:,}. Below that the bound stays within a few per cent of one decode step, {one:.2f} ms; "
-            f"above it the step grows with k.",
+            f"The memory time of a forward pass over k new tokens moves little with k: the weights and the cache "
+            f"are read once whatever k is, and only the k rows' activations grow. The compute time grows in "
+            f"proportion to k and crosses the memory time at k = {knee:,} ({knee_bare:,} if activations are left "
+            f"out; the ridge is {ridge:.0f} FLOP/byte). Below that the bound stays within {below:.0%} of one decode "
+            f"step, {one:.2f} ms; above it the step grows with k.",
         )
 
 
@@ -101,27 +106,33 @@ def speedup_heatmap(alphas: tuple[float, ...], gammas: tuple[int, ...], draft_co
         )
 
 
-def speedup_vs_batch(accelerator: str, model: str, dtype: str, contexts: tuple[int, int], alpha: float,
-                     gammas: tuple[int, ...], draft_cost: float) -> str:
-    """Speedup with verification priced on the roofline (speculative.speedup_at_batch) against the
-    batch: one line per gamma at the short context, the middle gamma at the long one, each
-    cut at the largest batch that fits; break-even batches marked."""
-    gpu, m = hardware.get(accelerator), models.get(model)
+def speedup_vs_batch(accelerator: str, model: str, drafter: str, dtype: str, contexts: tuple[int, int],
+                     alpha: float, gammas: tuple[int, ...], long_gamma: int) -> str:
+    """Speedup with verification and the drafter (its own weights and cache) priced on the roofline
+    (speculative.speedup_at_batch) against the batch: one line per gamma at the short context and
+    `long_gamma` at the long one, all with the per-operator bound, plus the long context's
+    whole-step bound; each cut at the largest batch that fits beside the drafter, break-even
+    batches marked."""
+    gpu, m, d = hardware.get(accelerator), models.get(model), models.get(drafter)
     short, long = contexts
-    middle = gammas[len(gammas) // 2]
+    c = speculative.draft_cost(d, m, gpu, 1, short, dtype, dtype)
     with course_style():
-        fig = new_figure(7.0, 3.9)
+        fig = new_figure(7.0, 4.1)
         ax = fig.add_subplot()
-        lines = [(short, g, colour, "-") for g, colour in zip(gammas, (BLUE, ORANGE, GREEN))] + [
-            (long, middle, PURPLE, "--")]
-        for context, gamma, colour, style in lines:
-            fits = kv_cache.max_batch(m, gpu, context + gamma + 1, dtype, dtype)
+        colours = (BLUE, ORANGE, GREEN, GREY)
+        lines = [(short, g, colour, "-", True) for g, colour in zip(gammas, colours)] + [
+            (long, long_gamma, PURPLE, "--", True), (long, long_gamma, PURPLE, ":", False)]
+        evens, ends = {}, {}
+        for context, gamma, colour, style, per_operator in lines:
+            fits = speculative.max_batch_with_drafter(m, d, gpu, context + gamma + 1, dtype, dtype)
             batches = np.unique(np.round(np.logspace(0, np.log10(fits), 80)).astype(int))
-            gains = [speculative.speedup_at_batch(m, gpu, int(b), context, alpha, gamma, draft_cost, dtype, dtype)
+            gains = [speculative.speedup_at_batch(m, gpu, int(b), context, alpha, gamma, d, dtype, dtype, per_operator)
                      for b in batches]
+            bound = "per operator" if per_operator else "whole step"
             ax.plot(batches, gains, color=colour, linestyle=style,
-                    label=f"γ = {gamma}, {context:,} tokens of context (up to batch {fits:,})")
-            even = speculative.break_even_batch(m, gpu, context, alpha, gamma, draft_cost, dtype, dtype, fits)
+                    label=f"γ = {gamma}, {context:,} tokens, {bound} (to batch {fits:,})")
+            even = speculative.break_even_batch(m, gpu, context, alpha, gamma, d, dtype, dtype, fits, per_operator)
+            evens[(context, gamma, per_operator)], ends[(context, gamma, per_operator)] = even, (fits, gains[-1])
             if even is not None:
                 ax.plot([even], [1.0], "o", color=colour, markersize=5)
                 ax.annotate(f"{even:,}", (even, 1.0), textcoords="offset points", xytext=(0, -13), ha="center",
@@ -133,14 +144,19 @@ def speedup_vs_batch(accelerator: str, model: str, dtype: str, contexts: tuple[i
         ax.set_ylim(0, None)
         ax.set_xlabel("batch: sequences decoding together (log)")
         ax.set_ylabel("speedup over plain decoding")
-        ax.legend(fontsize=7.5, loc="lower left")
-        ax.set_title(f"{m.name}, {dtype}, {gpu.name}: α = {alpha}, c = {draft_cost:.3f} (roofline bound)", loc="left",
-                     fontsize=10)
+        ax.legend(fontsize=7, loc="lower left")
+        ax.set_title(f"{m.name} + {d.name} drafter (c = {c:.3f} at batch 1), {dtype}, {gpu.name}: α = {alpha}",
+                     loc="left", fontsize=9)
+        short_evens = ", ".join(f"γ = {g}: {evens[(short, g, True)]:,}" if evens[(short, g, True)] else
+                                f"γ = {g}: none" for g in gammas)
+        long_fits, long_gain = ends[(long, long_gamma, True)]
+        _, long_gain_whole = ends[(long, long_gamma, False)]
         return to_svg(
             fig, "speculative-batch", f"Speculative speedup against batch size, {m.name} on the {gpu.name}",
-            f"At small batches every line sits at its batch-1 speedup: verification is nearly free. At {short:,} "
+            f"At small batches every line sits near its batch-1 speedup: verification is nearly free. At {short:,} "
             f"tokens of context the lines fall once the batch times the tokens verified per sequence passes the ridge "
-            f"point and verification turns compute-bound, and each crosses 1, no gain, at its marked break-even batch; "
-            f"longer drafts cross first. At {long:,} tokens of context each sequence's cache reads keep the step "
-            f"memory-bound, and the gain holds up to the largest batch that fits.",
+            f"point, and cross 1, no gain, at their break-even batches ({short_evens}); longer drafts cross first. "
+            f"At {long:,} tokens of context each sequence's cache reads keep attention memory-bound: at the largest "
+            f"batch that fits beside the drafter, {long_fits:,}, γ = {long_gamma} still gives {long_gain:.2f}x "
+            f"(per operator) or {long_gain_whole:.2f}x (whole step).",
         )
