@@ -16,7 +16,18 @@ def load(name):
     return module
 
 
-def test_pre_build_drops_course_modules_when_their_code_changed(tmp_path, monkeypatch):
+@pytest.fixture
+def course_modules_restored():
+    """The hook drops course modules from sys.modules; put the originals back afterwards, so later
+    tests do not see two copies of a class (isinstance across a reload fails)."""
+    saved = {name: module for name, module in sys.modules.items() if name.split(".")[0] in ("snippets", "vis", "pages")}
+    yield
+    for name in [n for n in sys.modules if n.split(".")[0] in ("snippets", "vis", "pages")]:
+        del sys.modules[name]
+    sys.modules.update(saved)
+
+
+def test_pre_build_drops_course_modules_when_their_code_changed(tmp_path, monkeypatch, course_modules_restored):
     hook = load("reload_modules")
     monkeypatch.setattr(hook, "SIGNATURE", tmp_path / "signature")
     import snippets.roofline  # noqa: F401
