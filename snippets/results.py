@@ -149,6 +149,7 @@ class Quant(_Strict):
     pct_of_bound: Share | None
     bound_from: Literal["datasheet", "copy"] | None
     flags: list[str] = []
+    bound_roof: Literal["memory", "compute"] | None = None
 
 
 class Kernel(_Strict):
