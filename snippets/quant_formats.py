@@ -28,6 +28,17 @@ from snippets.hardware import Accelerator
 from snippets.models import ModelConfig
 from snippets.units import bytes_per_element, dtype_name, require_positive_int
 
+#: The two fp8 formats of Micikevicius et al., "FP8 Formats for Deep Learning" (arXiv:2209.05433):
+#: (exponent bits, mantissa bits, largest finite value). e4m3 has no infinities and one NaN code,
+#: so its range reaches 448; e5m2 follows IEEE rules (checked against torch.finfo by a test).
+FP8_FORMATS = {"e4m3": (4, 3, 448.0), "e5m2": (5, 2, 57344.0)}
+
+
+def fp8_relative_error(name: str) -> float:
+    """Largest relative rounding error of a normal fp8 value: half a step, 2^-(mantissa bits + 1)."""
+    return 2.0 ** -(FP8_FORMATS[name][1] + 1)
+
+
 #: Parts of a model no format here quantizes: embedding, LM head, norms, biases.
 HIGH_PRECISION = "bf16"
 GRANULARITIES = ("none", "tensor", "channel", "group")
