@@ -36,6 +36,7 @@ MOE_MODEL, MOE_BATCH = "DeepSeek-V3", 1024
 # The Marlin README (IST-DASLab/marlin, commit 2f6d7c1): "close to ideal (4x) speedups up to
 # batchsizes of 16-32 tokens", benchmarked "on an NVIDIA A10 GPU", "groupsize 128".
 MARLIN_BATCHES, MARLIN_GPU, MARLIN_GROUP = (16, 32), "A10", 128
+marlin_batch_lo, marlin_batch_hi = MARLIN_BATCHES
 
 h100 = hardware.get(GPU)
 llama = models.get(MODEL)
@@ -279,6 +280,7 @@ gptfast_gpu = measured[0].spec_name
 gptfast_power_W = measured[0].power_limit_W
 gptfast_source_peak = measured[0].source_peak_GBps
 gptfast_source_pct = [100 * quant_measurements.fraction_of_bound(r, bandwidth_GBps=r.source_peak_GBps) for r in measured]
+gptfast_source_pct0, gptfast_source_pct1, gptfast_source_pct2 = gptfast_source_pct
 gptfast_sustained_GBps = hardware.get(gptfast_gpu).memory_bandwidth_GBps * hardware.TYPICAL_SUSTAINED_BANDWIDTH_FRACTION
 gptfast_sustained_frac = hardware.TYPICAL_SUSTAINED_BANDWIDTH_FRACTION
 claim("gpt-fast and torchao quantize the LM head with the layers", all(
