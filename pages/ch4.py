@@ -18,7 +18,7 @@ GPU = "H100 SXM"  # the bounds and ridges
 GPUS = ("A100 80GB SXM", "H100 SXM", "H200 SXM")
 MODEL = "Llama-3.1-8B"
 BIG_MODEL = "Llama-3.1-70B"
-FORMATS = ("bf16", "int8-channel", "fp8-tensor", "int4-g128", "int4-g32")
+FORMATS = ("bf16", "int8-channel", "fp8-tensor", "int8-w8a8", "int4-g128", "int4-g32")
 BATCHES = (1, 16, 64, 256, 1024)
 LONG_CONTEXT = 32768  # the KV-cache case
 KV_DTYPES = ("bf16", "fp8")
@@ -28,6 +28,15 @@ ERROR_SHAPE = (ERROR_ROWS, ERROR_COLS)
 ERROR_TOKENS = 16
 OUTLIER_CHANNELS, OUTLIER_SCALE = 4, 20.0
 GROUPS = (16, 32, 64, 128, 384)
+ERROR_FORMATS = ("int8-tensor", "int8-channel", "fp8-tensor", "int4-g32", "int4-g128", "int4-g384")
+OUTLIER_PLACES = ("none", "output", "input")  # no outliers; in a few output rows; in a few input columns
+SMOOTHING_ALPHA = 0.5  # SmoothQuant's default migration strength
+ACTIVATION_BYTES = 2  # bf16 activations, for the critical batch that counts them
+MOE_MODEL, MOE_BATCH = "DeepSeek-V3", 1024
+# The Marlin README (IST-DASLab/marlin, commit 2f6d7c1): "close to ideal (4x) speedups up to
+# batchsizes of 16-32 tokens", benchmarked "on an NVIDIA A10 GPU", "groupsize 128".
+MARLIN_BATCHES, MARLIN_GPU, MARLIN_GROUP = (16, 32), "A10", 128
+marlin_batch_lo, marlin_batch_hi = MARLIN_BATCHES
 
 h100 = hardware.get(GPU)
 llama = models.get(MODEL)
@@ -42,8 +51,21 @@ g128_overhead_bits, g32_overhead_bits = fmt["int4-g128"].overhead_bits, fmt["int
 int8_overhead_pct = 100 * (bpp["int8-channel"] - 1)
 claim("an int4 format with group 32 spends a fifth of its bits on scales and zero-points",
       abs(g32_overhead_bits / g32_bits - 0.2) < 1e-9)
+g32_extra_bits = g32_bits - g128_bits
 claim("per-channel and per-tensor scales cost well under 0.1 % of the bytes",
       bpp["int8-channel"] - 1 < 1e-3 and bpp["fp8-tensor"] - 1 < 1e-3)
+layout_bits = {label: 8 * f.bytes_per_param(ROWS, COLS) for label, f in quant_formats.INT4_LAYOUTS.items()}
+gptq_bits, marlin_bits = layout_bits["GPTQ / AWQ checkpoints"], layout_bits["Marlin (symmetric)"]
+marlin_ideal = 16 / marlin_bits  # the Marlin README's "optimal 3.87x" over fp16
+claim("the three int4-g128 layouts differ only in what the scale and zero-point cost",
+      marlin_bits < gptq_bits < g128_bits < 4.3)
+claim("Marlin's 0.125-bit overhead gives its README's 3.87x", abs(marlin_ideal - 3.87) < 0.01)
+
+
+def layouts_table() -> str:
+    rows = [[label, f.description or "16-bit scale and 16-bit float zero-point", f"{layout_bits[label]:.4g}",
+             f"{16 / layout_bits[label]:.2f}x"] for label, f in quant_formats.INT4_LAYOUTS.items()]
+    return markdown_table(["int4, group 128, as stored by", "per group", "bits/weight", "fewer bytes than 16-bit"], rows)
 
 quantized_B = quant_formats.quantized_params(llama) / 1e9
 rest_B = (models.step_param_count(llama, 1) - quant_formats.quantized_params(llama)) / 1e9
@@ -62,6 +84,8 @@ def bytes_table() -> str:
         scales = "none" if f.granularity == "none" else (
             f"one {f.scale_dtype} scale per {'tensor' if f.granularity == 'tensor' else 'output channel' if f.granularity == 'channel' else f'{f.group_size} weights'}"
             + (" + a zero-point" if f.zero_point else ""))
+        if f.compute_dtype != "bf16":
+            scales += f"; activations in {f.compute_dtype}"
         rows.append([name, f.element_dtype, scales, f"{bpp[name]:.5g}", f"{8 * bpp[name]:.4g}",
                      f"{step_GB[name]:.2f} GB", f"{step_GB['bf16'] / step_GB[name]:.2f}x"])
     return markdown_table(["format", "weights in", "scales", f"bytes/weight ({ROWS:,} x {COLS:,})", "bits/weight",
@@ -95,56 +119,105 @@ bf16_tps, int8_tps, int4_tps = bound_tps["bf16"], bound_tps["int8-channel"], bou
 llama70_int4_GiB = quant_formats.stored_bytes(llama70, "int4-g128") / GiB
 llama70_bf16_GiB = quant_formats.stored_bytes(llama70, "bf16") / GiB
 h100_usable_GiB = h100.usable_memory_bytes() / GiB
+h100_GB_label = h100.memory_GB
 llama70_int8_GiB = quant_formats.stored_bytes(llama70, "int8-channel") / GiB
+llama70_int8_left_GiB = h100_usable_GiB - llama70_int8_GiB
+h200 = hardware.get("H200 SXM")
+llama70_bf16_h200_left_GiB = (h200.usable_memory_bytes() - quant_formats.stored_bytes(llama70, "bf16")) / GiB
+claim("the 70B cells count weights only: int8 leaves little room for a cache on an 80 GB GPU",
+      0 < llama70_int8_left_GiB < 16 and 0 < llama70_bf16_h200_left_GiB < 16)
 claim("Llama-3.1-70B's weights fit on one 80 GiB GPU in 8 or 4 bits but not in bf16",
       quant_formats.stored_bytes(llama70, "int8-channel") < h100.usable_memory_bytes()
       < quant_formats.stored_bytes(llama70, "bf16"))
 claim("batch-1 decode is memory-bound in every format",
-      all(quant_formats.decode_step(llama, n).is_memory_bound(h100, fmt[n].compute_dtype) for n in FORMATS))
+      all(quant_formats.is_memory_bound(llama, n, h100) for n in FORMATS))
 
 # ---- The ridge moves --------------------------------------------------------------------------
 critical = {name: quant_formats.critical_batch(h100, name, ROWS, COLS) for name in FORMATS}
+critical_act = {name: quant_formats.critical_batch(h100, name, ROWS, COLS, ACTIVATION_BYTES) for name in FORMATS}
+crit_act_bf16, crit_act_int8, crit_act_int4 = (critical_act[n] for n in ("bf16", "int8-channel", "int4-g128"))
+claim("counting the activations raises every critical batch by more than a tenth",
+      all(critical_act[n] > 1.1 * critical[n] for n in FORMATS))
 step_critical = {name: quant_formats.compute_bound_batch(llama, name, h100) for name in FORMATS}
 crit_bf16, crit_int8, crit_fp8, crit_int4 = (critical[n] for n in ("bf16", "int8-channel", "fp8-tensor", "int4-g128"))
 h100_ridge_bf16, h100_ridge_fp8 = h100.ridge_point("bf16"), h100.ridge_point("fp8")
 claim("int8 weights halve the critical batch", abs(crit_int8 / crit_bf16 - 0.5) < 0.01)
 claim("int4 weights roughly quarter it", 0.25 <= crit_int4 / crit_bf16 < 0.3)
 claim("fp8 compute doubles the roof, so W8A8 keeps bf16's critical batch", abs(crit_fp8 / crit_bf16 - 1) < 0.01)
+crit_w8a8 = critical["int8-w8a8"]
+claim("int8 W8A8 behaves like fp8 W8A8 on the H100 (same roof, same bytes)",
+      abs(crit_w8a8 / crit_fp8 - 1) < 0.01 and h100.peak_flops("int8") == h100.peak_flops("fp8"))
+step_crit_bf16, step_crit_fp8 = step_critical["bf16"], step_critical["fp8-tensor"]
+claim("the whole fp8 step, its 16-bit LM head at bf16 speed, turns compute-bound where bf16's does",
+      abs(step_crit_fp8 / step_crit_bf16 - 1) < 0.02)
 claim("the H100's fp8 roof is twice its bf16 roof", h100.peak_flops("fp8") / h100.peak_flops("bf16") > 1.99)
 
 
 def ridge_table() -> str:
     rows = [[name, fmt[name].compute_dtype, f"{h100.ridge_point(fmt[name].compute_dtype):.0f}",
-             f"{bpp[name]:.4g}", f"{critical[name]:,.0f}", f"{step_critical[name]:,}"] for name in FORMATS]
+             f"{bpp[name]:.4g}", f"{critical[name]:,.0f}", f"{critical_act[name]:,.0f}", f"{step_critical[name]:,}"]
+            for name in FORMATS]
     return markdown_table(["format", "math in", "ridge, FLOP/byte", "bytes/weight",
-                           f"critical batch, one {ROWS:,} x {COLS:,} matmul", f"whole {llama.name} step compute-bound from"],
-                          rows)
+                           f"critical batch, one {ROWS:,} x {COLS:,} matmul (weights only)",
+                           f"same, {ACTIVATION_BYTES}-byte activations counted",
+                           f"whole {llama.name} step compute-bound from (context 0)"], rows)
+
+
+def fitting_context(batch: int) -> int:
+    """The longest power-of-two context at which `batch` sequences fit with bf16 weights and cache."""
+    context = 0
+    while (context * 2 or 128) <= llama.max_position_embeddings and quant_formats.max_batch(
+            llama, "bf16", h100, context * 2 or 128) >= batch:
+        context = context * 2 or 128
+    return context
+
+
+contexts = {b: fitting_context(b) for b in BATCHES}
+
+
+def _tps(name: str, batch: int, context: int = 0) -> float:
+    return quant_formats.tokens_per_s(llama, name, h100, batch, context)
 
 
 def batch_table() -> str:
     rows = []
     for b in BATCHES:
-        best = max(FORMATS, key=lambda n: quant_formats.tokens_per_s(llama, n, h100, b))
-        rows.append([f"{b:,}", *(f"{quant_formats.tokens_per_s(llama, n, h100, b):,.0f}" for n in FORMATS), best])
-    return markdown_table(["batch", *FORMATS, "fastest"], rows)
+        c = contexts[b]
+        best = max(FORMATS, key=lambda n: _tps(n, b, c))
+        bound = "compute" if any(not quant_formats.is_memory_bound(llama, n, h100, b, c) for n in FORMATS) else "memory"
+        rows.append([f"{b:,}", f"{c:,}", *(f"{_tps(n, b, c):,.0f}" for n in FORMATS), best, bound])
+    return markdown_table(["batch", "context (longest that fits in bf16)", *FORMATS, "fastest", "every format"],
+                          [r[:-1] + ["memory-bound" if r[-1] == "memory" else "some compute-bound"] for r in rows])
 
 
-def _fastest(batch: int) -> str:
-    return max(FORMATS, key=lambda n: quant_formats.tokens_per_s(llama, n, h100, batch))
-
-
-fastest_small, fastest_large = _fastest(BATCHES[0]), _fastest(BATCHES[-1])
-claim("weight-only int4 is fastest at batch 1", fastest_small == "int4-g128")
-claim("fp8 compute is fastest at the largest batch", fastest_large == "fp8-tensor")
 big = BATCHES[-1]
-big_int4_tps = quant_formats.tokens_per_s(llama, "int4-g128", h100, big)
-big_fp8_tps = quant_formats.tokens_per_s(llama, "fp8-tensor", h100, big)
-big_bf16_tps = quant_formats.tokens_per_s(llama, "bf16", h100, big)
-claim("at a large batch int4 weights gain almost nothing over bf16", big_int4_tps / big_bf16_tps < 1.1)
+big_context = contexts[big]
+big_fit = quant_formats.max_batch(llama, "bf16", h100, big_context)
+claim("weight-only int4 is fastest at every batch of the table, at a context where it fits",
+      all(max(FORMATS, key=lambda n, b=b: _tps(n, b, contexts[b])) == "int4-g128" for b in BATCHES))
+claim("at those contexts every format is memory-bound", all(
+    quant_formats.is_memory_bound(llama, n, h100, b, contexts[b]) for n in FORMATS for b in BATCHES))
+claim("the largest batch fits only at a short context", 256 <= big_context <= 1024 and big_fit >= big)
+big_bf16_tps, big_fp8_tps, big_int4_tps = (_tps(n, big, big_context) for n in ("bf16", "fp8-tensor", "int4-g128"))
+claim("int4 beats fp8 at the largest batch once its context is counted", big_int4_tps > 1.02 * big_fp8_tps)
+# context 0, what the ridge promises
+big0_int4_tps, big0_fp8_tps, big0_bf16_tps = (_tps(n, big) for n in ("int4-g128", "fp8-tensor", "bf16"))
+claim("at context 0 fp8 compute is fastest at the largest batch", max(FORMATS, key=lambda n: _tps(n, big)) in
+      ("fp8-tensor", "int8-w8a8") and big0_fp8_tps > 1.5 * big0_int4_tps)
+claim("at context 0 and a large batch int4 weights gain almost nothing over bf16", big0_int4_tps / big0_bf16_tps < 1.1)
+claim("weight-only int4 is fastest at batch 1", max(FORMATS, key=lambda n: _tps(n, 1)) == "int4-g128")
+
+# MoE: each expert's matmuls see a fraction of the batch
+moe = models.get(MOE_MODEL)
+moe_tokens_per_expert = MOE_BATCH * moe.experts_per_token / moe.n_routed_experts
+claim("at a large batch an MoE expert still sees fewer tokens than int4's critical batch",
+      moe_tokens_per_expert < 0.5 * crit_int4)
+
 
 # ---- KV-cache quantization -------------------------------------------------------------------
-kv_batch = {d: kv_cache.max_batch(llama, h100, LONG_CONTEXT, "bf16", d) for d in KV_DTYPES}
+kv_batch = {d: quant_formats.max_batch(llama, "bf16", h100, LONG_CONTEXT, d) for d in KV_DTYPES}
 kv_batch_bf16, kv_batch_fp8 = kv_batch["bf16"], kv_batch["fp8"]
+claim("the page's max batch is chapter 2's", kv_batch_bf16 == kv_cache.max_batch(llama, h100, LONG_CONTEXT, "bf16", "bf16"))
 _kv_step = {d: roofline.decode_step(llama, kv_batch_bf16, LONG_CONTEXT, "bf16", d) for d in KV_DTYPES}
 kv_ms_bf16, kv_ms_fp8 = (_kv_step[d].time_s(h100) * 1e3 for d in KV_DTYPES)
 kv_GB_bf16, kv_GB_fp8 = (_kv_step[d].kv_bytes / GB for d in KV_DTYPES)
@@ -154,18 +227,45 @@ kv_ms_fp8_full = _full_fp8.time_s(h100) * 1e3
 kv_tps_bf16 = _kv_step["bf16"].tokens_per_s(h100)
 kv_tps_fp8 = _kv_step["fp8"].tokens_per_s(h100)
 kv_tps_fp8_full = _full_fp8.tokens_per_s(h100)
+kv_headroom_GB = quant_formats.headroom_bytes(llama, "bf16", h100, LONG_CONTEXT, kv_batch_bf16) / GB
+kv_headroom_fp8_GB = quant_formats.headroom_bytes(llama, "bf16", h100, LONG_CONTEXT, kv_batch_fp8, "fp8") / GB
 claim("an 8-bit cache at least doubles the batch that fits", kv_batch_fp8 >= 2 * kv_batch_bf16)
 claim("at long context the cache dominates the step", kv_GB_bf16 > weights_GB)
 claim("halving the cache speeds the same batch up by more than a third", kv_ms_bf16 / kv_ms_fp8 > 1.33)
+claim("the full batches leave under 1 GB for activations and workspace", max(kv_headroom_GB, kv_headroom_fp8_GB) < 1)
+
+KV_COMBOS = (("bf16", "bf16"), ("int4-g128", "bf16"), ("bf16", "fp8"), ("int4-g128", "fp8"))
+
+
+def _combo(weights: str, cache: str) -> tuple[int, float, float]:
+    """(batch that fits, headroom GB, tokens/s bound) for `weights` and a `cache` cache at LONG_CONTEXT."""
+    b = quant_formats.max_batch(llama, weights, h100, LONG_CONTEXT, cache)
+    return (b, quant_formats.headroom_bytes(llama, weights, h100, LONG_CONTEXT, b, cache) / GB,
+            quant_formats.tokens_per_s(llama, weights, h100, b, LONG_CONTEXT, cache))
+
+
+combo = {c: _combo(*c) for c in KV_COMBOS}
+(combo_bf16_batch, _, combo_bf16_tps), (combo_w4_batch, _, combo_w4_tps), (combo_kv8_batch, _, combo_kv8_tps), \
+    (combo_both_batch, _, combo_both_tps) = (combo[c] for c in KV_COMBOS)
+claim("at long context an 8-bit cache buys more than int4 weights",
+      combo_kv8_batch > combo_w4_batch and combo_kv8_tps > 1.5 * combo_w4_tps)
+claim("both together buy the most", combo_both_tps > combo_kv8_tps and combo_both_batch > combo_kv8_batch)
 
 
 def kv_table() -> str:
     rows = []
     for d, b in ((KV_DTYPES[0], kv_batch_bf16), (KV_DTYPES[1], kv_batch_bf16), (KV_DTYPES[1], kv_batch_fp8)):
         s = roofline.decode_step(llama, b, LONG_CONTEXT, "bf16", d)
+        left = quant_formats.headroom_bytes(llama, "bf16", h100, LONG_CONTEXT, b, d) / GB
         rows.append([f"{d}", f"{b:,}", f"{kv_cache.bytes_per_token(llama, d) / 1024:.0f} KiB", f"{s.weight_bytes / GB:.1f}",
-                     f"{s.kv_bytes / GB:.1f}", f"{s.time_s(h100) * 1e3:.1f}", f"{s.tokens_per_s(h100):,.0f}"])
-    return markdown_table(["cache", "batch", "per token", "weight GB", "cache GB", "step ms (bound)", "tokens/s (bound)"], rows)
+                     f"{s.kv_bytes / GB:.1f}", f"{left:.2f}", f"{s.time_s(h100) * 1e3:.1f}", f"{s.tokens_per_s(h100):,.0f}"])
+    return markdown_table(["cache", "batch", "per token", "weight GB", "cache GB", "GB left for activations",
+                           "step ms (bound)", "tokens/s (bound)"], rows)
+
+
+def combo_table() -> str:
+    rows = [[w, c, f"{combo[(w, c)][0]:,}", f"{combo[(w, c)][1]:.2f}", f"{combo[(w, c)][2]:,.0f}"] for w, c in KV_COMBOS]
+    return markdown_table(["weights", "cache", "batch that fits", "GB left", "tokens/s (bound)"], rows)
 
 
 # ---- Measured: bytes set the bound, the kernel sets the fraction -----------------------------
@@ -178,9 +278,46 @@ gptfast_int4_speedup = quant_measurements.measured_speedup(measured[-1])
 gptfast_int4_ideal = quant_measurements.ideal_speedup(measured[-1])
 gptfast_gpu = measured[0].spec_name
 gptfast_power_W = measured[0].power_limit_W
+gptfast_source_peak = measured[0].source_peak_GBps
+gptfast_source_pct = [100 * quant_measurements.fraction_of_bound(r, bandwidth_GBps=r.source_peak_GBps) for r in measured]
+gptfast_source_pct0, gptfast_source_pct1, gptfast_source_pct2 = gptfast_source_pct
+gptfast_sustained_GBps = hardware.get(gptfast_gpu).memory_bandwidth_GBps * hardware.TYPICAL_SUSTAINED_BANDWIDTH_FRACTION
+gptfast_sustained_frac = hardware.TYPICAL_SUSTAINED_BANDWIDTH_FRACTION
+claim("gpt-fast and torchao quantize the LM head with the layers", all(
+    r.lm_head_quantized for r in quant_measurements.all_measurements()
+    if r.tokens_per_s and r.format != "bf16"))
 claim("the fraction of the bound falls as the format shrinks",
       gptfast_bf16_pct > gptfast_int8_pct > gptfast_int4_pct)
+claim("the trend holds against the source's own peak too", gptfast_source_pct[0] > gptfast_source_pct[1] > gptfast_source_pct[2])
 claim("int4 reaches well under its byte ratio", gptfast_int4_speedup < 0.7 * gptfast_int4_ideal)
+claim("the README's capped peak lies below what streaming kernels sustain uncapped", gptfast_source_peak < gptfast_sustained_GBps)
+
+# torchao does not say which A100: the bandwidth it reports rules out the 40 GB parts
+torchao_rows = [r for r in quant_measurements.all_measurements() if r.source.startswith("pytorch/ao") and r.tokens_per_s]
+torchao_bf16 = [r for r in torchao_rows if r.format == "bf16"]
+a100_40 = hardware.get("A100 40GB SXM")
+torchao_bf16_GBps_lo, torchao_bf16_GBps_hi = min(r.reported_GBps for r in torchao_bf16), max(r.reported_GBps for r in torchao_bf16)
+torchao_of_40_lo, torchao_of_40_hi = (torchao_bf16_GBps_lo / a100_40.memory_bandwidth_GBps,
+                                      torchao_bf16_GBps_hi / a100_40.memory_bandwidth_GBps)
+a100_40_GBps = a100_40.memory_bandwidth_GBps
+claim("torchao's bf16 rows report more of a 40 GB A100's bandwidth than streaming kernels sustain",
+      torchao_of_40_lo > hardware.TYPICAL_SUSTAINED_BANDWIDTH_FRACTION)
+torchao_bf16_range = [quant_measurements.fraction_range(r) for r in torchao_bf16]
+torchao_bf16_lo, torchao_bf16_hi = min(lo for lo, _ in torchao_bf16_range), max(hi for _, hi in torchao_bf16_range)
+int8dq = [r for r in torchao_rows if r.format == "int8-w8a8"]
+int8dq_tps_lo, int8dq_tps_hi = min(r.tokens_per_s for r in int8dq), max(r.tokens_per_s for r in int8dq)
+int8dq_speed_max = max(quant_measurements.measured_speedup(r) for r in int8dq)
+claim("torchao's W8A8 int8 at batch 1 runs an order of magnitude slower than bf16", int8dq_speed_max < 0.2)
+
+
+def _of_bound(r) -> str:
+    if r.spec_name:
+        return f"{quant_measurements.fraction_of_bound(r):.0%}"
+    span = quant_measurements.fraction_range(r)
+    if not span:
+        return "–"
+    low, high = f"{span[0]:.0%}", f"{span[1]:.0%}"
+    return (low if low == high else f"{low}–{high}") + " (80 GB, SXM or PCIe)"
 
 
 def measured_table() -> str:
@@ -188,15 +325,15 @@ def measured_table() -> str:
     for r in quant_measurements.all_measurements():
         if not r.tokens_per_s:
             continue
-        frac = quant_measurements.fraction_of_bound(r)
         speed, ideal = quant_measurements.measured_speedup(r), quant_measurements.ideal_speedup(r)
         gpu = r.gpu + (f", {r.power_limit_W:g} W cap" if r.power_limit_W else "")
         rows.append([r.source.split(",")[0].split(" ")[0], gpu, r.model, r.technique, r.format or "–",
-                     f"{r.tokens_per_s:,.1f}", f"{frac:.0%}" if frac else "– (GPU variant not stated)",
+                     "–" if r.format == "bf16" else ("yes" if r.lm_head_quantized else "no"),
+                     f"{r.tokens_per_s:,.2f}", _of_bound(r),
                      f"{speed:.2f}x" if speed else "–", f"{ideal:.2f}x" if ideal else "–",
                      f"{speed / ideal:.0%}" if speed and ideal else "–"])
-    return markdown_table(["source", "GPU", "model", "technique", "format", "tokens/s (batch 1)", "of the bound",
-                           "speedup over bf16", "byte ratio", "of the byte ratio"], rows)
+    return markdown_table(["source", "GPU", "model", "technique", "format", "LM head quantized", "tokens/s (batch 1)",
+                           "of the bound", "speedup over bf16", "byte ratio", "of the byte ratio"], rows)
 
 
 def sources_list() -> str:
@@ -204,10 +341,10 @@ def sources_list() -> str:
     return "\n".join(f"- {s}" for s in seen)
 
 
-best_int4_of_ratio = max(
-    quant_measurements.measured_speedup(r) / quant_measurements.ideal_speedup(r)
-    for r in quant_measurements.all_measurements() if r.tokens_per_s and r.format.startswith("int4")
-    and quant_measurements.measured_speedup(r))
+_int4_of_ratio = {r.name: quant_measurements.measured_speedup(r) / quant_measurements.ideal_speedup(r)
+                  for r in quant_measurements.all_measurements() if r.tokens_per_s and r.format.startswith("int4")
+                  and quant_measurements.measured_speedup(r)}
+best_int4_of_ratio, worst_int4_of_ratio = max(_int4_of_ratio.values()), min(_int4_of_ratio.values())
 claim("no published int4 row here reaches two thirds of its byte ratio", best_int4_of_ratio < 2 / 3)
 
 
@@ -222,61 +359,127 @@ marlin = {r.technique: r.perplexity for r in quant_measurements.all_measurements
 marlin_fp16_ppl, marlin_int4_ppl = marlin["FP16"], marlin["INT4 (GPTQ)"]
 claim("GPTQ int4 costs Llama-2-7B a little perplexity in Marlin's run", 0 < marlin_int4_ppl - marlin_fp16_ppl < 0.5)
 
+claim("GPTQ's calibrated codes cost less perplexity than round-to-nearest in both torchao models", all(
+    _rows[f"torchao {m} int4wo-64-GPTQ"].perplexity < _rows[f"torchao {m} int4wo-64"].perplexity
+    for m in ("Llama-2-7B", "Llama-3-8B")))
+e4m3_max, e5m2_max = quant_formats.FP8_FORMATS["e4m3"][2], quant_formats.FP8_FORMATS["e5m2"][2]
+e4m3_err_pct, e5m2_err_pct = (100 * quant_formats.fp8_relative_error(n) for n in ("e4m3", "e5m2"))
+claim("e5m2 trades precision for range", e5m2_max > 100 * e4m3_max and e5m2_err_pct == 2 * e4m3_err_pct)
+
 # ---- The accuracy side: measured here, at build time -------------------------------------------
+
+
+def _format(name: str):
+    from snippets.quant_formats import WeightFormat
+
+    return quant_formats.FORMATS.get(name) or WeightFormat(name, "int4", "group", int(name[6:]), "bf16", True)
 
 
 @cache
 def errors() -> dict:
-    """{(outliers, format): Error} for the seeded matrix, with and without outlier channels."""
-    return cached(_errors, ERROR_SHAPE, ERROR_TOKENS, OUTLIER_CHANNELS, OUTLIER_SCALE, GROUPS)
+    """{(outlier place, format): Error} for the seeded matrix: no outliers, outliers in a few output
+    rows, outliers in a few input columns."""
+    return cached(_errors, ERROR_SHAPE, ERROR_TOKENS, OUTLIER_CHANNELS, OUTLIER_SCALE, GROUPS, ERROR_FORMATS)
 
 
-def _errors(shape, tokens, outlier_channels, outlier_scale, groups) -> dict:
+def _errors(shape, tokens, outlier_channels, outlier_scale, groups, names) -> dict:
     import torch
 
     from snippets import quantization
-    from snippets.quant_formats import WeightFormat
 
     x = torch.randn(tokens, shape[1], generator=torch.Generator().manual_seed(1))
     out = {}
-    for n_out in (0, outlier_channels):
-        w = quantization.outlier_matrix(*shape, outlier_channels=n_out, outlier_scale=outlier_scale)
-        for name in ("int8-channel", "fp8-tensor", *(f"int4-g{g}" for g in groups)):
-            f = quant_formats.FORMATS.get(name) or WeightFormat(name, "int4", "group", int(name[6:]), "bf16", True)
-            out[(n_out, name)] = quantization.error(w, x, f)
+    for place in OUTLIER_PLACES:
+        n = 0 if place == "none" else outlier_channels
+        where = "input" if place == "none" else place
+        w = quantization.outlier_matrix(*shape, outlier_channels=n, outlier_scale=outlier_scale, where=where)
+        mask = quantization.outlier_mask(*shape, n, where)
+        for name in dict.fromkeys((*names, *(f"int4-g{g}" for g in groups))):
+            out[(place, name)] = quantization.error(w, x, _format(name), mask)
     return out
+
+
+@cache
+def activation_errors() -> dict:
+    """{(activation outliers, format, smoothed): relative output error} of W8A8 on the clean matrix."""
+    return cached(_activation_errors, ERROR_SHAPE, ERROR_TOKENS, OUTLIER_CHANNELS, OUTLIER_SCALE, SMOOTHING_ALPHA)
+
+
+def _activation_errors(shape, tokens, outlier_channels, outlier_scale, alpha) -> dict:
+    import torch
+
+    from snippets import quantization
+
+    w = quantization.outlier_matrix(*shape, outlier_channels=0)
+    out = {}
+    for n in (0, outlier_channels):
+        x = torch.randn(tokens, shape[1], generator=torch.Generator().manual_seed(1))
+        x[:, :n] *= outlier_scale
+        for name in ("int8-w8a8", "fp8-tensor"):
+            out[(n, name, False)] = quantization.w8a8_output_error(w, x, name)
+            out[(n, name, True)] = quantization.w8a8_output_error(w, x, name, alpha)
+        out[(n, "int8-channel (weights only)", False)] = quantization.error(w, x, "int8-channel").output_rms
+    return out
+
+
+def _e(place: str, name: str, ordinary: bool = False) -> float:
+    e = errors()[(place, name)]
+    return e.ordinary_rms if ordinary else e.weight_rms
 
 
 def error_table() -> str:
     rows = []
-    for name in ("int8-channel", "fp8-tensor", "int4-g32", "int4-g128", f"int4-g{ERROR_SHAPE[1]}"):
-        clean, outl = errors()[(0, name)], errors()[(OUTLIER_CHANNELS, name)]
-        label = name + (" (one group per row)" if name.endswith(str(ERROR_SHAPE[1])) else "")
-        rows.append([label, f"{clean.bits_per_weight:.3g}", f"{100 * clean.weight_rms:.2f} %", f"{100 * clean.output_rms:.2f} %",
-                     f"{100 * outl.weight_rms:.2f} %", f"{100 * outl.output_rms:.2f} %"])
-    return markdown_table(["format", "bits/weight", "weight error", "output error",
-                           f"weight error, {OUTLIER_CHANNELS} outlier channels", "output error, with outliers"], rows)
+    for name in ERROR_FORMATS:
+        label = name + (" (one group per row)" if name.endswith(f"g{ERROR_SHAPE[1]}") else "")
+        clean = errors()[("none", name)]
+        rows.append([label, f"{clean.bits_per_weight:.3g}", f"{100 * clean.weight_rms:.2f} %",
+                     f"{100 * _e('output', name, True):.2f} %", f"{100 * _e('input', name, True):.2f} %",
+                     f"{100 * _e('input', name):.2f} %", f"{100 * errors()[('input', name)].output_rms:.2f} %"])
+    return markdown_table(["format", "bits/weight", "error, no outliers",
+                           f"ordinary weights, {OUTLIER_CHANNELS} outlier output rows",
+                           f"ordinary weights, {OUTLIER_CHANNELS} outlier input columns",
+                           "all weights, outlier columns", "matmul output, outlier columns"], rows)
 
 
-def _e(outliers: int, name: str) -> float:
-    return errors()[(outliers, name)].weight_rms
+def activation_table() -> str:
+    labels = {"int8-channel (weights only)": "int8-channel, weight-only (activations in bf16)",
+              "int8-w8a8": "int8 W8A8 (activations per token)", "fp8-tensor": "fp8 W8A8 (activations per tensor)"}
+    a = activation_errors()
+    rows = [[label, f"{100 * a[(0, k, False)]:.2f} %", f"{100 * a[(OUTLIER_CHANNELS, k, False)]:.2f} %",
+             "–" if "weights only" in k else f"{100 * a[(OUTLIER_CHANNELS, k, True)]:.2f} %"] for k, label in labels.items()]
+    return markdown_table(["format", "output error", f"{OUTLIER_CHANNELS} outlier activation channels",
+                           f"same, smoothed (alpha {SMOOTHING_ALPHA:g})"], rows)
 
 
-int8_err_pct = 100 * _e(0, "int8-channel")
-int4_g128_err_pct = 100 * _e(0, "int4-g128")
-int4_g32_out_err_pct = 100 * _e(OUTLIER_CHANNELS, "int4-g32")
-int4_g128_out_err_pct = 100 * _e(OUTLIER_CHANNELS, "int4-g128")
-int4_row_out_err_pct = 100 * _e(OUTLIER_CHANNELS, f"int4-g{ERROR_SHAPE[1]}")
+int8_err_pct = 100 * _e("none", "int8-channel")
+int8_tensor_err_pct = 100 * _e("none", "int8-tensor")
+int4_g128_err_pct = 100 * _e("none", "int4-g128")
+fp8_err_pct = 100 * _e("none", "fp8-tensor")
+row_int8_tensor_pct, row_int8_pct = 100 * _e("output", "int8-tensor", True), 100 * _e("output", "int8-channel", True)
+col_int8_pct = 100 * _e("input", "int8-channel", True)
+col_g32_pct, col_g128_pct = 100 * _e("input", "int4-g32", True), 100 * _e("input", "int4-g128", True)
+col_row_pct = 100 * _e("input", f"int4-g{ERROR_SHAPE[1]}", True)
+col_fp8_pct = 100 * _e("input", "fp8-tensor", True)
 claim("int4 is many times noisier than int8", int4_g128_err_pct > 5 * int8_err_pct)
-claim("outliers make every format's error grow", all(
-    _e(OUTLIER_CHANNELS, n) > _e(0, n) for n in ("int8-channel", "int4-g32", "int4-g128")))
-claim("smaller groups contain the outliers' damage", all(
-    _e(OUTLIER_CHANNELS, f"int4-g{a}") < _e(OUTLIER_CHANNELS, f"int4-g{b}") for a, b in zip(GROUPS, GROUPS[1:])))
-fp8_err_pct, fp8_out_err_pct = 100 * _e(0, "fp8-tensor"), 100 * _e(OUTLIER_CHANNELS, "fp8-tensor")
-int8_out_err_pct = 100 * _e(OUTLIER_CHANNELS, "int8-channel")
-claim("fp8's error hardly changes with outliers", abs(fp8_out_err_pct / fp8_err_pct - 1) < 0.1)
+claim("per-channel scales isolate outlier rows; a per-tensor scale does not",
+      row_int8_pct < 1.2 * int8_err_pct and row_int8_tensor_pct > 5 * int8_tensor_err_pct)
+claim("per-channel scales cannot isolate outlier columns", col_int8_pct > 5 * int8_err_pct)
+claim("smaller groups contain outlier columns' damage", all(
+    _e("input", f"int4-g{a}", True) < _e("input", f"int4-g{b}", True) for a, b in zip(GROUPS, GROUPS[1:])))
+claim("even group 32 doubles the ordinary weights' error under outlier columns", col_g32_pct > 2 * 100 * _e("none", "int4-g32"))
+claim("fp8's error hardly changes with outliers", all(
+    abs(_e(p, "fp8-tensor", True) / _e("none", "fp8-tensor") - 1) < 0.1 for p in ("output", "input")))
+claim("the whole-matrix error understates what the ordinary weights suffer: the outliers inflate its denominator",
+      all(_e("input", n, True) > _e("input", n) for n in ("int8-channel", "int4-g32", "int4-g128")))
 claim("the output error tracks the weight error", all(
     0.5 < e.output_rms / e.weight_rms < 2 for e in errors().values()))
+_a = activation_errors()
+act_int8_pct, act_int8_out_pct = 100 * _a[(0, "int8-w8a8", False)], 100 * _a[(OUTLIER_CHANNELS, "int8-w8a8", False)]
+act_int8_smooth_pct = 100 * _a[(OUTLIER_CHANNELS, "int8-w8a8", True)]
+act_wo_out_pct = 100 * _a[(OUTLIER_CHANNELS, "int8-channel (weights only)", False)]
+claim("activation outliers hurt W8A8 int8 and leave weight-only int8 untouched",
+      act_int8_out_pct > 2 * act_int8_pct and act_wo_out_pct < 1.1 * int8_err_pct)
+claim("smoothing moves most of that error back", act_int8_smooth_pct < 0.5 * act_int8_out_pct)
 
 
 # ---- Figures ------------------------------------------------------------------------------------
@@ -289,9 +492,9 @@ def ridges_figure() -> str:
 
 
 def error_figure() -> str:
-    points = {f"{n} outlier channels" if n else "no outliers":
-              [(g, errors()[(n, f'int4-g{g}')].weight_rms, errors()[(n, f'int4-g{g}')].output_rms) for g in GROUPS]
-              for n in (0, OUTLIER_CHANNELS)}
+    points = {f"{OUTLIER_CHANNELS} outlier input columns" if p == "input" else "no outliers":
+              [(g, errors()[(p, f'int4-g{g}')].ordinary_rms, errors()[(p, f'int4-g{g}')].output_rms) for g in GROUPS]
+              for p in ("none", "input")}
     return cached(chapter4.error_vs_group, points, ERROR_SHAPE)
 
 

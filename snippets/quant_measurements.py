@@ -3,6 +3,7 @@ source and setup, and the fraction of the roofline bound it reached."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -20,8 +21,9 @@ def load(text: str | None = None, path: str | Path | None = None) -> tuple[Measu
     rows = tuple(parse_rows(csv_text, file, QuantMeasurementRow))
     for r in rows:
         models.get(r.spec_model)
-        if r.spec_name:
-            hardware.get(r.spec_name)
+        for name in (r.spec_name, *candidates(r)):
+            if name:
+                hardware.get(name)
         if r.format:
             quant_formats.get(r.format)
     return rows
@@ -32,17 +34,40 @@ def all_measurements() -> tuple[Measurement, ...]:
     return load()
 
 
-def bound_tokens_per_s(r: Measurement) -> float | None:
-    """The roofline bound for the row's setup (its format, model, batch and GPU), context 0 as the
-    sources' short prompts; None where the GPU or the format is not one the data knows."""
-    if not (r.spec_name and r.format and r.batch and r.tokens_per_s):
+def candidates(r: Measurement) -> tuple[str, ...]:
+    """The hardware.csv rows a GPU the source does not pin down may be (spec_candidates)."""
+    return tuple(c.strip() for c in r.spec_candidates.split("|") if c.strip())
+
+
+def step_bytes(r: Measurement) -> float:
+    """Weight bytes of one step in the row's format, the LM head quantized where the source does."""
+    return quant_formats.weights_read_bytes(models.get(r.spec_model), r.format, r.batch, r.lm_head_quantized)
+
+
+def bound_tokens_per_s(r: Measurement, spec: str | None = None, bandwidth_GBps: float | None = None) -> float | None:
+    """The roofline bound for the row's setup (its format, LM head, model, batch and GPU), context 0
+    as the sources' short prompts; `spec` for a row whose GPU is only a candidate; `bandwidth_GBps`
+    replaces the datasheet bandwidth (the source's own estimate). None where the GPU or the format
+    is not one the data knows."""
+    spec = spec or r.spec_name
+    if not (spec and r.format and r.batch and r.tokens_per_s):
         return None
-    return quant_formats.tokens_per_s(models.get(r.spec_model), r.format, hardware.get(r.spec_name), r.batch)
+    gpu = hardware.get(spec)
+    if bandwidth_GBps:
+        gpu = replace(gpu, memory_bandwidth_GBps=bandwidth_GBps)
+    return quant_formats.tokens_per_s(models.get(r.spec_model), r.format, gpu, r.batch,
+                                      quantize_head=r.lm_head_quantized)
 
 
-def fraction_of_bound(r: Measurement) -> float | None:
-    bound = bound_tokens_per_s(r)
+def fraction_of_bound(r: Measurement, spec: str | None = None, bandwidth_GBps: float | None = None) -> float | None:
+    bound = bound_tokens_per_s(r, spec, bandwidth_GBps)
     return r.tokens_per_s / bound if bound else None
+
+
+def fraction_range(r: Measurement) -> tuple[float, float] | None:
+    """(lowest, highest) fraction of the bound over the row's candidate GPUs (None without any)."""
+    found = [f for f in (fraction_of_bound(r, c) for c in candidates(r)) if f]
+    return (min(found), max(found)) if found else None
 
 
 def baseline(r: Measurement, rows: tuple[Measurement, ...] | None = None) -> Measurement | None:
@@ -55,12 +80,12 @@ def baseline(r: Measurement, rows: tuple[Measurement, ...] | None = None) -> Mea
 
 
 def ideal_speedup(r: Measurement) -> float | None:
-    """Bytes one step reads in bf16 over bytes in the row's format: the speedup a memory-bound
-    step would gain (None without a format or batch)."""
+    """Bytes one step reads in bf16 over bytes in the row's format (its LM head quantized where the
+    source quantizes it): the speedup a memory-bound step would gain (None without a format or batch)."""
     if not (r.format and r.batch):
         return None
     m = models.get(r.spec_model)
-    return quant_formats.weights_read_bytes(m, "bf16", r.batch) / quant_formats.weights_read_bytes(m, r.format, r.batch)
+    return quant_formats.weights_read_bytes(m, "bf16", r.batch) / step_bytes(r)
 
 
 def measured_speedup(r: Measurement) -> float | None:

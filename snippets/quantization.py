@@ -3,7 +3,8 @@ PyTorch, and measure the error they introduce.
 
 A matrix is (rows x cols) = (output channels x input width), as torch.nn.Linear stores it.
 
-- int8, per channel, symmetric: scale = max|row| / 127, q = round(w / scale) in [-127, 127].
+- int8, per channel (or per tensor), symmetric: scale = max|row| (or max|w|) / 127,
+  q = round(w / scale) in [-127, 127]. The same per-row rule quantizes activations per token.
 - int4, per group, asymmetric: each group of `group_size` weights of a row spans
   [lo, hi] = [min(min, 0), max(max, 0)]; scale = (hi - lo) / 15, an integer zero-point
   z = round(-lo / scale) in [0, 15], q = clamp(round(w / scale) + z, 0, 15). Two q per byte.
@@ -87,9 +88,11 @@ def quantize(w: torch.Tensor, fmt: str | WeightFormat) -> Quantized:
     f = quant_formats.get(fmt)
     w = _matrix(w)
     rows, cols = w.shape
-    if f.element_dtype == "int8" and f.granularity == "channel" and not f.zero_point:
-        scales = _scale_up(w.abs().amax(dim=1) / INT8_MAX, f.scale_dtype)
-        codes = (w / scales.float()[:, None]).round().clamp(-INT8_MAX, INT8_MAX).to(torch.int8)
+    if f.element_dtype == "int8" and f.granularity in ("channel", "tensor") and not f.zero_point:
+        peak = w.abs().amax(dim=1) if f.granularity == "channel" else w.abs().amax().reshape(1)
+        scales = _scale_up(peak / INT8_MAX, f.scale_dtype)
+        per = scales.float()[:, None] if f.granularity == "channel" else scales.float()
+        codes = (w / per).round().clamp(-INT8_MAX, INT8_MAX).to(torch.int8)
         return Quantized(f, (rows, cols), codes, scales)
     if f.element_dtype == "int4" and f.granularity == "group" and f.zero_point:
         g = f.group_size
@@ -144,25 +147,62 @@ class Error:
     weight_max: float  # absolute: max |w - dq|
     output_rms: float  # relative: RMS(x @ (w - dq)^T) / RMS(x @ w^T), for the given activations
     bits_per_weight: float  # stored bits, scales and zero-points included
+    ordinary_rms: float  # relative, over the ordinary weights only (those outside the outlier mask)
 
 
-def error(w: torch.Tensor, x: torch.Tensor, fmt: str | WeightFormat) -> Error:
-    """Reconstruction error of `w` and matmul output error for activations `x` (tokens x cols)."""
+def _rms(t: torch.Tensor) -> float:
+    return t.pow(2).mean().sqrt().item()
+
+
+def error(w: torch.Tensor, x: torch.Tensor, fmt: str | WeightFormat, outliers: torch.Tensor | None = None) -> Error:
+    """Reconstruction error of `w` and matmul output error for activations `x` (tokens x cols);
+    `outliers` (a boolean mask shaped like `w`) marks the weights left out of ordinary_rms."""
     f = quant_formats.get(fmt)
     w = _matrix(w)
     dq = dequantize(quantize(w, f))
     delta = w - dq
     y, dy = x.float() @ w.T, x.float() @ delta.T
-    rms = lambda t: t.pow(2).mean().sqrt().item()  # noqa: E731
-    return Error(f.name, rms(delta) / rms(w), delta.abs().max().item(), rms(dy) / rms(y),
-                 8 * f.bytes_per_param(*w.shape))
+    ordinary = ~outliers if outliers is not None else torch.ones_like(w, dtype=torch.bool)
+    return Error(f.name, _rms(delta) / _rms(w), delta.abs().max().item(), _rms(dy) / _rms(y),
+                 8 * f.bytes_per_param(*w.shape), _rms(delta[ordinary]) / _rms(w[ordinary]))
+
+
+def w8a8_output_error(w: torch.Tensor, x: torch.Tensor, fmt: str | WeightFormat,
+                      smoothing_alpha: float | None = None) -> float:
+    """Relative RMS error of x @ w^T when both the weights and the activations are quantized:
+    int8 formats quantize x per token (one scale per row of x), fp8-tensor per tensor. With
+    `smoothing_alpha` (SmoothQuant), input channel j is first divided in x and multiplied in w by
+    s_j = max|x_j|^alpha / max|w_j|^(1 - alpha), which leaves x @ w^T unchanged."""
+    f = quant_formats.get(fmt)
+    w, x = _matrix(w), _matrix(x)
+    y = x @ w.T
+    if smoothing_alpha is not None:
+        s = x.abs().amax(0).clamp(min=1e-8) ** smoothing_alpha / w.abs().amax(0).clamp(min=1e-8) ** (1 - smoothing_alpha)
+        x, w = x / s, w * s
+    act = quant_formats.get("int8-w8a8") if f.element_dtype == "int8" else f
+    approx = dequantize(quantize(x, act)) @ dequantize(quantize(w, f)).T
+    return _rms(approx - y) / _rms(y)
+
+
+def outlier_mask(rows: int, cols: int, outlier_channels: int = 4, where: str = "input") -> torch.Tensor:
+    """The outliers of outlier_matrix: the first `outlier_channels` input columns (`where` =
+    "input") or output rows ("output")."""
+    if where not in ("input", "output"):
+        raise ValueError(f"where must be 'input' or 'output', got {where!r}")
+    mask = torch.zeros(rows, cols, dtype=torch.bool)
+    if where == "input":
+        mask[:, :outlier_channels] = True
+    else:
+        mask[:outlier_channels] = True
+    return mask
 
 
 def outlier_matrix(rows: int, cols: int, outlier_channels: int = 4, outlier_scale: float = 20.0,
-                   seed: int = 0) -> torch.Tensor:
+                   seed: int = 0, where: str = "input") -> torch.Tensor:
     """A seeded Gaussian (rows x cols) matrix, std 0.02, whose first `outlier_channels` input
-    columns are `outlier_scale` times larger: the outlier features real LLM weights have."""
+    columns (where="input": every row holds outliers) or output rows (where="output": a few rows
+    hold them all) are `outlier_scale` times larger."""
     g = torch.Generator().manual_seed(seed)
     w = torch.randn(rows, cols, generator=g) * 0.02
-    w[:, :outlier_channels] *= outlier_scale
+    w[outlier_mask(rows, cols, outlier_channels, where)] *= outlier_scale
     return w

@@ -151,6 +151,7 @@ class Quant(_Strict):
     pct_of_bound: Share | None
     bound_from: Literal["datasheet", "copy"] | None
     flags: list[str] = []
+    bound_roof: Literal["memory", "compute"] | None = None
 
 
 class Mixed(_Strict):

@@ -150,14 +150,17 @@ class QuantMeasurementRow(_Row):
     source: Text
     gpu: str = ""
     spec_name: str = ""  # the hardware.csv row the GPU is, where the source says which
+    spec_candidates: str = ""  # where it does not: the hardware.csv rows it may be, separated by "|"
     power_limit_W: Positive | None = None
     model: Text
     spec_model: Text  # the models.csv row with the model's shapes
     technique: Text  # as the source names it
     format: str = ""  # a snippets.quant_formats name, where the source's format is one of them
+    lm_head_quantized: bool = False  # the source quantizes the LM head with the layers (its code says)
     batch: PositiveInt | None = None
     tokens_per_s: Positive | None = None
     reported_GBps: Positive | None = None
+    source_peak_GBps: Positive | None = None  # the source's own estimate of the bandwidth its GPU reaches
     perplexity: Positive | None = None
     perplexity_task: str = ""
     notes: str = ""
@@ -170,6 +173,8 @@ class QuantMeasurementRow(_Row):
             raise CrossCheck("batch", "tokens_per_s needs the batch and the gpu it was measured at")
         if self.perplexity is not None and not self.perplexity_task:
             raise CrossCheck("perplexity_task", "blank, but a perplexity needs the text it was measured on")
+        if self.spec_name and self.spec_candidates:
+            raise CrossCheck("spec_candidates", "give spec_name or spec_candidates, not both")
         return self
 
 

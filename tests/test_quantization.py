@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snippets import hardware, models, quant_formats, quant_measurements, quantization, roofline
+from snippets import hardware, kv_cache, models, quant_formats, quant_measurements, quantization, roofline
 from snippets.errors import UnknownName
 from snippets.quant_formats import WeightFormat
 from snippets.schema import DataFileError, QuantMeasurementRow
@@ -201,3 +201,124 @@ def test_old_results_files_load_without_a_quant_section():
     doc = json.loads(path.read_text())
     doc.pop("quant", None)
     assert validate(doc)["quant"] == []
+
+
+# ---- what the chapter 4 review changed --------------------------------------------------------
+
+
+def test_lm_head_quantized_counts_the_head_in_the_format():
+    l2 = models.get("Llama-2-7B")
+    head = models.lm_head_params(l2)
+    plain = quant_formats.weights_read_bytes(l2, "int8-channel")
+    quantized = quant_formats.weights_read_bytes(l2, "int8-channel", quantize_head=True)
+    assert plain - quantized == pytest.approx(head * 2 - quant_formats.get("int8-channel").matrix_bytes(
+        l2.vocab_size, l2.d_model), rel=1e-12)
+    # gpt-fast's reported GB/s over tokens/s: 1069.20 / 155.58 = 6.872 GB, the head quantized
+    assert quant_formats.stored_bytes(l2, "int8-channel", quantize_head=True) / 1e9 == pytest.approx(
+        1069.20 / 155.58, rel=1e-3)
+
+
+def test_measurement_rows_carry_the_head_flag_and_use_it():
+    rows = {r.name: r for r in quant_measurements.all_measurements()}
+    for r in rows.values():
+        if r.tokens_per_s and r.format not in ("", "bf16"):
+            assert r.lm_head_quantized, r.name
+    int4 = rows["gpt-fast Llama-2-7B int4 g32"]
+    assert quant_measurements.ideal_speedup(int4) == pytest.approx(3.20, abs=0.005)  # 3.07 with a bf16 head
+    assert quant_measurements.fraction_range(rows["torchao Llama-3-8B bf16"]) == pytest.approx((0.704, 0.742), abs=0.001)
+
+
+def test_fp8_head_runs_at_bf16_speed():
+    # 2B x (layer weights / fp8 peak + head / bf16 peak), review item 2
+    b = 1024
+    layers, head = quant_formats.quantized_params(LLAMA), models.lm_head_matmul_weights(LLAMA)
+    expected = 2 * b * (layers / 1978.9e12 + head / 989.4e12)
+    assert quant_formats.compute_time_s(LLAMA, "fp8-tensor", H100, b) == pytest.approx(expected, rel=1e-12)
+    assert quant_formats.step_time_s(LLAMA, "fp8-tensor", H100, b) == pytest.approx(expected, rel=1e-12)
+    assert quant_formats.tokens_per_s(LLAMA, "fp8-tensor", H100, b) == pytest.approx(123218, rel=1e-4)
+    assert quant_formats.compute_bound_batch(LLAMA, "fp8-tensor", H100) == 296
+    # weight-only formats compute in bf16 throughout: chapter 1's compute time
+    step = roofline.decode_step(LLAMA, b, 0, "bf16", "bf16")
+    assert quant_formats.compute_time_s(LLAMA, "int4-g128", H100, b) == pytest.approx(step.compute_time_s(H100))
+
+
+def test_critical_batch_with_activations_by_hand():
+    ridge, k = 989.4e12 / 3350e9, 4096
+    for name, per in (("bf16", 2), ("int4-g128", 0.53125)):
+        expected = ridge * per / 2 / (1 - ridge * 2 * (k + k) / (2 * k * k))
+        assert quant_formats.critical_batch(H100, name, k, k, 2) == pytest.approx(expected)
+    assert quant_formats.critical_batch(H100, "bf16", 4096, 4096, 2) == pytest.approx(345, abs=0.5)
+    assert quant_formats.critical_batch(H100, "bf16", 64, 64, 2) == math.inf  # activations alone under the ridge
+
+
+def test_int4_layouts_bits():
+    bits = {k: 8 * f.bytes_per_param(4096, 4096) for k, f in quant_formats.INT4_LAYOUTS.items()}
+    assert sorted(bits.values()) == pytest.approx([4.125, 4 + 16 / 128 + 4 / 128, 4.25])
+    with pytest.raises(ValueError, match="zero-point dtype"):
+        WeightFormat("x", "int4", "group", 128, "fp16", zero_point=False, zero_dtype="int4")
+
+
+def test_fp8_formats_match_torch():
+    assert quant_formats.FP8_FORMATS["e4m3"][2] == torch.finfo(torch.float8_e4m3fn).max
+    assert quant_formats.FP8_FORMATS["e5m2"][2] == torch.finfo(torch.float8_e5m2).max
+    assert quant_formats.fp8_relative_error("e4m3") == 1 / 16
+
+
+def test_max_batch_per_format_and_headroom():
+    assert quant_formats.max_batch(LLAMA, "bf16", H100, 32768) == kv_cache.max_batch(LLAMA, H100, 32768, "bf16", "bf16")
+    assert [quant_formats.max_batch(LLAMA, w, H100, 32768, c) for w, c in
+            (("int4-g128", "bf16"), ("bf16", "fp8"), ("int4-g128", "fp8"))] == [18, 32, 36]
+    left = quant_formats.headroom_bytes(LLAMA, "bf16", H100, 32768, 16)
+    assert 0 < left < kv_cache.bytes_per_sequence(LLAMA, 32768, "bf16")
+
+
+def test_int8_per_tensor_and_ordinary_error():
+    w = quantization.outlier_matrix(32, 64, outlier_channels=2, where="output")
+    mask = quantization.outlier_mask(32, 64, 2, "output")
+    q = quantization.quantize(w, "int8-tensor")
+    assert q.scales.numel() == 1
+    assert ((w - quantization.dequantize(q)).abs() <= quantization.step_size(q) / 2 * (1 + 1e-6)).all()
+    x = torch.randn(4, 64)
+    per_row = quantization.error(w, x, "int8-channel", mask)
+    per_tensor = quantization.error(w, x, "int8-tensor", mask)
+    assert per_row.ordinary_rms < per_tensor.ordinary_rms / 3  # rows isolate row outliers
+    with pytest.raises(ValueError, match="input' or 'output"):
+        quantization.outlier_mask(4, 4, 1, "diagonal")
+
+
+def test_smoothing_preserves_the_product_and_helps_w8a8():
+    w = quantization.outlier_matrix(64, 128, outlier_channels=0)
+    x = torch.randn(8, 128, generator=torch.Generator().manual_seed(3))
+    x[:, :2] *= 30
+    plain = quantization.w8a8_output_error(w, x, "int8-w8a8")
+    smooth = quantization.w8a8_output_error(w, x, "int8-w8a8", 0.5)
+    assert smooth < plain
+
+
+def test_bench_bound_is_the_larger_of_memory_and_compute():
+    from types import SimpleNamespace
+
+    from snippets.bench import quant
+
+    info = SimpleNamespace(spec=H100)
+    flops, nbytes = 2.0 * 512 * 4096 * 4096, 4096 * 4096 * 2.0  # batch 512: past the bf16 ridge
+    bound, roof, src = quant.bound_s(info, "bf16", nbytes, flops)
+    assert (bound, roof, src) == (pytest.approx(flops / 989.4e12), "compute", "datasheet")
+    bound, roof, _ = quant.bound_s(info, "bf16", nbytes, flops / 512)
+    assert (bound, roof) == (pytest.approx(nbytes / 3350e9), "memory")
+    assert quant.bound_s(SimpleNamespace(spec=None), "bf16", nbytes, flops, copy_GBps=10.0)[1:] == ("memory", "copy")
+    assert quant.bound_s(SimpleNamespace(spec=None), "bf16", nbytes, flops) == (None, None, None)
+
+
+def test_bench_skips_a_path_whose_setup_raises_runtime_error(monkeypatch):
+    from snippets.bench import quant
+    from snippets.bench.device import detect
+
+    def broken(fmt, weights, info):
+        raise RuntimeError("no kernel image is available")
+
+    monkeypatch.setattr(quant, "kernel", broken)
+    info, _ = detect("cpu")
+    rows, notes = quant.measure(info, "Llama-3.1-8B", [1], formats=("int4-g128",), scale=16, copy_GBps=10.0,
+                                reps=3, settle_rounds=1)
+    assert rows == [] and notes == ["skipped quant int4-g128: no kernel image is available"]

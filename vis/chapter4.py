@@ -87,7 +87,7 @@ def error_vs_group(errors: dict[str, list[tuple[int, float, float]]], shape: tup
         ax = fig.add_subplot()
         for (label, points), colour in zip(errors.items(), (BLUE, ORANGE)):
             groups = [g for g, _, _ in points]
-            ax.plot(groups, [100 * w for _, w, _ in points], "o-", color=colour, label=f"weights, {label}")
+            ax.plot(groups, [100 * w for _, w, _ in points], "o-", color=colour, label=f"ordinary weights, {label}")
             ax.plot(groups, [100 * o for _, _, o in points], "s--", color=colour, linewidth=1.2,
                     label=f"matmul output, {label}")
         ax.set_xscale("log", base=2)
@@ -101,9 +101,11 @@ def error_vs_group(errors: dict[str, list[tuple[int, float, float]]], shape: tup
                      loc="left", fontsize=9)
         return to_svg(
             fig, "quant-error-vs-group", "int4 quantization error vs group size",
-            "Lines of relative error against group size: the error grows with the group, because one scale "
-            "must stretch over more weights; with a few large outlier channels it grows faster, since every "
-            "group that contains an outlier gets a coarse grid.",
+            "Lines of relative error against group size (the ordinary weights' own error, and the matmul "
+            "output's): the error grows with the group, because one scale must stretch over more weights; with "
+            "a few large outlier input columns it grows faster, since every group that contains an outlier "
+            f"gets a coarse grid: at group {groups[-1]} the ordinary weights' error is "
+            + " against ".join(f"{100 * points[-1][1]:.0f} % ({label})" for label, points in errors.items()) + ".",
         )
 
 
@@ -114,8 +116,10 @@ def max_batch_kv(accelerator: str, model: str, weight_dtype: str, kv_dtypes: tup
     with course_style():
         fig = new_figure(7.0, 3.6)
         ax = fig.add_subplot()
+        last = {}
         for kv_dtype, colour in zip(kv_dtypes, (GREY, BLUE, GREEN)):
             fits = [kv_cache.max_batch(m, gpu, int(c), weight_dtype, kv_dtype) for c in ctx]
+            last[kv_dtype] = fits[-1]
             ax.loglog(ctx, [b if b >= 1 else np.nan for b in fits], color=colour, label=f"{kv_dtype} cache")
         ax.set_xlabel("context per sequence (tokens)")
         ax.set_ylabel("largest batch that fits")
@@ -126,6 +130,7 @@ def max_batch_kv(accelerator: str, model: str, weight_dtype: str, kv_dtypes: tup
                      fontsize=9)
         return to_svg(
             fig, "quant-kv-max-batch", f"Largest batch vs context with a 16-bit and an 8-bit KV cache, {m.name}",
-            "Two falling log-log lines: the 8-bit cache fits twice the batch of the 16-bit one at every context, "
-            "until not even one sequence fits.",
+            f"{len(kv_dtypes)} falling log-log lines, one per cache dtype: the smaller the cache's elements, the "
+            f"larger the batch at every context; at {int(ctx[-1]):,} tokens "
+            + ", ".join(f"the {d} cache still fits {b:,} sequence{'s' if b != 1 else ''}" for d, b in last.items()) + ".",
         )

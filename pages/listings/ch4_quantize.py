@@ -10,6 +10,7 @@ error = (w - quantization.dequantize(q)).abs()
 
 print(f"stored: {q.nbytes:,} B for {w.numel():,} weights = {8 * q.nbytes / w.numel():.3f} bits each")
 print(f"format: {quant_formats.get('int4-g128').matrix_bytes(256, 512):,.0f} B by the formula")
-print(f"largest error / half its group's scale: {(error / (quantization.step_size(q) / 2)).max():.3f} (<= 1)")
+ratio = (error / (quantization.step_size(q) / 2)).max().item()  # <= 1, up to fp32 rounding
+print(f"largest error / half its group's scale: {ratio:.7f}, within 1 + 1e-6: {ratio <= 1 + 1e-6}")
 codes = quantization.unpack_int4(q.codes)
 print(f"two codes per byte, unpacked exactly: {torch.equal(quantization.pack_int4(codes), q.codes)}")

@@ -1,8 +1,15 @@
 """The weight matmuls of one decoder layer at decode shapes, in each weight format: bf16, int8
-weight-only (torch.compile fuses the dequantization on CUDA; torch's int8 matmul on the CPU), int4
-through torch's packed int4 matmul, fp8 through torch._scaled_mm (GPUs with fp8 only). Each row:
-ms, achieved GB/s and % of its own bound (its bytes at the datasheet bandwidth, or at the run's
-copy bandwidth where the device has no datasheet row). A path the device or build lacks is skipped
+weight-only (on CUDA torch.compile of "convert to bf16, matmul, scale", with coordinate-descent
+tuning set for that compile only; whether inductor fuses the conversion into the matmul is its
+choice, and a separate conversion reads and writes the weights again; torch's int8 matmul on the
+CPU), int4 through torch's packed int4 matmul (uint8 packing, torch >= 2.5), fp8 through
+torch._scaled_mm (GPUs with fp8 only; the activations quantized per tensor inside the step).
+
+On CUDA each step is captured in a CUDA graph, so the per-kernel launch cost of the host is not
+timed (the fp8 path runs several small kernels per matmul); where capture fails the step runs
+eagerly and the row is flagged. Each row: ms, achieved GB/s and % of its own bound, max(bytes /
+bandwidth, FLOPs / peak of its compute dtype) (the datasheet's; the run's copy bandwidth and no
+compute roof where the device has no datasheet row). A path the device or build lacks is skipped
 with the reason."""
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ class QuantResult:
     pct_of_bound: float | None
     bound_from: str | None  # "datasheet" or "copy" (this run's copy bandwidth)
     flags: tuple[str, ...] = ()
+    bound_roof: str | None = None  # "memory" or "compute": which side of max(bytes/BW, FLOPs/peak) the bound is
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -57,14 +65,20 @@ def _int4_operands(w: torch.Tensor, group: int, device) -> tuple[torch.Tensor, t
     sz = torch.stack([s.t(), zero.t()], dim=-1).to(torch.bfloat16).contiguous().to(device)
     if device.type == "cpu":
         packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(codes.to(torch.int32), 1)
-    else:
+    else:  # uint8 [n, k/2] packing: torch >= 2.5 (2.4 took int32 [n, k])
         packed = torch.ops.aten._convert_weight_to_int4pack(q.codes.to(device), 8)
     return packed, sz
 
 
+def _torch_at_least(major: int, minor: int) -> bool:
+    version = tuple(int(p) for p in torch.__version__.split("+")[0].split(".")[:2] if p.isdigit())
+    return version >= (major, minor)
+
+
 def kernel(fmt: str, weights: list[torch.Tensor], info: DeviceInfo) -> tuple[Callable[[list[torch.Tensor]], list], str]:
     """(a function of one activation per matrix running every matmul in `fmt`, the path's name). Raises
-    NotImplementedError with the reason where this device or build lacks the path."""
+    NotImplementedError with the reason where this device or build lacks the path (measure also
+    skips a path whose set-up raises RuntimeError, with torch's message)."""
     device, cuda = info.torch_device, info.kind == "cuda"
     if fmt == "bf16":
         ws = [w.to(device, torch.bfloat16) for w in weights]
@@ -72,9 +86,11 @@ def kernel(fmt: str, weights: list[torch.Tensor], info: DeviceInfo) -> tuple[Cal
     if fmt == "int8-channel":
         qs = [quantization.quantize(w, fmt) for w in weights]
         codes, scales = [q.codes.to(device) for q in qs], [q.scales.to(device) for q in qs]
-        if cuda:
-            fused = torch.compile(lambda x, c, s: F.linear(x, c.to(x.dtype)) * s)
-            return (lambda xs: [fused(x, c, s) for x, c, s in zip(xs, codes, scales)]), "torch.compile dequant + matmul"
+        if cuda:  # the option applies to this compile only, whatever other sections set process-wide
+            fused = torch.compile(lambda x, c, s: F.linear(x, c.to(x.dtype)) * s,
+                                  options={"coordinate_descent_tuning": True})
+            return (lambda xs: [fused(x, c, s) for x, c, s in zip(xs, codes, scales)]), \
+                "torch.compile (int8 to bf16, matmul, scale; fusion is inductor's choice)"
         if info.kind != "cpu" or not hasattr(torch.ops.aten, "_weight_int8pack_mm"):
             raise NotImplementedError(f"no int8 weight-only matmul for {info.kind} in this build")
         return (lambda xs: [torch.ops.aten._weight_int8pack_mm(x, c, s) for x, c, s in zip(xs, codes, scales)]), \
@@ -83,6 +99,8 @@ def kernel(fmt: str, weights: list[torch.Tensor], info: DeviceInfo) -> tuple[Cal
         name = "_weight_int4pack_mm" if cuda else "_weight_int4pack_mm_for_cpu"
         if info.kind not in ("cuda", "cpu") or not hasattr(torch.ops.aten, name):
             raise NotImplementedError(f"this torch build has no {name} for {info.kind}")
+        if cuda and not _torch_at_least(2, 5):
+            raise NotImplementedError(f"the uint8 int4 packing used here needs torch >= 2.5 (this is {torch.__version__})")
         ops = [_int4_operands(w, 128, device) for w in weights]
         mm = getattr(torch.ops.aten, name)
         return (lambda xs: [mm(x, p, 128, sz) for x, (p, sz) in zip(xs, ops)]), f"aten.{name}"
@@ -115,8 +133,8 @@ def measure(info: DeviceInfo, model_name: str, batches, formats=FORMATS, scale: 
     for fmt in formats:
         try:
             fn, path = kernel(fmt, weights, info)
-        except NotImplementedError as reason:
-            notes.append(f"skipped quant {fmt}: {reason}")
+        except (NotImplementedError, RuntimeError) as reason:
+            notes.append(f"skipped quant {fmt}: {str(reason)[:300]}")
             continue
         f = quant_formats.get(fmt)
         weight_bytes = sum(f.matrix_bytes(o, i) for o, i in (w.shape for w in weights))
@@ -124,17 +142,57 @@ def measure(info: DeviceInfo, model_name: str, batches, formats=FORMATS, scale: 
             if progress:
                 progress(f"quant: {model_name} layer, {fmt} ({path}), batch {batch}")
             xs = [torch.randn(batch, w.shape[1], generator=g).to(info.torch_device, torch.bfloat16) for w in weights]
-            step = lambda fn=fn, xs=xs: fn(xs)  # noqa: E731
+            extra: tuple[str, ...] = ()
             try:
+                step, extra = _step(fn, xs, info.kind)
                 timing = time_until_steady(step, info.kind, reps=reps, warmup=3, settle_rounds=settle_rounds)
             except Exception as error:  # noqa: BLE001 - one failed path must not lose the others
                 notes.append(f"quant {fmt} at batch {batch} failed: {type(error).__name__}: {str(error)[:200]}")
                 break
             nbytes = weight_bytes + sum(batch * (o + i) * 2 for o, i in (w.shape for w in weights))
-            bandwidth, source = ((info.spec.bandwidth_Bps, "datasheet") if info.spec else
-                                 (copy_GBps * 1e9, "copy") if copy_GBps else (None, None))
-            bound = nbytes / bandwidth if bandwidth else None
+            flops = sum(2.0 * batch * o * i for o, i in (w.shape for w in weights))
+            bound, roof, source = bound_s(info, f.compute_dtype, nbytes, flops, copy_GBps)
             rows.append(QuantResult(model_name, fmt, path, batch, timing.median_s, timing.best_s, nbytes,
                                     nbytes / timing.median_s / 1e9, bound,
-                                    100 * bound / timing.median_s if bound else None, source, tuple(timing.flags())))
+                                    100 * bound / timing.median_s if bound else None, source,
+                                    (*extra, *timing.flags()), roof))
     return rows, notes
+
+
+def bound_s(info: DeviceInfo, compute_dtype: str, nbytes: float, flops: float,
+            copy_GBps: float | None = None) -> tuple[float | None, str | None, str | None]:
+    """(bound, "memory" or "compute", "datasheet" or "copy"): max(bytes / bandwidth, FLOPs / peak)
+    with the datasheet's bandwidth and peak; without a datasheet row, the copy bandwidth alone."""
+    if info.spec is not None:
+        memory = nbytes / info.spec.bandwidth_Bps
+        try:
+            compute = flops / info.spec.peak_flops(compute_dtype)
+        except ValueError:  # no published figure for this dtype
+            compute = 0.0
+        return (compute, "compute", "datasheet") if compute > memory else (memory, "memory", "datasheet")
+    if copy_GBps:
+        return nbytes / (copy_GBps * 1e9), "memory", "copy"
+    return None, None, None
+
+
+def _step(fn: Callable[[list[torch.Tensor]], list], xs: list[torch.Tensor], kind: str
+          ) -> tuple[Callable[[], object], tuple[str, ...]]:
+    """A zero-argument step: on CUDA a CUDA graph of fn(xs) (warmed up, and compiled, outside the
+    capture), so host launch cost is not timed; elsewhere, or where capture fails, fn(xs) itself."""
+    step = lambda: fn(xs)  # noqa: E731
+    if kind != "cuda":
+        return step, ()
+    try:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                fn(xs)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            fn(xs)
+        return graph.replay, ()
+    except RuntimeError as error:
+        torch.cuda.synchronize()
+        return step, (f"no CUDA graph ({str(error)[:80]}): host launch cost included",)
