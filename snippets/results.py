@@ -67,6 +67,10 @@ class Settings(_Strict):
     profile_batch: PositiveInt | None = None
     mixed_batches: list[PositiveInt] = []  # the mixed section's grid (absent in older files)
     mixed_chunks: list[Annotated[int, Field(ge=0)]] = []
+    verify_batches: list[PositiveInt] = []  # the verify section's grid (absent in older files)
+    verify_tokens: list[PositiveInt] = []
+    verify_context: PositiveInt | None = None
+    draft_model: str | None = None
 
 
 class Bandwidth(_Strict):
@@ -176,6 +180,67 @@ class Mixed(_Strict):
     flags: list[str] = []
 
 
+class Verify(_Strict):
+    """One row of the optional verify section (snippets.bench.verify): one target pass scoring
+    `tokens` new tokens per sequence after `context` cached ones; files without it load as []."""
+
+    model: str
+    layers: PositiveInt
+    dtype: str
+    mode: Literal["eager", "graph"]
+    batch: PositiveInt
+    context: PositiveInt
+    tokens: PositiveInt
+    median_s: Positive
+    best_s: Positive
+    weight_bytes: Positive
+    cache_bytes: Share
+    activation_bytes: Share
+    flops: Positive
+    predicted_s: Positive | None
+    flags: list[str] = []
+
+
+class Draft(_Strict):
+    """The draft model's decode step at one batch and mode (its cost c against the target)."""
+
+    model: str
+    layers: PositiveInt
+    dtype: str
+    mode: Literal["eager", "graph"]
+    batch: PositiveInt
+    context: PositiveInt
+    median_s: Positive
+    best_s: Positive
+    weight_bytes: Positive
+    draft_cost: Positive | None
+    flags: list[str] = []
+
+
+class BestGamma(_Strict):
+    mode: Literal["eager", "graph"]
+    batch: PositiveInt
+    alpha: Annotated[float, Field(ge=0, lt=1)]
+    gamma: PositiveInt
+    expected_tokens: Positive
+    tokens_per_s: Positive
+    plain_tokens_per_s: Positive
+    speedup: Positive
+    draft_cost: Positive
+
+
+class Speculative(_Strict):
+    """The verify section's summary: the draft's steps and the best gamma per synthetic alpha."""
+
+    draft_model: str
+    draft_layers: PositiveInt
+    alphas: list[Annotated[float, Field(ge=0, lt=1)]]
+    acceptance: str  # says the acceptance is synthetic
+    max_gamma: PositiveInt
+    drafts: list[Draft]
+    best: list[BestGamma]
+
+
 class Kernel(_Strict):
     name: str
     calls: PositiveInt
@@ -220,6 +285,8 @@ class Results(_Strict):
     profile: Profile | None
     quant: list[Quant] = []
     mixed: list[Mixed] = []
+    verify: list[Verify] = []
+    speculative: Speculative | None = None
     notes: list[str]
 
 
@@ -368,6 +435,36 @@ def mixed_table(doc: dict) -> str:
                      f"{r['predicted_s'] * 1e3:,.2f}" if r["predicted_s"] else "–", _flags(r)])
     return markdown_table(["mode", "decode batch", "context", "chunk tokens", "measured ms/step", "GB", "GFLOPs",
                            "bound ms/step", "flags"], rows, align="lrrrrrrrl", escape=False)
+
+
+def verify_table(doc: dict) -> str:
+    """Verify passes T(k): k new tokens per sequence scored in one pass (logits for all k), with
+    their bytes, FLOPs, time over the k = 1 pass and, on a known device with the whole model,
+    the datasheet roofline bound."""
+    rows = []
+    verify = sorted(doc.get("verify", []), key=lambda r: (r["mode"], r["batch"], r["tokens"]))
+    plain = {(r["mode"], r["batch"]): r["median_s"] for r in verify if r["tokens"] == 1}
+    for r in verify:
+        nbytes = r["weight_bytes"] + r["cache_bytes"] + r["activation_bytes"]
+        base = plain.get((r["mode"], r["batch"]))
+        rows.append([r["mode"], r["batch"], f"{r['context']:,}", r["tokens"], f"{r['median_s'] * 1e3:,.3f}",
+                     f"{r['median_s'] / base:.2f}" if base else "–", f"{nbytes / 1e9:,.3f}", f"{r['flops'] / 1e9:,.1f}",
+                     f"{r['predicted_s'] * 1e3:,.3f}" if r["predicted_s"] else "–", _flags(r)])
+    return markdown_table(["mode", "batch", "context", "k", "measured ms", "× k = 1", "GB", "GFLOPs", "bound ms",
+                           "flags"], rows, align="lrrrrrrrrl", escape=False)
+
+
+def speculative_table(doc: dict) -> str:
+    """Best gamma per synthetic alpha, from the verify rows and the draft's measured step."""
+    spec = doc.get("speculative")
+    if not spec:
+        return ""
+    rows = [[r["mode"], r["batch"], f"{r['draft_cost']:.3f}", f"{r['alpha']:.2f}", r["gamma"],
+             f"{r['expected_tokens']:.2f}", f"{r['tokens_per_s']:,.1f}", f"{r['plain_tokens_per_s']:,.1f}",
+             f"{r['speedup']:.2f}×"] for r in sorted(spec["best"], key=lambda r: (r["mode"], r["batch"], r["alpha"]))]
+    return markdown_table(["mode", "batch", f"c ({md(spec['draft_model'])})", "α (synthetic)", "best γ",
+                           "E tokens/step", "tokens/s", "plain tokens/s", "speedup"], rows, align="lrrrrrrrr",
+                          escape=False)
 
 
 def calibration_table(doc: dict) -> str:

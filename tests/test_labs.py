@@ -10,7 +10,8 @@ LABS = sorted((Path(__file__).resolve().parents[1] / "docs" / "labs").glob("*.ip
 #: A line each lab must print when its measurements ran to the end.
 PRINTS = {"lab1_memory_bound": "% of the way there", "lab2_kv_cache": "same tokens: True",
           "lab3_quantization": "int4 error bound holds: True",
-          "lab4_serving": "highest rate with at least 90 % on target"}
+          "lab4_serving": "highest rate with at least 90 % on target",
+          "lab5_speculative": "speculative sampling matches the target: True"}
 
 
 @pytest.mark.parametrize("path", LABS, ids=[p.stem for p in LABS])

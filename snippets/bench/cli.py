@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from snippets import models
-from snippets.bench import bandwidth, decode, matmul, mixed, prefill, quant
+from snippets.bench import bandwidth, decode, matmul, mixed, prefill, quant, verify
 from snippets.bench import results as res
 from snippets.bench.device import DeviceInfo, detect, environment
 from snippets.report import markdown_table, slug
@@ -27,11 +27,11 @@ GPU_BATCHES_QUICK = [1, 8, 32, 64, 128, 256]
 GPU_BATCHES_FULL = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 CPU_BATCHES = [1, 4, 16]
 CPU_LAYERS = 2
-SECTIONS = ("bandwidth", "matmul", "decode", "prefill", "quant", "mixed")
+SECTIONS = ("bandwidth", "matmul", "decode", "prefill", "quant", "mixed", "verify")
 #: Estimated seconds per step, for the time left: (CPU, GPU).
 STEP_SECONDS = {"bandwidth": (6, 3), "matmul": (4, 3), "eager": (6, 3), "graph": (6, 3), "compile": (6, 8),
                 "first compile": (6, 60), "prefill": (6, 3), "profile": (5, 10), "quant": (8, 4),
-                "mixed": (5, 4)}
+                "mixed": (5, 4), "verify": (5, 3), "draft": (5, 3)}
 #: Batches of the quant section (one layer's weight matmuls per format).
 QUANT_BATCHES = [1, 16, 64, 256]
 
@@ -76,12 +76,18 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                         "graph and compile need CUDA)")
     p.add_argument("--profile", type=int, default=None, metavar="BATCH",
                    help="profile the decode step at this batch (its fastest mode): top kernels by time, saved in the results")
-    p.add_argument("--skip", default="", help="sections to skip: bandwidth,matmul,decode,prefill,quant,mixed")
+    p.add_argument("--skip", default="", help="sections to skip: bandwidth,matmul,decode,prefill,quant,mixed,verify")
     p.add_argument("--quant", action="store_true",
                    help="run the quant section on a CPU or MPS too (it runs by default on CUDA GPUs only: it is slow elsewhere)")
     p.add_argument("--mixed", action="store_true",
                    help="run the mixed section (a decode batch plus a prefill chunk per step, for chapter 3's "
                         "simulator) on a CPU or MPS too (it runs by default on CUDA GPUs only: it is slow elsewhere)")
+    p.add_argument("--verify", action="store_true",
+                   help="run the verify section (chapter 5: time to score k tokens per sequence in one pass, a draft "
+                        "model's step, speedup at synthetic acceptance rates) on a CPU or MPS too (it runs by default "
+                        "on CUDA GPUs only: it is slow elsewhere)")
+    p.add_argument("--draft", default=None, help=f"draft model shape for the verify section (default: the first of "
+                        f"{', '.join(verify.DRAFT_MODELS)} in the data)")
     p.add_argument("--out", type=Path, default=Path("bench-results"), help="folder for the JSON and SVG (default %(default)s)")
     return p
 
@@ -140,12 +146,18 @@ class Plan:
     out: Path
     mixed_batches: list[int] = field(default_factory=list)
     mixed_chunks: list[int] = field(default_factory=list)
+    verify_batches: list[int] = field(default_factory=list)
+    verify_tokens: list[int] = field(default_factory=list)
+    verify_context: int | None = None
+    draft: str | None = None
 
     def settings(self) -> dict:
         return {"quick": self.quick, "model": self.model, "layers": self.layers, "dtype": self.dtype,
                 "context": self.context, "batches": self.batches, "modes": self.modes,
                 "skipped": sorted(self.skip), "prompts": self.prompts, "profile_batch": self.profile_batch,
-                "mixed_batches": self.mixed_batches, "mixed_chunks": self.mixed_chunks}
+                "mixed_batches": self.mixed_batches, "mixed_chunks": self.mixed_chunks,
+                "verify_batches": self.verify_batches, "verify_tokens": self.verify_tokens,
+                "verify_context": self.verify_context, "draft_model": self.draft}
 
 
 def plan(args: argparse.Namespace) -> Plan:
@@ -154,7 +166,7 @@ def plan(args: argparse.Namespace) -> Plan:
     if skip - set(SECTIONS):
         raise ValueError(f"--skip takes {', '.join(SECTIONS)}; got {', '.join(sorted(skip - set(SECTIONS)))}")
     named = models.get(args.model)  # unknown names: ValueError listing close matches
-    if {"decode", "prefill", "mixed"} - skip:
+    if {"decode", "prefill", "mixed", "verify"} - skip:
         TransformerConfig.from_model(named)  # MLA and MoE models: ValueError saying so
     if args.layers is not None and not 1 <= args.layers <= named.n_layers:
         raise ValueError(f"--layers must be between 1 and {named.n_layers} for {named.name}; got {args.layers}")
@@ -178,12 +190,24 @@ def plan(args: argparse.Namespace) -> Plan:
         skip = skip | {"quant"}
     if info.kind != "cuda" and not args.mixed:
         skip = skip | {"mixed"}
+    if info.kind != "cuda" and not args.verify:
+        skip = skip | {"verify"}
     mixed_batches, mixed_chunks = mixed.default_grid(info.kind)
     mixed_chunks = [c for c in mixed_chunks if c <= limit]
+    verify_batches, verify_tokens = verify.default_grid(info.kind)
+    verify_context = context if on_gpu else min(context, verify.CPU_CONTEXT)
+    verify_tokens = [k for k in verify_tokens if verify_context + k <= limit]
+    draft = None
+    if "verify" not in skip:
+        drafted = models.get(args.draft or verify.default_draft())
+        TransformerConfig.from_model(drafted)  # MLA and MoE drafts: ValueError saying so
+        draft = drafted.name
     out = check_out_dir(args.out)
+    on = "verify" not in skip
     return Plan(info, why, args.quick, named.name, layers, dtype, context, batches, prompts, modes, skip,
                 args.profile, out, mixed_batches if "mixed" not in skip else [],
-                mixed_chunks if "mixed" not in skip else [])
+                mixed_chunks if "mixed" not in skip else [], verify_batches if on else [],
+                verify_tokens if on else [], verify_context if on else None, draft)
 
 
 # ---- running ---------------------------------------------------------------------------------
@@ -201,6 +225,8 @@ class Measured:
     profile: dict | None = None
     quant: list = field(default_factory=list)
     mixed: list = field(default_factory=list)
+    verify: list = field(default_factory=list)
+    drafts: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     section: str = "start"
     environment: dict = field(default_factory=dict)
@@ -229,6 +255,10 @@ def step_plan(p: Plan) -> list[tuple[str, float]]:
     if "mixed" not in p.skip:
         steps += [("mixed", STEP_SECONDS["mixed"][gpu])] * (len(p.mixed_batches) * len(p.mixed_chunks)
                                                            * len(mixed.modes_for(p.info.kind)))
+    if "verify" not in p.skip:
+        n_modes = len(verify.modes_for(p.info.kind))
+        steps += [("verify", STEP_SECONDS["verify"][gpu])] * (len(p.verify_batches) * len(p.verify_tokens) * n_modes)
+        steps += [("draft", STEP_SECONDS["draft"][gpu])] * (len(p.verify_batches) * n_modes)
     return steps
 
 
@@ -251,18 +281,20 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
         _, n = matmul.measure(info, matmul.default_shapes(info, p.quick), matmul.default_dtypes(info),
                               rows=m.matmul, progress=lambda label: step(label, "matmul"))
         m.notes += n
-    if {"decode", "prefill", "mixed"} - p.skip:
+    if {"decode", "prefill", "mixed", "verify"} - p.skip:
         m.section = "building the model"
         max_len = max([p.context] + (p.prompts if "prefill" not in p.skip else [])
-                      + (p.mixed_chunks if "mixed" not in p.skip else []))
+                      + (p.mixed_chunks if "mixed" not in p.skip else [])
+                      + ([p.verify_context + max(p.verify_tokens)] if "verify" not in p.skip else []))
         try:
             model, cfg, built = decode.build_fitting(info, p.model, p.dtype, max_len, p.layers)
         except MemoryError as error:
-            m.notes.append(f"skipped decode and prefill{'' if 'mixed' in p.skip else ' (and mixed)'}: {error}")
+            also = " and ".join(s for s in ("mixed", "verify") if s not in p.skip)
+            m.notes.append(f"skipped decode and prefill{f' (and {also})' if also else ''}: {error}")
             return m
         m.notes += built
         if cfg.n_layers < models.get(p.model).n_layers:
-            m.notes.append(f"decode, prefill and mixed steps ran {cfg.n_layers} of {p.model}'s {models.get(p.model).n_layers} "
+            m.notes.append(f"decode, prefill, mixed and verify steps ran {cfg.n_layers} of {p.model}'s {models.get(p.model).n_layers} "
                            "layers: their times are for that many layers, not the whole model")
         if "decode" not in p.skip:
             m.section = "decode"
@@ -293,7 +325,30 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
             mixed.measure(info, model, p.model, p.dtype, p.context, p.mixed_batches, p.mixed_chunks, rows=m.mixed,
                           notes=m.notes, progress=lambda label: step(label, "mixed"),
                           reps=5 if cpu else 20, settle_rounds=2 if cpu else 10)
+        if "verify" not in p.skip:
+            m.section = "verify"
+            cpu = info.kind != "cuda"
+            m.notes.append(f"verify: the target ({cfg.n_layers} layers of {p.model}) scores k = {_csv(p.verify_tokens)} "
+                           f"tokens per sequence after {p.verify_context:,} cached ones, logits for all k, at batches "
+                           f"{_csv(p.verify_batches)}" + (f" (a short context on {info.kind}: GPUs use --context, "
+                                                          f"{GPU_CONTEXT:,} by default)" if cpu else ""))
+            verify.measure(info, model, p.model, p.dtype, p.verify_context, p.verify_batches, p.verify_tokens,
+                           rows=m.verify, notes=m.notes, progress=lambda label: step(label, "verify"),
+                           reps=5 if cpu else 20, settle_rounds=2 if cpu else 10)
         del model
+        if "verify" not in p.skip:
+            m.section = "verify (draft)"
+            layers = verify.draft_layers(p.draft, p.model, cfg.n_layers)
+            if layers is not None:
+                m.notes.append(f"verify: the draft {p.draft} is cut to {layers} of its {models.get(p.draft).n_layers} "
+                               f"layers, as the target to {cfg.n_layers}: c is the ratio of two truncated models")
+            m.notes.append("verify: acceptance is synthetic (each draft token kept with probability alpha = "
+                           f"{', '.join(map(str, verify.ALPHAS))}, independently): random weights make a real alpha "
+                           "meaningless; T(gamma + 1) between measured k is interpolated linearly")
+            cpu = info.kind != "cuda"
+            verify.measure_draft(info, p.draft, p.dtype, p.verify_context, p.verify_batches, layers, m.verify,
+                                 rows=m.drafts, notes=m.notes, progress=lambda label: step(label, "draft"),
+                                 reps=5 if cpu else 20, settle_rounds=2 if cpu else 10)
     if "quant" not in p.skip:
         m.section = "quant"
         copy = next((r.GBps for r in m.bandwidth if r.kernel == "copy"), None)
@@ -313,7 +368,8 @@ def document(p: Plan, m: Measured, complete: bool = True) -> dict:
     doc = res.document(p.info, p.why, p.settings(), m.bandwidth, m.stream_triad_GBps, m.matmul,
                        decode.with_batch_flags(m.decode), m.notes, created, prefill=m.prefill, profile=m.profile,
                        environment=m.environment, complete=complete,
-                       interrupted_during=None if complete else m.section, quant=m.quant, mixed=m.mixed)
+                       interrupted_during=None if complete else m.section, quant=m.quant, mixed=m.mixed,
+                       verify=m.verify, speculative=verify.speculative_section(m.drafts, m.verify))
     return res.validate(doc, "this run's results")
 
 
@@ -380,12 +436,18 @@ def summary(doc: dict) -> str:
     if doc.get("mixed"):
         lines.append("Mixed steps (a decode batch plus a prefill chunk, timed as one step):")
         lines.append(res.mixed_table(doc))
+    if doc.get("verify"):
+        lines.append("Verify passes T(k) (k tokens per sequence scored in one forward, logits for all k):")
+        lines.append(res.verify_table(doc))
+    if doc.get("speculative"):
+        lines.append("Speculative decoding at synthetic acceptance rates (best gamma per alpha; c = draft step / T(1)):")
+        lines.append(res.speculative_table(doc))
     calibrations, _ = calibrate_document(doc)
     if calibrations or doc["decode"]:
         lines.append("Calibrated model: fixed cost + max((weight + cache bytes) / copy bandwidth, "
                      "FLOPs / best matmul), fixed cost fitted on the two smallest points of each sweep:")
         lines.append(res.calibration_table(doc))
-    flagged = sum(bool(r.get("flags")) for s in ("bandwidth", "matmul", "decode", "prefill", "mixed") for r in doc.get(s, []))
+    flagged = sum(bool(r.get("flags")) for s in ("bandwidth", "matmul", "decode", "prefill", "mixed", "verify") for r in doc.get(s, []))
     if flagged:
         lines.append(f"note: {flagged} rows are flagged (see flags): run-to-run spread is large or the order of "
                      "batch times is unexpected; rerun on an idle machine before trusting them")

@@ -17,13 +17,16 @@ from snippets.results import (  # noqa: F401 - re-exported
     overview_table,
     prefill_table,
     profile_table,
+    speculative_table,
     validate,
+    verify_table,
 )
 
 
 def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, decode, notes, created: str,
              prefill=(), profile: dict | None = None, environment: dict | None = None, complete: bool = True,
-             interrupted_during: str | None = None, quant=(), mixed=()) -> dict:
+             interrupted_during: str | None = None, quant=(), mixed=(), verify=(),
+             speculative: dict | None = None) -> dict:
     """The results document of one run (schema version 2), from the measured rows."""
     spec = info.spec
     env = environment or {}
@@ -58,6 +61,8 @@ def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, de
         "profile": profile,
         "quant": [_row(r) for r in quant],
         "mixed": [_row(r) for r in mixed],
+        "verify": [_row(r) for r in verify],
+        "speculative": speculative,
         "notes": list(notes),
     }
 
