@@ -13,11 +13,7 @@ pass captured in one CUDA graph) on CUDA only. On CPUs the run builds a few laye
 Bytes and FLOPs per row: `verify_cost`, counted the way chapter 5 counts them (every weight
 once for batch x k rows, each sequence's cache read once and its k new K/V entries written,
 the activations of every row, causal attention over context + k, and the LM head for **all k
-positions**). snippets.speculative.verify_step is roofline.mixed_step with one chunk per
-sequence, whose LM head runs for the chunk's last token only; a fix to count it for every
-position is under way elsewhere, so `verify_cost` is computed here from roofline's pieces
-(roofline.prompt_matmul_flops(m, k, k), kv_cache.chunk_attention_flops and chunk_kv_bytes,
-models.step_weight_bytes): it equals the fixed verify_step.
+positions**): snippets.speculative.verify_step, the one definition chapter 5 uses.
 
 The draft: a decode step of a smaller decoder shape (DRAFT_MODELS: the first one in the data)
 at the same batch and context, c = T_draft / T_target(k = 1) per batch and mode. On CPUs the
@@ -37,8 +33,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
-from snippets import kv_cache, models, roofline, speculative
-from snippets.units import bytes_per_element
+from snippets import models, roofline, speculative
 
 if TYPE_CHECKING:  # pragma: no cover
     from snippets.bench.device import DeviceInfo
@@ -81,17 +76,9 @@ def modes_for(kind: str) -> list[str]:
 def verify_cost(m: models.ModelConfig, batch: int, context: int, tokens: int, weight_dtype: str = "fp16",
                 kv_dtype: str = "fp16") -> roofline.StepCost:
     """One target pass scoring `tokens` new tokens of each of `batch` sequences after `context`
-    cached ones, with logits for every position (see the module docstring for what is counted)."""
-    if batch < 1 or tokens < 1:
-        raise ValueError(f"batch and tokens must be >= 1; got {batch}, {tokens}")
-    return roofline.StepCost(
-        weight_flops=batch * roofline.prompt_matmul_flops(m, tokens, tokens),
-        attention_flops=batch * kv_cache.chunk_attention_flops(m, context, tokens),
-        weight_bytes=models.step_weight_bytes(m, weight_dtype, batch * tokens),
-        kv_bytes=batch * kv_cache.chunk_kv_bytes(m, context, tokens, kv_dtype),
-        tokens=batch * tokens,
-        activation_bytes=batch * roofline.prompt_activation_elements(m, tokens, tokens) * bytes_per_element(weight_dtype),
-    )
+    cached ones, with logits for every position: chapter 5's speculative.verify_step, the one
+    definition the page, the bench and the lab share."""
+    return speculative.verify_step(m, batch, context, tokens, weight_dtype, kv_dtype)
 
 
 def shape(model_name: str, layers: int) -> models.ModelConfig:
