@@ -1,12 +1,26 @@
-# Serve the page's seeded workload on the roofline of a named GPU: whole prompts, then chunked.
+# Serve a short run of the page's seeded workload on the roofline of a named GPU: whole prompts,
+# then chunked.
 # Every setting comes from pages/ch3.py, the module that computes the page's numbers.
-from pages.ch3 import CHUNKED, DTYPE, GPU, MODEL, N_REQUESTS, PAGED, POLICIES, RATE, SEED, SLO, SLO_PERCENTILE, WORKLOAD
+from pages.ch3 import (
+    CHUNKED,
+    DTYPE,
+    GPU,
+    MODEL,
+    PAGED,
+    POLICIES,
+    RATE,
+    SEED,
+    SHORT_REQUESTS,
+    SLO,
+    SLO_PERCENTILE,
+    WORKLOAD,
+)
 from snippets import hardware, kv_cache, models, serving
 
 gpu, model = hardware.get(GPU), models.get(MODEL)
 capacity = kv_cache.max_tokens(model, gpu, DTYPE, DTYPE)  # tokens of cache beside the weights
 step_time = serving.RooflineStepTime(model, gpu, DTYPE, DTYPE, DTYPE)  # or a measured model: same call
-requests = serving.Workload(n_requests=N_REQUESTS, rate_per_s=RATE, seed=SEED, **WORKLOAD).requests()
+requests = serving.Workload(n_requests=SHORT_REQUESTS, rate_per_s=RATE, seed=SEED, **WORKLOAD).requests()
 
 for policy in (p for p in POLICIES if p.name in (PAGED, CHUNKED)):
     sim = serving.simulate(requests, policy, step_time, capacity)
