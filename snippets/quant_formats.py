@@ -275,10 +275,4 @@ def compute_bound_batch(m: ModelConfig, fmt: str | WeightFormat, accelerator: Ac
     def bound(batch: int) -> bool:
         return not is_memory_bound(m, fmt, accelerator, batch, context, kv_dtype)
 
-    if not bound(limit):
-        return None
-    low, high = 1, limit
-    while low < high:  # compute-bound grows with the batch; invariant: high is compute-bound
-        middle = (low + high) // 2
-        low, high = (middle + 1, high) if not bound(middle) else (low, middle)
-    return high
+    return roofline.first_int_where(bound, 1, limit)

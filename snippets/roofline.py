@@ -7,6 +7,7 @@ Units: FLOPs (a multiply-add is 2), bytes, seconds, FLOP/s, bytes/s.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from snippets import kv_cache
 from snippets.hardware import Accelerator
@@ -48,6 +49,18 @@ def time_lower_bound_s(flops: float, bytes_moved: float, peak_flops: float, band
     require_non_negative("flops", flops)
     require_non_negative("bytes_moved", bytes_moved)
     return max(flops / peak_flops, bytes_moved / bandwidth_Bps)
+
+
+def first_int_where(holds: Callable[[int], bool], low: int, high: int) -> int | None:
+    """Smallest integer n in [low, high] with holds(n), for a condition that, once true, stays
+    true as n grows (a step turning compute-bound, a cache outgrowing the weights); None when
+    it does not hold even at `high`. Bisection: about log2(high - low) evaluations."""
+    if not holds(high):
+        return None
+    while low < high:  # invariant: holds(high)
+        middle = (low + high) // 2
+        low, high = (middle + 1, high) if not holds(middle) else (low, middle)
+    return high
 
 
 # ---- matmuls -------------------------------------------------------------------------------
@@ -246,14 +259,11 @@ def prefill_knee_tokens(m: ModelConfig, accelerator: Accelerator, weight_dtype: 
     def compute_bound(tokens: int) -> bool:
         return not prefill(m, tokens, weight_dtype, weight_dtype).is_memory_bound(accelerator, compute_dtype)
 
-    low, high = 1, m.max_position_embeddings
-    if not compute_bound(high):
+    found = first_int_where(compute_bound, 1, m.max_position_embeddings)
+    if found is None:
         raise ValueError(f"a prefill of {m.name} stays memory-bound on the {accelerator.name} up to "
-                         f"{high:,} tokens")
-    while low < high:  # compute_bound grows with the prompt in practice; invariant: high is compute-bound
-        middle = (low + high) // 2
-        low, high = (middle + 1, high) if not compute_bound(middle) else (low, middle)
-    return high
+                         f"{m.max_position_embeddings:,} tokens")
+    return found
 
 
 def mixed_step_knee_tokens(m: ModelConfig, accelerator: Accelerator, batch: int, context: int,
@@ -265,13 +275,10 @@ def mixed_step_knee_tokens(m: ModelConfig, accelerator: Accelerator, batch: int,
         step = mixed_step(m, batch, context, ((0, tokens),), weight_dtype, weight_dtype)
         return not step.is_memory_bound(accelerator, compute_dtype)
 
-    low, high = 1, m.max_position_embeddings
-    if not compute_bound(high):
-        raise ValueError(f"a chunk of {high:,} tokens leaves the step memory-bound")
-    while low < high:  # invariant: high is compute-bound
-        middle = (low + high) // 2
-        low, high = (middle + 1, high) if not compute_bound(middle) else (low, middle)
-    return high
+    found = first_int_where(compute_bound, 1, m.max_position_embeddings)
+    if found is None:
+        raise ValueError(f"a chunk of {m.max_position_embeddings:,} tokens leaves the step memory-bound")
+    return found
 
 
 def generation_time_s(m: ModelConfig, prompt_tokens: int, new_tokens: int, use_cache: bool,
@@ -294,10 +301,7 @@ def cache_outweighs_weights_context(m: ModelConfig, batch: int, weight_dtype: st
         step = decode_step(m, batch, context, weight_dtype, kv_dtype)
         return step.kv_bytes > step.weight_bytes
 
-    low, high = 1, m.max_position_embeddings
-    if not cache_wins(high):
+    found = first_int_where(cache_wins, 1, m.max_position_embeddings)
+    if found is None:
         return None
-    while low < high:  # cache bytes grow with the context; invariant: high wins
-        middle = (low + high) // 2
-        low, high = (middle + 1, high) if not cache_wins(middle) else (low, middle)
-    return high
+    return found

@@ -156,13 +156,10 @@ def verify_knee_tokens(m: ModelConfig, accelerator: Accelerator, context: int, b
         step = verify_step(m, batch, context, tokens, weight_dtype, kv_dtype)
         return not (step if activations else without_activations(step)).is_memory_bound(accelerator)
 
-    low, high = 1, limit
-    if not compute_bound(high):
+    found = roofline.first_int_where(compute_bound, 1, limit)
+    if found is None:
         raise ValueError(f"verifying {limit:,} tokens of {m.name} stays memory-bound on the {accelerator.name}")
-    while low < high:  # invariant: high is compute-bound
-        middle = (low + high) // 2
-        low, high = (middle + 1, high) if not compute_bound(middle) else (low, middle)
-    return high
+    return found
 
 
 def draft_step_time_s(draft: float | ModelConfig, m: ModelConfig, accelerator: Accelerator, batch: int,

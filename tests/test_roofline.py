@@ -128,3 +128,10 @@ def test_attainable_is_continuous_at_the_ridge(peak, bw):
     above = roofline.attainable_flops(ridge * (1 + 1e-9), peak, bw)
     assert math.isclose(below, peak, rel_tol=1e-8)
     assert math.isclose(above, peak, rel_tol=1e-12)
+
+
+def test_first_int_where_finds_the_smallest_and_says_when_there_is_none():
+    assert roofline.first_int_where(lambda n: n >= 37, 1, 1000) == 37
+    assert roofline.first_int_where(lambda n: n >= 1, 1, 1000) == 1
+    assert roofline.first_int_where(lambda n: n >= 1000, 1, 1000) == 1000
+    assert roofline.first_int_where(lambda n: False, 1, 1000) is None
