@@ -23,18 +23,6 @@ PAGES = nav_sources()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync", "--disable-quic"],
-        )
-        yield browser
-        browser.close()
-
-
 @contextlib.contextmanager
 def opened(browser, url: str, scheme: str):
     """`url` in a fresh browser context: yields the page and what the browser saw; closes after."""

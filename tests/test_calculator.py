@@ -20,20 +20,6 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
 
 
-# Its own browser (as tests/test_browser.py launches it), so that this file does not depend on
-# that module's import-time page discovery.
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync", "--disable-quic"],
-        )
-        yield browser
-        browser.close()
-
-
 ROOT = Path(__file__).resolve().parents[1]
 SITE = "http://calculator.test"  # served by page.route below: nothing leaves the machine
 
