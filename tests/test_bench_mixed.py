@@ -45,7 +45,7 @@ def test_chunk_logits_are_the_last_row_of_the_full_forward():
 
 def test_graph_mode_needs_cuda():
     model, _ = decode.build("GPT-2 small (gpt2)", "fp32", 16, 1, "cpu")
-    with pytest.raises(ValueError, match="graph on CUDA"):
+    with pytest.raises(ValueError, match="mixed modes graph need a CUDA GPU"):
         mixed.measure(CPU, model, "GPT-2 small (gpt2)", "fp32", 8, [1], [0], modes=["graph"], reps=1)
 
 

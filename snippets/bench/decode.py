@@ -24,14 +24,16 @@ MODES = ("eager", "graph", "compile")
 DTYPES = {name: TORCH_DTYPES[name] for name in COMPUTE_DTYPES}
 
 
-def validate_modes(modes, kind: str) -> list[str]:
-    """The one check of decode modes: known names, and graph/compile only on CUDA."""
+def validate_modes(modes, kind: str, allowed: tuple[str, ...] = MODES, section: str = "decode") -> list[str]:
+    """The one check of a section's step modes (decode, mixed, verify): known names, and every
+    mode but eager only on CUDA."""
     modes = [m.strip() for m in modes if m.strip()]
-    unknown = sorted(set(modes) - set(MODES))
+    unknown = sorted(set(modes) - set(allowed))
     if unknown or not modes:
-        raise ValueError(f"decode modes take {', '.join(MODES)}; got {', '.join(unknown) or 'none'}")
+        raise ValueError(f"{section} modes take {', '.join(allowed)}; got {', '.join(unknown) or 'none'}")
     if kind != "cuda" and set(modes) - {"eager"}:
-        raise ValueError(f"decode modes graph and compile need a CUDA GPU; this run is on {kind}")
+        cuda_only = " and ".join(m for m in allowed if m != "eager")
+        raise ValueError(f"{section} modes {cuda_only} need a CUDA GPU; this run is on {kind}")
     return modes
 
 

@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from snippets import models, roofline
+from snippets import kv_cache, models, roofline
+from snippets.bench.decode import validate_modes
 from snippets.bench.device import DeviceInfo
 from snippets.bench.memory import fits, free_bytes, is_out_of_memory
 from snippets.bench.timing import time_until_steady
@@ -122,16 +123,14 @@ def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, conte
     appending rows and notes as they come (an interrupted run keeps them)."""
     rows = [] if rows is None else rows
     notes = [] if notes is None else notes
-    modes = list(modes or modes_for(info.kind))
-    if set(modes) - set(MODES) or (info.kind != "cuda" and set(modes) - {"eager"}):
-        raise ValueError(f"mixed modes take eager (and graph on CUDA); got {', '.join(modes)}")
+    modes = validate_modes(modes or modes_for(info.kind), info.kind, MODES, "mixed")
     cfg, device = model.cfg, info.torch_device
     torch_dtype = model.lm_head.weight.dtype
     if max([context, *chunks]) > cfg.max_seq_len:
         raise ValueError(f"context {context} or chunk {max(chunks)} is beyond the decoder's {cfg.max_seq_len} positions")
     named = models.get(model_name)
     element = torch.empty((), dtype=torch_dtype).element_size()
-    per_token = 2 * cfg.n_layers * cfg.n_kv_heads * cfg.head_dim * element
+    per_token = kv_cache.mha_elements_per_token(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim) * element
     stop = False
     for batch in batches:
         if stop:

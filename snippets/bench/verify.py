@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
-from snippets import models, roofline, speculative
+from snippets import kv_cache, models, roofline, speculative
 
 if TYPE_CHECKING:  # pragma: no cover
     from snippets.bench.device import DeviceInfo
@@ -205,21 +205,20 @@ def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, conte
     """Time one verify pass per (batch, k, mode), appending rows and notes as they come."""
     import torch
 
+    from snippets.bench.decode import validate_modes
     from snippets.bench.memory import fits, free_bytes, is_out_of_memory
     from snippets.bench.timing import slower_at_smaller_batch
 
     rows = [] if rows is None else rows
     notes = [] if notes is None else notes
-    modes = list(modes or modes_for(info.kind))
-    if set(modes) - set(MODES) or (info.kind != "cuda" and set(modes) - {"eager"}):
-        raise ValueError(f"verify modes take eager (and graph on CUDA); got {', '.join(modes)}")
+    modes = validate_modes(modes or modes_for(info.kind), info.kind, MODES, "verify")
     cfg, device = model.cfg, info.torch_device
     torch_dtype = model.lm_head.weight.dtype
     if context + max(tokens) > cfg.max_seq_len:
         raise ValueError(f"context {context} + {max(tokens)} tokens is beyond the decoder's {cfg.max_seq_len} positions")
     named, built = models.get(model_name), shape(model_name, cfg.n_layers)
     element = torch.empty((), dtype=torch_dtype).element_size()
-    per_token = 2 * cfg.n_layers * cfg.n_kv_heads * cfg.head_dim * element
+    per_token = kv_cache.mha_elements_per_token(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim) * element
     first = len(rows)
     with torch.inference_mode():
         for batch in batches:
