@@ -40,6 +40,7 @@ TREE_SIZES = (16, 64)  # tokens of a draft tree verified in one pass (examples)
 gpu = hardware.get(GPU)
 model = models.get(MODEL)
 drafter = models.get(DRAFTER)
+deepseek_total_B = models.param_count(models.get("DeepSeek-V3")) / 1e9  # the MTP note cites it
 claim("the drafter shares the target's vocabulary", drafter.vocab_size == model.vocab_size)
 
 # ---- Verification is nearly free ---------------------------------------------------------

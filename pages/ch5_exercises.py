@@ -147,6 +147,7 @@ ex5_gpu = ex2_gpu
 ex5_model = ex2_model
 ex5_dtype = "bf16"
 ex5_prompts = (1, 8, 64, 512)
+_, ex5_k_small, ex5_k_mid, ex5_k_big = ex5_prompts
 TOLERANCE = 0.15  # "close": within 15 % of the predicted ratio
 
 
@@ -156,9 +157,9 @@ def _ex5_step(k: int) -> roofline.StepCost:
 
 _ex5 = {k: _ex5_step(k).time_s(ex5_gpu) for k in ex5_prompts}
 ex5_one_ms = _ex5[1] * 1e3
-ex5_ratio_8 = _ex5[8] / _ex5[1]
-ex5_ratio_64 = _ex5[64] / _ex5[1]
-ex5_ratio_512 = _ex5[512] / _ex5[1]
+ex5_ratio_8 = _ex5[ex5_k_small] / _ex5[1]
+ex5_ratio_64 = _ex5[ex5_k_mid] / _ex5[1]
+ex5_ratio_512 = _ex5[ex5_k_big] / _ex5[1]
 ex5_low_64, ex5_high_64 = ex5_ratio_64 * (1 - TOLERANCE), ex5_ratio_64 * (1 + TOLERANCE)
 ex5_knee = speculative.verify_knee_tokens(ex5_model, ex5_gpu, 0, 1, ex5_dtype, ex5_dtype)
 ex5_prefill_ratio_512 = (roofline.prefill(ex5_model, 512, ex5_dtype, ex5_dtype).time_s(ex5_gpu)
