@@ -93,9 +93,16 @@ def test_a_failed_reference_shows_in_place_and_warns(caplog):
     assert any("ch1.nothing" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
 
 
-def test_values_are_escaped_text():
-    element = values.format_value("ch1.ACROSS_GPUS", "val", "value", md=None)  # any text value
-    assert element.text.startswith("(") and len(element) == 0  # text node only, no markup
+def test_values_are_escaped_text(monkeypatch):
+    import xml.etree.ElementTree as etree
+
+    from pages import ch1
+
+    monkeypatch.setattr(ch1, "hostile", '<script>alert(1)</script> & "q"', raising=False)
+    element = values.format_value("ch1.hostile", "val", "value", md=None)
+    assert len(element) == 0  # a text node, never markup
+    html = etree.tostring(element, encoding="unicode")
+    assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in html
 
 
 def test_claim():
