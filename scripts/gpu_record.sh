@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Record a quick benchmark on a lent GPU (see the device tool): results land in $OUT.
 # Runs with the machine's own python3/torch; the course package needs no install, but the
-# results schema needs pydantic and the progress display rich (installed here if missing).
+# results schema needs pydantic and the progress display rich: installed from wheels in .whl/
+# when that folder exists (an offline machine: see the device tool's notes), else from PyPI.
+# BENCH_LIMIT_S (default 420) stops the run with Ctrl-C's signal: what was measured is saved.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
@@ -9,9 +11,16 @@ OUT=${OUT:-bench-results}
 mkdir -p "$OUT"
 q="name,memory.total,clocks.sm,clocks.max.sm,clocks.mem,power.draw,temperature.gpu"
 nvidia-smi --query-gpu=$q --format=csv | tee "$OUT/nvidia-smi.csv"
-python3 -c "import pydantic, rich" 2>/dev/null || python3 -m pip install --quiet "pydantic>=2" "rich>=13"
+if ! python3 -c "import pydantic, rich" 2>/dev/null; then
+  if [ -d .whl ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+    export PYTHONPATH=$PWD:/tmp/site
+  else
+    python3 -m pip install --quiet "pydantic>=2" "rich>=13" || exit 1
+  fi
+fi
 python3 -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__)"
-python3 -m snippets bench --quick --out "$OUT" "$@" 2>&1 | tee "$OUT/bench.log"
+timeout -s INT "${BENCH_LIMIT_S:-420}" python3 -m snippets bench --quick --out "$OUT" "$@" 2>&1 | tee "$OUT/bench.log"
 status=${PIPESTATUS[0]}
 nvidia-smi --query-gpu=$q --format=csv,noheader | tee -a "$OUT/nvidia-smi.csv"
 exit "$status"

@@ -83,6 +83,22 @@ def test_ctrl_c_saves_what_was_measured(monkeypatch, tmp_path, capsys):
     assert [r["batch"] for r in doc["decode"]] == [1, 2] and doc["prefill"] == []
 
 
+def test_a_section_that_raises_is_noted_and_the_run_goes_on(monkeypatch, tmp_path, capsys):
+    """A broken path (say, a kernel this torch build lacks) loses only its own section."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("no kernel image is available")
+
+    monkeypatch.setattr(prefill, "measure", broken)
+    code = cli.main([*TINY, "--skip", "bandwidth,matmul", "--out", str(tmp_path)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "section(s) failed and were skipped: prefill" in err
+    (path,) = tmp_path.glob("*.json")
+    doc = results.load(path)
+    assert doc["complete"] is True and [r["batch"] for r in doc["decode"]] == [1, 2] and doc["prefill"] == []
+    assert "prefill failed and was skipped: RuntimeError: no kernel image is available" in doc["notes"]
+
+
 def test_cpu_out_of_memory_is_recognised():
     assert memory.is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. "
                                                 "DefaultCPUAllocator: not enough memory: you tried to allocate 1 bytes."))

@@ -1,7 +1,8 @@
 """`python -m snippets bench`: measure this machine and draw its roofline.
 
-Exit status: 0 on success; 2 on bad options (one message saying what is allowed, before anything
-is measured); 130 on Ctrl-C (what was measured so far is saved, marked incomplete).
+Exit status: 0 on success; 1 when a section raised (its traceback is printed, a note names it, and
+the other sections are measured and saved); 2 on bad options (one message saying what is allowed,
+before anything is measured); 130 on Ctrl-C (what was measured so far is saved, marked incomplete).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime as dt
 import json
 import sys
 import tempfile
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,6 +230,7 @@ class Measured:
     verify: list = field(default_factory=list)
     drafts: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # sections that raised (each also has a note)
     section: str = "start"
     environment: dict = field(default_factory=dict)
 
@@ -262,6 +265,21 @@ def step_plan(p: Plan) -> list[tuple[str, float]]:
     return steps
 
 
+def attempt(m: Measured, section: str, measure) -> bool:
+    """Run one section's `measure()`. An exception other than Ctrl-C does not end the run: its
+    traceback goes to stderr, a note says which section failed and why, and the next section runs
+    (what the other sections measured is kept). True if the section finished."""
+    m.section = section
+    try:
+        measure()
+    except Exception as error:  # noqa: BLE001 - one broken path must not lose the other sections
+        traceback.print_exc(file=sys.stderr)
+        m.failed.append(section)
+        m.notes.append(f"{section} failed and was skipped: {type(error).__name__}: {error}")
+        return False
+    return True
+
+
 def run(p: Plan, m: Measured, progress=None) -> Measured:
     """Measure every section not skipped, filling `m` as results arrive."""
     info = p.info
@@ -269,93 +287,99 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
     m.notes.append(f"device chosen: {p.why}")
     weights = dict(step_plan(p))
     step = (lambda label, section: progress(label, weights.get(section, 1.0))) if progress else (lambda *a: None)
-    if "bandwidth" not in p.skip:
-        m.section = "bandwidth"
+    copy_GBps = lambda: next((r.GBps for r in m.bandwidth if r.kernel == "copy"), None)  # noqa: E731
+
+    def measure_bandwidth():
         _, n = bandwidth.measure(info, bandwidth.default_buffer_bytes(info, p.quick), rows=m.bandwidth,
                                  progress=lambda label: step(label, "bandwidth"))
-        m.notes += n
+        m.notes.extend(n)
         if info.kind == "cpu":
             m.stream_triad_GBps = bandwidth.stream_triad_GBps(m.bandwidth[0].buffer_bytes, threads=info.threads)
-    if "matmul" not in p.skip:
-        m.section = "matmul"
+
+    def measure_matmul():
         _, n = matmul.measure(info, matmul.default_shapes(info, p.quick), matmul.default_dtypes(info),
                               rows=m.matmul, progress=lambda label: step(label, "matmul"))
-        m.notes += n
+        m.notes.extend(n)
+
+    if "bandwidth" not in p.skip:
+        attempt(m, "bandwidth", measure_bandwidth)
+    if "matmul" not in p.skip:
+        attempt(m, "matmul", measure_matmul)
     if {"decode", "prefill", "mixed", "verify"} - p.skip:
-        m.section = "building the model"
-        max_len = max([p.context] + (p.prompts if "prefill" not in p.skip else [])
-                      + (p.mixed_chunks if "mixed" not in p.skip else [])
-                      + ([p.verify_context + max(p.verify_tokens)] if "verify" not in p.skip else []))
-        try:
-            model, cfg, built = decode.build_fitting(info, p.model, p.dtype, max_len, p.layers)
-        except MemoryError as error:
-            also = " and ".join(s for s in ("mixed", "verify") if s not in p.skip)
-            m.notes.append(f"skipped decode and prefill{f' (and {also})' if also else ''}: {error}")
-            return m
-        m.notes += built
-        if cfg.n_layers < models.get(p.model).n_layers:
-            m.notes.append(f"decode, prefill, mixed and verify steps ran {cfg.n_layers} of {p.model}'s {models.get(p.model).n_layers} "
-                           "layers: their times are for that many layers, not the whole model")
-        if "decode" not in p.skip:
-            m.section = "decode"
-            copy = next((r.GBps for r in m.bandwidth if r.kernel == "copy"), None)
-            decode.measure(info, p.model, p.dtype, p.context, p.batches, p.modes, copy_GBps=copy, model=model,
-                           rows=m.decode, notes=m.notes, progress=lambda label: step(label, "decode"))
-            if p.profile_batch:
-                m.section = "profile"
-                step(f"profile: decode at batch {p.profile_batch}", "profile")
-                m.profile = decode.profile(info, model, p.context, p.profile_batch, m.decode)
-        if "prefill" not in p.skip:
-            m.section = "prefill"
-            if info.kind != "cuda":
-                m.notes.append(f"prefill on {info.kind}: prompts of {_csv(p.prompts)} tokens (GPUs default to "
-                               f"{_csv(prefill.GPU_PROMPTS)}) with the same {cfg.n_layers} layers as decode")
-            mm = [r for r in m.matmul if r.dtype == p.dtype] or m.matmul
-            best_tflops = max((r.best_TFLOPS for r in mm), default=None)
-            cpu = info.kind == "cpu"  # a CPU prefill of hundreds of tokens takes seconds: fewer repetitions
-            prefill.measure(info, model, p.model, p.dtype, p.prompts, best_TFLOPS=best_tflops, rows=m.prefill,
-                            notes=m.notes, progress=lambda label: step(label, "prefill"),
-                            reps=5 if cpu else 10, settle_rounds=2 if cpu else 5)
-        if "mixed" not in p.skip:
-            m.section = "mixed"
-            m.notes.append(f"mixed steps: a decode of batches {_csv(p.mixed_batches)} at context {p.context:,} plus a "
-                           f"prefill chunk of {_csv(p.mixed_chunks)} tokens, timed as two forwards in one step "
-                           f"(real servers fuse them into one), on the same {cfg.n_layers}-layer decoder as decode")
-            cpu = info.kind == "cpu"
-            mixed.measure(info, model, p.model, p.dtype, p.context, p.mixed_batches, p.mixed_chunks, rows=m.mixed,
-                          notes=m.notes, progress=lambda label: step(label, "mixed"),
-                          reps=5 if cpu else 20, settle_rounds=2 if cpu else 10)
-        if "verify" not in p.skip:
-            m.section = "verify"
-            cpu = info.kind != "cuda"
-            m.notes.append(f"verify: the target ({cfg.n_layers} layers of {p.model}) scores k = {_csv(p.verify_tokens)} "
-                           f"tokens per sequence after {p.verify_context:,} cached ones, logits for all k, at batches "
-                           f"{_csv(p.verify_batches)}" + (f" (a short context on {info.kind}: GPUs use --context, "
-                                                          f"{GPU_CONTEXT:,} by default)" if cpu else ""))
-            verify.measure(info, model, p.model, p.dtype, p.verify_context, p.verify_batches, p.verify_tokens,
-                           rows=m.verify, notes=m.notes, progress=lambda label: step(label, "verify"),
-                           reps=5 if cpu else 20, settle_rounds=2 if cpu else 10)
-        del model
-        if "verify" not in p.skip:
-            m.section = "verify (draft)"
-            layers = verify.draft_layers(p.draft, p.model, cfg.n_layers)
-            if layers is not None:
-                m.notes.append(f"verify: the draft {p.draft} is cut to {layers} of its {models.get(p.draft).n_layers} "
-                               f"layers, as the target to {cfg.n_layers}: c is the ratio of two truncated models")
-            m.notes.append("verify: acceptance is synthetic (each draft token kept with probability alpha = "
-                           f"{', '.join(map(str, verify.ALPHAS))}, independently): random weights make a real alpha "
-                           "meaningless; T(gamma + 1) between measured k is interpolated linearly")
-            cpu = info.kind != "cuda"
-            verify.measure_draft(info, p.draft, p.dtype, p.verify_context, p.verify_batches, layers, m.verify,
-                                 rows=m.drafts, notes=m.notes, progress=lambda label: step(label, "draft"),
-                                 reps=5 if cpu else 20, settle_rounds=2 if cpu else 10)
+        measure_model_sections(p, m, step, copy_GBps)
     if "quant" not in p.skip:
-        m.section = "quant"
-        copy = next((r.GBps for r in m.bandwidth if r.kernel == "copy"), None)
-        quant.measure(info, p.model, QUANT_BATCHES, copy_GBps=copy, rows=m.quant, notes=m.notes,
-                      progress=lambda label: step(label, "quant"))
+        attempt(m, "quant", lambda: quant.measure(info, p.model, QUANT_BATCHES, copy_GBps=copy_GBps(), rows=m.quant,
+                                                  notes=m.notes, progress=lambda label: step(label, "quant")))
     m.section = "done"
     return m
+
+
+def measure_model_sections(p: Plan, m: Measured, step, copy_GBps) -> None:
+    """The sections that run the course decoder (built once): decode, prefill, mixed, verify."""
+    info = p.info
+    cpu = info.kind == "cpu"  # a CPU step of hundreds of tokens takes seconds: fewer repetitions
+    not_cuda = info.kind != "cuda"  # verify: CPUs and MPS alike
+    m.section = "building the model"
+    max_len = max([p.context] + (p.prompts if "prefill" not in p.skip else [])
+                  + (p.mixed_chunks if "mixed" not in p.skip else [])
+                  + ([p.verify_context + max(p.verify_tokens)] if "verify" not in p.skip else []))
+    try:
+        model, cfg, built = decode.build_fitting(info, p.model, p.dtype, max_len, p.layers)
+    except MemoryError as error:
+        also = " and ".join(s for s in ("mixed", "verify") if s not in p.skip)
+        m.notes.append(f"skipped decode and prefill{f' (and {also})' if also else ''}: {error}")
+        return
+    m.notes += built
+    if cfg.n_layers < models.get(p.model).n_layers:
+        m.notes.append(f"decode, prefill, mixed and verify steps ran {cfg.n_layers} of {p.model}'s {models.get(p.model).n_layers} "
+                       "layers: their times are for that many layers, not the whole model")
+    if "decode" not in p.skip:
+        attempt(m, "decode", lambda: decode.measure(
+            info, p.model, p.dtype, p.context, p.batches, p.modes, copy_GBps=copy_GBps(), model=model,
+            rows=m.decode, notes=m.notes, progress=lambda label: step(label, "decode")))
+        if p.profile_batch:
+            def measure_profile():
+                step(f"profile: decode at batch {p.profile_batch}", "profile")
+                m.profile = decode.profile(info, model, p.context, p.profile_batch, m.decode)
+            attempt(m, "profile", measure_profile)
+    if "prefill" not in p.skip:
+        if info.kind != "cuda":
+            m.notes.append(f"prefill on {info.kind}: prompts of {_csv(p.prompts)} tokens (GPUs default to "
+                           f"{_csv(prefill.GPU_PROMPTS)}) with the same {cfg.n_layers} layers as decode")
+        mm = [r for r in m.matmul if r.dtype == p.dtype] or m.matmul
+        best_tflops = max((r.best_TFLOPS for r in mm), default=None)
+        attempt(m, "prefill", lambda: prefill.measure(
+            info, model, p.model, p.dtype, p.prompts, best_TFLOPS=best_tflops, rows=m.prefill, notes=m.notes,
+            progress=lambda label: step(label, "prefill"), reps=5 if cpu else 10, settle_rounds=2 if cpu else 5))
+    if "mixed" not in p.skip:
+        m.notes.append(f"mixed steps: a decode of batches {_csv(p.mixed_batches)} at context {p.context:,} plus a "
+                       f"prefill chunk of {_csv(p.mixed_chunks)} tokens, timed as two forwards in one step "
+                       f"(real servers fuse them into one), on the same {cfg.n_layers}-layer decoder as decode")
+        attempt(m, "mixed", lambda: mixed.measure(
+            info, model, p.model, p.dtype, p.context, p.mixed_batches, p.mixed_chunks, rows=m.mixed, notes=m.notes,
+            progress=lambda label: step(label, "mixed"), reps=5 if cpu else 20, settle_rounds=2 if cpu else 10))
+    if "verify" not in p.skip:
+        m.notes.append(f"verify: the target ({cfg.n_layers} layers of {p.model}) scores k = {_csv(p.verify_tokens)} "
+                       f"tokens per sequence after {p.verify_context:,} cached ones, logits for all k, at batches "
+                       f"{_csv(p.verify_batches)}" + (f" (a short context on {info.kind}: GPUs use --context, "
+                                                      f"{GPU_CONTEXT:,} by default)" if not_cuda else ""))
+        attempt(m, "verify", lambda: verify.measure(
+            info, model, p.model, p.dtype, p.verify_context, p.verify_batches, p.verify_tokens, rows=m.verify,
+            notes=m.notes, progress=lambda label: step(label, "verify"), reps=5 if not_cuda else 20,
+            settle_rounds=2 if not_cuda else 10))
+    model = None  # free the target before the draft is built (the lambdas above hold it by name)
+    if "verify" not in p.skip:
+        layers = verify.draft_layers(p.draft, p.model, cfg.n_layers)
+        if layers is not None:
+            m.notes.append(f"verify: the draft {p.draft} is cut to {layers} of its {models.get(p.draft).n_layers} "
+                           f"layers, as the target to {cfg.n_layers}: c is the ratio of two truncated models")
+        m.notes.append("verify: acceptance is synthetic (each draft token kept with probability alpha = "
+                       f"{', '.join(map(str, verify.ALPHAS))}, independently): random weights make a real alpha "
+                       "meaningless; T(gamma + 1) between measured k is interpolated linearly")
+        attempt(m, "verify (draft)", lambda: verify.measure_draft(
+            info, p.draft, p.dtype, p.verify_context, p.verify_batches, layers, m.verify, rows=m.drafts,
+            notes=m.notes, progress=lambda label: step(label, "draft"), reps=5 if not_cuda else 20,
+            settle_rounds=2 if not_cuda else 10))
 
 
 def document(p: Plan, m: Measured, complete: bool = True) -> dict:
@@ -482,4 +506,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     json_path, svg_path = write(doc, chosen.out)
     print(summary(doc))
     print(f"\nwrote {json_path} and {svg_path}")
+    if measured.failed:
+        print(f"{len(measured.failed)} section(s) failed and were skipped: {', '.join(measured.failed)} "
+              "(tracebacks above; the other sections' results are saved)", file=sys.stderr)
+        return 1
     return 0
