@@ -454,6 +454,15 @@ def verify_table(doc: dict) -> str:
                            "flags"], rows, align="lrrrrrrrrl", escape=False)
 
 
+def quant_table(doc: dict) -> str:
+    """One layer's weight matmuls per quantization format: time, achieved GB/s and the share of
+    the format's own bound (datasheet or measured copy bandwidth; the roof that binds)."""
+    return markdown_table(["format", "path", "batch", "ms", "GB/s", "% of bound", "flags"], [
+        [r["format"], md(r["path"]), r["batch"], f"{r['median_s'] * 1e3:.3f}", f"{r['GBps']:,.1f}",
+         f"{r['pct_of_bound']:.0f} ({r['bound_from']}, {r.get('bound_roof') or 'memory'})"
+         if r["pct_of_bound"] is not None else "–", _flags(r)] for r in doc.get("quant", [])], align="llrrrrl")
+
+
 def speculative_table(doc: dict) -> str:
     """Best gamma per synthetic alpha, from the verify rows and the draft's measured step."""
     spec = doc.get("speculative")

@@ -75,7 +75,18 @@ def test_recorded_files_render_tables_and_figures():
         assert "held out" in table and "fitted" in table
         assert "<svg" in measured.predicted_vs_measured(doc, name="c")
         assert "<svg" in measured.measured_roofline(doc, name="m")
-        assert results.prefill_table(doc).count("\n") == 1  # header only: old files have no prefill
+        rows = results.prefill_table(doc).count("\n") - 1  # less the header's separator line
+        assert rows == len(doc["prefill"])  # old (v1) files have none
+
+
+def test_the_recorded_h100_run_has_every_section():
+    """The GPU run that chapters 3 to 5 draw beside their bounds measured every section."""
+    (doc,) = [d for d in results.load_folder(Path("docs/results")) if "h100" in d["file"]]
+    assert doc["complete"] and doc["settings"]["layers"] is None
+    for section in ("bandwidth", "matmul", "decode", "prefill", "quant", "mixed", "verify"):
+        assert doc[section], section
+    assert doc["profile"] and doc["speculative"]["best"]
+    assert not any("failed and was skipped" in n for n in doc["notes"])
 
 
 HOSTILE = "<img src=x onerror=alert(1)> | <script>alert(1)</script> [x](javascript:alert(1)) $x^2$ & co"

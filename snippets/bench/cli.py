@@ -453,10 +453,7 @@ def summary(doc: dict) -> str:
     if doc.get("profile"):
         lines.append(res.profile_table(doc))
     if doc.get("quant"):
-        lines.append(markdown_table(["format", "path", "batch", "ms", "GB/s", "% of bound", "flags"], [
-            [r["format"], md(r["path"]), r["batch"], f"{r['median_s'] * 1e3:.3f}", f"{r['GBps']:,.1f}",
-             f"{r['pct_of_bound']:.0f} ({r['bound_from']}, {r.get('bound_roof') or 'memory'})" if r["pct_of_bound"] is not None else "-",
-             md("; ".join(r["flags"])) or "-"] for r in doc["quant"]], align="llrrrrl"))
+        lines.append(res.quant_table(doc))
     if doc.get("mixed"):
         lines.append("Mixed steps (a decode batch plus a prefill chunk, timed as one step):")
         lines.append(res.mixed_table(doc))
