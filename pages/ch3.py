@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 
+from pages import recorded
 from pages.claims import claim
-from snippets import hardware, kv_cache, models, roofline, serving
+from snippets import calibration, hardware, kv_cache, models, roofline, serving
 from snippets.report import markdown_table
 from snippets.units import GB, GiB, KiB
 from vis import chapter3
@@ -117,6 +118,33 @@ slo_tpot_ms = SLO.tpot_s * 1e3
 slo_tokens_per_s = 1 / SLO.tpot_s
 users_within_tpot = max(b for b in range(1, fits_at_context + 1) if step_s(b) <= SLO.tpot_s)
 claim("the TPOT target, not memory, limits the batch at 2,048 tokens", users_within_tpot < fits_at_context)
+
+# The two speeds measured: the recorded decode run of this model on this GPU (another context).
+_run = recorded.run_for(gpu.name, MODEL, DTYPE, "decode")
+measured_device = _run["device"]["name"]
+measured_mode = calibration.best_decode_mode(_run)
+_measured = sorted((r for r in _run["decode"] if r["mode"] == measured_mode), key=lambda r: r["batch"])
+MEASURED_CONTEXT = _run["settings"]["context"]
+claim("the recorded decode rows share one context", {r["context"] for r in _measured} == {MEASURED_CONTEXT})
+measured_points = tuple((r["batch"], r["median_s"]) for r in _measured)
+measured_small, measured_large = _measured[0]["batch"], _measured[-1]["batch"]
+measured_large_total = measured_large / _measured[-1]["median_s"]
+measured_large_per_user = 1 / _measured[-1]["median_s"]
+bound_large_total = measured_large / step_s(measured_large, MEASURED_CONTEXT)
+measured_large_share = measured_large_total / bound_large_total
+measured_gain = measured_large_total / (measured_small / _measured[0]["median_s"])
+bound_gain = bound_large_total / (measured_small / step_s(measured_small, MEASURED_CONTEXT))
+measured_loss = _measured[-1]["median_s"] / _measured[0]["median_s"]
+claim("every measured step is slower than its bound",
+      all(r["median_s"] > step_s(r["batch"], MEASURED_CONTEXT) for r in _measured))
+claim("measured, total throughput grows with every batch", all(
+    a["batch"] / a["median_s"] < b["batch"] / b["median_s"] for a, b in zip(_measured, _measured[1:])))
+claim("measured, batching multiplies total throughput within 10 % of what the bound predicts",
+      abs(measured_gain / bound_gain - 1) < 0.10)
+_shares = [step_s(r["batch"], MEASURED_CONTEXT) / r["median_s"] for r in _measured]
+claim("every measured step is slower than its bound by about the same factor (within 10 %) at every batch",
+      max(_shares) / min(_shares) < 1.10)
+
 
 
 def two_speeds_table() -> str:
@@ -590,9 +618,9 @@ claim("a prefix hit turns a compute-bound prefill into a memory-bound one",
 
 # ---- Figures: the same parameters as the prose --------------------------------------------------------------
 def pareto_figure() -> str:
-    # Measured points (recorded results files) are a later addition: pass them as `measured`.
     return cached(chapter3.pareto, GPU, MODEL, DTYPE, (CONTEXT, LONG_CONTEXT), SLO.tpot_s, reading_tpot_s,
-                  measured=())
+                  measured=measured_points, measured_context=MEASURED_CONTEXT,
+                  measured_label=f"measured: {measured_device}, {measured_mode} mode")
 
 
 def _timeline_request() -> serving.Served:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 
+from pages import recorded
 from pages.claims import claim
-from snippets import hardware, kv_cache, models, quant_formats, quant_measurements, roofline
+from snippets import hardware, kv_cache, models, quant_formats, quant_measurements, results, roofline
 from snippets.report import markdown_table
 from snippets.units import GB, GiB
 from vis import chapter4
@@ -365,6 +366,46 @@ claim("GPTQ's calibrated codes cost less perplexity than round-to-nearest in bot
 e4m3_max, e5m2_max = quant_formats.FP8_FORMATS["e4m3"][2], quant_formats.FP8_FORMATS["e5m2"][2]
 e4m3_err_pct, e5m2_err_pct = (100 * quant_formats.fp8_relative_error(n) for n in ("e4m3", "e5m2"))
 claim("e5m2 trades precision for range", e5m2_max > 100 * e4m3_max and e5m2_err_pct == 2 * e4m3_err_pct)
+
+# ---- This course's own measurement: the recorded run's quant section --------------------------
+_run = recorded.run_for(hardware.get(GPU).name, MODEL, "bf16", "quant")
+own_device = _run["device"]["name"]
+own_torch = _run["device"]["torch"]
+_own = {(r["format"], r["batch"]): r for r in _run["quant"]}
+own_batches = sorted({b for _, b in _own})
+own_small, own_large = own_batches[0], own_batches[-1]
+
+
+def own_pct(fmt: str, batch: int) -> float:
+    """Measured share of the format's own bound (%), from the recorded run."""
+    return _own[(fmt, batch)]["pct_of_bound"]
+
+
+def own_speedup(fmt: str, batch: int) -> float:
+    """How much faster than bf16 the format's layer ran at `batch`."""
+    return _own[("bf16", batch)]["median_s"] / _own[(fmt, batch)]["median_s"]
+
+
+own_bf16_pct, own_int8_pct, own_int4_pct, own_fp8_pct = (
+    own_pct(f, own_small) for f in ("bf16", "int8-channel", "int4-g128", "fp8-tensor"))
+own_int4_speedup = own_speedup("int4-g128", own_small)
+own_int4_byte_ratio = _own[("bf16", own_small)]["bytes_per_step"] / _own[("int4-g128", own_small)]["bytes_per_step"]
+own_int4_large_slower = 1 / own_speedup("int4-g128", own_large)
+own_int8_speedup = own_speedup("int8-channel", own_small)
+own_fp8_speedup = own_speedup("fp8-tensor", own_small)
+claim("measured at batch 1, every quantized format reached a smaller share of its bound than bf16",
+      all(own_pct(f, own_small) < own_bf16_pct for f in ("int8-channel", "int4-g128", "fp8-tensor")))
+claim("measured at batch 1, int4 ran faster than bf16 but short of its byte ratio",
+      1 < own_int4_speedup < own_int4_byte_ratio)
+claim("measured, the int8 weight-only layer compiled by inductor ran slower than bf16 at every batch",
+      all(own_speedup("int8-channel", b) < 1 for b in own_batches))
+claim("measured, the packed int4 matmul ran slower than bf16 at every batch above the first",
+      all(own_speedup("int4-g128", b) < 1 for b in own_batches[1:]))
+
+
+def own_table() -> str:
+    return results.quant_table(_run)
+
 
 # ---- The accuracy side: measured here, at build time -------------------------------------------
 

@@ -6,8 +6,10 @@ from functools import cache
 
 import numpy as np
 
+from pages import recorded
 from pages.claims import claim
 from snippets import hardware, kv_cache, models, roofline, speculative
+from snippets.bench import verify as verify_bench
 from snippets.report import markdown_table
 from snippets.units import GB, MiB
 from vis import chapter5
@@ -365,10 +367,60 @@ def batch_table() -> str:
     return markdown_table(["batch", *heads], rows)
 
 
+# ---- Measured: the recorded run of this model on this GPU --------------------------------------
+_run = recorded.run_for(gpu.name, MODEL, DTYPE, "verify")
+measured_device = _run["device"]["name"]
+measured_torch = _run["device"]["torch"]
+measured_mode = recorded.fastest_mode(_run, "verify", {"batch": 1, "tokens": 1})
+_verify = {(r["batch"], r["tokens"]): r for r in _run["verify"] if r["mode"] == measured_mode}
+claim("the recorded verify passes cached this page's context", {r["context"] for r in _verify.values()} == {CONTEXT})
+measured_large_batch = max(b for b, _ in _verify)
+measured_max_k = max(k for b, k in _verify if b == 1)
+
+
+def measured_ms(batch: int, k: int) -> float:
+    """Measured T(k) at `batch`, interpolated linearly between measured k as the bench does."""
+    return verify_bench.interpolate({t: r["median_s"] for (b, t), r in _verify.items() if b == batch}, k) * 1e3
+
+
+def bound_ms(batch: int, k: int) -> float:
+    return speculative.verify_time_s(model, gpu, batch, CONTEXT, k, DTYPE, DTYPE) * 1e3
+
+
+measured_one_ms = measured_ms(1, 1)
+measured_one_of_bound = bound_ms(1, 1) / measured_one_ms
+measured_verify_ratio = measured_ms(1, GAMMA + 1) / measured_one_ms
+measured_max_ratio = measured_ms(1, measured_max_k) / measured_one_ms
+bound_max_ratio = bound_ms(1, measured_max_k) / bound_ms(1, 1)
+measured_large_ratio = measured_ms(measured_large_batch, GAMMA + 1) / measured_ms(measured_large_batch, 1)
+bound_large_ratio = bound_ms(measured_large_batch, GAMMA + 1) / bound_ms(measured_large_batch, 1)
+claim("every measured verify pass is slower than its bound",
+      all(measured_ms(b, k) > bound_ms(b, k) for b, k in _verify))
+claim("measured at batch 1, verifying the most tokens costs well under twice one step", measured_max_ratio < 2)
+claim("the measured passes grow faster with k than the bound", measured_max_ratio > bound_max_ratio
+      and measured_large_ratio > bound_large_ratio)
+claim("measured, verifying gamma + 1 tokens costs more at the large batch than at batch 1",
+      measured_large_ratio > measured_verify_ratio)
+_best = {(r["batch"], r["alpha"]): r for r in _run["speculative"]["best"] if r["mode"] == measured_mode}
+measured_alpha = max(a for _, a in _best)
+measured_draft_c = next(d["draft_cost"] for d in _run["speculative"]["drafts"] if d["mode"] == measured_mode
+                        and d["batch"] == 1)
+measured_gain_1 = _best[(1, measured_alpha)]["speedup"]
+measured_gain_large = _best[(measured_large_batch, measured_alpha)]["speedup"]
+measured_gamma_1 = _best[(1, measured_alpha)]["gamma"]
+measured_gamma_large = _best[(measured_large_batch, measured_alpha)]["gamma"]
+measured_low_alpha = min(a for _, a in _best)
+measured_gain_low_large = _best[(measured_large_batch, measured_low_alpha)]["speedup"]
+claim("measured, the synthetic speedup at the highest alpha shrinks from batch 1 to the large batch",
+      measured_gain_large < measured_gain_1)
+claim("measured, at the lowest alpha the large batch loses", measured_gain_low_large < 1)
+
+
 # ---- Figures: the same parameters as the prose -------------------------------------------------
 def verify_figure() -> str:
-    # Measured verify steps (recorded results) are a later addition: pass them as `measured`.
-    return cached(chapter5.verify_time_vs_tokens, GPU, MODEL, DTYPE, CONTEXT, GAMMA + 1, measured=())
+    points = tuple((k, measured_ms(1, k)) for b, k in sorted(_verify) if b == 1)
+    return cached(chapter5.verify_time_vs_tokens, GPU, MODEL, DTYPE, CONTEXT, GAMMA + 1, measured=points,
+                  measured_label=f"measured: {measured_device}, {measured_mode} mode")
 
 
 def heatmap_figure() -> str:

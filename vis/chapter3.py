@@ -14,28 +14,38 @@ POLICY_COLOURS = (ORANGE, BLUE, GREEN, PURPLE)
 
 
 def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], tpot_target_s: float,
-           reading_tpot_s: float, measured: tuple[tuple[float, float, str], ...] = ()) -> str:
+           reading_tpot_s: float, measured: tuple[tuple[int, float], ...] = (), measured_context: int | None = None,
+           measured_label: str = "measured") -> str:
     """Per-user tokens/s (1/T) against total tokens/s (B/T) as the batch grows, one line per
-    context, cut where the batch no longer fits. `measured`: (total, per user, label) points
-    from recorded runs, drawn over the prediction (none yet)."""
+    context, cut where the batch no longer fits. `measured`: (batch, seconds per step) of a
+    recorded run at `measured_context` tokens, drawn as squares over that context's bound."""
     gpu, m = hardware.get(accelerator), models.get(model)
+    curves = list(zip(contexts, (BLUE, PURPLE)))
+    if measured:
+        curves.append((measured_context, GREEN))
     with course_style():
         fig = new_figure(7.0, 4.0)
         ax = fig.add_subplot()
-        for context, colour in zip(contexts, (BLUE, PURPLE)):
+        for context, colour in curves:
             fits = kv_cache.max_batch(m, gpu, context, dtype, dtype)
             batches = np.unique(np.round(np.logspace(0, np.log10(fits), 40)).astype(int))
             t = np.array([roofline.decode_step(m, int(b), context, dtype, dtype).time_s(gpu) for b in batches])
-            ax.plot(batches / t, 1 / t, color=colour, label=f"{context:,} tokens of context (up to batch {fits:,})")
+            style = ":" if context == measured_context else "-"
+            ax.plot(batches / t, 1 / t, color=colour, linestyle=style,
+                    label=f"{context:,} tokens of context (up to batch {fits:,})"
+                    + (": the measured run's bound" if context == measured_context else ""))
             labelled = {fits} | ({1, 8, 64} if context == contexts[0] else set())  # one label per point
             for b in sorted(x for x in labelled if x <= fits):
                 tb = roofline.decode_step(m, b, context, dtype, dtype).time_s(gpu)
                 ax.plot([b / tb], [1 / tb], "o", color=colour, markersize=4)
                 ax.annotate(f"B={b:,}", (b / tb, 1 / tb), textcoords="offset points", xytext=(4, 4),
                             fontsize=7, color=INK)
-        for total, per_user, label in measured:
-            ax.plot([total], [per_user], "s", color=ORANGE, markersize=5)
-            ax.annotate(label, (total, per_user), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        if measured:
+            batch, seconds = (np.array(v) for v in zip(*measured))
+            ax.plot(batch / seconds, 1 / seconds, "s", color=GREEN, markersize=5,
+                    label=f"{measured_label}, {measured_context:,} tokens")
+            ax.annotate(f"B={batch[-1]:,} measured", (batch[-1] / seconds[-1], 1 / seconds[-1]),
+                        textcoords="offset points", xytext=(5, 5), fontsize=7, color=INK)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(1 / reading_tpot_s / 2, None)
@@ -60,7 +70,10 @@ def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], 
             f"One curve on log axes per context length. At {contexts[0]:,} tokens, from batch 1 to "
             f"batch {first_fits:,} the total grows {first_gain:.0f}x while each user's speed falls {first_loss:.1f}x. "
             "Each curve stops at the largest batch that fits in memory. A grey band marks speeds slower than reading "
-            "and a dashed line the time-per-output-token target.",
+            "and a dashed line the time-per-output-token target."
+            + (f" Green squares: {measured_label} at {measured_context:,} tokens of context, batches "
+               f"{', '.join(str(b) for b, _ in measured)}, each below the dotted bound at that context."
+               if measured else ""),
         )
 
 

@@ -16,10 +16,10 @@ DARK_TEXT, LIGHT_TEXT = "#212529", "#f8f9fa"
 
 
 def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int, marked_tokens: int,
-                          measured: tuple[tuple[int, float, str], ...] = ()) -> str:
+                          measured: tuple[tuple[int, float], ...] = (), measured_label: str = "measured") -> str:
     """Roofline bound of one forward pass verifying k tokens of one sequence (context cached),
-    with its memory and compute times, against k. `measured`: (k, ms, label) points from
-    recorded runs, drawn over the bound (none yet)."""
+    with its memory and compute times, against k. `measured`: (k, ms) points of a recorded run
+    of the same model, context and dtype, drawn over the bound as one series `measured_label`."""
     gpu, m = hardware.get(accelerator), models.get(model)
     ks = np.unique(np.round(np.logspace(0, np.log10(4096), 60)).astype(int))
     steps = [speculative.verify_step(m, 1, context, int(k), dtype, dtype) for k in ks]
@@ -39,16 +39,16 @@ def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int
         ax.plot(ks, bare, color=GREY, linestyle=":", linewidth=1.2, label="memory time without activations")
         ax.plot(ks, compute, color=ORANGE, linestyle="--", linewidth=1.2, label="compute time: FLOPs / peak FLOP/s")
         ax.plot(ks, bound, color=INK, linewidth=2, label="bound: the larger of the two")
-        for k, ms, label in measured:
-            ax.plot([k], [ms], "s", color=GREEN, markersize=5)
-            ax.annotate(label, (k, ms), textcoords="offset points", xytext=(4, -10), fontsize=7)
+        if measured:
+            ks_measured, ms_measured = zip(*measured)
+            ax.plot(ks_measured, ms_measured, "s-", color=GREEN, markersize=4, linewidth=1, label=measured_label)
         marked = speculative.verify_time_s(m, gpu, 1, context, marked_tokens, dtype, dtype) * 1e3
         ax.plot([marked_tokens], [marked], "o", color=PURPLE, markersize=5)
         ax.annotate(f"k = {marked_tokens}: {marked / one:.3f}x one step", (marked_tokens, marked),
                     textcoords="offset points", xytext=(6, 8), fontsize=8)
         ax.axvline(knee, color=GREY, linestyle=":", linewidth=1)
-        ax.text(knee * 0.93, one * 2.2, f"compute-bound from\nk = {knee:,} (ridge {ridge:.0f} FLOP/byte)",
-                fontsize=7.5, ha="right")
+        ax.text(knee * 1.08, one * 0.6, f"compute-bound from\nk = {knee:,} (ridge {ridge:.0f} FLOP/byte)",
+                fontsize=7.5, ha="left", va="top")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(compute[0] * 0.8, bound[-1] * 1.5)
@@ -66,7 +66,9 @@ def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int
             f"are read once whatever k is, and only the k rows' activations grow. The compute time grows in "
             f"proportion to k and crosses the memory time at k = {knee:,} ({knee_bare:,} if activations are left "
             f"out; the ridge is {ridge:.0f} FLOP/byte). Below that the bound stays within {below:.0%} of one decode "
-            f"step, {one:.2f} ms; above it the step grows with k.",
+            f"step, {one:.2f} ms; above it the step grows with k."
+            + (f" Green squares, {measured_label}: {measured[0][1]:.2f} ms at k = {measured[0][0]} to "
+               f"{measured[-1][1]:.2f} ms at k = {measured[-1][0]}." if measured else ""),
         )
 
 
