@@ -401,6 +401,35 @@ claim("measured, the int8 weight-only layer compiled by inductor ran slower than
       all(own_speedup("int8-channel", b) < 1 for b in own_batches))
 claim("measured, the packed int4 matmul ran slower than bf16 at every batch above the first",
       all(own_speedup("int4-g128", b) < 1 for b in own_batches[1:]))
+own_second = own_batches[1]
+_int4_growth = _own[("int4-g128", own_large)]["median_s"] / _own[("int4-g128", own_second)]["median_s"]
+claim("from the second batch on, the int4 layer's time grows about in proportion to the batch (within 20 %)",
+      0.8 < _int4_growth / (own_large / own_second) < 1.2)
+claim("the int4 layer's bound is its bytes at every measured batch below the largest",
+      all(_own[("int4-g128", b)]["bound_roof"] == "memory" for b in own_batches[:-1]))
+own_int4_of_ratio = own_int4_speedup / own_int4_byte_ratio
+claim("measured, int4 reached about the share of its byte ratio that the published rows reach (within 10 points)",
+      worst_int4_of_ratio - 0.1 < own_int4_of_ratio < best_int4_of_ratio + 0.1)
+gptfast_int8_speedup = quant_measurements.measured_speedup(measured[1])
+claim("published, compiled int8 ran faster than bf16; here it ran slower", gptfast_int8_speedup > 1 > own_int8_speedup)
+# If the int8 layer converted its weights to bf16 in a kernel of its own, it moved the int8 codes, then
+# wrote and read a bf16 copy: at that traffic, the batch >= 16 rows ran near the copy bandwidth, and the
+# batch-1 row would have run faster than copy can, so there the conversion was fused.
+_copy_GBps = results.best(_run, "bandwidth", "GBps", kernel="copy")["GBps"]
+
+
+def own_int8_unfused_GBps(batch: int) -> float:
+    traffic = _own[("int8-channel", batch)]["bytes_per_step"] + 2 * _own[("bf16", batch)]["bytes_per_step"]
+    return traffic / _own[("int8-channel", batch)]["median_s"] / 1e9
+
+
+own_int8_unfused_low = min(own_int8_unfused_GBps(b) for b in own_batches[1:])
+own_int8_unfused_high = max(own_int8_unfused_GBps(b) for b in own_batches[1:])
+own_int8_unfused_first = own_int8_unfused_GBps(own_small)
+own_copy_GBps = _copy_GBps
+claim("counted as an unfused conversion, the larger int8 batches ran at 70-100 % of the copy bandwidth, and the "
+      "first batch faster than copy allows", 0.7 * _copy_GBps < own_int8_unfused_low <= own_int8_unfused_high < _copy_GBps
+      < own_int8_unfused_first)
 
 
 def own_table() -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pages import recorded
 from pages.claims import claim
-from snippets import calibration, hardware, results
+from snippets import calibration, hardware, models, results
 from vis import measured
 from vis.cache import cached
 
@@ -37,6 +37,37 @@ claim("on the H200 and the H100 the held-out residual grows with the batch", all
     a.residual_pct < b.residual_pct for held in (_h200_held, _h100_held) for a, b in zip(held, held[1:])))
 claim("the calibrated model under-predicts the large batches (positive residuals)",
       h200_first_residual > 0 and h100_first_residual > 0)
+
+
+def _marginal_GBps(doc: dict, mode: str) -> float:
+    """GB/s at which the extra bytes of the largest decode batch over the smallest moved."""
+    rows = sorted((r for r in doc["decode"] if r["mode"] == mode), key=lambda r: r["batch"])
+    extra = (rows[-1]["weight_bytes"] + rows[-1]["cache_bytes"]) - (rows[0]["weight_bytes"] + rows[0]["cache_bytes"])
+    return extra / (rows[-1]["median_s"] - rows[0]["median_s"]) / 1e9
+
+
+def _copy_GBps(doc: dict) -> float:
+    return results.best(doc, "bandwidth", "GBps", kernel="copy")["GBps"]
+
+
+h200_marginal_GBps, h100_marginal_GBps = _marginal_GBps(_h200, h200_mode), _marginal_GBps(_h100, h100_mode)
+h200_marginal_of_copy = h200_marginal_GBps / _copy_GBps(_h200)
+h100_marginal_of_copy = h100_marginal_GBps / _copy_GBps(_h100)
+claim("on both GPUs the extra bytes of the large batches moved below the copy bandwidth",
+      h200_marginal_of_copy < 1 and h100_marginal_of_copy < 1)
+# The H100's profile (compile, batch 1): kernel time per step against the measured step.
+_top = _h100["profile"]["kernels"][0]
+h100_busy_ms = _top["per_step_ms"] / (_top["pct"] / 100)
+h100_step_ms = next(r["median_s"] for r in _h100["decode"] if r["mode"] == _h100["profile"]["mode"]
+                    and r["batch"] == _h100["profile"]["batch"]) * 1e3
+h100_busy_share = h100_busy_ms / h100_step_ms
+h100_fixed_ms = next(c for c in calibration.calibrate_document(_h100)[0]
+                     if c.sweep.startswith("decode")).calibration.fixed_s * 1e3
+claim("compiled at batch 1 the H100 ran kernels for at least 98 % of the step", h100_busy_share > 0.98)
+h100_eager_ms, h100_graph_ms = (next(r["median_s"] for r in _h100["decode"] if r["mode"] == mode and r["batch"] == 1)
+                                * 1e3 for mode in ("eager", "graph"))
+claim("on the H100 the eager batch-1 step took more than twice the graph one", h100_eager_ms > 2 * h100_graph_ms)
+
 _h100_prefill = _held_out(_h100, "prefill")
 h100_prefill_worst = max(_h100_prefill, key=lambda p: p.residual_pct)
 h100_prefill_worst_residual = h100_prefill_worst.residual_pct
@@ -44,6 +75,18 @@ h100_prefill_worst_step = h100_prefill_worst.point.label
 claim("the H100's longest prefill is the calibrated model's worst miss on that run",
       h100_prefill_worst_residual > max(h100_worst_residual, *(p.residual_pct for p in _h100_prefill
                                                                 if p is not h100_prefill_worst)))
+_h100_prefill_run = next(c for c in calibration.calibrate_document(_h100)[0] if c.sweep.startswith("prefill"))
+h100_prefill_fixed_ms = _h100_prefill_run.calibration.fixed_s * 1e3
+_longest = max(_h100_prefill_run.predictions, key=lambda p: p.point.flops)
+h100_prefill_roofline_ratio = _longest.point.measured_s / max(_longest.memory_s, _longest.compute_s)
+_cfg = models.get(_h100["settings"]["model"])
+_prompt = max(r["prompt_tokens"] for r in _h100["prefill"])
+h100_prefill_prompt = _prompt
+h100_prefill_attention_share = (4 * _cfg.n_layers * _cfg.n_heads * _cfg.head_dim * _prompt * (_prompt + 1) / 2
+                                / _longest.point.flops)
+h100_prefill_head_share = 2 * _prompt * models.lm_head_matmul_weights(_cfg) / _longest.point.flops
+claim("the longest prefill took more than 1.5x its roofline time at the run's own rates, fixed cost left out",
+      h100_prefill_roofline_ratio > 1.5)
 _h100_compile = [r for r in _h100["decode"] if r["mode"] == "compile"]
 h100_compile_mbu_low = min(r["mbu_pct"] for r in _h100_compile)
 h100_compile_mbu_high = max(r["mbu_pct"] for r in _h100_compile)

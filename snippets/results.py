@@ -359,8 +359,11 @@ def load_folder(folder: Path) -> list[dict]:
 
 def md(value: object) -> str:
     """Text from a results file made safe for a Markdown table cell and the HTML it becomes:
-    HTML special characters escaped, and `|` `[` `]` (table cells, links) as entities."""
-    return html.escape(str(value), quote=False).replace("|", "&#124;").replace("[", "&#91;").replace("]", "&#93;")
+    HTML special characters escaped, `|` `[` `]` (table cells, links) as entities, and `*` and
+    backticks backslash-escaped (emphasis, code spans; a kernel name like `float*, float*` stays
+    literal, and still reads in a terminal)."""
+    text = html.escape(str(value), quote=False).replace("\\", "\\\\").replace("*", "\\*").replace("`", "\\`")
+    return text.replace("|", "&#124;").replace("[", "&#91;").replace("]", "&#93;")
 
 
 def best(doc: dict, section: str, key: str, **match) -> dict | None:

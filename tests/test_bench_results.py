@@ -164,3 +164,14 @@ def test_markdown_cell_escaping():
     assert results.md("a|b") == "a&#124;b"
     assert results.md("<x> & [y]") == "&lt;x&gt; &amp; &#91;y&#93;"
     assert re.fullmatch(r"[^<>|\[\]]*", results.md(HOSTILE))
+
+
+
+def test_md_keeps_kernel_names_literal_through_markdown():
+    """A profiled kernel name such as `f(float*, float*)` must not turn into emphasis or code."""
+    import markdown
+
+    name = "void k<false>(float*, float*, `x`) a\\b"
+    rendered = markdown.markdown(f"| kernel |\n| :-- |\n| {results.md(name)} |", extensions=["tables"])
+    assert "<em>" not in rendered and "<code>" not in rendered
+    assert "(float*, float*, `x`) a\\b" in rendered and "&lt;false&gt;" in rendered

@@ -42,8 +42,12 @@ def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], 
                             fontsize=7, color=INK)
         if measured:
             batch, seconds = (np.array(v) for v in zip(*measured))
-            ax.plot(batch / seconds, 1 / seconds, "s", color=GREEN, markersize=5,
-                    label=f"{measured_label}, {measured_context:,} tokens")
+            bound = np.array([roofline.decode_step(m, int(b), measured_context, dtype, dtype).time_s(gpu) for b in batch])
+            for b, t, tb in zip(batch, seconds, bound):  # each measured step tied to its own bound
+                ax.plot([b / t, b / tb], [1 / t, 1 / tb], color=GREEN, linewidth=0.8)
+            ax.plot(batch / bound, 1 / bound, "o", color=GREEN, markersize=3)
+            ax.plot(batch / seconds, 1 / seconds, "s", color=GREEN, markerfacecolor="none", markersize=6,
+                    markeredgewidth=1.4, label=f"{measured_label}, {measured_context:,} tokens (line to its bound)")
             ax.annotate(f"B={batch[-1]:,} measured", (batch[-1] / seconds[-1], 1 / seconds[-1]),
                         textcoords="offset points", xytext=(5, 5), fontsize=7, color=INK)
         ax.set_xscale("log")
@@ -59,8 +63,8 @@ def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], 
         ax.set_xlabel("total tokens/s, B / T (log)")
         ax.set_ylabel("tokens/s per user, 1 / T (log)")
         ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.12))
-        ax.set_title(f"{m.name} decode, {dtype}, on the {gpu.name} (roofline bound)", loc="left",
-                     fontsize=10)
+        ax.set_title(f"{m.name} decode, {dtype}, on the {gpu.name}" + (": bounds and a measured run" if measured
+                     else " (roofline bound)"), loc="left", fontsize=10)
         first_fits = kv_cache.max_batch(m, gpu, contexts[0], dtype, dtype)
         t1 = roofline.decode_step(m, 1, contexts[0], dtype, dtype).time_s(gpu)
         tn = roofline.decode_step(m, first_fits, contexts[0], dtype, dtype).time_s(gpu)

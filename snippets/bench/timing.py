@@ -48,8 +48,8 @@ class Timing:
 
     @property
     def median_over_best(self) -> float:
-        """(median - best) / median: how far the typical sample sits from the best one."""
-        return (self.median_s - self.best_s) / self.median_s
+        """(median - best) / best: how far above the best sample the typical one sits."""
+        return (self.median_s - self.best_s) / self.best_s
 
     def flags(self) -> list[str]:
         """Reasons to doubt this timing (empty when it looks sound)."""
