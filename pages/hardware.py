@@ -13,12 +13,14 @@ from vis.cache import cached
 PAGE = "run_on_your_hardware.md"
 
 _recorded = recorded.load_all()
-_gpus = [d for d in _recorded if d["device"]["kind"] == "cuda"]
+_gpus = [d for d in _recorded if d["device"]["kind"] == "cuda" and d["decode"]]  # runs that timed decode steps
 
 
 # ---- the recorded GPU runs, calibrated: the residuals the prose reads ----------------------
-def _run_on(spec: str) -> dict:
-    return max((d for d in _gpus if d["device"]["spec_name"] == hardware.get(spec).name), key=lambda d: d["created"])
+def _run_on(spec: str, section: str = "decode") -> dict:
+    """The newest recorded run on `spec` with rows in `section` (a run may skip sections)."""
+    return max((d for d in _recorded if d["device"]["spec_name"] == hardware.get(spec).name and d.get(section)),
+               key=lambda d: d["created"])
 
 
 def _held_out(doc: dict, sweep: str) -> list[calibration.Prediction]:

@@ -146,18 +146,33 @@ class Decoder(nn.Module):
         return self.lm_head(self.norm(x))
 
 
+def last_token_logits(model: Decoder, tokens: torch.Tensor, positions: torch.Tensor, cache: KVCache) -> torch.Tensor:
+    """Decoder.forward, with the LM head run for the last position only: a prompt (or a prompt
+    chunk) needs the logits of its last token, not of every token, and serving engines compute
+    only those."""
+    x = model.embed(tokens)
+    cos, sin = model.cos[positions], model.sin[positions]
+    for i, layer in enumerate(model.layers):
+        x = layer(x, positions, cos, sin, cache, i)
+    return model.lm_head(model.norm(x[:, -1:]))
+
+
 def matmul_parameters(model: Decoder) -> int:
     """Weights used in matmuls: every matrix except the embedding table (a lookup)."""
     return sum(p.numel() for p in model.parameters() if p.dim() == 2) - model.embed.weight.numel()
 
 
-def forward_flops(model: Decoder, new_tokens: int, cached_tokens: int = 0) -> float:
+def forward_flops(model: Decoder, new_tokens: int, cached_tokens: int = 0, logits_tokens: int | None = None) -> float:
     """FLOPs of one forward pass over `new_tokens` for one sequence that already has
     `cached_tokens` in its cache: 2 per matmul weight per token, plus QK^T and AV, where
-    new token i attends to the cached tokens and to new tokens 0..i."""
+    new token i attends to the cached tokens and to new tokens 0..i. The LM head runs for
+    `logits_tokens` positions (default: every new token; 1 for last_token_logits)."""
     cfg = model.cfg
     keys = new_tokens * cached_tokens + new_tokens * (new_tokens + 1) / 2
-    return 2.0 * new_tokens * matmul_parameters(model) + 4.0 * cfg.n_layers * cfg.n_heads * cfg.head_dim * keys
+    head = model.lm_head.weight.numel()
+    logits = new_tokens if logits_tokens is None else logits_tokens
+    return (2.0 * new_tokens * (matmul_parameters(model) - head) + 2.0 * logits * head
+            + 4.0 * cfg.n_layers * cfg.n_heads * cfg.head_dim * keys)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import torch
 from snippets import models, results, roofline
 from snippets.bench import cli, decode, mixed
 from snippets.bench import device as devmod
-from snippets.transformer import KVCache
+from snippets.transformer import KVCache, last_token_logits
 
 CPU, _ = devmod.detect("cpu")
 TINY = ["--device", "cpu", "--model", "GPT-2 small", "--layers", "1", "--batches", "1", "--context", "8",
@@ -38,7 +38,7 @@ def test_chunk_logits_are_the_last_row_of_the_full_forward():
     tokens, positions = torch.randint(0, cfg.vocab_size, (1, 6)), torch.arange(6)
     with torch.inference_mode():
         full = model(tokens, positions, KVCache(cfg, 1, 6, torch.float32, "cpu"))
-        last = mixed.last_token_logits(model, tokens, positions, KVCache(cfg, 1, 6, torch.float32, "cpu"))
+        last = last_token_logits(model, tokens, positions, KVCache(cfg, 1, 6, torch.float32, "cpu"))
     assert last.shape == (1, 1, cfg.vocab_size)
     torch.testing.assert_close(last, full[:, -1:])
 

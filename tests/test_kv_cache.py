@@ -119,6 +119,10 @@ def test_forward_flops_matches_the_model_data_formula():
     # one new token attending to itself is a decode step with one position in the cache
     assert forward_flops(model, 1, 0) == roofline.decode_step(m, 1, 1).flops
     assert forward_flops(model, 1, 99) == roofline.decode_step(m, 1, 100).flops
+    # a prompt with the LM head for its last token only is chapter 1's prefill
+    assert forward_flops(model, 512, 0, logits_tokens=1) == pytest.approx(roofline.prefill(m, 512).flops)
+    head = 2 * 511 * model.lm_head.weight.numel()  # the head's FLOPs for every other position
+    assert forward_flops(model, 512) - forward_flops(model, 512, 0, logits_tokens=1) == head
 
 
 def test_bad_transformer_configs():

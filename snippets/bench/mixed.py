@@ -32,7 +32,7 @@ from snippets.bench.decode import validate_modes
 from snippets.bench.device import DeviceInfo
 from snippets.bench.memory import fits, free_bytes, is_out_of_memory
 from snippets.bench.timing import time_until_steady
-from snippets.transformer import Decoder, KVCache
+from snippets.transformer import Decoder, KVCache, last_token_logits
 
 #: The grid timed by default: decode batches, chunk sizes (0: no chunk, a decode-only step).
 GPU_BATCHES, GPU_CHUNKS = [1, 16, 64], [0, 256, 1024]
@@ -82,16 +82,6 @@ def step_cost(model_name: str, layers: int, batch: int, context: int, chunk: int
     """roofline.mixed_step for `model_name` cut to `layers` layers (the shape the bench built)."""
     shape = replace(models.get(model_name), n_layers=layers)
     return roofline.mixed_step(shape, batch, context, ((prefix, chunk),) if chunk else (), dtype, dtype)
-
-
-def last_token_logits(model: Decoder, tokens: torch.Tensor, positions: torch.Tensor, cache: KVCache) -> torch.Tensor:
-    """Decoder.forward, with the LM head run for the last position only (a prompt chunk needs
-    the logits of its last token, not of every token)."""
-    x = model.embed(tokens)
-    cos, sin = model.cos[positions], model.sin[positions]
-    for i, layer in enumerate(model.layers):
-        x = layer(x, positions, cos, sin, cache, i)
-    return model.lm_head(model.norm(x[:, -1:]))
 
 
 def _graphed(fn):

@@ -10,7 +10,7 @@ import torch
 from snippets.bench.device import DeviceInfo
 from snippets.bench.memory import is_out_of_memory
 from snippets.bench.timing import time_until_steady
-from snippets.transformer import Decoder, KVCache, forward_flops
+from snippets.transformer import Decoder, KVCache, forward_flops, last_token_logits
 
 #: Prompt lengths (tokens) timed by default. CPUs get shorter prompts (and truncated layers).
 GPU_PROMPTS = [128, 512, 2048, 8192]
@@ -27,7 +27,7 @@ class PrefillResult:
     median_s: float  # time to first token: the whole forward pass over the prompt
     best_s: float
     tokens_per_s: float  # prompt tokens per second
-    flops: float  # 2 x matmul weights x tokens + causal attention (forward_flops)
+    flops: float  # 2 x matmul weights x tokens (LM head: last token) + causal attention (forward_flops)
     weight_bytes: float  # every weight once, less the embedding table, plus one row per token
     cache_bytes: float  # the KV cache written: prompt_tokens positions, every layer
     TFLOPS: float  # flops / median
@@ -39,8 +39,9 @@ class PrefillResult:
 
 
 def prefill_flops(model: Decoder, prompt_tokens: int, batch: int = 1) -> float:
-    """FLOPs of prefilling `prompt_tokens` into an empty cache for `batch` sequences."""
-    return batch * forward_flops(model, prompt_tokens, 0)
+    """FLOPs of prefilling `prompt_tokens` into an empty cache for `batch` sequences, the LM
+    head for the last token only (as timed, and as roofline.prefill counts)."""
+    return batch * forward_flops(model, prompt_tokens, 0, logits_tokens=1)
 
 
 def prefill_weight_bytes(model: Decoder, prompt_tokens: int, batch: int = 1) -> float:
@@ -68,7 +69,7 @@ def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, promp
             torch.manual_seed(length)
             tokens = torch.randint(0, cfg.vocab_size, (1, length), device=device)
             positions = torch.arange(length, device=device)
-            timing = time_until_steady(lambda t=tokens, p=positions, kv=cache: model(t, p, kv), info.kind, reps=reps, warmup=2,
+            timing = time_until_steady(lambda t=tokens, p=positions, kv=cache: last_token_logits(model, t, p, kv), info.kind, reps=reps, warmup=2,
                                        settle_rounds=settle_rounds)
         except (RuntimeError, MemoryError) as error:
             if not is_out_of_memory(error):

@@ -86,11 +86,14 @@ def kernel(fmt: str, weights: list[torch.Tensor], info: DeviceInfo) -> tuple[Cal
     if fmt == "int8-channel":
         qs = [quantization.quantize(w, fmt) for w in weights]
         codes, scales = [q.codes.to(device) for q in qs], [q.scales.to(device) for q in qs]
-        if cuda:  # the option applies to this compile only, whatever other sections set process-wide
-            fused = torch.compile(lambda x, c, s: F.linear(x, c.to(x.dtype)) * s,
-                                  options={"coordinate_descent_tuning": True})
-            return (lambda xs: [fused(x, c, s) for x, c, s in zip(xs, codes, scales)]), \
-                "torch.compile (int8 to bf16, matmul, scale; fusion is inductor's choice)"
+        if cuda:
+            def layer(xs):
+                return [F.linear(x, c.to(x.dtype)) * s for x, c, s in zip(xs, codes, scales)]
+
+            # One compile of the whole layer, static shapes: one specialised graph per batch (four, under
+            # dynamo's recompile limit), never a dynamic-shape kernel. The option applies to this compile only.
+            fused = torch.compile(layer, dynamic=False, options={"coordinate_descent_tuning": True})
+            return fused, "torch.compile of the layer, static shapes (int8 to bf16, matmul, scale; fusion is inductor's choice)"
         if info.kind != "cpu" or not hasattr(torch.ops.aten, "_weight_int8pack_mm"):
             raise NotImplementedError(f"no int8 weight-only matmul for {info.kind} in this build")
         return (lambda xs: [torch.ops.aten._weight_int8pack_mm(x, c, s) for x, c, s in zip(xs, codes, scales)]), \
