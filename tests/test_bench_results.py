@@ -175,3 +175,15 @@ def test_md_keeps_kernel_names_literal_through_markdown():
     rendered = markdown.markdown(f"| kernel |\n| :-- |\n| {results.md(name)} |", extensions=["tables"])
     assert "<em>" not in rendered and "<code>" not in rendered
     assert "(float*, float*, `x`) a\\b" in rendered and "&lt;false&gt;" in rendered
+
+
+def test_the_cli_summary_prints_every_section_of_a_full_gpu_run():
+    """The summary printed after a run renders every section a CUDA run has (it once named a
+    table function the results module did not re-export, and failed after saving)."""
+    from snippets.bench import cli
+
+    (doc,) = [d for d in results.load_folder(Path("docs/results")) if "h100" in d["file"]]
+    text = cli.summary(doc)
+    for heading in ("| kernel | GB/s", "| m x n x k", "| mode | batch | ms/step", "| prompt tokens", "| format | path",
+                    "Mixed steps", "Verify passes", "Speculative decoding", "Calibrated model"):
+        assert heading in text, heading

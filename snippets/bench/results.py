@@ -17,6 +17,7 @@ from snippets.results import (  # noqa: F401 - re-exported
     overview_table,
     prefill_table,
     profile_table,
+    quant_table,
     speculative_table,
     validate,
     verify_table,
