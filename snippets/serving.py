@@ -23,7 +23,14 @@ from typing import Callable, Iterable, Sequence
 from snippets import hardware, kv_cache, models, roofline
 from snippets.hardware import Accelerator
 from snippets.models import ModelConfig
-from snippets.units import require_int, require_non_negative, require_number, require_positive, require_positive_int
+from snippets.units import (
+    bytes_per_element,
+    require_int,
+    require_non_negative,
+    require_number,
+    require_positive,
+    require_positive_int,
+)
 
 # ---- requests and their metrics ------------------------------------------------------------
 
@@ -245,7 +252,13 @@ class RooflineStepTime:
     """The roofline bound on a step's time (roofline.mixed_step), remembered per step shape
     for this instance. The decode batch is costed at its mean context, rounded up to a whole
     16-token block: exact but for that rounding for full-attention models, whose cache reads
-    and attention grow linearly with each sequence's context."""
+    and attention grow linearly with each sequence's context.
+
+    A simulation asks for hundreds of thousands of step shapes, most of them a new combination
+    of pieces it has seen: a decode batch and prefill chunks. So the pieces mixed_step adds up
+    are remembered one by one (the decode batch's and each chunk's attention FLOPs and cache
+    bytes, the weight bytes of so many tokens) and added up as mixed_step adds them, in the same
+    order: the same seconds to the last bit (tests/test_serving.py checks)."""
 
     model: ModelConfig
     accelerator: Accelerator
@@ -253,15 +266,73 @@ class RooflineStepTime:
     kv_dtype: str = "bf16"
     compute_dtype: str = "bf16"
     round_context_tokens: int = 16  # contexts rounded up to this many tokens (a KV block)
-    _seen: dict = field(default_factory=dict, repr=False, compare=False)
+    _seen: dict = field(default_factory=dict, repr=False, compare=False)  # (batch, context, chunks) -> seconds
+    _decodes: dict = field(default_factory=dict, repr=False, compare=False)  # (batch, context) -> (FLOPs, bytes)
+    _chunks: dict = field(default_factory=dict, repr=False, compare=False)  # (prefix, tokens) -> (FLOPs, bytes)
+    _prompt_pieces: dict = field(default_factory=dict, repr=False, compare=False)  # (tokens, chunks) -> (FLOPs, bytes)
+    _weights: dict = field(default_factory=dict, repr=False, compare=False)  # tokens -> weight bytes
+    _weights_per_token: int = field(init=False, repr=False, compare=False)  # matmul weights (2 FLOPs each)
+    _peak_flops: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._weights_per_token = models.matmul_weights_per_token(self.model)
+        self._peak_flops = self.accelerator.peak_flops(self.compute_dtype)
 
     def __call__(self, batch: int, context: int, chunks: tuple[tuple[int, int], ...] = ()) -> float:
         context = -(-context // self.round_context_tokens) * self.round_context_tokens
-        key = (batch, context, chunks)
-        if key not in self._seen:
-            step = roofline.mixed_step(self.model, batch, context, chunks, self.weight_dtype, self.kv_dtype)
-            self._seen[key] = step.time_s(self.accelerator, self.compute_dtype)
-        return self._seen[key]
+        seconds = self._seen.get((batch, context, chunks))
+        if seconds is None:
+            seconds = self._seen[batch, context, chunks] = self._time_s(batch, context, chunks)
+        return seconds
+
+    def _time_s(self, batch: int, context: int, chunks: tuple[tuple[int, int], ...]) -> float:
+        """roofline.mixed_step(...).time_s(...) from remembered pieces, added up as it adds them."""
+        batch = require_int("batch", batch, 0)
+        chunk_total, chunk_flops, chunk_bytes = 0, 0, 0  # sum()s, as mixed_step's
+        for prefix, tokens in chunks:
+            chunk_total += tokens
+            flops, kv_bytes = self._chunk(prefix, tokens)  # (checks the sizes when it first sees them)
+            chunk_flops += flops
+            chunk_bytes += kv_bytes
+        if batch + chunk_total == 0:
+            raise ValueError("a step needs a decode batch >= 1 or at least one prefill chunk")
+        decode_flops, decode_bytes = self._decode(batch, context) if batch else (0.0, 0.0)
+        prompt_flops, activation_bytes = self._prompts(chunk_total, len(chunks))
+        flops = (2.0 * batch * self._weights_per_token + prompt_flops) + (decode_flops + chunk_flops)
+        bytes_moved = self._weight_bytes(batch + chunk_total) + (decode_bytes + chunk_bytes) + activation_bytes
+        return max(flops / self._peak_flops, bytes_moved / self.accelerator.bandwidth_Bps)  # time_lower_bound_s
+
+    def _decode(self, batch: int, context: int) -> tuple[float, float]:
+        """Attention FLOPs and cache bytes of the decode batch (roofline.decode_step)."""
+        piece = self._decodes.get((batch, context))
+        if piece is None:
+            step = roofline.decode_step(self.model, batch, context, self.weight_dtype, self.kv_dtype)
+            piece = self._decodes[batch, context] = step.attention_flops, step.kv_bytes
+        return piece
+
+    def _chunk(self, prefix: int, tokens: int) -> tuple[float, float]:
+        """Attention FLOPs and cache bytes of one prefill chunk."""
+        piece = self._chunks.get((prefix, tokens))
+        if piece is None:
+            piece = self._chunks[prefix, tokens] = (kv_cache.chunk_attention_flops(self.model, prefix, tokens),
+                                                    kv_cache.chunk_kv_bytes(self.model, prefix, tokens, self.kv_dtype))
+        return piece
+
+    def _prompts(self, tokens: int, chunks: int) -> tuple[float, float]:
+        """Matmul FLOPs and activation bytes of `tokens` prompt tokens in `chunks` chunks."""
+        piece = self._prompt_pieces.get((tokens, chunks))
+        if piece is None:
+            activations = roofline.prompt_activation_elements(self.model, tokens, chunks) if chunks else 0.0
+            piece = self._prompt_pieces[tokens, chunks] = (roofline.prompt_matmul_flops(self.model, tokens, chunks),
+                                                           activations * bytes_per_element(self.weight_dtype))
+        return piece
+
+    def _weight_bytes(self, tokens: int) -> float:
+        """Weight bytes a step over `tokens` tokens reads (models.step_weight_bytes)."""
+        weight_bytes = self._weights.get(tokens)
+        if weight_bytes is None:
+            weight_bytes = self._weights[tokens] = models.step_weight_bytes(self.model, self.weight_dtype, tokens)
+        return weight_bytes
 
 
 # ---- the scheduler ---------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Serving: metrics on hand-made traces, the simulator against closed forms, determinism, bad
 input, and the mixed step against decode_step and prefill exactly."""
 
+import random
+
 import pytest
 
 from snippets import hardware, kv_cache, models, roofline, serving
@@ -182,6 +184,9 @@ def test_same_seed_same_run():
     (lambda: serving.simulate([], Policy("x"), constant_step(), 100), "no requests"),
     (lambda: roofline.mixed_step(LLAMA, 0, 0, ()), "needs a decode batch"),
     (lambda: roofline.mixed_step(LLAMA, 4, 100, ((0, 0),)), "chunk_tokens must be an integer >= 1"),
+    (lambda: serving.RooflineStepTime(LLAMA, H100)(0, 0, ()), "needs a decode batch"),
+    (lambda: serving.RooflineStepTime(LLAMA, H100)(4, 100, ((0, 0),)), "chunk_tokens must be an integer >= 1"),
+    (lambda: serving.RooflineStepTime(LLAMA, H100)(-1, 100, ()), "batch must be an integer >= 0"),
 ])
 def test_bad_input_says_what_is_wrong(make, message):
     with pytest.raises(ValueError, match=message):
@@ -216,3 +221,20 @@ def test_a_later_chunk_reads_its_prefix_and_attends_to_it():
     later = roofline.mixed_step(m, 0, 0, ((1000, 24),), "bf16", "bf16")
     assert later.attention_flops == kv_cache.prefill_attention_flops(m, 1024) - kv_cache.prefill_attention_flops(m, 1000)
     assert later.kv_bytes == kv_cache.bytes_per_token(m, "bf16") * 1024  # 1,000 read + 24 written
+
+
+@pytest.mark.parametrize("model", ["Llama-3.1-8B", "Gemma-2-9B", "DeepSeek-V3"])
+def test_roofline_step_time_is_mixed_steps_time_to_the_last_bit(model):
+    """RooflineStepTime adds up remembered pieces in mixed_step's order: the same float, not a close one."""
+    m = models.get(model)
+    step_time = serving.RooflineStepTime(m, H100)
+    rng = random.Random(3)
+    batches, contexts = [0, 1, 7, 64, 255], [16, 1024, 2048, 3072]
+    pieces = [(0, 512), (0, 1800), (512, 512), (1024, 300), (2500, 17)]  # repeated, so most are remembered
+    for _ in range(200):
+        batch = rng.choice(batches)
+        chunks = tuple(rng.choice(pieces) for _ in range(rng.randint(0 if batch else 1, 3)))
+        context = rng.choice(contexts) if batch else 0
+        expected = roofline.mixed_step(m, batch, context, chunks, "bf16", "bf16").time_s(H100, "bf16")
+        assert step_time(batch, context, chunks) == expected
+        assert step_time(batch, context - 5, chunks) == expected  # contexts round up to a 16-token block
