@@ -13,6 +13,7 @@ step-time function (`StepTime`), the roofline bound of `roofline.mixed_step` by 
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from collections import deque
@@ -384,7 +385,7 @@ class Policy:
         return -(-cached_tokens // self.block_tokens) * self.block_tokens
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a simulation logs a million steps, and a frozen __init__ costs 4x
 class Step:
     """What one step did: when, how long, and what the cache held after it (in tokens)."""
 
@@ -418,16 +419,21 @@ class Simulation:
         return sum(s.slots_busy for s in self.steps) / (len(self.steps) * self.policy.max_batch)
 
 
-@dataclass
+@dataclass(eq=False, slots=True)  # two sequences are never the same one, however alike
 class _Sequence:
-    """A request inside the server."""
+    """A request inside the server.
+
+    While it decodes it gains one token a step, which no step writes down: `cached` and `times`
+    stay as they were at `decode_from`, the step its current run of decoding began, and are
+    brought up to date from the steps since when it stops (preempted or finished)."""
 
     request: Request
     slot: int = -1
     first_step: int = 0
-    cached: int = 0  # tokens whose K and V are in the cache
+    cached: int = 0  # tokens whose K and V are in the cache (decoding: at step decode_from)
     target: int = 0  # tokens to prefill before the next token can be produced
-    times: list = field(default_factory=list)  # when each output token appeared
+    times: list = field(default_factory=list)  # when each output token appeared (decoding: before decode_from)
+    decode_from: int = -1  # the step its current run of decoding began; -1 while it waits or prefills
 
     @property
     def prefilled(self) -> bool:
@@ -435,8 +441,111 @@ class _Sequence:
 
     def holding(self, policy: Policy) -> int:
         """Cache this sequence holds once its next token is cached: its reservation, or blocks
-        for that many tokens (and for its whole prompt from admission on)."""
+        for that many tokens (and for its whole prompt from admission on). Decoding: as of
+        decode_from."""
         return policy.held_tokens(max(self.cached + 1, self.target), self.request.prompt_tokens)
+
+    def last_step(self) -> int:
+        """The step that produces its last token, decoding one a step from decode_from."""
+        return self.decode_from + self.request.output_tokens - len(self.times) - 1
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The admitted sequences, oldest first, and the totals a step needs, kept up to date as
+    sequences join, decode and leave instead of summed over every sequence at every step.
+
+    Each step, every decoding sequence gains a token: the step adds their number to the tokens
+    cached and to the decode context and, paged, a block for each one whose next token starts
+    a block. Which ones do is known in advance (one in block_tokens steps each), so decoding
+    sequences are counted by that step modulo block_tokens (`_new_block`), and listed by the
+    step of their last token (`_last_tokens`)."""
+
+    policy: Policy
+    running: dict = field(default_factory=dict)  # slot -> sequence, oldest first
+    prefilling: dict = field(default_factory=dict)  # slot -> sequence, the running ones still prefilling
+    decoding: int = 0  # running sequences past their prefill: this step decodes one token for each
+    decode_context: int = 0  # their cached tokens + 1 each (the new token attends to itself)
+    cached: int = 0  # tokens in the cache, all running sequences
+    held: int = 0  # cache held once this step's tokens are cached: reservations, or whole blocks
+    _free_slots: list = field(default_factory=list)  # a heap: the smallest free slot first
+    _new_block: list = field(default_factory=list)  # paged: decoding sequences by (step % block_tokens)
+    _last_tokens: dict = field(default_factory=dict)  # step -> decoding sequences that step finishes
+
+    def __post_init__(self) -> None:
+        self._free_slots = list(range(self.policy.max_batch))  # sorted: already a heap
+        self._new_block = [0] * self.policy.block_tokens
+
+    def admit(self, s: _Sequence, step: int) -> None:
+        """`s` joins at `step`, in the smallest free slot."""
+        s.slot, s.first_step = heapq.heappop(self._free_slots), step
+        self.running[s.slot] = s
+        self.cached += s.cached
+        self.held += s.holding(self.policy)
+        if s.prefilled:  # a cached prefix that is its whole prompt: it decodes at once
+            self._start_decoding(s, step)
+        else:
+            self.prefilling[s.slot] = s
+
+    def remove_newest(self, step: int, ends_s: list[float]) -> _Sequence:
+        """Take out the sequence admitted last (to preempt it), brought up to `step`."""
+        _, s = self.running.popitem()
+        if s.decode_from >= 0:
+            self._last_tokens[s.last_step()].remove(s)
+        self._leave(s, step, ends_s)
+        return s
+
+    def end_step(self, step: int, chunks: list[tuple[_Sequence, int]], ends_s: list[float]) -> list[_Sequence]:
+        """The step's tokens are cached and appear at its end, ends_s[step]: one for each decoding
+        sequence, and the first of each prompt the step's chunk finished. Returns the sequences
+        that produced their last token, taken out."""
+        policy = self.policy
+        self.cached += self.decoding
+        self.decode_context += self.decoding
+        if policy.kv == "paged":
+            self.held += policy.block_tokens * self._new_block[(step + 1) % policy.block_tokens]
+        finished = self._last_tokens.pop(step, [])
+        for s, n in chunks:
+            s.cached += n
+            self.cached += n
+            if s.prefilled:  # the last chunk of a prompt yields the first token
+                del self.prefilling[s.slot]
+                s.times.append(ends_s[step])
+                # it held blocks for its prompt, now for the token too (a reservation does not change)
+                self.held += s.holding(policy) - policy.held_tokens(s.target, s.request.prompt_tokens)
+                if len(s.times) == s.request.output_tokens:
+                    finished.append(s)
+                else:
+                    self._start_decoding(s, step + 1)
+        for s in finished:
+            del self.running[s.slot]
+            self._leave(s, step + 1, ends_s)
+        return finished
+
+    def _start_decoding(self, s: _Sequence, step: int) -> None:
+        s.decode_from = step
+        self.decoding += 1
+        self.decode_context += s.cached + 1
+        if self.policy.kv == "paged":  # its cache reaches a multiple of block_tokens every block_tokens steps
+            self._new_block[(step - s.cached) % self.policy.block_tokens] += 1
+        self._last_tokens.setdefault(s.last_step(), []).append(s)
+
+    def _leave(self, s: _Sequence, step: int, ends_s: list[float]) -> None:
+        """Take `s` out of the totals at `step`, its cache and token times brought up to it."""
+        if s.decode_from >= 0:
+            decode_cached = s.cached
+            s.times += ends_s[s.decode_from:step]  # a token at the end of every step since decode_from
+            s.cached += step - s.decode_from
+            self.decoding -= 1
+            self.decode_context -= s.cached + 1
+            if self.policy.kv == "paged":
+                self._new_block[(s.decode_from - decode_cached) % self.policy.block_tokens] -= 1
+            s.decode_from = -1
+        else:
+            self.prefilling.pop(s.slot, None)
+        self.cached -= s.cached
+        self.held -= s.holding(self.policy)
+        heapq.heappush(self._free_slots, s.slot)
 
 
 # --8<-- [start:scheduler]
@@ -445,66 +554,58 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
     _check_fits(requests, policy, capacity_tokens)
     arriving = deque(sorted(requests, key=lambda r: (r.arrival_s, r.id)))
     queue: deque[_Sequence] = deque()  # arrived, waiting for a slot
-    running: list[_Sequence] = []  # admitted, oldest first
+    batch = _Batch(policy)  # admitted, oldest first, and their totals: tokens cached and held, decode context
     done: list[Served] = []
     steps: list[Step] = []
+    ends_s: list[float] = []  # when each step ended: decoding sequences' token times
     prefix_cached = False
     preemptions, recomputed, now = 0, 0, 0.0
-    while arriving or queue or running:
+    while arriving or queue or batch.running:
         while arriving and arriving[0].arrival_s <= now:  # 1. arrivals join the queue
             r = arriving.popleft()
             queue.append(_Sequence(r, target=r.prompt_tokens))
-        if not queue and not running:  # idle: jump to the next arrival
+        if not queue and not batch.running:  # idle: jump to the next arrival
             now = arriving[0].arrival_s
             continue
-        held = sum(s.holding(policy) for s in running)  # cache held after this step's tokens
+        step = len(steps)
+        held = batch.held  # cache held after this step's tokens
         while held > capacity_tokens:  # 2. paged: no block for a token: preempt the newest
-            victim = running.pop()
+            victim = batch.remove_newest(step, ends_s)
             held -= victim.holding(policy)
             recomputed += victim.cached
             victim.cached, victim.target = 0, victim.request.prompt_tokens + len(victim.times)
             queue.appendleft(victim)  # it recomputes its prompt and the tokens it produced
             preemptions += 1
-        if policy.batching == "continuous" or not running:  # 3. admit into free slots
-            while queue and len(running) < policy.max_batch:
+        if policy.batching == "continuous" or not batch.running:  # 3. admit into free slots
+            while queue and len(batch.running) < policy.max_batch:
                 s = queue[0]
                 need = s.holding(policy)  # a reservation, or blocks for its prompt
                 if held + need > capacity_tokens:
                     break
                 queue.popleft()
                 held += need
-                s.slot = min(set(range(policy.max_batch)) - {x.slot for x in running})
-                s.first_step = len(steps)
                 if policy.prefix_cache and prefix_cached and s.cached == 0:
                     s.cached = s.request.shared_prefix_tokens  # reuse the shared prefix's K and V
-                running.append(s)
-        decoding = [s for s in running if s.cached >= s.target]  # 4. one token for each prefilled one...
-        chunks, budget = [], (policy.chunk_tokens or math.inf) - len(decoding)
-        for s in running:  # ...and prompt tokens for the others, oldest first, in what the decodes left
-            if s.cached < s.target and budget > 0:
-                take = int(min(s.target - s.cached, budget))
-                chunks.append((s, take))
-                budget -= take
-        context = sum(s.cached + 1 for s in decoding)  # the new token attends to itself too
-        duration = step_time(len(decoding), -(-context // max(len(decoding), 1)),
-                             tuple((s.cached, n) for s, n in chunks))
-        steps.append(Step(now, duration, len(decoding), sum(n for _, n in chunks), len(running) + len(queue),
-                          len(running), sum(s.cached for s in running) + len(decoding) + sum(n for _, n in chunks),
-                          held))
+                batch.admit(s, step)
+        chunks, shape, prefill = [], [], 0  # 4. a token for each decoding one, and prompt tokens for the
+        budget = (policy.chunk_tokens or math.inf) - batch.decoding  # others, oldest first, in what the decodes left
+        for s in batch.prefilling.values():
+            if budget <= 0:
+                break
+            take = int(min(s.target - s.cached, budget))
+            chunks.append((s, take))
+            shape.append((s.cached, take))
+            prefill += take
+            budget -= take
+        duration = step_time(batch.decoding, -(-batch.decode_context // max(batch.decoding, 1)), tuple(shape))
+        steps.append(Step(now, duration, batch.decoding, prefill, len(batch.running) + len(queue), len(batch.running),
+                          batch.cached + batch.decoding + prefill, held))
         now += duration
-        for s in decoding:  # 5. the step's tokens appear at its end
-            s.cached += 1
-            s.times.append(now)
-        for s, n in chunks:
-            s.cached += n
-            if s.prefilled:  # the last chunk of a prompt yields the first token
-                s.times.append(now)
-                prefix_cached = prefix_cached or s.request.shared_prefix_tokens > 0
-        finished = [s for s in decoding if len(s.times) == s.request.output_tokens] + \
-            [s for s, _ in chunks if len(s.times) == s.request.output_tokens]
-        for s in finished:  # 6. finished ones leave
-            running.remove(s)
-            done.append(Served(s.request, tuple(s.times), s.slot, s.first_step, len(steps) - 1))
+        ends_s.append(now)
+        for s in batch.end_step(step, chunks, ends_s):  # 5. the step's tokens appear at its end; 6. finished ones leave
+            done.append(Served(s.request, tuple(s.times), s.slot, s.first_step, step))
+        for s, _ in chunks:  # a prompt prefilled leaves its shared prefix's K and V in the cache
+            prefix_cached = prefix_cached or (s.prefilled and s.request.shared_prefix_tokens > 0)
     done.sort(key=lambda s: s.request.id)
     return Simulation(policy, capacity_tokens, tuple(done), tuple(steps), preemptions, recomputed)
 # --8<-- [end:scheduler]

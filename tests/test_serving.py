@@ -1,7 +1,10 @@
 """Serving: metrics on hand-made traces, the simulator against closed forms, determinism, bad
 input, and the mixed step against decode_step and prefill exactly."""
 
+import math
 import random
+from collections import deque
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -238,3 +241,112 @@ def test_roofline_step_time_is_mixed_steps_time_to_the_last_bit(model):
         expected = roofline.mixed_step(m, batch, context, chunks, "bf16", "bf16").time_s(H100, "bf16")
         assert step_time(batch, context, chunks) == expected
         assert step_time(batch, context - 5, chunks) == expected  # contexts round up to a 16-token block
+
+
+# ---- the scheduler's bookkeeping against a direct one ----------------------------------------------
+# serving.simulate keeps running totals (tokens cached and held, the decode context) and works out a
+# decoding sequence's tokens from the step count. The scheduler below recounts everything at every
+# step, the loop the chapter describes; the two must agree exactly.
+
+
+@dataclass(eq=False)
+class _DirectSequence:
+    request: Request
+    slot: int = -1
+    first_step: int = 0
+    cached: int = 0
+    target: int = 0
+    times: list = field(default_factory=list)
+
+    def holding(self, policy: Policy) -> int:
+        return policy.held_tokens(max(self.cached + 1, self.target), self.request.prompt_tokens)
+
+
+def direct_simulate(requests, policy, step_time, capacity_tokens) -> serving.Simulation:
+    arriving = deque(sorted(requests, key=lambda r: (r.arrival_s, r.id)))
+    queue, running, done, steps = deque(), [], [], []
+    prefix_cached, preemptions, recomputed, now = False, 0, 0, 0.0
+    while arriving or queue or running:
+        while arriving and arriving[0].arrival_s <= now:
+            r = arriving.popleft()
+            queue.append(_DirectSequence(r, target=r.prompt_tokens))
+        if not queue and not running:
+            now = arriving[0].arrival_s
+            continue
+        held = sum(s.holding(policy) for s in running)
+        while held > capacity_tokens:
+            victim = running.pop()
+            held -= victim.holding(policy)
+            recomputed += victim.cached
+            victim.cached, victim.target = 0, victim.request.prompt_tokens + len(victim.times)
+            queue.appendleft(victim)
+            preemptions += 1
+        if policy.batching == "continuous" or not running:
+            while queue and len(running) < policy.max_batch:
+                s = queue[0]
+                need = s.holding(policy)
+                if held + need > capacity_tokens:
+                    break
+                queue.popleft()
+                held += need
+                s.slot = min(set(range(policy.max_batch)) - {x.slot for x in running})
+                s.first_step = len(steps)
+                if policy.prefix_cache and prefix_cached and s.cached == 0:
+                    s.cached = s.request.shared_prefix_tokens
+                running.append(s)
+        decoding = [s for s in running if s.cached >= s.target]
+        chunks, budget = [], (policy.chunk_tokens or math.inf) - len(decoding)
+        for s in running:
+            if s.cached < s.target and budget > 0:
+                take = int(min(s.target - s.cached, budget))
+                chunks.append((s, take))
+                budget -= take
+        context = sum(s.cached + 1 for s in decoding)
+        duration = step_time(len(decoding), -(-context // max(len(decoding), 1)), tuple((s.cached, n) for s, n in chunks))
+        steps.append(serving.Step(now, duration, len(decoding), sum(n for _, n in chunks), len(running) + len(queue),
+                                  len(running), sum(s.cached for s in running) + len(decoding)
+                                  + sum(n for _, n in chunks), held))
+        now += duration
+        for s in decoding:
+            s.cached += 1
+            s.times.append(now)
+        for s, n in chunks:
+            s.cached += n
+            if s.cached >= s.target:
+                s.times.append(now)
+                prefix_cached = prefix_cached or s.request.shared_prefix_tokens > 0
+        finished = [s for s in decoding if len(s.times) == s.request.output_tokens] + \
+            [s for s, _ in chunks if len(s.times) == s.request.output_tokens]
+        for s in finished:
+            running.remove(s)
+            done.append(Served(s.request, tuple(s.times), s.slot, s.first_step, len(steps) - 1))
+    done.sort(key=lambda s: s.request.id)
+    return serving.Simulation(policy, capacity_tokens, tuple(done), tuple(steps), preemptions, recomputed)
+
+
+SHAPE = dict(prompt_min=64, prompt_max=700, output_mean=40, output_max=300)
+
+
+@pytest.mark.parametrize(("policy", "capacity", "workload"), [
+    (Policy("static", batching="static", max_batch=16), 10**6, {}),
+    (Policy("continuous", max_batch=32), 10**6, {}),
+    (Policy("chunked", chunk_tokens=128, max_batch=32), 10**6, {}),
+    (Policy("paged, preempting", max_batch=64, block_tokens=16), 6000, {}),
+    (Policy("paged, chunked, preempting", chunk_tokens=256, max_batch=64, block_tokens=8), 5000, {}),
+    (Policy("reserved", kv="reserved", reserve_tokens=1024, max_batch=64), 9000, {}),
+    (Policy("reserved, prompt + max_tokens", kv="reserved", reserve_output_tokens=300, max_batch=64), 9000, {}),
+    (Policy("prefix", prefix_cache=True, chunk_tokens=256, max_batch=32), 10**6, dict(shared_prefix_tokens=64)),
+    (Policy("prefix, whole prompts", prefix_cache=True, max_batch=32), 8000, dict(shared_prefix_tokens=64)),
+    # a cached prefix that is the whole prompt: such a request decodes from its admission on
+    (Policy("prefix = prompt", prefix_cache=True, max_batch=16), 4000,
+     dict(prompt_min=64, prompt_max=64, shared_prefix_tokens=64)),
+])
+@pytest.mark.parametrize("rate", [40.0, 300.0])  # often idle; a queue that preempts where it can
+@pytest.mark.parametrize("roofline_steps", [False, True])
+def test_the_scheduler_matches_one_that_recounts_every_step(policy, capacity, workload, rate, roofline_steps):
+    requests = serving.Workload(150, rate, seed=5, **{**SHAPE, **workload}).requests()
+    step_time = serving.RooflineStepTime(LLAMA, H100) if roofline_steps else (
+        lambda batch, context, chunks: 0.002 + 1e-6 * batch + 2e-7 * context + 1e-5 * sum(n for _, n in chunks))
+    sim = serving.simulate(requests, policy, step_time, capacity)
+    assert sim == direct_simulate(requests, policy, step_time, capacity)
+    assert len(sim.served) == len(requests)
