@@ -13,8 +13,10 @@ step-time function (`StepTime`), the roofline bound of `roofline.mixed_step` by 
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
+import operator
 import random
 from collections import deque
 from dataclasses import dataclass, field
@@ -91,7 +93,7 @@ class Served:
     def itl_s(self) -> tuple[float, ...]:
         """Inter-token latencies: the gaps between consecutive output tokens."""
         t = self.token_times_s
-        return tuple(b - a for a, b in zip(t, t[1:]))
+        return tuple(map(operator.sub, t[1:], t))  # t[i + 1] - t[i]
 
     @property
     def tpot_s(self) -> float:
@@ -103,10 +105,14 @@ class Served:
 
 def mean_itl_token_weighted_s(served: Iterable[Served]) -> float:
     """Every gap of every request counted once: a long answer weighs as much as its tokens."""
-    gaps = [g for s in served for g in s.itl_s]
+    total_s, gaps = 0.0, 0
+    for s in served:
+        t = s.token_times_s
+        total_s = sum(map(operator.sub, t[1:], t), total_s)  # its gaps, added on as one long sum of all would
+        gaps += len(t) - 1
     if not gaps:
         raise ValueError("no request produced two tokens: no inter-token latency to average")
-    return sum(gaps) / len(gaps)
+    return total_s / gaps
 
 
 def mean_itl_request_weighted_s(served: Iterable[Served]) -> float:
@@ -683,7 +689,12 @@ def summarize(sim: Simulation, slo: SLO, pct: float = 90) -> RunSummary:
                       max(s.slots_busy for s in sim.steps),
                       max(s.cache_used_tokens for s in sim.steps) / sim.capacity_tokens, sim.preemptions,
                       sim.recomputed_tokens, mean_itl_token_weighted_s(served), mean_itl_request_weighted_s(served),
-                      sum(t > last_arrival for s in served for t in s.token_times_s) / tokens)
+                      sum(_count_after(s.token_times_s, last_arrival) for s in served) / tokens)
+
+
+def _count_after(times_s: tuple[float, ...], t_s: float) -> int:
+    """How many of the ordered `times_s` come after `t_s`."""
+    return len(times_s) - bisect.bisect_right(times_s, t_s)
 
 
 def simulate_summary(workload: Workload, policy: Policy, model: str, accelerator: str, slo: SLO,

@@ -39,6 +39,31 @@ def test_token_and_request_weighted_itl_differ_by_weighting():
     assert serving.mean_itl_request_weighted_s([short, long]) == pytest.approx((1.0 + 0.1) / 2)
 
 
+def test_the_token_weighted_itl_is_one_long_sum_of_every_gap():
+    """Added request by request, the gaps give the very float a single sum over all of them gives."""
+    rng = random.Random(2)
+    served = []
+    for i in range(200):
+        t = [rng.uniform(0, 50)]
+        for _ in range(rng.randint(0, 40)):
+            t.append(t[-1] + rng.expovariate(50.0))
+        served.append(Served(Request(i, 0.0, 10, len(t)), tuple(t)))
+    gaps = [b - a for s in served for a, b in zip(s.token_times_s, s.token_times_s[1:])]
+    assert serving.mean_itl_token_weighted_s(served) == sum(gaps) / len(gaps)
+    assert serving.mean_itl_token_weighted_s(iter(served)) == sum(gaps) / len(gaps)
+    with pytest.raises(ValueError, match="no request produced two tokens"):
+        serving.mean_itl_token_weighted_s([Served(Request(0, 0.0, 10, 1), (1.0,))])
+
+
+def test_summary_counts_the_tokens_after_the_last_arrival():
+    a = Served(Request(0, 0.0, 10, 3), (0.5, 1.0, 2.0))
+    b = Served(Request(1, 1.0, 10, 2), (1.5, 3.0))  # the last arrival, at 1.0
+    assert serving._count_after(a.token_times_s, 1.0) == 1  # a token at 1.0 itself is not after it
+    assert serving._count_after(b.token_times_s, 1.0) == 2
+    sim = serving.Simulation(Policy("p"), 1000, (a, b), (serving.Step(0.0, 3.0, 2, 0, 2, 2, 20, 32),), 0)
+    assert serving.summarize(sim, SLO(1.0, 1.0)).drain_token_share == 3 / 5
+
+
 def test_percentile_matches_linear_interpolation():
     assert serving.percentile([4, 1, 3, 2], 50) == 2.5
     assert serving.percentile([1, 2, 3, 4, 5], 90) == pytest.approx(4.6)
