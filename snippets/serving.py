@@ -14,14 +14,16 @@ step-time function (`StepTime`), the roofline bound of `roofline.mixed_step` by 
 from __future__ import annotations
 
 import bisect
+import gc
 import heapq
 import math
 import operator
 import random
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Callable, Iterable, Sequence
+from functools import cache, lru_cache
+from typing import Callable, Iterable, Iterator, Sequence
 
 from snippets import hardware, kv_cache, models, roofline
 from snippets.hardware import Accelerator
@@ -646,8 +648,29 @@ def simulate_workload(workload: Workload, policy: Policy, model: str, accelerato
     and math in `dtype`), with the cache the weights leave free in usable memory: every argument
     a value, so vis.cache can key the run on them."""
     m, gpu = models.get(model), hardware.get(accelerator)
-    return simulate(workload.requests(), policy, _shared_step_time(model, accelerator, dtype),
-                    kv_cache.max_tokens(m, gpu, dtype, dtype))
+    with _collector_paused():
+        return simulate(_shared_requests(workload), policy, _shared_step_time(model, accelerator, dtype),
+                        kv_cache.max_tokens(m, gpu, dtype, dtype))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused: a run makes a million objects that live until it
+    ends (its steps above all) and no reference cycles, and the collector would walk them again
+    and again (a third of the run's time). Reference counting still frees them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@lru_cache(maxsize=64)
+def _shared_requests(workload: Workload) -> tuple[Request, ...]:
+    """A workload's requests, made once for the policies a sweep serves them under (they are frozen)."""
+    return workload.requests()
 
 
 @cache
@@ -700,4 +723,5 @@ def _count_after(times_s: tuple[float, ...], t_s: float) -> int:
 def simulate_summary(workload: Workload, policy: Policy, model: str, accelerator: str, slo: SLO,
                      dtype: str = "bf16", pct: float = 90) -> RunSummary:
     """summarize(simulate_workload(...)): a few numbers instead of every token's time."""
-    return summarize(simulate_workload(workload, policy, model, accelerator, dtype), slo, pct)
+    with _collector_paused():  # until the run's objects are gone again
+        return summarize(simulate_workload(workload, policy, model, accelerator, dtype), slo, pct)

@@ -1,6 +1,7 @@
 """Serving: metrics on hand-made traces, the simulator against closed forms, determinism, bad
 input, and the mixed step against decode_step and prefill exactly."""
 
+import gc
 import math
 import random
 from collections import deque
@@ -184,6 +185,26 @@ def test_same_seed_same_run():
 
     assert run() == run()
     assert serving.Workload(50, 30.0, seed=11).requests() != serving.Workload(50, 30.0, seed=12).requests()
+
+
+def test_runs_by_name_pause_the_collector_and_restore_it():
+    w = serving.Workload(30, 20.0, seed=2)
+    assert serving._shared_requests(w) == w.requests()
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            with serving._collector_paused():
+                assert not gc.isenabled()
+            assert gc.isenabled() == enabled
+            with pytest.raises(KeyError), serving._collector_paused():
+                raise KeyError("a run that fails")
+            assert gc.isenabled() == enabled
+        finally:
+            gc.enable()
+    sim = serving.simulate_workload(w, Policy("p"), "Llama-3.1-8B", "H100 SXM")
+    assert sim == serving.simulate(w.requests(), Policy("p"), serving.RooflineStepTime(LLAMA, H100),
+                                   kv_cache.max_tokens(LLAMA, H100, "bf16", "bf16"))
+    assert gc.isenabled()
 
 
 # ---- bad input -----------------------------------------------------------------------------------
