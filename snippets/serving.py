@@ -508,10 +508,7 @@ class _Batch:
         sequence, and the first of each prompt the step's chunk finished. Returns the sequences
         that produced their last token, taken out."""
         policy = self.policy
-        self.cached += self.decoding
-        self.decode_context += self.decoding
-        if policy.kv == "paged":
-            self.held += policy.block_tokens * self._new_block[(step + 1) % policy.block_tokens]
+        self._decoded(step)
         finished = self._last_tokens.pop(step, [])
         for s, n in chunks:
             s.cached += n
@@ -529,6 +526,32 @@ class _Batch:
             del self.running[s.slot]
             self._leave(s, step + 1, ends_s)
         return finished
+
+    def decode_only(self, step_time: StepTime, now: float, steps: list[Step], ends_s: list[float], waiting: int,
+                    next_arrival_s: float, capacity_tokens: int) -> float:
+        """The steps from `now` on that only decode, up to the first that would change something:
+        one an arrival is due at, one with no block left for a token (it preempts), one that
+        finishes a sequence. Until then the batch and the queue stay as they are and every step
+        decodes the same sequences, each a token longer than in the step before, so those steps
+        are costed and logged here without the scheduler's checks. Returns the clock after them."""
+        if self.prefilling or not self.decoding:  # prompt tokens to process: not a decode-only step
+            return now
+        n, busy, step = self.decoding, len(self.running), len(steps)
+        while now < next_arrival_s and self.held <= capacity_tokens and step not in self._last_tokens:
+            duration = step_time(n, -(-self.decode_context // n), ())
+            steps.append(Step(now, duration, n, 0, busy + waiting, busy, self.cached + n, self.held))
+            now += duration
+            ends_s.append(now)
+            self._decoded(step)
+            step += 1
+        return now
+
+    def _decoded(self, step: int) -> None:
+        """Every decoding sequence has a token more in the cache after `step`."""
+        self.cached += self.decoding
+        self.decode_context += self.decoding
+        if self.policy.kv == "paged":  # and those whose next token starts a block hold one more
+            self.held += self.policy.block_tokens * self._new_block[(step + 1) % self.policy.block_tokens]
 
     def _start_decoding(self, s: _Sequence, step: int) -> None:
         s.decode_from = step
@@ -610,10 +633,15 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
                           batch.cached + batch.decoding + prefill, held))
         now += duration
         ends_s.append(now)
-        for s in batch.end_step(step, chunks, ends_s):  # 5. the step's tokens appear at its end; 6. finished ones leave
+        finished = batch.end_step(step, chunks, ends_s)  # 5. the step's tokens appear at its end
+        for s in finished:  # 6. finished ones leave
             done.append(Served(s.request, tuple(s.times), s.slot, s.first_step, step))
         for s, _ in chunks:  # a prompt prefilled leaves its shared prefix's K and V in the cache
             prefix_cached = prefix_cached or (s.prefilled and s.request.shared_prefix_tokens > 0)
+        if not finished:  # 7. nothing left, so the next steps only decode until an arrival, a finish or a full
+            # cache: run those at once
+            now = batch.decode_only(step_time, now, steps, ends_s, len(queue),
+                                    arriving[0].arrival_s if arriving else math.inf, capacity_tokens)
     done.sort(key=lambda s: s.request.id)
     return Simulation(policy, capacity_tokens, tuple(done), tuple(steps), preemptions, recomputed)
 # --8<-- [end:scheduler]
