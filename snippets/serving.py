@@ -393,7 +393,7 @@ class Policy:
         return -(-cached_tokens // self.block_tokens) * self.block_tokens
 
 
-@dataclass(slots=True)  # not frozen: a simulation logs a million steps, and a frozen __init__ costs 4x
+@dataclass(slots=True)  # not frozen: chapter 3 logs a million steps, and a frozen __init__ costs 4x as much
 class Step:
     """What one step did: when, how long, and what the cache held after it (in tokens)."""
 

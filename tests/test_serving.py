@@ -348,7 +348,8 @@ def direct_simulate(requests, policy, step_time, capacity_tokens) -> serving.Sim
                 chunks.append((s, take))
                 budget -= take
         context = sum(s.cached + 1 for s in decoding)
-        duration = step_time(len(decoding), -(-context // max(len(decoding), 1)), tuple((s.cached, n) for s, n in chunks))
+        duration = step_time(len(decoding), -(-context // max(len(decoding), 1)),
+                             tuple((s.cached, n) for s, n in chunks))
         steps.append(serving.Step(now, duration, len(decoding), sum(n for _, n in chunks), len(running) + len(queue),
                                   len(running), sum(s.cached for s in running) + len(decoding)
                                   + sum(n for _, n in chunks), held))
