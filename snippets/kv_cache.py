@@ -6,6 +6,8 @@ bytes per token = layers x (kv_lora_rank + qk_rope_head_dim) x bytes per element
 
 from __future__ import annotations
 
+from functools import cache
+
 from snippets.hardware import Accelerator
 from snippets.models import ModelConfig, weight_bytes
 from snippets.units import bytes_per_element, require_int, require_positive_int
@@ -19,6 +21,7 @@ def _check_context(m: ModelConfig, context: int, minimum: int = 1) -> None:
         )
 
 
+@cache  # pure, and asked for at every prefill chunk the serving simulator costs
 def kv_elements_per_token(m: ModelConfig) -> int:
     """Cached elements per token across all layers."""
     if m.attention_kind == "MLA":

@@ -13,17 +13,29 @@ step-time function (`StepTime`), the roofline bound of `roofline.mixed_step` by 
 
 from __future__ import annotations
 
+import bisect
+import gc
+import heapq
 import math
+import operator
 import random
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Callable, Iterable, Sequence
+from functools import cache, lru_cache
+from typing import Callable, Iterable, Iterator, Sequence
 
 from snippets import hardware, kv_cache, models, roofline
 from snippets.hardware import Accelerator
 from snippets.models import ModelConfig
-from snippets.units import require_int, require_non_negative, require_number, require_positive, require_positive_int
+from snippets.units import (
+    bytes_per_element,
+    require_int,
+    require_non_negative,
+    require_number,
+    require_positive,
+    require_positive_int,
+)
 
 # ---- requests and their metrics ------------------------------------------------------------
 
@@ -83,7 +95,7 @@ class Served:
     def itl_s(self) -> tuple[float, ...]:
         """Inter-token latencies: the gaps between consecutive output tokens."""
         t = self.token_times_s
-        return tuple(b - a for a, b in zip(t, t[1:]))
+        return tuple(map(operator.sub, t[1:], t))  # t[i + 1] - t[i]
 
     @property
     def tpot_s(self) -> float:
@@ -95,10 +107,14 @@ class Served:
 
 def mean_itl_token_weighted_s(served: Iterable[Served]) -> float:
     """Every gap of every request counted once: a long answer weighs as much as its tokens."""
-    gaps = [g for s in served for g in s.itl_s]
+    total_s, gaps = 0.0, 0
+    for s in served:
+        t = s.token_times_s
+        total_s = sum(map(operator.sub, t[1:], t), total_s)  # its gaps, added on as one long sum of all would
+        gaps += len(t) - 1
     if not gaps:
         raise ValueError("no request produced two tokens: no inter-token latency to average")
-    return sum(gaps) / len(gaps)
+    return total_s / gaps
 
 
 def mean_itl_request_weighted_s(served: Iterable[Served]) -> float:
@@ -245,7 +261,13 @@ class RooflineStepTime:
     """The roofline bound on a step's time (roofline.mixed_step), remembered per step shape
     for this instance. The decode batch is costed at its mean context, rounded up to a whole
     16-token block: exact but for that rounding for full-attention models, whose cache reads
-    and attention grow linearly with each sequence's context."""
+    and attention grow linearly with each sequence's context.
+
+    A simulation asks for hundreds of thousands of step shapes, most of them a new combination
+    of pieces it has seen: a decode batch and prefill chunks. So the pieces mixed_step adds up
+    are remembered one by one (the decode batch's and each chunk's attention FLOPs and cache
+    bytes, the weight bytes of so many tokens) and added up as mixed_step adds them, in the same
+    order: the same seconds to the last bit (tests/test_serving.py checks)."""
 
     model: ModelConfig
     accelerator: Accelerator
@@ -253,15 +275,73 @@ class RooflineStepTime:
     kv_dtype: str = "bf16"
     compute_dtype: str = "bf16"
     round_context_tokens: int = 16  # contexts rounded up to this many tokens (a KV block)
-    _seen: dict = field(default_factory=dict, repr=False, compare=False)
+    _seen: dict = field(default_factory=dict, repr=False, compare=False)  # (batch, context, chunks) -> seconds
+    _decodes: dict = field(default_factory=dict, repr=False, compare=False)  # (batch, context) -> (FLOPs, bytes)
+    _chunks: dict = field(default_factory=dict, repr=False, compare=False)  # (prefix, tokens) -> (FLOPs, bytes)
+    _prompt_pieces: dict = field(default_factory=dict, repr=False, compare=False)  # (tokens, chunks) -> (FLOPs, bytes)
+    _weights: dict = field(default_factory=dict, repr=False, compare=False)  # tokens -> weight bytes
+    _weights_per_token: int = field(init=False, repr=False, compare=False)  # matmul weights (2 FLOPs each)
+    _peak_flops: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._weights_per_token = models.matmul_weights_per_token(self.model)
+        self._peak_flops = self.accelerator.peak_flops(self.compute_dtype)
 
     def __call__(self, batch: int, context: int, chunks: tuple[tuple[int, int], ...] = ()) -> float:
         context = -(-context // self.round_context_tokens) * self.round_context_tokens
-        key = (batch, context, chunks)
-        if key not in self._seen:
-            step = roofline.mixed_step(self.model, batch, context, chunks, self.weight_dtype, self.kv_dtype)
-            self._seen[key] = step.time_s(self.accelerator, self.compute_dtype)
-        return self._seen[key]
+        seconds = self._seen.get((batch, context, chunks))
+        if seconds is None:
+            seconds = self._seen[batch, context, chunks] = self._time_s(batch, context, chunks)
+        return seconds
+
+    def _time_s(self, batch: int, context: int, chunks: tuple[tuple[int, int], ...]) -> float:
+        """roofline.mixed_step(...).time_s(...) from remembered pieces, added up as it adds them."""
+        batch = require_int("batch", batch, 0)
+        chunk_total, chunk_flops, chunk_bytes = 0, 0, 0  # sum()s, as mixed_step's
+        for prefix, tokens in chunks:
+            chunk_total += tokens
+            flops, kv_bytes = self._chunk(prefix, tokens)  # (checks the sizes when it first sees them)
+            chunk_flops += flops
+            chunk_bytes += kv_bytes
+        if batch + chunk_total == 0:
+            raise ValueError("a step needs a decode batch >= 1 or at least one prefill chunk")
+        decode_flops, decode_bytes = self._decode(batch, context) if batch else (0.0, 0.0)
+        prompt_flops, activation_bytes = self._prompts(chunk_total, len(chunks))
+        flops = (2.0 * batch * self._weights_per_token + prompt_flops) + (decode_flops + chunk_flops)
+        bytes_moved = self._weight_bytes(batch + chunk_total) + (decode_bytes + chunk_bytes) + activation_bytes
+        return max(flops / self._peak_flops, bytes_moved / self.accelerator.bandwidth_Bps)  # time_lower_bound_s
+
+    def _decode(self, batch: int, context: int) -> tuple[float, float]:
+        """Attention FLOPs and cache bytes of the decode batch (roofline.decode_step)."""
+        piece = self._decodes.get((batch, context))
+        if piece is None:
+            step = roofline.decode_step(self.model, batch, context, self.weight_dtype, self.kv_dtype)
+            piece = self._decodes[batch, context] = step.attention_flops, step.kv_bytes
+        return piece
+
+    def _chunk(self, prefix: int, tokens: int) -> tuple[float, float]:
+        """Attention FLOPs and cache bytes of one prefill chunk."""
+        piece = self._chunks.get((prefix, tokens))
+        if piece is None:
+            piece = self._chunks[prefix, tokens] = (kv_cache.chunk_attention_flops(self.model, prefix, tokens),
+                                                    kv_cache.chunk_kv_bytes(self.model, prefix, tokens, self.kv_dtype))
+        return piece
+
+    def _prompts(self, tokens: int, chunks: int) -> tuple[float, float]:
+        """Matmul FLOPs and activation bytes of `tokens` prompt tokens in `chunks` chunks."""
+        piece = self._prompt_pieces.get((tokens, chunks))
+        if piece is None:
+            activations = roofline.prompt_activation_elements(self.model, tokens, chunks) if chunks else 0.0
+            piece = self._prompt_pieces[tokens, chunks] = (roofline.prompt_matmul_flops(self.model, tokens, chunks),
+                                                           activations * bytes_per_element(self.weight_dtype))
+        return piece
+
+    def _weight_bytes(self, tokens: int) -> float:
+        """Weight bytes a step over `tokens` tokens reads (models.step_weight_bytes)."""
+        weight_bytes = self._weights.get(tokens)
+        if weight_bytes is None:
+            weight_bytes = self._weights[tokens] = models.step_weight_bytes(self.model, self.weight_dtype, tokens)
+        return weight_bytes
 
 
 # ---- the scheduler ---------------------------------------------------------------------------
@@ -313,7 +393,7 @@ class Policy:
         return -(-cached_tokens // self.block_tokens) * self.block_tokens
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: chapter 3 logs a million steps, and a frozen __init__ costs 4x as much
 class Step:
     """What one step did: when, how long, and what the cache held after it (in tokens)."""
 
@@ -347,16 +427,21 @@ class Simulation:
         return sum(s.slots_busy for s in self.steps) / (len(self.steps) * self.policy.max_batch)
 
 
-@dataclass
+@dataclass(eq=False, slots=True)  # two sequences are never the same one, however alike
 class _Sequence:
-    """A request inside the server."""
+    """A request inside the server.
+
+    While it decodes it gains one token a step, which no step writes down: `cached` and `times`
+    stay as they were at `decode_from`, the step its current run of decoding began, and are
+    brought up to date from the steps since when it stops (preempted or finished)."""
 
     request: Request
     slot: int = -1
     first_step: int = 0
-    cached: int = 0  # tokens whose K and V are in the cache
+    cached: int = 0  # tokens whose K and V are in the cache (decoding: at step decode_from)
     target: int = 0  # tokens to prefill before the next token can be produced
-    times: list = field(default_factory=list)  # when each output token appeared
+    times: list = field(default_factory=list)  # when each output token appeared (decoding: before decode_from)
+    decode_from: int = -1  # the step its current run of decoding began; -1 while it waits or prefills
 
     @property
     def prefilled(self) -> bool:
@@ -364,8 +449,134 @@ class _Sequence:
 
     def holding(self, policy: Policy) -> int:
         """Cache this sequence holds once its next token is cached: its reservation, or blocks
-        for that many tokens (and for its whole prompt from admission on)."""
+        for that many tokens (and for its whole prompt from admission on). Decoding: as of
+        decode_from."""
         return policy.held_tokens(max(self.cached + 1, self.target), self.request.prompt_tokens)
+
+    def last_step(self) -> int:
+        """The step that produces its last token, decoding one a step from decode_from."""
+        return self.decode_from + self.request.output_tokens - len(self.times) - 1
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The admitted sequences, oldest first, and the totals a step needs, kept up to date as
+    sequences join, decode and leave instead of summed over every sequence at every step.
+
+    Each step, every decoding sequence gains a token: the step adds their number to the tokens
+    cached and to the decode context and, paged, a block for each one whose next token starts
+    a block. Which ones do is known in advance (one in block_tokens steps each), so decoding
+    sequences are counted by that step modulo block_tokens (`_new_block`), and listed by the
+    step of their last token (`_last_tokens`)."""
+
+    policy: Policy
+    running: dict = field(default_factory=dict)  # slot -> sequence, oldest first
+    prefilling: dict = field(default_factory=dict)  # slot -> sequence, the running ones still prefilling
+    decoding: int = 0  # running sequences past their prefill: this step decodes one token for each
+    decode_context: int = 0  # their cached tokens + 1 each (the new token attends to itself)
+    cached: int = 0  # tokens in the cache, all running sequences
+    held: int = 0  # cache held once this step's tokens are cached: reservations, or whole blocks
+    _free_slots: list = field(default_factory=list)  # a heap: the smallest free slot first
+    _new_block: list = field(default_factory=list)  # paged: decoding sequences by (step % block_tokens)
+    _last_tokens: dict = field(default_factory=dict)  # step -> decoding sequences that step finishes
+
+    def __post_init__(self) -> None:
+        self._free_slots = list(range(self.policy.max_batch))  # sorted: already a heap
+        self._new_block = [0] * self.policy.block_tokens
+
+    def admit(self, s: _Sequence, step: int) -> None:
+        """`s` joins at `step`, in the smallest free slot."""
+        s.slot, s.first_step = heapq.heappop(self._free_slots), step
+        self.running[s.slot] = s
+        self.cached += s.cached
+        self.held += s.holding(self.policy)
+        if s.prefilled:  # a cached prefix that is its whole prompt: it decodes at once
+            self._start_decoding(s, step)
+        else:
+            self.prefilling[s.slot] = s
+
+    def remove_newest(self, step: int, ends_s: list[float]) -> _Sequence:
+        """Take out the sequence admitted last (to preempt it), brought up to `step`."""
+        _, s = self.running.popitem()
+        if s.decode_from >= 0:
+            self._last_tokens[s.last_step()].remove(s)
+        self._leave(s, step, ends_s)
+        return s
+
+    def end_step(self, step: int, chunks: list[tuple[_Sequence, int]], ends_s: list[float]) -> list[_Sequence]:
+        """The step's tokens are cached and appear at its end, ends_s[step]: one for each decoding
+        sequence, and the first of each prompt the step's chunk finished. Returns the sequences
+        that produced their last token, taken out."""
+        policy = self.policy
+        self._decoded(step)
+        finished = self._last_tokens.pop(step, [])
+        for s, n in chunks:
+            s.cached += n
+            self.cached += n
+            if s.prefilled:  # the last chunk of a prompt yields the first token
+                del self.prefilling[s.slot]
+                s.times.append(ends_s[step])
+                # it held blocks for its prompt, now for the token too (a reservation does not change)
+                self.held += s.holding(policy) - policy.held_tokens(s.target, s.request.prompt_tokens)
+                if len(s.times) == s.request.output_tokens:
+                    finished.append(s)
+                else:
+                    self._start_decoding(s, step + 1)
+        for s in finished:
+            del self.running[s.slot]
+            self._leave(s, step + 1, ends_s)
+        return finished
+
+    def decode_only(self, step_time: StepTime, now: float, steps: list[Step], ends_s: list[float], waiting: int,
+                    next_arrival_s: float, capacity_tokens: int) -> float:
+        """The steps from `now` on that only decode, up to the first that would change something:
+        one an arrival is due at, one with no block left for a token (it preempts), one that
+        finishes a sequence. Until then the batch and the queue stay as they are and every step
+        decodes the same sequences, each a token longer than in the step before, so those steps
+        are costed and logged here without the scheduler's checks. Returns the clock after them."""
+        if self.prefilling or not self.decoding:  # prompt tokens to process: not a decode-only step
+            return now
+        n, busy, step = self.decoding, len(self.running), len(steps)
+        while now < next_arrival_s and self.held <= capacity_tokens and step not in self._last_tokens:
+            duration = step_time(n, -(-self.decode_context // n), ())
+            steps.append(Step(now, duration, n, 0, busy + waiting, busy, self.cached + n, self.held))
+            now += duration
+            ends_s.append(now)
+            self._decoded(step)
+            step += 1
+        return now
+
+    def _decoded(self, step: int) -> None:
+        """Every decoding sequence has a token more in the cache after `step`."""
+        self.cached += self.decoding
+        self.decode_context += self.decoding
+        if self.policy.kv == "paged":  # and those whose next token starts a block hold one more
+            self.held += self.policy.block_tokens * self._new_block[(step + 1) % self.policy.block_tokens]
+
+    def _start_decoding(self, s: _Sequence, step: int) -> None:
+        s.decode_from = step
+        self.decoding += 1
+        self.decode_context += s.cached + 1
+        if self.policy.kv == "paged":  # its cache reaches a multiple of block_tokens every block_tokens steps
+            self._new_block[(step - s.cached) % self.policy.block_tokens] += 1
+        self._last_tokens.setdefault(s.last_step(), []).append(s)
+
+    def _leave(self, s: _Sequence, step: int, ends_s: list[float]) -> None:
+        """Take `s` out of the totals at `step`, its cache and token times brought up to it."""
+        if s.decode_from >= 0:
+            decode_cached = s.cached
+            s.times += ends_s[s.decode_from:step]  # a token at the end of every step since decode_from
+            s.cached += step - s.decode_from
+            self.decoding -= 1
+            self.decode_context -= s.cached + 1
+            if self.policy.kv == "paged":
+                self._new_block[(s.decode_from - decode_cached) % self.policy.block_tokens] -= 1
+            s.decode_from = -1
+        else:
+            self.prefilling.pop(s.slot, None)
+        self.cached -= s.cached
+        self.held -= s.holding(self.policy)
+        heapq.heappush(self._free_slots, s.slot)
 
 
 # --8<-- [start:scheduler]
@@ -374,66 +585,63 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
     _check_fits(requests, policy, capacity_tokens)
     arriving = deque(sorted(requests, key=lambda r: (r.arrival_s, r.id)))
     queue: deque[_Sequence] = deque()  # arrived, waiting for a slot
-    running: list[_Sequence] = []  # admitted, oldest first
+    batch = _Batch(policy)  # admitted, oldest first, and their totals: tokens cached and held, decode context
     done: list[Served] = []
     steps: list[Step] = []
+    ends_s: list[float] = []  # when each step ended: decoding sequences' token times
     prefix_cached = False
     preemptions, recomputed, now = 0, 0, 0.0
-    while arriving or queue or running:
+    while arriving or queue or batch.running:
         while arriving and arriving[0].arrival_s <= now:  # 1. arrivals join the queue
             r = arriving.popleft()
             queue.append(_Sequence(r, target=r.prompt_tokens))
-        if not queue and not running:  # idle: jump to the next arrival
+        if not queue and not batch.running:  # idle: jump to the next arrival
             now = arriving[0].arrival_s
             continue
-        held = sum(s.holding(policy) for s in running)  # cache held after this step's tokens
+        step = len(steps)
+        held = batch.held  # cache held after this step's tokens
         while held > capacity_tokens:  # 2. paged: no block for a token: preempt the newest
-            victim = running.pop()
+            victim = batch.remove_newest(step, ends_s)
             held -= victim.holding(policy)
             recomputed += victim.cached
             victim.cached, victim.target = 0, victim.request.prompt_tokens + len(victim.times)
             queue.appendleft(victim)  # it recomputes its prompt and the tokens it produced
             preemptions += 1
-        if policy.batching == "continuous" or not running:  # 3. admit into free slots
-            while queue and len(running) < policy.max_batch:
+        if policy.batching == "continuous" or not batch.running:  # 3. admit into free slots
+            while queue and len(batch.running) < policy.max_batch:
                 s = queue[0]
                 need = s.holding(policy)  # a reservation, or blocks for its prompt
                 if held + need > capacity_tokens:
                     break
                 queue.popleft()
                 held += need
-                s.slot = min(set(range(policy.max_batch)) - {x.slot for x in running})
-                s.first_step = len(steps)
                 if policy.prefix_cache and prefix_cached and s.cached == 0:
                     s.cached = s.request.shared_prefix_tokens  # reuse the shared prefix's K and V
-                running.append(s)
-        decoding = [s for s in running if s.cached >= s.target]  # 4. one token for each prefilled one...
-        chunks, budget = [], (policy.chunk_tokens or math.inf) - len(decoding)
-        for s in running:  # ...and prompt tokens for the others, oldest first, in what the decodes left
-            if s.cached < s.target and budget > 0:
-                take = int(min(s.target - s.cached, budget))
-                chunks.append((s, take))
-                budget -= take
-        context = sum(s.cached + 1 for s in decoding)  # the new token attends to itself too
-        duration = step_time(len(decoding), -(-context // max(len(decoding), 1)),
-                             tuple((s.cached, n) for s, n in chunks))
-        steps.append(Step(now, duration, len(decoding), sum(n for _, n in chunks), len(running) + len(queue),
-                          len(running), sum(s.cached for s in running) + len(decoding) + sum(n for _, n in chunks),
-                          held))
+                batch.admit(s, step)
+        chunks, shape, prefill = [], [], 0  # 4. a token for each decoding one, and prompt tokens for the
+        budget = (policy.chunk_tokens or math.inf) - batch.decoding  # others, oldest first, in what the decodes left
+        for s in batch.prefilling.values():
+            if budget <= 0:
+                break
+            take = int(min(s.target - s.cached, budget))
+            chunks.append((s, take))
+            shape.append((s.cached, take))
+            prefill += take
+            budget -= take
+        duration = step_time(batch.decoding, -(-batch.decode_context // max(batch.decoding, 1)), tuple(shape))
+        steps.append(Step(now, duration, batch.decoding, prefill, len(batch.running) + len(queue), len(batch.running),
+                          batch.cached + batch.decoding + prefill, held))
         now += duration
-        for s in decoding:  # 5. the step's tokens appear at its end
-            s.cached += 1
-            s.times.append(now)
-        for s, n in chunks:
-            s.cached += n
-            if s.prefilled:  # the last chunk of a prompt yields the first token
-                s.times.append(now)
-                prefix_cached = prefix_cached or s.request.shared_prefix_tokens > 0
-        finished = [s for s in decoding if len(s.times) == s.request.output_tokens] + \
-            [s for s, _ in chunks if len(s.times) == s.request.output_tokens]
+        ends_s.append(now)
+        finished = batch.end_step(step, chunks, ends_s)  # 5. the step's tokens appear at its end
         for s in finished:  # 6. finished ones leave
-            running.remove(s)
-            done.append(Served(s.request, tuple(s.times), s.slot, s.first_step, len(steps) - 1))
+            done.append(Served(s.request, tuple(s.times), s.slot, s.first_step, step))
+        for s, _ in chunks:  # a prompt prefilled leaves its shared prefix's K and V in the cache
+            prefix_cached = prefix_cached or (s.prefilled and s.request.shared_prefix_tokens > 0)
+        if not finished:  # 7. nothing left, so the next steps only decode until an arrival, a finish or a full
+            # cache: run those at once
+            now = batch.decode_only(step_time, now, steps, ends_s, len(queue),
+                                    arriving[0].arrival_s if arriving else math.inf, capacity_tokens)
     done.sort(key=lambda s: s.request.id)
     return Simulation(policy, capacity_tokens, tuple(done), tuple(steps), preemptions, recomputed)
 # --8<-- [end:scheduler]
@@ -468,8 +676,29 @@ def simulate_workload(workload: Workload, policy: Policy, model: str, accelerato
     and math in `dtype`), with the cache the weights leave free in usable memory: every argument
     a value, so vis.cache can key the run on them."""
     m, gpu = models.get(model), hardware.get(accelerator)
-    return simulate(workload.requests(), policy, _shared_step_time(model, accelerator, dtype),
-                    kv_cache.max_tokens(m, gpu, dtype, dtype))
+    with _collector_paused():
+        return simulate(_shared_requests(workload), policy, _shared_step_time(model, accelerator, dtype),
+                        kv_cache.max_tokens(m, gpu, dtype, dtype))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused: a run makes a million objects that live until it
+    ends (its steps above all) and no reference cycles, and the collector would walk them again
+    and again (a third of the run's time). Reference counting still frees them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@lru_cache(maxsize=64)
+def _shared_requests(workload: Workload) -> tuple[Request, ...]:
+    """A workload's requests, made once for the policies a sweep serves them under (they are frozen)."""
+    return workload.requests()
 
 
 @cache
@@ -511,10 +740,16 @@ def summarize(sim: Simulation, slo: SLO, pct: float = 90) -> RunSummary:
                       max(s.slots_busy for s in sim.steps),
                       max(s.cache_used_tokens for s in sim.steps) / sim.capacity_tokens, sim.preemptions,
                       sim.recomputed_tokens, mean_itl_token_weighted_s(served), mean_itl_request_weighted_s(served),
-                      sum(t > last_arrival for s in served for t in s.token_times_s) / tokens)
+                      sum(_count_after(s.token_times_s, last_arrival) for s in served) / tokens)
+
+
+def _count_after(times_s: tuple[float, ...], t_s: float) -> int:
+    """How many of the ordered `times_s` come after `t_s`."""
+    return len(times_s) - bisect.bisect_right(times_s, t_s)
 
 
 def simulate_summary(workload: Workload, policy: Policy, model: str, accelerator: str, slo: SLO,
                      dtype: str = "bf16", pct: float = 90) -> RunSummary:
     """summarize(simulate_workload(...)): a few numbers instead of every token's time."""
-    return summarize(simulate_workload(workload, policy, model, accelerator, dtype), slo, pct)
+    with _collector_paused():  # until the run's objects are gone again
+        return summarize(simulate_workload(workload, policy, model, accelerator, dtype), slo, pct)

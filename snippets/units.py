@@ -52,10 +52,14 @@ def bytes_per_element(dtype: str) -> float:
 
 
 def _is_real(value: object) -> bool:
+    if type(value) is float or type(value) is int:  # the common case, without the slower ABC check
+        return True
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _is_integer(value: object) -> bool:
+    if type(value) is int:  # the common case (a bool's type is bool), without the slower ABC check
+        return True
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 

@@ -1,6 +1,12 @@
 """Serving: metrics on hand-made traces, the simulator against closed forms, determinism, bad
 input, and the mixed step against decode_step and prefill exactly."""
 
+import gc
+import math
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
 import pytest
 
 from snippets import hardware, kv_cache, models, roofline, serving
@@ -32,6 +38,31 @@ def test_token_and_request_weighted_itl_differ_by_weighting():
     long = Served(Request(1, 0.0, 10, 5), (1.0, 1.1, 1.2, 1.3, 1.4))  # four gaps of 0.1 s
     assert serving.mean_itl_token_weighted_s([short, long]) == pytest.approx((1.0 + 4 * 0.1) / 5)
     assert serving.mean_itl_request_weighted_s([short, long]) == pytest.approx((1.0 + 0.1) / 2)
+
+
+def test_the_token_weighted_itl_is_one_long_sum_of_every_gap():
+    """Added request by request, the gaps give the very float a single sum over all of them gives."""
+    rng = random.Random(2)
+    served = []
+    for i in range(200):
+        t = [rng.uniform(0, 50)]
+        for _ in range(rng.randint(0, 40)):
+            t.append(t[-1] + rng.expovariate(50.0))
+        served.append(Served(Request(i, 0.0, 10, len(t)), tuple(t)))
+    gaps = [b - a for s in served for a, b in zip(s.token_times_s, s.token_times_s[1:])]
+    assert serving.mean_itl_token_weighted_s(served) == sum(gaps) / len(gaps)
+    assert serving.mean_itl_token_weighted_s(iter(served)) == sum(gaps) / len(gaps)
+    with pytest.raises(ValueError, match="no request produced two tokens"):
+        serving.mean_itl_token_weighted_s([Served(Request(0, 0.0, 10, 1), (1.0,))])
+
+
+def test_summary_counts_the_tokens_after_the_last_arrival():
+    a = Served(Request(0, 0.0, 10, 3), (0.5, 1.0, 2.0))
+    b = Served(Request(1, 1.0, 10, 2), (1.5, 3.0))  # the last arrival, at 1.0
+    assert serving._count_after(a.token_times_s, 1.0) == 1  # a token at 1.0 itself is not after it
+    assert serving._count_after(b.token_times_s, 1.0) == 2
+    sim = serving.Simulation(Policy("p"), 1000, (a, b), (serving.Step(0.0, 3.0, 2, 0, 2, 2, 20, 32),), 0)
+    assert serving.summarize(sim, SLO(1.0, 1.0)).drain_token_share == 3 / 5
 
 
 def test_percentile_matches_linear_interpolation():
@@ -156,6 +187,26 @@ def test_same_seed_same_run():
     assert serving.Workload(50, 30.0, seed=11).requests() != serving.Workload(50, 30.0, seed=12).requests()
 
 
+def test_runs_by_name_pause_the_collector_and_restore_it():
+    w = serving.Workload(30, 20.0, seed=2)
+    assert serving._shared_requests(w) == w.requests()
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        try:
+            with serving._collector_paused():
+                assert not gc.isenabled()
+            assert gc.isenabled() == enabled
+            with pytest.raises(KeyError), serving._collector_paused():
+                raise KeyError("a run that fails")
+            assert gc.isenabled() == enabled
+        finally:
+            gc.enable()
+    sim = serving.simulate_workload(w, Policy("p"), "Llama-3.1-8B", "H100 SXM")
+    assert sim == serving.simulate(w.requests(), Policy("p"), serving.RooflineStepTime(LLAMA, H100),
+                                   kv_cache.max_tokens(LLAMA, H100, "bf16", "bf16"))
+    assert gc.isenabled()
+
+
 # ---- bad input -----------------------------------------------------------------------------------
 
 
@@ -182,6 +233,9 @@ def test_same_seed_same_run():
     (lambda: serving.simulate([], Policy("x"), constant_step(), 100), "no requests"),
     (lambda: roofline.mixed_step(LLAMA, 0, 0, ()), "needs a decode batch"),
     (lambda: roofline.mixed_step(LLAMA, 4, 100, ((0, 0),)), "chunk_tokens must be an integer >= 1"),
+    (lambda: serving.RooflineStepTime(LLAMA, H100)(0, 0, ()), "needs a decode batch"),
+    (lambda: serving.RooflineStepTime(LLAMA, H100)(4, 100, ((0, 0),)), "chunk_tokens must be an integer >= 1"),
+    (lambda: serving.RooflineStepTime(LLAMA, H100)(-1, 100, ()), "batch must be an integer >= 0"),
 ])
 def test_bad_input_says_what_is_wrong(make, message):
     with pytest.raises(ValueError, match=message):
@@ -216,3 +270,130 @@ def test_a_later_chunk_reads_its_prefix_and_attends_to_it():
     later = roofline.mixed_step(m, 0, 0, ((1000, 24),), "bf16", "bf16")
     assert later.attention_flops == kv_cache.prefill_attention_flops(m, 1024) - kv_cache.prefill_attention_flops(m, 1000)
     assert later.kv_bytes == kv_cache.bytes_per_token(m, "bf16") * 1024  # 1,000 read + 24 written
+
+
+@pytest.mark.parametrize("model", ["Llama-3.1-8B", "Gemma-2-9B", "DeepSeek-V3"])
+def test_roofline_step_time_is_mixed_steps_time_to_the_last_bit(model):
+    """RooflineStepTime adds up remembered pieces in mixed_step's order: the same float, not a close one."""
+    m = models.get(model)
+    step_time = serving.RooflineStepTime(m, H100)
+    rng = random.Random(3)
+    batches, contexts = [0, 1, 7, 64, 255], [16, 1024, 2048, 3072]
+    pieces = [(0, 512), (0, 1800), (512, 512), (1024, 300), (2500, 17)]  # repeated, so most are remembered
+    for _ in range(200):
+        batch = rng.choice(batches)
+        chunks = tuple(rng.choice(pieces) for _ in range(rng.randint(0 if batch else 1, 3)))
+        context = rng.choice(contexts) if batch else 0
+        expected = roofline.mixed_step(m, batch, context, chunks, "bf16", "bf16").time_s(H100, "bf16")
+        assert step_time(batch, context, chunks) == expected
+        assert step_time(batch, context - 5, chunks) == expected  # contexts round up to a 16-token block
+
+
+# ---- the scheduler's bookkeeping against a direct one ----------------------------------------------
+# serving.simulate keeps running totals (tokens cached and held, the decode context) and works out a
+# decoding sequence's tokens from the step count. The scheduler below recounts everything at every
+# step, the loop the chapter describes; the two must agree exactly.
+
+
+@dataclass(eq=False)
+class _DirectSequence:
+    request: Request
+    slot: int = -1
+    first_step: int = 0
+    cached: int = 0
+    target: int = 0
+    times: list = field(default_factory=list)
+
+    def holding(self, policy: Policy) -> int:
+        return policy.held_tokens(max(self.cached + 1, self.target), self.request.prompt_tokens)
+
+
+def direct_simulate(requests, policy, step_time, capacity_tokens) -> serving.Simulation:
+    arriving = deque(sorted(requests, key=lambda r: (r.arrival_s, r.id)))
+    queue, running, done, steps = deque(), [], [], []
+    prefix_cached, preemptions, recomputed, now = False, 0, 0, 0.0
+    while arriving or queue or running:
+        while arriving and arriving[0].arrival_s <= now:
+            r = arriving.popleft()
+            queue.append(_DirectSequence(r, target=r.prompt_tokens))
+        if not queue and not running:
+            now = arriving[0].arrival_s
+            continue
+        held = sum(s.holding(policy) for s in running)
+        while held > capacity_tokens:
+            victim = running.pop()
+            held -= victim.holding(policy)
+            recomputed += victim.cached
+            victim.cached, victim.target = 0, victim.request.prompt_tokens + len(victim.times)
+            queue.appendleft(victim)
+            preemptions += 1
+        if policy.batching == "continuous" or not running:
+            while queue and len(running) < policy.max_batch:
+                s = queue[0]
+                need = s.holding(policy)
+                if held + need > capacity_tokens:
+                    break
+                queue.popleft()
+                held += need
+                s.slot = min(set(range(policy.max_batch)) - {x.slot for x in running})
+                s.first_step = len(steps)
+                if policy.prefix_cache and prefix_cached and s.cached == 0:
+                    s.cached = s.request.shared_prefix_tokens
+                running.append(s)
+        decoding = [s for s in running if s.cached >= s.target]
+        chunks, budget = [], (policy.chunk_tokens or math.inf) - len(decoding)
+        for s in running:
+            if s.cached < s.target and budget > 0:
+                take = int(min(s.target - s.cached, budget))
+                chunks.append((s, take))
+                budget -= take
+        context = sum(s.cached + 1 for s in decoding)
+        duration = step_time(len(decoding), -(-context // max(len(decoding), 1)),
+                             tuple((s.cached, n) for s, n in chunks))
+        steps.append(serving.Step(now, duration, len(decoding), sum(n for _, n in chunks), len(running) + len(queue),
+                                  len(running), sum(s.cached for s in running) + len(decoding)
+                                  + sum(n for _, n in chunks), held))
+        now += duration
+        for s in decoding:
+            s.cached += 1
+            s.times.append(now)
+        for s, n in chunks:
+            s.cached += n
+            if s.cached >= s.target:
+                s.times.append(now)
+                prefix_cached = prefix_cached or s.request.shared_prefix_tokens > 0
+        finished = [s for s in decoding if len(s.times) == s.request.output_tokens] + \
+            [s for s, _ in chunks if len(s.times) == s.request.output_tokens]
+        for s in finished:
+            running.remove(s)
+            done.append(Served(s.request, tuple(s.times), s.slot, s.first_step, len(steps) - 1))
+    done.sort(key=lambda s: s.request.id)
+    return serving.Simulation(policy, capacity_tokens, tuple(done), tuple(steps), preemptions, recomputed)
+
+
+SHAPE = dict(prompt_min=64, prompt_max=700, output_mean=40, output_max=300)
+
+
+@pytest.mark.parametrize(("policy", "capacity", "workload"), [
+    (Policy("static", batching="static", max_batch=16), 10**6, {}),
+    (Policy("continuous", max_batch=32), 10**6, {}),
+    (Policy("chunked", chunk_tokens=128, max_batch=32), 10**6, {}),
+    (Policy("paged, preempting", max_batch=64, block_tokens=16), 6000, {}),
+    (Policy("paged, chunked, preempting", chunk_tokens=256, max_batch=64, block_tokens=8), 5000, {}),
+    (Policy("reserved", kv="reserved", reserve_tokens=1024, max_batch=64), 9000, {}),
+    (Policy("reserved, prompt + max_tokens", kv="reserved", reserve_output_tokens=300, max_batch=64), 9000, {}),
+    (Policy("prefix", prefix_cache=True, chunk_tokens=256, max_batch=32), 10**6, dict(shared_prefix_tokens=64)),
+    (Policy("prefix, whole prompts", prefix_cache=True, max_batch=32), 8000, dict(shared_prefix_tokens=64)),
+    # a cached prefix that is the whole prompt: such a request decodes from its admission on
+    (Policy("prefix = prompt", prefix_cache=True, max_batch=16), 4000,
+     dict(prompt_min=64, prompt_max=64, shared_prefix_tokens=64)),
+])
+@pytest.mark.parametrize("rate", [40.0, 300.0])  # often idle; a queue that preempts where it can
+@pytest.mark.parametrize("roofline_steps", [False, True])
+def test_the_scheduler_matches_one_that_recounts_every_step(policy, capacity, workload, rate, roofline_steps):
+    requests = serving.Workload(150, rate, seed=5, **{**SHAPE, **workload}).requests()
+    step_time = serving.RooflineStepTime(LLAMA, H100) if roofline_steps else (
+        lambda batch, context, chunks: 0.002 + 1e-6 * batch + 2e-7 * context + 1e-5 * sum(n for _, n in chunks))
+    sim = serving.simulate(requests, policy, step_time, capacity)
+    assert sim == direct_simulate(requests, policy, step_time, capacity)
+    assert len(sim.served) == len(requests)

@@ -23,6 +23,17 @@ def test_require_positive_int():
             require_positive_int("n", bad)
 
 
+def test_numpy_numbers_pass_like_python_ones():
+    """The checks take plain ints and floats by a fast path and anything else by the number ABCs."""
+    np = pytest.importorskip("numpy")
+    assert require_positive_int("n", np.int64(3)) == 3 and type(require_positive_int("n", np.int32(3))) is int
+    assert require_positive("x", np.float32(0.5)) == 0.5
+    with pytest.raises(ValueError, match="integer >= 1"):
+        require_positive_int("n", np.float64(2.0))
+    with pytest.raises(ValueError):
+        require_positive("x", np.bool_(True))
+
+
 def test_markdown_table():
     assert markdown_table(["a", "b"], [[1, 2]]) == "| a | b |\n| :-- | --: |\n| 1 | 2 |"
     with pytest.raises(ValueError):
