@@ -638,8 +638,8 @@ def simulate(requests: Sequence[Request], policy: Policy, step_time: StepTime, c
             done.append(Served(s.request, tuple(s.times), s.slot, s.first_step, step))
         for s, _ in chunks:  # a prompt prefilled leaves its shared prefix's K and V in the cache
             prefix_cached = prefix_cached or (s.prefilled and s.request.shared_prefix_tokens > 0)
-        if not finished:  # 7. nothing left, so the next steps only decode until an arrival, a finish or a full
-            # cache: run those at once
+        if not finished:  # 7. no one left: until an arrival, a finish or a full cache the steps only
+            # decode, so run that stretch at once
             now = batch.decode_only(step_time, now, steps, ends_s, len(queue),
                                     arriving[0].arrival_s if arriving else math.inf, capacity_tokens)
     done.sort(key=lambda s: s.request.id)
