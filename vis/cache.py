@@ -55,7 +55,6 @@ def _imports_of_version(path: Path, mtime_ns: int, size: int) -> frozenset[str]:
     return frozenset(n for n in names if n.split(".")[0] in PACKAGES)
 
 
-@cache
 def source_closure(module: str) -> tuple[Path, ...]:
     """Files of `module` and of every course module it imports, transitively."""
     seen: dict[str, Path] = {}
@@ -107,7 +106,6 @@ def code_bytes(module: str) -> bytes:
             pass
     data_folder = ROOT / "snippets" / "data"
     data = sorted(data_folder.glob("*.csv"))
-    source_closure.cache_clear()
     closure = source_closure(module)
     folders = sorted({path.parent for path in closure} | {ROOT / package for package in PACKAGES} | {data_folder})
     stamps = _stamps([*closure, *data, *folders])
