@@ -67,3 +67,13 @@ def test_the_key_follows_an_edit_and_ignores_a_touch(tmp_path, monkeypatch):
     assert cache.key(fn, (), {}) == first
     module.write_text("X = 2\n", encoding="utf-8")
     assert cache.key(fn, (), {}) != first
+
+
+def test_work_of_a_worker_that_died_is_done_by_the_main_process():
+    import os
+
+    bg = background.Background(processes=1)
+    bg.prefetch(os._exit, (3,), {}, None)  # the worker dies at its first job
+    placeholder = bg.call(chapter2.bytes_per_token, ("fp16",), {}, None)
+    assert bg.fill(placeholder, "page.md") == chapter2.bytes_per_token("fp16")
+    bg.close(cancel=True)

@@ -32,6 +32,7 @@ import re
 import traceback
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -92,7 +93,11 @@ class Job:
     def value(self):
         """The result (waiting for the worker's); raises what the call raised."""
         if not self._done:
-            self._value, caught = self.future.result()
+            try:
+                self._value, caught = self.future.result()
+            except BrokenProcessPool:  # the worker died (not the call's fault): compute here
+                log.info("a worker process stopped; computing %s in the main process", self.name)
+                self._value, caught = _work(self.fn, self.args, self.kwargs, self.path)
             self._done = True
             for message, category, filename, lineno in caught:
                 warnings.warn_explicit(message, category, filename, lineno)
@@ -114,13 +119,19 @@ class Background:
     def start(self) -> None:
         """Start the workers now, not with the first work (a build with everything in the cache
         otherwise starts none)."""
-        if self._executor() is not None:
+        pool = self._executor()
+        if pool is not None:
             for _ in range(self.processes):
-                self._pool.submit(int)
+                pool.submit(int)
 
     def _executor(self) -> ProcessPoolExecutor | None:
-        if self._pool is None and not self._closed:  # spawned, not forked: `mkdocs serve` runs threads
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+        """The pool, started on first use; None once closed, or where processes cannot start."""
+        if self._pool is None and not self._closed:
+            try:  # spawned, not forked: `mkdocs serve` runs threads
+                self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+            except (OSError, ImportError, NotImplementedError) as error:  # e.g. no /dev/shm for its locks
+                log.info("no worker processes (%s): the build computes everything itself", error)
+                self._closed = True
         return self._pool
 
     def _submit(self, fn: Callable, args: tuple, kwargs: dict, path: Path | None) -> Job | None:
@@ -130,7 +141,13 @@ class Background:
         except Exception:  # noqa: BLE001 - cannot travel to a worker
             return None
         pool = self._executor()
-        return None if pool is None else Job(fn, args, kwargs, path, pool.submit(_work, fn, args, kwargs, path))
+        if pool is None:
+            return None
+        try:
+            return Job(fn, args, kwargs, path, pool.submit(_work, fn, args, kwargs, path))
+        except BrokenProcessPool:  # a worker died: no more work for the pool
+            self._closed = True
+            return None
 
     @staticmethod
     def _call_name(fn: Callable, args: tuple, kwargs: dict) -> str:
