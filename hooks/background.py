@@ -7,9 +7,11 @@ figure the cache does not hold (vis.background). Before a page is indexed for se
 written, the figures' placeholders in it are replaced by the figures; a figure that failed
 logs a warning with its traceback, so a strict build still fails.
 
-The order pages are read in changes nothing they show (each page's code imports what it
-needs), and the pages are written in the usual order. Listed after reload_modules.py, so the
-modules it imports are the fresh ones.
+Where no core is free for a worker (vis.background.workers: the load average says other work
+keeps the cores busy) the main process does everything, as it would without this hook. The
+order pages are read in changes nothing they show (each page's code imports what it needs), and
+the pages are written in the usual order. Listed after reload_modules.py, so the modules it
+imports are the fresh ones.
 """
 
 import logging

@@ -46,8 +46,20 @@ PLACEHOLDER = re.compile(r'<svg data-background-figure="(\d+)"></svg>')
 
 
 def workers() -> int:
-    """One worker per core beside the main process, which stays busy with the pages."""
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    """How many worker processes a build starts: one per core that is free beside the main
+    process (which stays busy with the pages), at most 4, where the last minute's load average
+    tells how many cores other work keeps busy (as `make --load-average` does): a worker costs
+    its own imports (torch, for chapter 2's measurement: about 2 s of CPU), which pay only on a
+    core of its own. COURSE_BUILD_WORKERS sets the number; 0 computes everything in the main
+    process, as outside a build."""
+    if os.environ.get("COURSE_BUILD_WORKERS", "").strip():
+        return max(0, int(os.environ["COURSE_BUILD_WORKERS"]))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on this platform
+        load = 0.0
+    return max(0, min(4, cores - 1, round(cores - load)))
 
 
 def is_figure(fn: Callable) -> bool:
@@ -110,7 +122,7 @@ class Background:
     """The worker processes of one build, and the work handed to them."""
 
     def __init__(self, processes: int | None = None):
-        self.processes = processes or workers()
+        self.processes = workers() if processes is None else processes
         self._pool: ProcessPoolExecutor | None = None
         self._closed = False
         self.figures: list[Job] = []
@@ -126,7 +138,7 @@ class Background:
 
     def _executor(self) -> ProcessPoolExecutor | None:
         """The pool, started on first use; None once closed, or where processes cannot start."""
-        if self._pool is None and not self._closed:
+        if self._pool is None and not self._closed and self.processes > 0:
             try:  # spawned, not forked: `mkdocs serve` runs threads
                 self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
             except (OSError, ImportError, NotImplementedError) as error:  # e.g. no /dev/shm for its locks
