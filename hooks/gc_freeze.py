@@ -3,12 +3,22 @@
 A build imports torch, matplotlib and the pages' modules and keeps them: millions of objects
 that every full collection walked again (about 1 s of a warm build, 1.6 s of a cold one). When
 each page starts, the objects alive so far are frozen (gc.freeze: never collected, never
-scanned), so a collection looks only at what the current page allocates; when the build ends
-they are unfrozen and collected as usual. Reference counting frees nearly everything a page
-drops anyway; memory stays within a few percent.
+scanned), so a collection looks only at what the current page allocates. Reference counting
+frees nearly everything a page drops anyway; memory stays within a few percent.
+
+When the build ends they are unfrozen under `mkdocs serve`, which goes on. `mkdocs build` exits
+instead: what it holds stays frozen, so the interpreter's last collections at exit do not walk it
+again (0.6 s; every file is written and closed by then).
 """
 
 import gc
+
+_command = None
+
+
+def on_startup(command, **kwargs):
+    global _command
+    _command = command
 
 
 def on_pre_build(config, **kwargs):
@@ -21,7 +31,10 @@ def on_page_markdown(markdown, **kwargs):
 
 
 def on_post_build(config, **kwargs):
-    gc.unfreeze()
+    if _command == "build":
+        gc.freeze()
+    else:
+        gc.unfreeze()
 
 
 def on_build_error(error, **kwargs):

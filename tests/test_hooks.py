@@ -83,12 +83,17 @@ def test_pages_that_wait_for_an_early_call_are_read_last_and_written_in_the_usua
     assert [f.src_uri for f in files.documentation_pages()] == names
 
 
-def test_each_page_freezes_what_the_build_holds_and_the_build_unfreezes_it():
+def test_each_page_freezes_what_the_build_holds_and_serve_unfreezes_it_after_the_build():
     import gc
 
     hook = load("gc_freeze")
+    hook.on_startup(command="serve", dirty=False)
     hook.on_pre_build(config=None)
     assert hook.on_page_markdown("text", page=None) == "text"
     assert gc.get_freeze_count() > 0
     hook.on_post_build(config=None)
     assert gc.get_freeze_count() == 0
+    hook.on_startup(command="build", dirty=False)  # exits next: stays frozen
+    hook.on_post_build(config=None)
+    assert gc.get_freeze_count() > 0
+    gc.unfreeze()
