@@ -23,6 +23,8 @@ inputs (vis.svg), not on the process that drew it.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import html
 import logging
 import multiprocessing
@@ -66,9 +68,17 @@ def is_figure(fn: Callable) -> bool:
     return fn.__module__.split(".")[0] == "vis"
 
 
+def _start_worker() -> None:
+    """In a new worker. Like the main process (hooks/gc_freeze.py), it keeps the garbage
+    collector off what earlier work left (imports, results): each job freezes what exists when it
+    starts, and what exists at exit stays frozen, so exiting does not walk torch's objects again."""
+    atexit.register(gc.freeze)
+
+
 def _work(fn: Callable, args: tuple, kwargs: dict, path: Path | None):
     """In a worker: the call's value, stored in the cache (when `path` is given), and the Python
     warnings it raised."""
+    gc.freeze()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = cache.compute(fn, args, kwargs, path)
@@ -140,7 +150,8 @@ class Background:
         """The pool, started on first use; None once closed, or where processes cannot start."""
         if self._pool is None and not self._closed and self.processes > 0:
             try:  # spawned, not forked: `mkdocs serve` runs threads
-                self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"))
+                self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_start_worker)
             except (OSError, ImportError, NotImplementedError) as error:  # e.g. no /dev/shm for its locks
                 log.info("no worker processes (%s): the build computes everything itself", error)
                 self._closed = True
