@@ -37,22 +37,64 @@ def _module_file(name: str) -> Path | None:
     return Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
 
 
-def _imports(path: Path) -> frozenset[str]:
-    """Course modules named by the import statements of one file."""
-    stat = path.stat()
-    return _imports_of_version(path, stat.st_mtime_ns, stat.st_size)
+#: Where `_parse` keeps what it learned across processes: parsing every course module again
+#: in each build cost 0.3 s. By the file's content, so nothing can go stale.
+PARSED = ROOT / ".cache" / "parsed-code.pickle"
+_parsed: dict[str, tuple[bytes, frozenset[str]]] | None = None
+_used: set[str] = set()
+_parsed_changed = False
 
 
-@cache
-def _imports_of_version(path: Path, mtime_ns: int, size: int) -> frozenset[str]:
+def _parse(path: Path) -> tuple[bytes, frozenset[str]]:
+    """(digest of the file's syntax tree, course modules its import statements name), looked up
+    by the digest of the file's bytes."""
+    global _parsed, _parsed_changed
+    if _parsed is None:
+        try:
+            _parsed = pickle.loads(PARSED.read_bytes())
+        except Exception:  # noqa: BLE001 - missing or unreadable: parse afresh
+            _parsed = {}
+    data = path.read_bytes()
+    content = hashlib.sha256(data).hexdigest()
+    _used.add(content)
+    if content not in _parsed:
+        tree = ast.parse(data.decode("utf-8"))
+        digest = hashlib.sha256(ast.dump(tree).encode()).digest()  # comments and layout do not count
+        _parsed[content] = (digest, _imported(tree))
+        _parsed_changed = True
+    return _parsed[content]
+
+
+def _save_parsed() -> None:
+    """Keep what this process parsed or used (and only that: the file stays small)."""
+    global _parsed_changed
+    if _parsed_changed and _parsed is not None:
+        store(PARSED, {content: _parsed[content] for content in _used if content in _parsed})
+        _parsed_changed = False
+
+
+def _imported(tree: ast.AST) -> frozenset[str]:
+    """Course modules named by the import statements of a syntax tree."""
     names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
             names |= {f"{node.module}.{alias.name}" for alias in node.names}  # `from vis import chapter1`
     return frozenset(n for n in names if n.split(".")[0] in PACKAGES)
+
+
+@cache
+def _parsed_version(path: Path, mtime_ns: int, size: int) -> tuple[bytes, frozenset[str]]:
+    """`_parse`, once per process for a file that keeps its modification time and size."""
+    return _parse(path)
+
+
+def _imports(path: Path) -> frozenset[str]:
+    """Course modules named by the import statements of one file."""
+    stat = path.stat()
+    return _parsed_version(path, stat.st_mtime_ns, stat.st_size)[1]
 
 
 def source_closure(module: str) -> tuple[Path, ...]:
@@ -67,13 +109,6 @@ def source_closure(module: str) -> tuple[Path, ...]:
         seen[name] = path
         todo += sorted(_imports(path))
     return tuple(sorted(set(seen.values())))
-
-
-@cache
-def _code_digest(path: Path, mtime_ns: int, size: int) -> bytes:
-    """Digest of a module's syntax tree (comments and layout do not count); keyed on the file's
-    modification time and size, so an unchanged file is parsed once per process."""
-    return hashlib.sha256(ast.dump(ast.parse(path.read_text(encoding="utf-8"))).encode()).digest()
 
 
 def _stamps(paths) -> tuple[tuple[Path, int, int], ...]:
@@ -109,9 +144,10 @@ def code_bytes(module: str) -> bytes:
     closure = source_closure(module)
     folders = sorted({path.parent for path in closure} | {ROOT / package for package in PACKAGES} | {data_folder})
     stamps = _stamps([*closure, *data, *folders])
-    blob = b"".join([*(_code_digest(*stamp) for stamp in stamps[: len(closure)]),  # the code, not its comments
+    blob = b"".join([*(_parsed_version(*stamp)[0] for stamp in stamps[: len(closure)]),  # the code's syntax trees
                      *(path.read_bytes() for path in data)])
     _code_of[module] = (stamps, blob)
+    _save_parsed()
     return blob
 
 
