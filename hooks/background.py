@@ -2,8 +2,10 @@
 
 When a build begins it starts the slow calls that vis.registry.early_calls lists (the chapter 2
 measurement, a few seconds) in a worker process, and reads the pages that need their results
-last, so that the other pages build meanwhile; and it lets vis.cache send the worker every
-figure the cache does not hold (vis.background). Before a page is indexed for search and
+last, so that the other pages build meanwhile; it queues the imports of the page modules
+vis.registry.prewarmed_modules lists, for a worker with nothing else to do (their slow results
+land in the cache; a page whose module no worker has started imports it as usual); and it lets
+vis.cache send the workers every figure the cache does not hold (vis.background). Before a page is indexed for search and
 written, the figures' placeholders in it are replaced by the figures; a figure that failed
 logs a warning with its traceback, so a strict build still fails.
 
@@ -22,6 +24,7 @@ from mkdocs.plugins import event_priority
 log = logging.getLogger("mkdocs.plugins.background")
 _background = None
 _late_pages: list[str] = []
+_prewarmed: dict[str, list[str]] = {}
 _order: list = []
 
 
@@ -35,7 +38,7 @@ def on_pre_build(config, **kwargs):
     # quantization errors 10-20x slower; threads that sleep instead compute the same numbers.
     # Read when torch is first imported, here and in the workers.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    _background = background.Background()
+    _background = background.Background(background.workers(cache_empty=not any(cache.CACHE.glob("*.pickle"))))
     if not os.environ.get("COURSE_REUSE_LIVE"):  # the early calls (live measurements) will run:
         _background.start()  # start the worker now, while the page modules below are imported
     cache.background = _background
@@ -45,6 +48,20 @@ def on_pre_build(config, **kwargs):
     for page, fn, args, kwargs in registry.early_calls():
         cache.prefetch(fn, *args, **kwargs)
         _late_pages.append(page)
+    _prewarmed.clear()
+    if _background.started:  # not under `mkdocs serve`, which rebuilds from a full cache
+        for page, module in registry.prewarmed_modules():
+            _background.prewarm(module)
+            _prewarmed.setdefault(page, []).append(module)
+
+
+def on_page_markdown(markdown, page, **kwargs):
+    """Before a page runs its code: the modules a worker may be importing for it are done (or
+    taken back)."""
+    if _background is not None:
+        for module in _prewarmed.pop(page.file.src_uri, []):
+            _background.settle(module)
+    return markdown
 
 
 @event_priority(-100)  # after the plugins' own files

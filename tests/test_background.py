@@ -77,3 +77,20 @@ def test_work_of_a_worker_that_died_is_done_by_the_main_process():
     placeholder = bg.call(chapter2.bytes_per_token, ("fp16",), {}, None)
     assert bg.fill(placeholder, "page.md") == chapter2.bytes_per_token("fp16")
     bg.close(cancel=True)
+
+
+def test_a_prewarmed_import_is_settled_before_the_page_and_leaves_its_errors_to_the_page(worker):
+    worker.prewarm("snippets.units")
+    worker.prewarm("pages.no_such_module")  # fails in the worker; the page's own import reports it
+    worker.settle("snippets.units")
+    worker.settle("pages.no_such_module")
+    assert worker.prewarmed == {}
+
+
+def test_the_prewarmed_modules_belong_to_their_pages():
+    import importlib
+
+    from vis import registry
+
+    for page, module in registry.prewarmed_modules():
+        assert importlib.import_module(module).PAGE == page

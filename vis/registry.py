@@ -20,3 +20,12 @@ def early_calls() -> list[tuple[str, Callable, tuple, dict]]:
     from pages import ch2
 
     return [(ch2.PAGE, ch2.measure_demo, (), {"live": True})]
+
+
+def prewarmed_modules() -> list[tuple[str, str]]:
+    """(page, page module) of modules whose import computes slow results through vis.cache
+    (chapter 4's quantization errors, chapter 5's sampling runs: about 2 s when the cache is
+    empty). A build imports them early in a worker process that has nothing else to do, while
+    the main process builds other pages (chapter 3's simulations), so the page finds its results
+    in the cache (hooks/background.py)."""
+    return [("04_quantization.md", "pages.ch4"), ("05_speculative.md", "pages.ch5")]
