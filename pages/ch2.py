@@ -205,7 +205,7 @@ def demo_prediction():
     """Fit fixed cost + FLOPs at one rate on the cached steps and the first half of the
     uncached ones, then predict the second half of the uncached run, whose steps are larger
     than any the fit saw. Returns (model, residuals of the predicted steps in %)."""
-    from snippets.transformer import fit_step_model
+    from snippets.transformer_data import fit_step_model
 
     d = demo()
     half = len(d.uncached_s) // 2

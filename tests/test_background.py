@@ -94,3 +94,11 @@ def test_the_prewarmed_modules_belong_to_their_pages():
 
     for page, module in registry.prewarmed_modules():
         assert importlib.import_module(module).PAGE == page
+
+
+def test_a_warning_in_a_worker_is_raised_again_in_the_main_process(worker):
+    import warnings
+
+    worker.prefetch(warnings.warn, ("careful",), {"category": FutureWarning}, None)
+    with pytest.warns(FutureWarning, match="careful"):
+        worker.call(warnings.warn, ("careful",), {"category": FutureWarning}, None)

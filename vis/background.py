@@ -92,7 +92,19 @@ def _work(fn: Callable, args: tuple, kwargs: dict, path: Path | None):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         value = cache.compute(fn, args, kwargs, path)
-    return value, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+    # categories by name: the thread that receives a result should not import matplotlib to read it
+    return value, [(str(w.message), w.category.__module__, w.category.__qualname__, w.filename, w.lineno)
+                   for w in caught]
+
+
+def _warning_category(module: str, qualname: str) -> type[Warning]:
+    try:
+        found = importlib.import_module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except (ImportError, AttributeError):
+        return UserWarning
+    return found if isinstance(found, type) and issubclass(found, Warning) else UserWarning
 
 
 def _import(module: str) -> None:
@@ -132,8 +144,8 @@ class Job:
                 log.info("a worker process stopped; computing %s in the main process", self.name)
                 self._value, caught = _work(self.fn, self.args, self.kwargs, self.path)
             self._done = True
-            for message, category, filename, lineno in caught:
-                warnings.warn_explicit(message, category, filename, lineno)
+            for message, module, qualname, filename, lineno in caught:
+                warnings.warn_explicit(message, _warning_category(module, qualname), filename, lineno)
         if self._error is not None:
             raise self._error
         return self._value
