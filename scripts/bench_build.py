@@ -4,10 +4,12 @@ kinds of edit. Prints seconds; asserts nothing (run: .venv/bin/python scripts/be
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -31,17 +33,39 @@ def cold_build_s() -> float:
         return time.perf_counter() - start
 
 
+def _log_lines(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put((time.perf_counter(), line))
+
+
+def _rebuilt_s(lines: queue.Queue, start: float, quiet_s: float = 2.0) -> float:
+    """Seconds from `start` to the end of the last rebuild an edit triggered. A rebuild logs
+    "Documentation built in" and then "Reloading browsers"; one save may trigger two rebuilds,
+    so this waits until the log has been quiet for `quiet_s` after one."""
+    last = None
+    while True:
+        try:
+            when, line = lines.get(timeout=quiet_s if last is not None else 600)
+        except queue.Empty:
+            if last is None:
+                raise TimeoutError("mkdocs serve did not rebuild") from None
+            return last - start
+        if "Reloading browsers" in line:
+            last = when
+
+
 def rebuild_times_s(port: int = 8799) -> list[tuple[str, float]]:
-    """Seconds from saving each edit to mkdocs serve logging the finished rebuild."""
+    """Seconds from saving each edit to mkdocs serve logging the end of the rebuild it triggers."""
     server = subprocess.Popen(
         [sys.executable, "-m", "mkdocs", "serve", "--no-strict", "-a", f"127.0.0.1:{port}"],
         cwd=ROOT, env=ENV, stderr=subprocess.STDOUT, stdout=subprocess.PIPE, text=True,
     )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_log_lines, args=(server.stdout, lines), daemon=True).start()
     times = []
     try:
-        for line in server.stdout:
-            if "Serving on" in line:
-                break
+        while "Serving on" not in lines.get(timeout=900)[1]:
+            pass
         for what, name, text in EDITS:
             path = ROOT / name
             original = path.read_text(encoding="utf-8")
@@ -49,15 +73,10 @@ def rebuild_times_s(port: int = 8799) -> list[tuple[str, float]]:
             start = time.perf_counter()
             path.write_text(original + text, encoding="utf-8")
             try:
-                for line in server.stdout:
-                    if "Documentation built in" in line or "Reloading browsers" in line:
-                        times.append((what, time.perf_counter() - start))
-                        break
+                times.append((what, _rebuilt_s(lines, start)))
             finally:
                 path.write_text(original, encoding="utf-8")
-            for line in server.stdout:  # the rebuild that undoing the edit triggers
-                if "Documentation built in" in line or "Reloading browsers" in line:
-                    break
+            _rebuilt_s(lines, time.perf_counter())  # the rebuild that undoing the edit triggers
         return times
     finally:
         server.terminate()

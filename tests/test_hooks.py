@@ -1,4 +1,5 @@
-"""The MkDocs hooks: fresh modules on every rebuild, math rendered without JavaScript."""
+"""The MkDocs hooks: fresh modules on every rebuild, math rendered without JavaScript, pages that wait
+for a worker read last, the garbage collector kept off what a build holds."""
 
 import importlib.util
 import sys
@@ -67,3 +68,32 @@ def test_the_same_error_from_many_blocks_is_logged_once():
     assert hook._filter.filter(other)
     hook.on_pre_build(config=None)  # a new build starts counting afresh
     assert hook._filter.filter(records[0])
+
+
+def test_pages_that_wait_for_an_early_call_are_read_last_and_written_in_the_usual_order(monkeypatch):
+    from mkdocs.structure.files import File, Files
+
+    hook = load("background")
+    names = ["index.md", "01_memory_bound.md", "02_kv_cache.md", "03_serving.md"]
+    files = Files([File(name, "docs", "site", use_directory_urls=True) for name in names])
+    monkeypatch.setattr(hook, "_late_pages", ["02_kv_cache.md"])
+    files = hook.on_files(files, config=None)
+    assert [f.src_uri for f in files.documentation_pages()] == [names[0], names[1], names[3], names[2]]
+    hook.on_env(None, config=None, files=files)
+    assert [f.src_uri for f in files.documentation_pages()] == names
+
+
+def test_each_page_freezes_what_the_build_holds_and_serve_unfreezes_it_after_the_build():
+    import gc
+
+    hook = load("gc_freeze")
+    hook.on_startup(command="serve", dirty=False)
+    hook.on_pre_build(config=None)
+    assert hook.on_page_markdown("text", page=None) == "text"
+    assert gc.get_freeze_count() > 0
+    hook.on_post_build(config=None)
+    assert gc.get_freeze_count() == 0
+    hook.on_startup(command="build", dirty=False)  # exits next: stays frozen
+    hook.on_post_build(config=None)
+    assert gc.get_freeze_count() > 0
+    gc.unfreeze()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from snippets import hardware, kv_cache, models, roofline
 from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
@@ -11,6 +10,8 @@ from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_fi
 
 def integer_axis(axis) -> None:
     """Label a log axis with plain integers (1, 10, 100), never 10^0 or 1.0."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else ""))
     axis.set_minor_formatter(NullFormatter())
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.colors import Normalize
-from matplotlib.patches import Rectangle
-from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from snippets import hardware, models, speculative
 from vis.chapter1 import integer_axis
@@ -20,6 +17,8 @@ def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int
     """Roofline bound of one forward pass verifying k tokens of one sequence (context cached),
     with its memory and compute times, against k. `measured`: (k, ms) points of a recorded run
     of the same model, context and dtype, drawn over the bound as one series `measured_label`."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     gpu, m = hardware.get(accelerator), models.get(model)
     ks = np.unique(np.round(np.logspace(0, np.log10(4096), 60)).astype(int))
     steps = [speculative.verify_step(m, 1, context, int(k), dtype, dtype) for k in ks]
@@ -75,6 +74,9 @@ def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int
 def speedup_heatmap(alphas: tuple[float, ...], gammas: tuple[int, ...], draft_cost: float, setting: str) -> str:
     """Expected speedup E / (gamma c + 1) over acceptance rate and draft length at one draft
     cost c, each cell labelled, the best gamma of each row outlined."""
+    from matplotlib.colors import Normalize
+    from matplotlib.patches import Rectangle
+
     grid = np.array([[speculative.speedup(a, g, draft_cost) for g in gammas] for a in alphas])
     norm = Normalize(vmin=min(grid.min(), 1.0), vmax=grid.max())
     with course_style():

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import re
 
-import matplotlib
 import numpy as np
-from matplotlib.ticker import ScalarFormatter
 
 from snippets import calibration
 from snippets import results as res
 from snippets.report import slug
-from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
+from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, load_matplotlib, new_figure, to_svg
 
 #: Results text is data, not markup: no mathtext for `$...$`, no LaTeX.
 _PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
@@ -51,7 +49,7 @@ def measured_roofline(doc: dict, name: str | None = None) -> str:
     bw = memory_roof(doc)
     mm = res.best(doc, "matmul", "best_TFLOPS", dtype="bf16") or res.best(doc, "matmul", "best_TFLOPS")
     x = np.logspace(-1, 4, 200)
-    with course_style(), matplotlib.rc_context(_PLAIN_TEXT):
+    with course_style(), load_matplotlib().rc_context(_PLAIN_TEXT):
         fig = new_figure(7.0, 4.2)
         ax = fig.add_subplot()
         if device.get("spec_bandwidth_GBps") and device.get("spec_dense_bf16_TFLOPS"):
@@ -110,9 +108,11 @@ def standalone_svg(svg: str) -> str:
 
 def decode_vs_prediction(doc: dict, name: str | None = None) -> str:
     """Measured decode step time vs batch, per mode, beside chapter 1's roofline bound."""
+    from matplotlib.ticker import ScalarFormatter
+
     rows = doc["decode"]
     first = rows[0]
-    with course_style(), matplotlib.rc_context(_PLAIN_TEXT):
+    with course_style(), load_matplotlib().rc_context(_PLAIN_TEXT):
         fig = new_figure(7.0, 3.8)
         ax = fig.add_subplot()
         for mode, (marker, colour) in MARKERS.items():
@@ -147,7 +147,7 @@ def predicted_vs_measured(doc: dict, name: str | None = None) -> str:
     cost fitted on the two smallest points of each sweep) against the measurements: decode and
     prefill, fitted points hollow, held-out points filled, on the line of perfect prediction."""
     calibrations, notes = calibration.calibrate_document(doc)
-    with course_style(), matplotlib.rc_context(_PLAIN_TEXT):
+    with course_style(), load_matplotlib().rc_context(_PLAIN_TEXT):
         fig = new_figure(6.0, 4.2)
         ax = fig.add_subplot()
         values = []

@@ -5,6 +5,9 @@
   becomes `currentColor`, so an inline SVG takes the page's text colour.
 - Accessible: a <title> and <desc>, role="img", aria-labelledby.
 - Unique ids: every id is prefixed with the figure's name, so several figures share a page.
+
+matplotlib is imported when a figure is first drawn, not with this module: a build whose
+figures all come from the cache (vis.cache) never imports it.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from __future__ import annotations
 import html
 import io
 import re
+from functools import cache
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Drawn as the page's text colour (becomes `currentColor`).
 INK = "#010203"
@@ -28,7 +31,7 @@ PURPLE = "#ae3ec9"
 GREY = "#868e96"
 PALETTE = (BLUE, ORANGE, GREEN, PURPLE, GREY)
 
-_RC = {
+_RC_PLAIN = {
     "svg.fonttype": "none",
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans"],
@@ -51,20 +54,36 @@ _RC = {
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
-    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
     # Text is drawn as written: a '$' in a model or device name is never mathtext.
     "text.parse_math": False,
     "text.usetex": False,
 }
 
 
+@cache
+def load_matplotlib():
+    """The matplotlib module, with the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    return matplotlib
+
+
+@cache
+def _rc() -> dict:
+    return {**_RC_PLAIN, "axes.prop_cycle": load_matplotlib().cycler(color=PALETTE)}
+
+
 def course_style():
     """Context manager: draw a whole figure inside it so every artist takes the course style."""
-    return matplotlib.rc_context(_RC)
+    return load_matplotlib().rc_context(_rc())
 
 
 def new_figure(width_in: float = 7.0, height_in: float = 3.8) -> Figure:
     """A pyplot-free figure (safe in the long-running mkdocs process); call inside course_style()."""
+    load_matplotlib()
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(width_in, height_in), layout="constrained")
 
 
@@ -78,7 +97,7 @@ def to_svg(fig: Figure, name: str, title: str, description: str) -> str:
     if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
         raise ValueError(f"figure name must be lower-case letters, digits and '-', got {name!r}")
     buffer = io.StringIO()
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": name}):
+    with load_matplotlib().rc_context({**_rc(), "svg.hashsalt": name}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg") :]  # drop the XML prolog and doctype for inlining
