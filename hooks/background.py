@@ -2,7 +2,7 @@
 
 When a build begins it starts the slow calls that vis.registry.early_calls lists (the chapter 2
 measurement, a few seconds) in a worker process, and reads the pages that need their results
-last, so that the other pages build meanwhile; it queues the imports of the page modules
+last, so that the other pages build meanwhile (their figures are queued at once); it queues the imports of the page modules
 vis.registry.prewarmed_modules lists, for a worker with nothing else to do (their slow results
 land in the cache; a page whose module no worker has started imports it as usual); and it lets
 vis.cache send the workers every figure the cache does not hold (vis.background). Before a page is indexed for search and
@@ -48,6 +48,8 @@ def on_pre_build(config, **kwargs):
     for page, fn, args, kwargs in registry.early_calls():
         cache.prefetch(fn, *args, **kwargs)
         _late_pages.append(page)
+    for draw in registry.late_figures():  # those pages' figures are queued now, not when the page runs
+        draw()
     _prewarmed.clear()
     if _background.started:  # not under `mkdocs serve`, which rebuilds from a full cache
         for page, module in registry.prewarmed_modules():

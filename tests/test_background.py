@@ -102,3 +102,9 @@ def test_a_warning_in_a_worker_is_raised_again_in_the_main_process(worker):
     worker.prefetch(warnings.warn, ("careful",), {"category": FutureWarning}, None)
     with pytest.warns(FutureWarning, match="careful"):
         worker.call(warnings.warn, ("careful",), {"category": FutureWarning}, None)
+
+
+def test_a_figure_asked_for_twice_is_drawn_once(worker):
+    first = worker.call(chapter2.bytes_per_token, ("int8",), {}, None)
+    assert worker.call(chapter2.bytes_per_token, ("int8",), {}, None) == first
+    assert worker.fill(first, "page.md") == chapter2.bytes_per_token("int8")

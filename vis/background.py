@@ -157,6 +157,7 @@ class Background:
     def __init__(self, processes: int | None = None):
         self.processes = workers() if processes is None else processes
         self.figures: list[Job] = []
+        self._figure_index: dict[str, int] = {}  # a figure's call -> its place in `figures`
         self.prefetched: dict[str, Job] = {}
         self.prewarmed: dict[str, Job] = {}
         self._pool: ProcessPoolExecutor | None = None
@@ -286,10 +287,14 @@ class Background:
         if job is not None:
             return self._result(job)
         if is_figure(fn):
-            job = self._queued(fn, args, kwargs, path)
-            if job is not None:
+            name = self._call_name(fn, args, kwargs)
+            if name not in self._figure_index:  # the same figure asked for again: the same job
+                job = self._queued(fn, args, kwargs, path)
+                if job is None:
+                    return cache.compute(fn, args, kwargs, path)
+                self._figure_index[name] = len(self.figures)
                 self.figures.append(job)
-                return f'<svg data-background-figure="{len(self.figures) - 1}"></svg>'
+            return f'<svg data-background-figure="{self._figure_index[name]}"></svg>'
         return cache.compute(fn, args, kwargs, path)
 
     def prewarm(self, module: str) -> None:

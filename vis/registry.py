@@ -22,6 +22,14 @@ def early_calls() -> list[tuple[str, Callable, tuple, dict]]:
     return [(ch2.PAGE, ch2.measure_demo, (), {"live": True})]
 
 
+def late_figures() -> list[Callable[[], str]]:
+    """The figures of the pages early_calls names, which a build reads last: it asks for them
+    when it begins, so that a cold cache has them drawn by then (each is drawn once)."""
+    from pages import ch2
+
+    return list(ch2.FIGURES.values())
+
+
 def prewarmed_modules() -> list[tuple[str, str]]:
     """(page, page module) of modules whose import computes slow results through vis.cache
     (chapter 4's quantization errors, chapter 5's sampling runs: about 2 s when the cache is
