@@ -1,19 +1,21 @@
 """MkDocs hook: draw figures and run slow measurements in a worker process while the pages build.
 
-When a build begins it starts the slow calls that vis.registry.early_calls lists (the chapter 2
-measurement, a few seconds) in a worker process, and reads the pages that need their results
-last, so that the other pages build meanwhile (their figures are queued at once); it queues the imports of the page modules
-vis.registry.prewarmed_modules lists, for a worker with nothing else to do (their slow results
-land in the cache; a page whose module no worker has started imports it as usual); and it lets
-vis.cache send the workers every figure the cache does not hold (vis.background). Before a page is indexed for search and
-written, the figures' placeholders in it are replaced by the figures; a figure that failed
-logs a warning with its traceback, so a strict build still fails.
+When a build begins it:
 
-Where no core is free for a worker (vis.background.workers: the load average says other work
-keeps the cores busy) the main process does everything, as it would without this hook. The
-order pages are read in changes nothing they show (each page's code imports what it needs), and
-the pages are written in the usual order. Listed after reload_modules.py, so the modules it
-imports are the fresh ones.
+- starts the slow calls vis.registry.early_calls lists (chapter 2's measurement, a few seconds)
+  in a worker process, and reads the pages that need their results last, so that the other
+  pages build meanwhile (the figures of those pages are queued at once);
+- queues the imports of the page modules vis.registry.prewarmed_modules lists, for a worker with
+  nothing else to do: their slow results land in the cache, and a page whose module no worker
+  has started imports it as usual;
+- lets vis.cache send the workers every figure the cache does not hold (vis.background).
+
+Before a page is indexed for search and written, the figures' placeholders in it are replaced
+by the figures; a figure that failed logs a warning with its traceback, so a strict build still
+fails. Where no core is free for a worker (vis.background.workers) the main process does
+everything, as it would without this hook. The order pages are read in changes nothing they
+show (each page's code imports what it needs), and the pages are written in the usual order.
+Listed after reload_modules.py, so the modules it imports are the fresh ones.
 """
 
 import logging

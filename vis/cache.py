@@ -7,6 +7,10 @@ redraws the figures that import it; editing snippets/calculator.py redraws none.
 
 Live measurements (the chapter 2 demonstration) are cached only while `mkdocs serve` runs
 (COURSE_REUSE_LIVE, set by hooks/reload_modules.py): a build always measures anew.
+
+While a build runs, figures missing from the cache are drawn by worker processes
+(vis.background). What a key needs of each course module (its syntax tree's digest, its
+imports) is kept in .cache/parsed-code.pickle, looked up by the file's bytes.
 """
 
 from __future__ import annotations
