@@ -45,6 +45,32 @@ def test_pre_build_drops_course_modules_when_their_code_changed(tmp_path, monkey
     assert "snippets.roofline" not in sys.modules
 
 
+def test_serve_keeps_the_modules_after_an_edit_that_changes_no_code(tmp_path, monkeypatch, course_modules_restored):
+    hook = load("reload_modules")
+    module = tmp_path / "module.py"
+    module.write_text("def f():\n    return 1  # one\n", encoding="utf-8")
+    monkeypatch.setattr(hook, "SIGNATURE", tmp_path / "signature")
+    monkeypatch.setattr(hook, "watched_files", lambda: [module])
+    monkeypatch.delenv("COURSE_REUSE_LIVE", raising=False)  # on_startup sets it; put it back afterwards
+    hook.on_startup(command="serve", dirty=False)
+    import snippets.roofline  # noqa: F401
+
+    hook.on_pre_build(config=None)  # first build: records what each file means
+    import snippets.roofline  # noqa: F401,F811
+
+    module.write_text("def f():\n    return 1  # the comment, edited\n# and one more line\n", encoding="utf-8")
+    hook.on_pre_build(config=None)
+    assert "snippets.roofline" in sys.modules  # same code, same lines: the modules stay
+    module.write_text("# a line above the code\ndef f():\n    return 1\n", encoding="utf-8")
+    hook.on_pre_build(config=None)
+    assert "snippets.roofline" not in sys.modules  # the code moved down a line: tracebacks would lie
+    import snippets.roofline  # noqa: F401,F811
+
+    module.write_text("# a line above the code\ndef f():\n    return 2\n", encoding="utf-8")
+    hook.on_pre_build(config=None)
+    assert "snippets.roofline" not in sys.modules
+
+
 def test_math_becomes_mathml():
     hook = load("mathml")
     html = '<p><span class="arithmatex">\\(a^2\\)</span></p><div class="arithmatex">\\[\\frac{1}{2}\\]</div>'
