@@ -12,8 +12,8 @@ When a build begins it:
 
 Before a page is indexed for search and written, the figures' placeholders in it are replaced
 by the figures; a figure that failed logs a warning with its traceback, so a strict build still
-fails. Where no core is free for a worker (vis.background.workers) the main process does
-everything, as it would without this hook. The order pages are read in changes nothing they
+fails. Where other work keeps the cores busy (vis.background.spare_core) and the cache is
+full, the main process runs the early calls itself, as it would without this hook. The order pages are read in changes nothing they
 show (each page's code imports what it needs), and the pages are written in the usual order.
 Listed after reload_modules.py, so the modules it imports are the fresh ones.
 """
@@ -40,23 +40,27 @@ def on_pre_build(config, **kwargs):
     # quantization errors 10-20x slower; threads that sleep instead compute the same numbers.
     # Read when torch is first imported, here and in the workers.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    _background = background.Background(background.workers(cache_empty=not any(cache.CACHE.glob("*.pickle"))))
-    if not os.environ.get("COURSE_REUSE_LIVE"):  # the early calls (live measurements) will run:
-        _background.start()  # start the worker now, while the page modules below are imported
+    _background = background.Background()
     cache.background = _background
+    # The early calls are live measurements: they run in every build (not under `mkdocs serve`,
+    # which reuses them). They go to a worker if other work leaves a core to it, or if the cache
+    # is empty (then the workers have every figure to draw as well).
+    _late_pages = []
+    _prewarmed.clear()
+    cold = not any(cache.CACHE.glob("*.pickle"))
+    if os.environ.get("COURSE_REUSE_LIVE") or not (background.spare_core() or cold):
+        return
+    _background.start()  # the worker starts up while the page modules below are imported
     from vis import registry
 
-    _late_pages = []
     for page, fn, args, kwargs in registry.early_calls():
         cache.prefetch(fn, *args, **kwargs)
         _late_pages.append(page)
     for draw in registry.late_figures():  # those pages' figures are queued now, not when the page runs
         draw()
-    _prewarmed.clear()
-    if _background.started:  # not under `mkdocs serve`, which rebuilds from a full cache
-        for page, module in registry.prewarmed_modules():
-            _background.prewarm(module)
-            _prewarmed.setdefault(page, []).append(module)
+    for page, module in registry.prewarmed_modules():  # behind the early calls: for a cold cache
+        _background.prewarm(module)
+        _prewarmed.setdefault(page, []).append(module)
 
 
 def on_page_markdown(markdown, page, **kwargs):

@@ -54,24 +54,30 @@ log = logging.getLogger("mkdocs.plugins.background")
 PLACEHOLDER = re.compile(r'<svg data-background-figure="(\d+)"></svg>')
 
 
-def workers(cache_empty: bool = False) -> int:
-    """How many worker processes a build starts: one per core beside the main process (which
-    stays busy with the pages), at most 4. COURSE_BUILD_WORKERS sets the number; 0 computes
-    everything in the main process, as outside a build.
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
-    A worker costs its own imports (torch, for chapter 2's measurement: about 2 s of CPU), which
-    pay only on a core of its own: unless the cache is empty (every figure to draw), a build
-    starts none on cores that other work keeps busy, by the last minute's load average (as
-    `make --load-average` does). A warm build took 5 s with a worker, 7 s without, on two idle
-    cores; 9.5 s with and 7 s without while other processes kept more than a core busy."""
+
+def workers() -> int:
+    """How many worker processes a build may start: one per core beside the main process (which
+    stays busy with the pages), at most 4. COURSE_BUILD_WORKERS sets the number; 0 computes
+    everything in the main process, as outside a build."""
     if os.environ.get("COURSE_BUILD_WORKERS", "").strip():
         return max(0, int(os.environ["COURSE_BUILD_WORKERS"]))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(4, _cores() - 1))
+
+
+def spare_core() -> bool:
+    """Whether other work leaves a core to a worker, by the last minute's load average (as
+    `make --load-average` decides): less than the cores minus a quarter, so that the load of
+    the builds before this one leaves it free. Chapter 2's measurement pays in a worker only
+    then: the worker imports torch again (about 2 s of CPU). A warm build took 5 s with it in a
+    worker, 6.3 s without, on two idle cores; 9.5 s with and 7 s without while other processes
+    kept more than a core busy."""
     try:
-        load = 0.0 if cache_empty else os.getloadavg()[0]
-    except (AttributeError, OSError):  # not on this platform
-        load = 0.0
-    return max(0, min(4, cores - 1, round(cores - load)))
+        return os.getloadavg()[0] < _cores() - 0.25
+    except (AttributeError, OSError):  # no load average on this platform
+        return True
 
 
 def is_figure(fn: Callable) -> bool:
