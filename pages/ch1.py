@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from pages.claims import claim
+from pages.store import cached
 from snippets import hardware, kv_cache, models, roofline
 from snippets.report import markdown_table
 from snippets.results import load
 from snippets.units import GB, TB, GiB, bytes_per_element
 from vis import chapter1
-from vis.cache import cached
 
 PAGE = "01_memory_bound.md"
 
@@ -272,7 +272,7 @@ def prefill_figure() -> str:
     return cached(chapter1.prefill_vs_decode, GPU, MODEL, DTYPE, PROMPT)
 
 
-#: The committed copies in vis/ (`python -m vis`), by file name.
+#: The committed copies in vis/ (`python -m pages figures --update`), by file name.
 FIGURES = {
     "memory_bandwidth_bottleneck": hero_figure,
     "roofline_a100": roofline_figure,

@@ -6,11 +6,11 @@ import statistics
 from functools import cache
 
 from pages.claims import claim
+from pages.store import cached
 from snippets import hardware, kv_cache, models, roofline
 from snippets.report import markdown_table
 from snippets.units import GB, GiB, KiB, MiB
 from vis import chapter2
-from vis.cache import cached
 
 PAGE = "02_kv_cache.md"
 
@@ -186,9 +186,7 @@ DEMO_PROMPT, DEMO_NEW, DEMO_REPEATS = 16, 64, 3
 
 
 def measure_demo():
-    """Run the demonstration: a few seconds on a CPU. A build starts it in a worker process
-    before the first page (vis.registry.early_calls), so the pages before this one build
-    meanwhile."""
+    """Run the demonstration: a few seconds on a CPU."""
     from snippets.transformer import TransformerConfig, cache_demo
 
     return cache_demo(TransformerConfig(**DEMO), DEMO_PROMPT, DEMO_NEW, repeats=DEMO_REPEATS)
@@ -196,7 +194,7 @@ def measure_demo():
 
 @cache
 def demo():
-    """The demonstration's measurement (measured anew by every build)."""
+    """The demonstration's measurement: stored, measured again by `python -m pages compute --live`."""
     return cached(measure_demo, live=True)
 
 
@@ -271,7 +269,7 @@ def demo_figure() -> str:
     return cached(chapter2.measured_generation, demo(), model, live=True)
 
 
-#: The committed copies in vis/ (`python -m vis`); the live demo is not committed.
+#: The committed copies in vis/ (`python -m pages figures --update`); the live demo is not committed.
 FIGURES = {
     "kv_bytes_per_token": bytes_per_token_figure,
     "kv_cache_vs_context": cache_vs_context_figure,

@@ -6,11 +6,11 @@ from functools import cache
 
 from pages import recorded
 from pages.claims import claim
+from pages.store import cached
 from snippets import calibration, hardware, kv_cache, models, roofline, serving
 from snippets.report import markdown_table
 from snippets.units import GB, GiB, KiB
 from vis import chapter3
-from vis.cache import cached
 
 PAGE = "03_serving.md"
 
@@ -168,7 +168,7 @@ claim("capacity is the free memory over the bytes per token",
       capacity_tokens == int((gpu.usable_memory_bytes() - models.weight_bytes(model, DTYPE))
                              // kv_cache.bytes_per_token(model, DTYPE)))
 
-# ---- Simulations (shared by the values, tables and figures; each from vis.cache when its code
+# ---- Simulations (shared by the values, tables and figures; each from the store (pages/store.py) when its code
 # and arguments did not change: the key is serving's code, not this page's) -------------------
 
 
@@ -679,7 +679,7 @@ def occupancy_figure() -> str:
     return cached(chapter3.cache_occupancy, chapter3.occupancy_panel(_fair_fill), chapter3.occupancy_panel(_paged_fill))
 
 
-#: The committed copies in vis/ (`python -m vis`), by file name.
+#: The committed copies in vis/ (`python -m pages figures --update`), by file name.
 FIGURES = {
     "serving_pareto_h100": pareto_figure,
     "serving_request_timeline": timeline_figure,

@@ -6,11 +6,11 @@ from functools import cache
 
 from pages import recorded
 from pages.claims import claim
-from snippets import hardware, kv_cache, models, quant_formats, quant_measurements, results, roofline
+from pages.store import cached
+from snippets import hardware, kv_cache, models, quant_errors, quant_formats, quant_measurements, results, roofline
 from snippets.report import markdown_table
 from snippets.units import GB, GiB
 from vis import chapter4
-from vis.cache import cached
 
 PAGE = "04_quantization.md"
 
@@ -453,57 +453,20 @@ def own_table() -> str:
 # ---- The accuracy side: measured here, at build time -------------------------------------------
 
 
-def _format(name: str):
-    from snippets.quant_formats import WeightFormat
-
-    return quant_formats.FORMATS.get(name) or WeightFormat(name, "int4", "group", int(name[6:]), "bf16", True)
-
-
 @cache
 def errors() -> dict:
     """{(outlier place, format): Error} for the seeded matrix: no outliers, outliers in a few output
     rows, outliers in a few input columns."""
-    return cached(_errors, ERROR_SHAPE, ERROR_TOKENS, OUTLIER_CHANNELS, OUTLIER_SCALE, GROUPS, ERROR_FORMATS)
-
-
-def _errors(shape, tokens, outlier_channels, outlier_scale, groups, names) -> dict:
-    import torch
-
-    from snippets import quantization
-
-    x = torch.randn(tokens, shape[1], generator=torch.Generator().manual_seed(1))
-    out = {}
-    for place in OUTLIER_PLACES:
-        n = 0 if place == "none" else outlier_channels
-        where = "input" if place == "none" else place
-        w = quantization.outlier_matrix(*shape, outlier_channels=n, outlier_scale=outlier_scale, where=where)
-        mask = quantization.outlier_mask(*shape, n, where)
-        for name in dict.fromkeys((*names, *(f"int4-g{g}" for g in groups))):
-            out[(place, name)] = quantization.error(w, x, _format(name), mask)
-    return out
+    names = tuple(dict.fromkeys((*ERROR_FORMATS, *(f"int4-g{g}" for g in GROUPS))))
+    return cached(quant_errors.error_grid, ERROR_SHAPE, ERROR_TOKENS, OUTLIER_CHANNELS, OUTLIER_SCALE,
+                  OUTLIER_PLACES, names)
 
 
 @cache
 def activation_errors() -> dict:
     """{(activation outliers, format, smoothed): relative output error} of W8A8 on the clean matrix."""
-    return cached(_activation_errors, ERROR_SHAPE, ERROR_TOKENS, OUTLIER_CHANNELS, OUTLIER_SCALE, SMOOTHING_ALPHA)
-
-
-def _activation_errors(shape, tokens, outlier_channels, outlier_scale, alpha) -> dict:
-    import torch
-
-    from snippets import quantization
-
-    w = quantization.outlier_matrix(*shape, outlier_channels=0)
-    out = {}
-    for n in (0, outlier_channels):
-        x = torch.randn(tokens, shape[1], generator=torch.Generator().manual_seed(1))
-        x[:, :n] *= outlier_scale
-        for name in ("int8-w8a8", "fp8-tensor"):
-            out[(n, name, False)] = quantization.w8a8_output_error(w, x, name)
-            out[(n, name, True)] = quantization.w8a8_output_error(w, x, name, alpha)
-        out[(n, "int8-channel (weights only)", False)] = quantization.error(w, x, "int8-channel").output_rms
-    return out
+    return cached(quant_errors.activation_error_grid, ERROR_SHAPE, ERROR_TOKENS, OUTLIER_CHANNELS, OUTLIER_SCALE,
+                  SMOOTHING_ALPHA)
 
 
 def _e(place: str, name: str, ordinary: bool = False) -> float:
@@ -586,7 +549,7 @@ def kv_figure() -> str:
     return cached(chapter4.max_batch_kv, GPU, MODEL, "bf16", KV_DTYPES)
 
 
-#: The committed copies in vis/ (`python -m vis`).
+#: The committed copies in vis/ (`python -m pages figures --update`).
 FIGURES = {
     "quant_bound_vs_measured": measured_figure,
     "quant_ridges_h100": ridges_figure,

@@ -8,12 +8,12 @@ import numpy as np
 
 from pages import recorded
 from pages.claims import claim
+from pages.store import cached
 from snippets import hardware, kv_cache, models, roofline, speculative
 from snippets.bench import verify as verify_bench
 from snippets.report import markdown_table
 from snippets.units import GB, MiB
 from vis import chapter5
-from vis.cache import cached
 
 PAGE = "05_speculative.md"
 
@@ -466,7 +466,7 @@ def batch_figure() -> str:
                   BATCH_GAMMAS, GAMMA)
 
 
-#: The committed copies in vis/ (`python -m vis`), by file name.
+#: The committed copies in vis/ (`python -m pages figures --update`), by file name.
 FIGURES = {
     "speculative_verify_h100": verify_figure,
     "speculative_speedup_heatmap": heatmap_figure,

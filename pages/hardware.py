@@ -6,9 +6,9 @@ from pathlib import Path
 
 from pages import recorded
 from pages.claims import claim
+from pages.store import cached
 from snippets import calibration, hardware, models, results, roofline
 from vis import measured
-from vis.cache import cached
 
 PAGE = "run_on_your_hardware.md"
 
@@ -202,3 +202,14 @@ def quant_sections() -> str:
 
 def profile_sections() -> str:
     return _per_file("profile", results.profile_table)
+
+
+def bench_options_table() -> str:
+    """The bench's options, from its own parser; stored, since the parser's module imports torch."""
+    return cached(_bench_options)
+
+
+def _bench_options() -> str:
+    from snippets.bench import cli
+
+    return cli.options_table()

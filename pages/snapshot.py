@@ -1,59 +1,55 @@
-"""A page's published values as JSON, committed to pages/snapshots/, so that any change of a
-number on the site shows up as a diff in review (`python -m pages` rewrites them)."""
+"""Each page as a reader sees it, committed to pages/snapshots/<page>.md: the Markdown with every
+`#!val` replaced by its value and every code block by what it printed (a figure by its title),
+so that a data change shows up in review as changed sentences and table rows.
+
+`python -m pages snapshot --update` rewrites them; the tests compare. The region between a
+page's live-measurement markers (a measurement of the building machine) is left out.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
-import json
-import types
+import html
+import re
+import textwrap
 from pathlib import Path
 
-from snippets import units
+from pages import registry, values
+from pages.compute import PageRun
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-#: The page modules, by the name prose uses (`#!val ch1.ridge`).
-MODULES = ("ch1", "ch2", "ch3", "ch4", "ch5", "hardware", "authoring",
-           "ch1_exercises", "ch2_exercises", "ch3_exercises", "ch4_exercises", "ch5_exercises", "exercises")
+_LIVE = re.compile(r"<!-- live-measurement: start -->.*?<!-- live-measurement: end -->", re.S)
+_FENCE = re.compile(r"^(?P<indent> *)```python exec=\"on\"[^\n]*\n.*?^(?P=indent)```$", re.M | re.S)
+_INLINE = re.compile(r"`#!(val|math|claim) ([^`]+)`")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.S)
 
 
-def _plain(value: object) -> object:
-    """Numbers (to 12 significant digits, so the last bit of a float does not show), text,
-    and dataclasses field by field; None for anything else."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return float(f"{value:.12g}")
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        plain = {str(k): _plain(v) for k, v in value.items()}
-        return plain if any(v is not None for v in plain.values()) else None
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    return None
+def path(page: str) -> Path:
+    return SNAPSHOTS / Path(page).with_suffix(".md").name
 
 
-def values(name: str) -> dict[str, object]:
-    """Every public value of pages.<name>, and the text of every *_table() it renders."""
-    module = importlib.import_module(f"pages.{name}")
-    out: dict[str, object] = {}
-    for key in sorted(vars(module)):
-        if key.startswith("_") or key in vars(units):  # private, or a unit constant imported
-            continue
-        value = getattr(module, key)
-        if isinstance(value, types.FunctionType) and value.__module__ == module.__name__ and key.endswith("_table"):
-            out[f"{key}()"] = value()
-        elif not isinstance(value, (types.ModuleType, types.FunctionType, type)) and _plain(value) is not None:
-            out[key] = _plain(value)
-    return out
+def shown(output: str) -> str:
+    """A block's output as the snapshot keeps it: a figure by its title, anything else as printed."""
+    if "<svg" in output:
+        return "\n".join(f"[figure: {html.unescape(title)}]" for title in _TITLE.findall(output))
+    return output.rstrip("\n")
 
 
-def render(name: str) -> str:
-    return json.dumps(values(name), indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+def inline(match: re.Match) -> str:
+    kind, source = match.groups()
+    if kind == "val":
+        return values.render(source)
+    if kind == "math":
+        return f"${values.lookup(source)}$"
+    return ""  # a claim's citation shows nothing in the text
 
 
-def path(name: str) -> Path:
-    return SNAPSHOTS / f"{name}.json"
+def resolve(run: PageRun) -> str:
+    """The page's Markdown with values and block outputs in place."""
+    if run.errors:
+        raise RuntimeError(f"{run.page}: blocks failed: {', '.join(run.errors)}")
+    text = _LIVE.sub("[live measurement: measured by each build]", (registry.DOCS / run.page).read_text(encoding="utf-8"))
+    kept = set(re.findall(r'^ *```python exec="on"[^\n]*\bid="([^"]+)"', text, re.M))  # not the live region's
+    outputs = iter(run.outputs[b.id] for b in registry.blocks(run.page) if b.id in kept)
+    text = _FENCE.sub(lambda m: textwrap.indent(shown(next(outputs)), m["indent"]), text)
+    return _INLINE.sub(inline, text)
+

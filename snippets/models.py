@@ -143,6 +143,11 @@ def _layer_params(m: ModelConfig, layer: int, experts: float) -> float:
             + _ffn_vectors(m, layer) + _layer_norms(m))
 
 
+@lru_cache(maxsize=4096)  # a dense model has one answer however many tokens a step holds
+def _all_layer_params(m: ModelConfig, experts: float) -> float:
+    return sum(_layer_params(m, layer, experts) for layer in range(m.n_layers))
+
+
 def _experts(m: ModelConfig, active_only: bool) -> int:
     if not m.is_moe:
         return 0
@@ -198,7 +203,7 @@ def step_param_count(m: ModelConfig, tokens: int = 1) -> float:
     """
     require_positive_int("tokens", tokens)
     experts = expected_experts_touched(m.n_routed_experts, m.experts_per_token, tokens) if m.is_moe else 0
-    layers = sum(_layer_params(m, layer, experts) for layer in range(m.n_layers))
+    layers = _all_layer_params(m, experts)
     table = m.vocab_size * m.d_model if m.tied_embeddings else min(tokens, m.vocab_size) * m.d_model
     positions = min(tokens, _position_rows(m)) * m.d_model
     return table + positions + layers + _norm_params(m) + lm_head_params(m)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from snippets import quant_formats
+from snippets.quant_errors import Error  # noqa: F401 - re-exported: the result of error()
 from snippets.quant_formats import WeightFormat
 
 #: Torch dtypes of the scale dtypes the formats use.
@@ -136,18 +137,6 @@ def step_size(q: Quantized) -> torch.Tensor:
     if q.format.granularity == "channel":
         return s[:, None].expand(rows, cols)
     return s.expand(rows, cols)
-
-
-@dataclass(frozen=True)
-class Error:
-    """Quantization error of one matrix in one format."""
-
-    format: str
-    weight_rms: float  # relative: RMS(w - dq) / RMS(w)
-    weight_max: float  # absolute: max |w - dq|
-    output_rms: float  # relative: RMS(x @ (w - dq)^T) / RMS(x @ w^T), for the given activations
-    bits_per_weight: float  # stored bits, scales and zero-points included
-    ordinary_rms: float  # relative, over the ordinary weights only (those outside the outlier mask)
 
 
 def _rms(t: torch.Tensor) -> float:

@@ -674,7 +674,7 @@ def simulate_workload(workload: Workload, policy: Policy, model: str, accelerato
                       dtype: str = "bf16") -> Simulation:
     """simulate() of a workload on the roofline of a named model and accelerator (weights, cache
     and math in `dtype`), with the cache the weights leave free in usable memory: every argument
-    a value, so vis.cache can key the run on them."""
+    a value, so the store (pages/store.py) can key the run on them."""
     m, gpu = models.get(model), hardware.get(accelerator)
     with _collector_paused():
         return simulate(_shared_requests(workload), policy, _shared_step_time(model, accelerator, dtype),

@@ -2,9 +2,9 @@
 what the cache demonstration measured (CacheDemo), and the step-time model fitted on it
 (StepModel, fit_step_model). snippets.transformer re-exports every name.
 
-Apart from the model so that reading a measurement does not import torch: a site build runs
-chapter 2's demonstration in a worker process (vis.background), and the main process, or the
-thread that receives the result, should not spend seconds importing torch to read it.
+Apart from the model so that reading a stored measurement does not import torch: a warm site
+build reads chapter 2's demonstration from the store and should not spend a second importing
+torch to read it.
 """
 
 from __future__ import annotations

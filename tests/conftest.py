@@ -13,22 +13,30 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def build_site(dest: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(dest)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
+def build_site(dest: Path, store: Path) -> subprocess.CompletedProcess:
+    """The publishing pipeline into `dest`: the compute stage, then a strict build, both with the
+    store in `store`."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "COURSE_CACHE": str(store)}
+    computed = subprocess.run([sys.executable, "-m", "pages", "compute"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=600)
+    if computed.returncode != 0:
+        return computed
+    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(dest)],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    built.stderr = computed.stdout + computed.stderr + built.stderr
+    return built
 
 
 @pytest.fixture(scope="session")
 def sites(tmp_path_factory):
-    """Two clean builds of the whole site; the first build's log is kept for inspection."""
+    """Two builds of the whole site, each from an empty store of its own, so that nothing one
+    computed can make the other look deterministic; the first build's log is kept."""
     built = []
     for name in ("site1", "site2"):
-        dest = tmp_path_factory.mktemp(name)
-        result = build_site(dest)
+        dest, store = tmp_path_factory.mktemp(name), tmp_path_factory.mktemp(f"{name}-store")
+        result = build_site(dest, store)
         assert result.returncode == 0, result.stdout + result.stderr
+        assert any(store.glob("vis.*.pickle")), "the build did not use its own store"
         built.append((dest, result.stdout + result.stderr))
     return built
 

@@ -1,5 +1,5 @@
-"""The MkDocs hooks: fresh modules on every rebuild, math rendered without JavaScript, pages that wait
-for a worker read last, the garbage collector kept off what a build holds."""
+"""The MkDocs hooks: fresh modules for exactly what an edit changed, math rendered without JavaScript,
+the garbage collector kept off what a build holds."""
 
 import importlib.util
 import sys
@@ -28,47 +28,28 @@ def course_modules_restored():
     sys.modules.update(saved)
 
 
-def test_pre_build_drops_course_modules_when_their_code_changed(tmp_path, monkeypatch, course_modules_restored):
+def test_pre_build_drops_exactly_the_changed_modules_and_those_importing_them(monkeypatch, course_modules_restored):
     hook = load("reload_modules")
-    monkeypatch.setattr(hook, "SIGNATURE", tmp_path / "signature")
-    import snippets.roofline  # noqa: F401
-    import vis.svg  # noqa: F401
+    import pages.ch1  # noqa: F401 - imports snippets.roofline, vis.chapter1, snippets.units
+    import snippets.hardware  # noqa: F401 - does not import snippets.roofline
 
-    hook.on_pre_build(config=None)  # no signature yet: drop, so the build imports afresh
-    assert not [m for m in sys.modules if m.split(".")[0] in ("snippets", "vis")]
-    import snippets.roofline  # re-imports cleanly  # noqa: F401,F811
-
-    hook.on_pre_build(config=None)  # nothing changed since: keep the modules and their values
-    assert "snippets.roofline" in sys.modules
-    monkeypatch.setattr(hook, "signature", lambda: "an edit")
-    hook.on_pre_build(config=None)  # a file changed: drop again
-    assert "snippets.roofline" not in sys.modules
-
-
-def test_serve_keeps_the_modules_after_an_edit_that_changes_no_code(tmp_path, monkeypatch, course_modules_restored):
-    hook = load("reload_modules")
-    module = tmp_path / "module.py"
-    module.write_text("def f():\n    return 1  # one\n", encoding="utf-8")
-    monkeypatch.setattr(hook, "SIGNATURE", tmp_path / "signature")
-    monkeypatch.setattr(hook, "watched_files", lambda: [module])
-    monkeypatch.delenv("COURSE_REUSE_LIVE", raising=False)  # on_startup sets it; put it back afterwards
-    hook.on_startup(command="serve", dirty=False)
-    import snippets.roofline  # noqa: F401
-
-    hook.on_pre_build(config=None)  # first build: records what each file means
-    import snippets.roofline  # noqa: F401,F811
-
-    module.write_text("def f():\n    return 1  # the comment, edited\n# and one more line\n", encoding="utf-8")
+    root = hook.ROOT
+    stamps = {root / "snippets" / "roofline.py": (1, 10), root / "snippets" / "units.py": (1, 10)}
+    monkeypatch.setattr(hook, "_files", lambda: dict(stamps))
+    hook.on_pre_build(config=None)  # the first build only records
+    assert "pages.ch1" in sys.modules
+    hook.on_pre_build(config=None)  # nothing changed: every module and its values stay
+    assert "pages.ch1" in sys.modules
+    stamps[root / "snippets" / "roofline.py"] = (2, 11)  # an edit of roofline.py
     hook.on_pre_build(config=None)
-    assert "snippets.roofline" in sys.modules  # same code, same lines: the modules stay
-    module.write_text("# a line above the code\ndef f():\n    return 1\n", encoding="utf-8")
-    hook.on_pre_build(config=None)
-    assert "snippets.roofline" not in sys.modules  # the code moved down a line: tracebacks would lie
-    import snippets.roofline  # noqa: F401,F811
+    dropped = {"snippets.roofline", "vis.chapter1", "pages.ch1"}
+    assert not dropped & set(sys.modules), dropped & set(sys.modules)
+    assert {"snippets.units", "snippets.hardware"} <= set(sys.modules)  # they do not import it
+    import pages.ch1  # noqa: F401,F811 - re-imports cleanly
 
-    module.write_text("# a line above the code\ndef f():\n    return 2\n", encoding="utf-8")
+    stamps[root / "snippets" / "data" / "models.csv"] = (3, 12)  # a data file: every module reads data
     hook.on_pre_build(config=None)
-    assert "snippets.roofline" not in sys.modules
+    assert not [m for m in sys.modules if m.split(".")[0] in ("snippets", "vis", "pages")]
 
 
 def test_math_becomes_mathml():
@@ -94,19 +75,6 @@ def test_the_same_error_from_many_blocks_is_logged_once():
     assert hook._filter.filter(other)
     hook.on_pre_build(config=None)  # a new build starts counting afresh
     assert hook._filter.filter(records[0])
-
-
-def test_pages_that_wait_for_an_early_call_are_read_last_and_written_in_the_usual_order(monkeypatch):
-    from mkdocs.structure.files import File, Files
-
-    hook = load("background")
-    names = ["index.md", "01_memory_bound.md", "02_kv_cache.md", "03_serving.md"]
-    files = Files([File(name, "docs", "site", use_directory_urls=True) for name in names])
-    monkeypatch.setattr(hook, "_late_pages", ["02_kv_cache.md"])
-    files = hook.on_files(files, config=None)
-    assert [f.src_uri for f in files.documentation_pages()] == [names[0], names[1], names[3], names[2]]
-    hook.on_env(None, config=None, files=files)
-    assert [f.src_uri for f in files.documentation_pages()] == names
 
 
 def test_each_page_freezes_what_the_build_holds_and_serve_unfreezes_it_after_the_build():

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from pages import snapshot, values
+from pages import compute, registry, snapshot, values
 from pages.claims import ClaimFailed, claim
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 LISTINGS = sorted((ROOT / "pages" / "listings").glob("*.py"))
+MODULES = registry.page_modules()
 
 
 def references(page: Path) -> list[str]:
@@ -26,7 +27,7 @@ def references(page: Path) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("name", snapshot.MODULES)
+@pytest.mark.parametrize("name", MODULES)
 def test_page_module_imports_and_its_claims_hold(name):
     module = importlib.import_module(f"pages.{name}")
     assert (DOCS / module.PAGE).exists()
@@ -35,10 +36,10 @@ def test_page_module_imports_and_its_claims_hold(name):
 def page_modules(page: str) -> set[str]:
     """The modules a page may cite: its own module and that module's companions (`ch1` and
     `ch1_exercises` for 01_memory_bound.md), every one of them declaring the page as its PAGE."""
-    return {n for n in snapshot.MODULES if importlib.import_module(f"pages.{n}").PAGE == page}
+    return {n for n in MODULES if importlib.import_module(f"pages.{n}").PAGE == page}
 
 
-@pytest.mark.parametrize("name", snapshot.MODULES)
+@pytest.mark.parametrize("name", MODULES)
 def test_a_page_has_one_module_and_its_companions(name):
     """Modules sharing a page are `<own>` and `<own>_<something>`: never two unrelated ones."""
     sharing = page_modules(importlib.import_module(f"pages.{name}").PAGE)
@@ -46,7 +47,7 @@ def test_a_page_has_one_module_and_its_companions(name):
     assert all(n == own or n.startswith(own + "_") for n in sharing), sharing
 
 
-@pytest.mark.parametrize("name", snapshot.MODULES)
+@pytest.mark.parametrize("name", MODULES)
 def test_every_reference_resolves_to_the_pages_own_module(name):
     module = importlib.import_module(f"pages.{name}")
     allowed = page_modules(module.PAGE)
@@ -57,16 +58,51 @@ def test_every_reference_resolves_to_the_pages_own_module(name):
 
 
 def test_pages_without_a_module_cite_nothing():
-    owned = {importlib.import_module(f"pages.{n}").PAGE for n in snapshot.MODULES}
+    owned = {importlib.import_module(f"pages.{n}").PAGE for n in MODULES}
     for page in DOCS.rglob("*.md"):
         if page.relative_to(DOCS).as_posix() not in owned:
             assert references(page) == [], page
 
 
-@pytest.mark.parametrize("name", snapshot.MODULES)
-def test_published_values_match_the_snapshot(name):
-    """A changed number is a reviewed change: run `python -m pages` and commit the diff."""
-    assert snapshot.render(name) == snapshot.path(name).read_text(encoding="utf-8")
+@pytest.fixture(scope="module")
+def page_runs():
+    """Every page's code blocks, run once (from the store: warm after the first run)."""
+    return {run.page: run for run in compute.run_pages(registry.markdown_pages())}
+
+
+@pytest.mark.parametrize("page", registry.markdown_pages())
+def test_every_block_runs_and_the_page_matches_its_snapshot(page, page_runs):
+    """A changed number is a reviewed change: `python -m pages snapshot --update`, then commit
+    the diff of pages/snapshots/, which reads as the page's changed sentences."""
+    assert not page_runs[page].errors, page_runs[page].errors
+    assert snapshot.resolve(page_runs[page]) == snapshot.path(page).read_text(encoding="utf-8")
+
+
+def test_a_snapshot_reads_as_the_page_with_its_values_and_tables(page_runs):
+    text = snapshot.resolve(page_runs["01_memory_bound.md"])
+    assert "#!val" not in text and "exec=" not in text
+    assert f"{values.render('ch1.ridge:.0f')}" in text
+    assert "[figure: " in text and "<svg" not in text
+    assert "| GPU" in text or "|--" in text  # tables as Markdown
+
+
+def test_every_page_module_belongs_to_a_page_of_the_nav():
+    """The registry is derived from the nav: a module no page cites is dead code, or a page missing
+    from mkdocs.yml."""
+    cited = set(MODULES)
+    modules = {p.stem for p in (ROOT / "pages").glob("*.py")}
+    machinery = {"__init__", "__main__", "claims", "compute", "listing", "recorded", "registry", "snapshot",
+                 "store", "values"}
+    assert modules - machinery <= cited, sorted(modules - machinery - cited)
+
+
+def test_a_listing_output_comes_from_its_own_code(monkeypatch, tmp_path):
+    from pages import listing
+
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    out = listing.output("index_first_bound")
+    assert out == listing.run("index_first_bound", (listing.LISTINGS / "index_first_bound.py").read_text(), "")
+    assert list(tmp_path.glob("pages.listing.run-*.pickle"))
 
 
 @pytest.mark.parametrize("listing", LISTINGS, ids=lambda p: p.name)

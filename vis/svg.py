@@ -7,7 +7,7 @@
 - Unique ids: every id is prefixed with the figure's name, so several figures share a page.
 
 matplotlib is imported when a figure is first drawn, not with this module: a build whose
-figures all come from the cache (vis.cache) never imports it.
+figures all come from the store (pages/store.py) never imports it.
 """
 
 from __future__ import annotations
