@@ -10,5 +10,5 @@ PAGE = "authoring.md"
 h100 = hardware.get("H100 SXM")
 # --8<-- [start:claim]
 ridge = h100.ridge_point("bf16")  # FLOP/byte where the compute roof meets the memory roof
-claim("the H100 SXM needs hundreds of FLOPs per byte to be compute-bound", ridge > 100)
+needs_hundreds = claim("the H100 SXM needs hundreds of FLOPs per byte to be compute-bound", ridge > 100)
 # --8<-- [end:claim]

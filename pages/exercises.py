@@ -9,20 +9,16 @@ answer prints and asserts every verdict; the page writes each exercise as
     ??? success "Answer"
         Arithmetic, step by step...
 
-A new chapter's exercises module is added to EXERCISE_MODULES (and to snapshot.MODULES).
+A chapter's exercises module is found from the nav (pages.registry): its page cites it.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from snippets.report import markdown_table
 
 PAGE = "exercises.md"
-
-#: The exercise modules, in chapter order.
-EXERCISE_MODULES = ("ch1_exercises", "ch2_exercises", "ch3_exercises", "ch4_exercises", "ch5_exercises")
 
 #: What an exercise asks for.
 KINDS = {
@@ -61,7 +57,10 @@ class Exercise:
 
 
 def exercise_modules() -> list:
-    return [importlib.import_module(f"pages.{name}") for name in EXERCISE_MODULES]
+    """The modules that declare EXERCISES, in nav order."""
+    from pages import registry
+
+    return registry.exercise_modules()
 
 
 def all_exercises() -> list[tuple[str, Exercise]]:

@@ -124,3 +124,34 @@ def blocks(page: str) -> list[Block]:
         block_id = _BLOCK_ID.search(match["options"])
         found.append(Block(page, block_id.group(1) if block_id else f"block-{len(found) + 1}", match["options"], code))
     return found
+
+
+def citations(page: str) -> list[str]:
+    """The claims a page cites: `#!claim` code spans, found by a Markdown parser (so an example
+    inside a longer code span is not a citation)."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt().parse((DOCS / page).read_text(encoding="utf-8"))
+    spans = [child.content for token in tokens for child in token.children or [] if child.type == "code_inline"]
+    return [span.split(None, 1)[1].strip() for span in spans if span.startswith("#!claim ")]
+
+
+def claims() -> dict[str, object]:
+    """'ch3.name' -> Claim, for every claim a page module names."""
+    from pages.claims import Claim
+
+    return {f"{name}.{attr}": value for name in page_modules() for attr, value in vars(load(name)).items()
+            if isinstance(value, Claim)}
+
+
+def claim_problems() -> list[str]:
+    """Claims no sentence cites, cited twice, and citations that name no claim."""
+    cited: dict[str, list[str]] = {}
+    for page in markdown_pages():
+        for ref in citations(page):
+            cited.setdefault(ref, []).append(page)
+    known = claims()
+    return ([f"claim {ref} ({known[ref]}) is cited by no sentence" for ref in known if ref not in cited]
+            + [f"claim {ref} is cited {len(pages)} times ({', '.join(pages)})" for ref, pages in cited.items()
+               if len(pages) > 1]
+            + [f"{', '.join(pages)} cites {ref}, which names no claim" for ref, pages in cited.items() if ref not in known])

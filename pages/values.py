@@ -79,6 +79,23 @@ def format_value(src: str, language: str, class_name: str, md) -> etree.Element:
     return element
 
 
+def format_claim(src: str, language: str, class_name: str, md) -> etree.Element:
+    """pymdownx.inlinehilite custom formatter for `#!claim <module>.<name>`: a small mark after
+    the sentence that makes the claim, whose tooltip is the assertion checked at build time."""
+    from pages.claims import Claim
+
+    try:
+        found = lookup(src)
+        if not isinstance(found, Claim):
+            raise UnknownValue(f"{src!r} is {type(found).__name__}, not a claim (name the result of claim(...))")
+    except Exception as error:  # noqa: BLE001
+        return _failed(src, error)
+    element = etree.Element("span", {"class": class_name, "title": f"Checked when the site is built: {found}",
+                                     "aria-hidden": "true"})
+    element.text = "✓"
+    return element
+
+
 def format_math(src: str, language: str, class_name: str, md) -> etree.Element | str:
     """pymdownx.inlinehilite custom formatter for `#!math <reference>`: a TeX value rendered
     as MathML at build time (stashed as raw HTML, so Markdown leaves it alone)."""

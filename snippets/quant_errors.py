@@ -1,27 +1,13 @@
-"""Quantization error experiments on a seeded matrix, and their torch-free result type.
+"""Quantization error experiments on a seeded matrix (chapter 4's tables).
 
-`Error` lives here, not in snippets.quantization, so that reading stored results (chapter 4's
-tables) never imports torch; the experiments import it only when they run.
+Importing this module does not import torch, and their result type (quant_formats.Error) does not
+either, so reading stored results never does; the experiments import torch when they run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from snippets import quant_formats
-from snippets.quant_formats import WeightFormat
-
-
-@dataclass(frozen=True)
-class Error:
-    """Quantization error of one matrix in one format."""
-
-    format: str
-    weight_rms: float  # relative: RMS(w - dq) / RMS(w)
-    weight_max: float  # absolute: max |w - dq|
-    output_rms: float  # relative: RMS(x @ (w - dq)^T) / RMS(x @ w^T), for the given activations
-    bits_per_weight: float  # stored bits, scales and zero-points included
-    ordinary_rms: float  # relative, over the ordinary weights only (those outside the outlier mask)
+from snippets.quant_formats import Error, WeightFormat
 
 
 def weight_format(name: str) -> WeightFormat:

@@ -276,3 +276,16 @@ def compute_bound_batch(m: ModelConfig, fmt: str | WeightFormat, accelerator: Ac
         return not is_memory_bound(m, fmt, accelerator, batch, context, kv_dtype)
 
     return roofline.first_int_where(bound, 1, limit)
+
+
+@dataclass(frozen=True)
+class Error:
+    """Quantization error of one matrix in one format (what snippets.quantization.error measures;
+    here so that reading it needs no torch)."""
+
+    format: str
+    weight_rms: float  # relative: RMS(w - dq) / RMS(w)
+    weight_max: float  # absolute: max |w - dq|
+    output_rms: float  # relative: RMS(x @ (w - dq)^T) / RMS(x @ w^T), for the given activations
+    bits_per_weight: float  # stored bits, scales and zero-points included
+    ordinary_rms: float  # relative, over the ordinary weights only (those outside the outlier mask)

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from snippets import quant_formats
-from snippets.quant_errors import Error  # noqa: F401 - re-exported: the result of error()
-from snippets.quant_formats import WeightFormat
+from snippets.quant_formats import Error, WeightFormat
 
 #: Torch dtypes of the scale dtypes the formats use.
 _SCALE_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}

@@ -142,6 +142,6 @@ def test_values_are_escaped_text(monkeypatch):
 
 
 def test_claim():
-    assert claim("two is even", 2 % 2 == 0) == "two is even"
+    assert claim("two is even", 2 % 2 == 0).statement == "two is even"
     with pytest.raises(ClaimFailed, match="no longer true: three is even"):
         claim("three is even", 3 % 2 == 0)

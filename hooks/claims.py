@@ -1,0 +1,14 @@
+"""MkDocs hook: every claim a page module names is cited by exactly one sentence, and every
+citation names a claim (pages.registry.claim_problems); each problem is a warning, which fails a
+strict build."""
+
+import logging
+
+log = logging.getLogger("mkdocs.plugins.claims")
+
+
+def on_post_build(config, **kwargs):
+    from pages import registry
+
+    for problem in registry.claim_problems():
+        log.warning(problem)
