@@ -193,6 +193,23 @@ def littles_law_in_flight(arrival_rate_per_s: float, mean_latency_s: float) -> f
         "mean_latency_s", mean_latency_s)
 
 
+def request_flops(m: ModelConfig, prompt_tokens: int, output_tokens: int, weight_dtype: str = "bf16",
+                  kv_dtype: str = "bf16") -> float:
+    """FLOPs of one request: its prefill (roofline.prefill) and a decode step for every output
+    token after the first, token t attending to prompt + t positions."""
+    require_positive_int("prompt_tokens", prompt_tokens)
+    require_positive_int("output_tokens", output_tokens)
+    return roofline.prefill(m, prompt_tokens, weight_dtype, kv_dtype).flops + sum(
+        roofline.decode_step(m, 1, prompt_tokens + t, weight_dtype, kv_dtype).flops for t in range(1, output_tokens))
+
+
+def compute_ceiling_rps(m: ModelConfig, accelerator: Accelerator, prompt_tokens: int, output_tokens: int,
+                        dtype: str = "bf16") -> float:
+    """The most requests a second the accelerator's dense peak in `dtype` can serve, whatever the
+    scheduler: peak FLOP/s over one request's FLOPs. A sustained rate above it is impossible."""
+    return accelerator.peak_flops(dtype) / request_flops(m, prompt_tokens, output_tokens, dtype, dtype)
+
+
 def reading_speed_tpot_s(words_per_minute: float, tokens_per_word: float) -> float:
     """The time per output token that streams text as fast as a person reads it."""
     require_positive("words_per_minute", words_per_minute)
