@@ -125,7 +125,7 @@ llama70_int8_GiB = quant_formats.stored_bytes(llama70, "int8-channel") / GiB
 llama70_int8_left_GiB = h100_usable_GiB - llama70_int8_GiB
 h200 = hardware.get("H200 SXM")
 llama70_bf16_h200_left_GiB = (h200.usable_memory_bytes() - quant_formats.stored_bytes(llama70, "bf16")) / GiB
-claim("the 70B cells count weights only: int8 leaves little room for a cache on an 80 GB GPU",
+claim("the 70B cells count weights only: int8 leaves little room for a cache on an 80 GiB GPU",
       0 < llama70_int8_left_GiB < 16 and 0 < llama70_bf16_h200_left_GiB < 16)
 claim("Llama-3.1-70B's weights fit on one 80 GiB GPU in 8 or 4 bits but not in bf16",
       quant_formats.stored_bytes(llama70, "int8-channel") < h100.usable_memory_bytes()
@@ -239,6 +239,12 @@ claim("an 8-bit cache at least doubles the batch that fits", kv_batch_fp8 >= 2 *
 claim("at long context the cache dominates the step", kv_GB_bf16 > weights_GB)
 claim("halving the cache speeds the same batch up by more than a third", kv_ms_bf16 / kv_ms_fp8 > 1.33)
 claim("the full batches leave under 1 GB for activations and workspace", max(kv_headroom_GB, kv_headroom_fp8_GB) < 1)
+VLLM_GPU_MEMORY_UTILIZATION = 0.9  # vLLM's default share of the GPU's memory for weights, activations and cache
+_vllm_free = VLLM_GPU_MEMORY_UTILIZATION * h100.visible_memory_bytes - quant_formats.stored_bytes(llama, "bf16")
+vllm_batch_bf16 = int(_vllm_free // kv_cache.bytes_per_sequence(llama, LONG_CONTEXT, "bf16"))
+vllm_fewer = kv_batch_bf16 - vllm_batch_bf16
+claim("vLLM's default memory share already runs a few sequences fewer than the bound", 2 <= vllm_fewer <= 5)
+int4_frees_GB = (quant_formats.stored_bytes(llama, "bf16") - quant_formats.stored_bytes(llama, "int4-g128")) / GB
 
 KV_COMBOS = (("bf16", "bf16"), ("int4-g128", "bf16"), ("bf16", "fp8"), ("int4-g128", "fp8"))
 
