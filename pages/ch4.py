@@ -152,6 +152,14 @@ step_crit_bf16, step_crit_fp8 = step_critical["bf16"], step_critical["fp8-tensor
 claim("the whole fp8 step, its 16-bit LM head at bf16 speed, turns compute-bound where bf16's does",
       abs(step_crit_fp8 / step_crit_bf16 - 1) < 0.02)
 claim("the H100's fp8 roof is twice its bf16 roof", h100.peak_flops("fp8") / h100.peak_flops("bf16") > 1.99)
+# W8A8 reads 8-bit inputs and writes 16-bit outputs: its critical batch with those counted (the table's
+# column counts ACTIVATION_BYTES both ways, as for the weight-only formats).
+_fp8_ridge = h100.ridge_point("fp8")
+crit_act_fp8_8bit_inputs = (_fp8_ridge * bpp["fp8-tensor"] / 2
+                            / (1 - _fp8_ridge * (1 * COLS + 2 * ROWS) / (2 * ROWS * COLS)))
+crit_act_fp8 = critical_act["fp8-tensor"]
+claim("8-bit inputs lower W8A8's activation-counted critical batch, still above the weights-only one",
+      crit_fp8 < crit_act_fp8_8bit_inputs < crit_act_fp8)
 
 
 def ridge_table() -> str:
@@ -306,7 +314,7 @@ claim("the README's capped peak lies below what streaming kernels sustain uncapp
 
 # torchao does not say which A100: the bandwidth it reports rules out the 40 GB parts
 torchao_rows = [r for r in quant_measurements.all_measurements() if r.source.startswith("pytorch/ao") and r.tokens_per_s]
-torchao_bf16 = [r for r in torchao_rows if r.format == "bf16"]
+torchao_bf16 = [r for r in torchao_rows if r.format == "bf16" and r.gpu.startswith("A100")]
 a100_40 = hardware.get("A100 40GB SXM")
 torchao_bf16_GBps_lo, torchao_bf16_GBps_hi = min(r.reported_GBps for r in torchao_bf16), max(r.reported_GBps for r in torchao_bf16)
 torchao_of_40_lo, torchao_of_40_hi = (torchao_bf16_GBps_lo / a100_40.memory_bandwidth_GBps,
@@ -358,6 +366,12 @@ _int4_of_ratio = {r.name: quant_measurements.measured_speedup(r) / quant_measure
                   and quant_measurements.measured_speedup(r)}
 best_int4_of_ratio, worst_int4_of_ratio = max(_int4_of_ratio.values()), min(_int4_of_ratio.values())
 claim("no published int4 row here reaches two thirds of its byte ratio", best_int4_of_ratio < 2 / 3)
+_h100_int4 = next(r for r in quant_measurements.all_measurements()
+                  if r.gpu.startswith("H100") and r.format.startswith("int4") and r.tokens_per_s)
+torchao_h100_int4_speedup = quant_measurements.measured_speedup(_h100_int4)
+torchao_h100_int4_of_ratio = _int4_of_ratio[_h100_int4.name]
+claim("torchao's H100 int4 row, like its A100 rows, reaches under two thirds of its byte ratio",
+      torchao_h100_int4_of_ratio < 2 / 3)
 
 
 def perplexity_table() -> str:
@@ -461,6 +475,12 @@ static_int8_large_speedup = max(_static_rows[("bf16", b)]["median_s"] / _static_
 claim("with static shapes, int8 at batch 1 ran faster than bf16, within 20 % of gpt-fast's speedup",
       static_int8_speedup > 1 and abs(static_int8_speedup / gptfast_int8_speedup - 1) < 0.2)
 claim("with static shapes, int8 above batch 1 still ran slower than bf16", static_int8_large_speedup < 1)
+_static_bf16_best = min(_static_rows[("bf16", b)]["median_s"] for b in own_batches)
+static_int8_vs_best_bf16 = _static_bf16_best / _static_rows[("int8-channel", 1)]["median_s"]
+claim("that run's bf16 layer at batch 1 was slower than the same layer at a larger batch",
+      _static_rows[("bf16", 1)]["median_s"] > _static_bf16_best)
+claim("against the fastest bf16 time of the same layer, int8 at batch 1 is still faster, by less",
+      1 < static_int8_vs_best_bf16 < static_int8_speedup)
 
 
 def own_table() -> str:
