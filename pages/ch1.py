@@ -242,6 +242,10 @@ LEVER_DTYPES = ("fp16", "int8", "int4")
 head_GB = models.lm_head_params(llama) * (bytes_per_element("fp16") - bytes_per_element("int4")) / GB
 INT4_GROUP = 128  # weights that share one fp16 scale in common int4 formats (GPTQ, AWQ at g128)
 int4_scale_overhead = 16 / INT4_GROUP / (8 * bytes_per_element("int4"))
+# asymmetric schemes store a zero point per group too: a 16-bit one (tinygemm/HQQ, chapter 4's int4-g128)
+# doubles the overhead; GPTQ/AWQ checkpoints pack a 4-bit integer one
+int4_scale_zero_overhead = (16 + 16) / INT4_GROUP / (8 * bytes_per_element("int4"))
+int4_scale_int_zero_overhead = (16 + 4) / INT4_GROUP / (8 * bytes_per_element("int4"))
 
 
 def levers_table() -> str:
