@@ -99,7 +99,7 @@ FLIPS = [
     ("ch1_exercises", "hardware", "NVIDIA L4", {"memory_bandwidth_GBps": 2500.0},
      "stays memory-bound at every batch"),
     ("ch3_exercises", "hardware", "AMD Instinct MI300X", {"memory_GB": 160.0}, "the cache holds every request"),
-    ("ch4_exercises", "hardware", "NVIDIA L40S", {"memory_GB": 52.0}, "fewer than eight full-context sequences fit"),
+    ("ch4_exercises", "hardware", "NVIDIA L40S", {"memory_GB": 56.0}, "fewer than eight full-context sequences fit"),
     # the exercise's old premise: the L40S counted without the sixteenth that ECC keeps
     ("ch4_exercises", "hardware", "NVIDIA L40S", {"ecc_reserved_fraction": 0.0}, "an fp8 cache alone does not fit eight"),
 ]
