@@ -276,3 +276,12 @@ FIGURES = {
     "kv_max_batch_a100": max_batch_figure,
     "kv_step_breakdown_h100": step_breakdown_figure,
 }
+
+
+# ---- Quantised caches: what int4 stores beside its codes ----------------------------------------
+KV_INT4_GROUP = 64  # values sharing one fp16 scale and one fp16 zero point in a grouped int4 cache
+kv_int4_bits = 4 + (16 + 16) / KV_INT4_GROUP
+kv_int4_share = kv_int4_bits / 16  # of a 16-bit cache
+kv_int4_gain = 1 / kv_int4_share
+claim("a grouped int4 cache stores a little more than a quarter of a 16-bit one", 0.25 < kv_int4_share < 0.3)
+

@@ -148,6 +148,9 @@ claim("at the drafter's c every best gamma lies inside the heatmap's range",
       all(speculative.best_gamma(a, draft_cost, GAMMA_SEARCH) <= GAMMAS[-1] for a in ALPHAS))
 free_best = speculative.best_gamma(ALPHA, 0.0, GAMMA_SEARCH)
 claim("with a free drafter more drafts never hurt", free_best == GAMMA_SEARCH)
+claim("with a free drafter the gain never falls as gamma grows, at every alpha of the table (to rounding)", all(
+    speculative.speedup(a, g + 1, 0.0) >= speculative.speedup(a, g, 0.0) * (1 - 1e-12)
+    for a in ALPHAS for g in range(1, GAMMA_SEARCH)))
 claim("with a paid drafter the best gamma is found before the search limit",
       all(speculative.best_gamma(a, c, GAMMA_SEARCH) < GAMMA_SEARCH for a in ALPHAS for c in (*COSTS, draft_cost) if c))
 # Convexity of E in alpha (item: which way the independence error goes), at the example's gamma.
@@ -159,9 +162,22 @@ claim("alternating acceptance rates yield more tokens than their average rate", 
 CHEN_DRAFT_B, CHEN_TARGET_B, CHEN_CHIPS = 4, 70, 16
 # DeepSeek-V3's MTP module as a drafter (DeepSeek-V3 Technical Report, 2024): gamma = 1.
 MTP_ALPHA_LOW, MTP_ALPHA_HIGH, MTP_TPS = 0.85, 0.90, 1.8
-mtp_cost_low = (1 + MTP_ALPHA_LOW) / MTP_TPS - 1  # the c that would turn E(alpha, 1) into 1.8x
-mtp_cost_high = (1 + MTP_ALPHA_HIGH) / MTP_TPS - 1
-claim("the reported MTP gain needs a draft step of under a tenth of a target step", 0 < mtp_cost_low < mtp_cost_high < 0.1)
+# A verify pass of an MoE target is not one step's weights: its tokens route to more experts.
+_deepseek, _mixtral = models.get("DeepSeek-V3"), models.get("Mixtral-8x7B-v0.1")
+mixtral_verify_tokens = GAMMA + 1
+mixtral_verify_weights = models.step_param_count(_mixtral, mixtral_verify_tokens) / models.step_param_count(_mixtral, 1)
+claim("a Mixtral verify pass of gamma + 1 tokens at batch 1 reads well over twice a decode step's weights",
+      2.5 < mixtral_verify_weights < 3.2)
+mtp_verify_weights_1 = models.step_param_count(_deepseek, 2) / models.step_param_count(_deepseek, 1)
+mtp_gain_bound_low, mtp_gain_bound_high = ((1 + a) / mtp_verify_weights_1 for a in (MTP_ALPHA_LOW, MTP_ALPHA_HIGH))
+MTP_BATCH = 128  # a serving batch: the batch's tokens already touch nearly every expert
+mtp_verify_weights_batch = (models.step_param_count(_deepseek, 2 * MTP_BATCH)
+                            / models.step_param_count(_deepseek, MTP_BATCH))
+claim("at batch 1 DeepSeek-V3's two-token verify pass reads about 1.5x a decode step's weights",
+      1.4 < mtp_verify_weights_1 < 1.7)
+claim("so the batch-1 roofline allows at most about 1.2x even with a free drafter, below the reported 1.8x",
+      mtp_gain_bound_high < 1.3 < MTP_TPS)
+claim("at batch 128 the verify pass reads within 2 % of a plain step's weights", mtp_verify_weights_batch < 1.02)
 
 
 def expected_tokens_table() -> str:
@@ -175,7 +191,9 @@ def best_gamma_table() -> str:
     for a in ALPHAS:
         cells = []
         for c in costs:
-            best = speculative.best_gamma(a, c, GAMMA_SEARCH)
+            # with a free drafter the gain never falls with gamma: the best is unbounded (cells that
+            # stop short of the limit are floating-point ties), so the cell names the limit
+            best = GAMMA_SEARCH if c == 0 else speculative.best_gamma(a, c, GAMMA_SEARCH)
             capped = "+" if best == GAMMA_SEARCH else ""
             cells.append(f"{best}{capped} ({speculative.speedup(a, best, c):.2f}x)")
         rows.append([f"{a:.1f}", *cells])
@@ -317,6 +335,30 @@ _long_T1 = speculative.verify_time_s(model, gpu, fits_long, LONG_CONTEXT, 1, DTY
 long_draft_ms = speculative.draft_step_time_s(drafter, model, gpu, fits_long, LONG_CONTEXT, DTYPE, DTYPE, True) * 1e3
 long_draft_c = long_draft_ms / (_long_T1 * 1e3)
 claim("at 2,048 tokens and the largest batch the drafter's step costs more than at batch 1", long_draft_c > draft_cost)
+# A drafter whose cache is bounded (MagicDec's StreamingLLM-style drafts keep a fixed window)
+DRAFT_WINDOW = 256
+
+
+def bounded_draft_gain(batch: int, per_operator: bool = True) -> float:
+    """The gain at LONG_CONTEXT with the drafter's cache bounded to DRAFT_WINDOW tokens."""
+    plain = speculative.verify_time_s(model, gpu, batch, LONG_CONTEXT, 1, DTYPE, DTYPE, per_operator)
+    verify = speculative.verify_time_s(model, gpu, batch, LONG_CONTEXT, GAMMA + 1, DTYPE, DTYPE, per_operator)
+    draft = speculative.verify_time_s(drafter, gpu, batch, min(LONG_CONTEXT, DRAFT_WINDOW), 1, DTYPE, DTYPE,
+                                      per_operator)
+    return speculative.expected_tokens(ALPHA, GAMMA) * plain / (GAMMA * draft + verify)
+
+
+_bounded_whole = [bounded_draft_gain(b, False) for b in range(1, fits_long + 1)]
+bounded_gain_1, bounded_gain_full_whole = _bounded_whole[0], _bounded_whole[-1]
+claim("with a bounded draft cache the whole-step gain grows with the batch at every batch that fits",
+      all(a < b for a, b in zip(_bounded_whole, _bounded_whole[1:])))
+BOUNDED_PEAK_BATCH = 64
+bounded_peak_op = bounded_draft_gain(BOUNDED_PEAK_BATCH)
+bounded_full_op = bounded_draft_gain(fits_long)
+claim("per operator it grows up to batch 64, then falls, staying well above the growing-cache gain",
+      all(bounded_draft_gain(a) < bounded_draft_gain(b) for a, b in zip(range(1, BOUNDED_PEAK_BATCH),
+                                                                         range(2, BOUNDED_PEAK_BATCH + 1)))
+      and bounded_full_op < bounded_peak_op and bounded_full_op > long_gain_full + 0.3)
 # Throughput at equal memory: the target alone at its largest batch, against speculation at the
 # largest batch that fits beside the drafter (per-operator bound, tokens per second per GPU).
 

@@ -18,9 +18,8 @@ _gpus = [d for d in _recorded if d["device"]["kind"] == "cuda" and d["decode"]] 
 
 # ---- the recorded GPU runs, calibrated: the residuals the prose reads ----------------------
 def _run_on(spec: str, section: str = "decode") -> dict:
-    """The newest recorded run on `spec` with rows in `section` (a run may skip sections)."""
-    return max((d for d in _recorded if d["device"]["spec_name"] == hardware.get(spec).name and d.get(section)),
-               key=lambda d: d["created"])
+    """The run recorded.py's rule picks on `spec` for `section` (the whole Llama-3.1-8B in bf16)."""
+    return recorded.run_for(hardware.get(spec).name, "Llama-3.1-8B", "bf16", section)
 
 
 def _held_out(doc: dict, sweep: str) -> list[calibration.Prediction]:

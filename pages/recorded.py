@@ -1,7 +1,18 @@
-"""The recorded results files in docs/results/ that pages draw beside their predictions.
+"""The recorded results files in docs/results/ that pages draw beside their predictions, and the
+one rule that picks among them.
 
-A chapter asks for the run that matches its own setup (GPU, model, dtype, whole model) so a
-measured point never sits on a curve computed for something else."""
+Pages never name a results file: they ask for a run by what it measured (device, model, dtype,
+whole model, a section with rows, optionally a mode), so a new recording of the same setup
+replaces the old one with no edit to any page, and a measured point never sits on a curve
+computed for something else. The rule:
+
+- a run qualifies when it measured the whole `model` (no `layers` cut) in `dtype` on `spec_name`
+  and its `section` has rows (of `mode`, when one is asked for);
+- among those the newest wins (`created`);
+- a row is *steady* when the bench did not flag it and its median is within STEADY of its best
+  (older files carry no flags, so the spread is checked directly); a page quotes steady rows, or
+  says how noisy the row it quotes is.
+"""
 
 from __future__ import annotations
 
@@ -11,24 +22,62 @@ from snippets import results
 
 RESULTS = Path(__file__).parents[1] / "docs" / "results"
 
+#: A row whose median sits more than 5 % above its best is noisy (the bench flags it the same way).
+STEADY = 0.05
+
 
 def load_all() -> list[dict]:
     """Every recorded results file, sorted by device name then date (each has a "file" key)."""
     return results.load_folder(RESULTS)
 
 
-def run_for(spec_name: str, model: str, dtype: str, section: str) -> dict:
+def _whole(doc: dict, model: str, dtype: str) -> bool:
+    return (doc["settings"]["model"] == model and doc["settings"]["dtype"] == dtype
+            and doc["settings"].get("layers") is None)
+
+
+def _has(doc: dict, section: str, mode: str | None) -> bool:
+    return any(mode is None or r.get("mode") == mode for r in doc.get(section) or ())
+
+
+def run_for(spec_name: str, model: str, dtype: str, section: str, mode: str | None = None) -> dict:
     """The newest recorded run on `spec_name` of the whole `model` in `dtype` whose `section`
-    has rows. LookupError naming what is recorded if there is none."""
+    has rows (of `mode`, if given). LookupError naming what is recorded if there is none."""
     docs = load_all()
-    matching = [d for d in docs if d["device"]["spec_name"] == spec_name and d["settings"]["model"] == model
-                and d["settings"]["dtype"] == dtype and d["settings"].get("layers") is None and d.get(section)]
+    matching = [d for d in docs if d["device"]["spec_name"] == spec_name and _whole(d, model, dtype)
+                and _has(d, section, mode)]
     if not matching:
         have = "; ".join(f"{d['file']}: {d['device']['spec_name']}, {d['settings']['model']}, {d['settings']['dtype']}"
                          for d in docs) or "none"
-        raise LookupError(f"no recorded run in {RESULTS} measures {section} of the whole {model} in {dtype} on the "
-                          f"{spec_name}; recorded: {have}")
+        raise LookupError(f"no recorded run in {RESULTS} measures {section}{f' in {mode} mode' if mode else ''} of the "
+                          f"whole {model} in {dtype} on the {spec_name}; recorded: {have}")
     return max(matching, key=lambda d: d["created"])
+
+
+def spread(row: dict) -> float:
+    """How far a row's median sits above its best (0.06 = 6 %)."""
+    return row["median_s"] / row["best_s"] - 1
+
+
+def steady(row: dict) -> bool:
+    """The bench did not flag the row, and its median is within STEADY of its best."""
+    return not row.get("flags") and spread(row) <= STEADY
+
+
+def best_decoder(model: str, dtype: str, batch: int = 1) -> tuple[dict, dict]:
+    """(run, row): the steady decode row at `batch` with the highest MBU over the newest run of
+    every device that decoded the whole `model` in `dtype`."""
+    devices = {d["device"]["spec_name"] for d in load_all() if d["device"].get("spec_name")}
+    candidates = []
+    for device in sorted(devices):
+        try:
+            doc = run_for(device, model, dtype, "decode")
+        except LookupError:
+            continue
+        candidates += [(doc, r) for r in doc["decode"] if r["batch"] == batch and steady(r)]
+    if not candidates:
+        raise LookupError(f"no steady batch-{batch} decode row of the whole {model} in {dtype} is recorded")
+    return max(candidates, key=lambda pair: pair[1]["mbu_pct"])
 
 
 def fastest_mode(doc: dict, section: str, smallest: dict) -> str:

@@ -12,7 +12,8 @@ What the JavaScript computes from a model summary (each a mirror of a Python fun
   + moe_layers x E(1 - (1 - k/E)^B) x routed_expert_params
 - cached layer-positions of a sequence (kv_cache.cached_positions):
   (n_layers - windowed_layers) x context + windowed_layers x min(context, sliding_window)
-- memory (Accelerator.usable_memory_bytes): memory_GB x 2**30 x (1 - DRIVER_RESERVE_FRACTION)
+- memory (Accelerator.usable_memory_bytes): memory_GB x 2**30 x (1 - ecc_reserved_fraction)
+  x (1 - DRIVER_RESERVE_FRACTION); a GPU of the data carries its value, a custom GPU has no ECC share
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def accelerator_summary(a: hardware.Accelerator) -> dict:
         "memory_GB": a.memory_GB,
         "memory_bytes": a.memory_bytes,
         "usable_memory_bytes": a.usable_memory_bytes(),
+        "ecc_reserved_fraction": a.ecc_reserved_fraction,  # data-centre GDDR: ECC on by default keeps 1/16
         "unverified": a.flagged,  # the data file flags a figure of this row as not yet checked
         "source": a.source.split(" https")[0],
     }

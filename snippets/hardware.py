@@ -29,10 +29,10 @@ MEMORY_CAPACITY_UNIT_BYTES = GiB
 
 #: Fraction of capacity the driver keeps for itself before a program allocates: PyTorch's
 #: total_memory is 85.1e9 B of an A100 80GB's 85.9e9 B (0.991) and 150.1e9 B of an H200's
-#: 141 GiB = 151.4e9 B (0.991) (shared/reference/notes.md). Data-centre GDDR parts with ECC
-#: on lose a further 1/16 (a T4 shows 15,360 of 16,384 MiB; nvidia-smi's documentation:
-#: "if ECC is enabled the total available memory is decreased by several percent"); pass a
-#: larger reserve_fraction for those. Apple GPUs get ~75 % of unified memory by default.
+#: 141 GiB = 151.4e9 B (0.991) (shared/reference/notes.md). It applies to what the device shows
+#: (Accelerator.visible_memory_bytes): data-centre GDDR parts, ECC on by default, first lose
+#: the data file's ecc_reserved_fraction (1/16: an L4 shows 23,034 of 24,576 MiB). Apple GPUs
+#: get ~75 % of unified memory by default.
 DRIVER_RESERVE_FRACTION = 0.01
 
 #: Which column holds the dense throughput of math in each compute dtype (canonical names).
@@ -63,6 +63,8 @@ class Accelerator:
     source: str
     verified_via: str
     notes: str
+    ecc_reserved_fraction: float = 0.0  # share of capacity ECC (on by default) keeps; see the data file
+    ecc_source: str = ""
 
     def __post_init__(self) -> None:
         require_positive("memory_GB", self.memory_GB)
@@ -70,6 +72,9 @@ class Accelerator:
         for column in sorted({*COMPUTE_COLUMNS.values(), "cache_MB", "TDP_W"}):
             if getattr(self, column) is not None:
                 require_positive(column, getattr(self, column))
+        ecc = require_number("ecc_reserved_fraction", self.ecc_reserved_fraction)
+        if not 0 <= ecc < 0.5:
+            raise ValueError(f"ecc_reserved_fraction must be in [0, 0.5), got {self.ecc_reserved_fraction!r}")
 
     @property
     def memory_bytes(self) -> float:
@@ -79,13 +84,29 @@ class Accelerator:
         """
         return self.memory_GB * MEMORY_CAPACITY_UNIT_BYTES
 
+    @property
+    def visible_memory_bytes(self) -> float:
+        """Capacity less what ECC keeps with its default setting: the total `nvidia-smi` shows.
+
+        An A100 80GB (HBM): 81,920 MiB, all of it. An L4 (GDDR6, ECC on): 24,576 MiB x 15/16 =
+        23,040 MiB, against 23,034 MiB shown.
+        """
+        return self.memory_bytes * (1 - self.ecc_reserved_fraction)
+
+    @property
+    def ecc_on(self) -> bool:
+        """True where ECC, on by default, takes part of the capacity (data-centre GDDR)."""
+        return self.ecc_reserved_fraction > 0
+
     def usable_memory_bytes(self, reserve_fraction: float = DRIVER_RESERVE_FRACTION) -> float:
-        """Capacity less the driver's reserve: about what PyTorch's total_memory reports
-        (A100 80GB: 85.0e9 B against 85.1e9 measured). See DRIVER_RESERVE_FRACTION."""
+        """What a program can allocate: the visible capacity (less ECC's share on data-centre
+        GDDR) less the driver's reserve, about what PyTorch's total_memory reports (A100 80GB:
+        85.0e9 B against 85.1e9 measured). Every "fits" in the course uses this. See
+        DRIVER_RESERVE_FRACTION and visible_memory_bytes."""
         reserve = require_number("reserve_fraction", reserve_fraction)
         if not 0 <= reserve < 1:
             raise ValueError(f"reserve_fraction must be in [0, 1), got {reserve_fraction!r}")
-        return self.memory_bytes * (1 - reserve)
+        return self.visible_memory_bytes * (1 - reserve)
 
     @property
     def bandwidth_Bps(self) -> float:
@@ -132,6 +153,8 @@ def _row_to_accelerator(row: HardwareRow) -> Accelerator:
         source=row.source,
         verified_via=row.verified_via,
         notes=row.notes,
+        ecc_reserved_fraction=row.ecc_reserved_fraction or 0.0,
+        ecc_source=row.ecc_source,
     )
 
 

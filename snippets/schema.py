@@ -65,6 +65,11 @@ class HardwareRow(_Row):
     source: Text
     verified_via: str = ""
     notes: str = ""
+    #: Share of capacity that ECC, on by default, keeps from programs. Data-centre GDDR parts store
+    #: ECC bits in the same DRAM (1/16, CUDA C++ Best Practices Guide); HBM keeps them in extra
+    #: bits beside the data, and GeForce GDDR ships with ECC off: blank (none).
+    ecc_reserved_fraction: Annotated[float, Field(gt=0, lt=0.5, allow_inf_nan=False)] | None = None
+    ecc_source: str = ""
 
     @field_validator("memory_type")
     @classmethod
@@ -72,6 +77,19 @@ class HardwareRow(_Row):
         if not value.upper().startswith(DRAM_PREFIXES):
             raise ValueError(f"must start with {', '.join(DRAM_PREFIXES)} (capacity is read as GiB of DRAM)")
         return value
+
+    @model_validator(mode="after")
+    def _ecc_is_sourced(self) -> HardwareRow:
+        if self.ecc_reserved_fraction is None:
+            if self.ecc_source:
+                raise CrossCheck("ecc_source", "given, but ecc_reserved_fraction is blank")
+            return self
+        if not self.ecc_source.strip():
+            raise CrossCheck("ecc_source", "blank, but ecc_reserved_fraction is given: say where it comes from")
+        if not self.memory_type.upper().startswith("GDDR"):
+            raise CrossCheck("ecc_reserved_fraction", f"given for {self.memory_type}, but only GDDR keeps ECC bits "
+                                                      "in its own capacity")
+        return self
 
     @model_validator(mode="after")
     def _ridge_point_agrees(self) -> HardwareRow:

@@ -187,10 +187,47 @@ def highest_rate_meeting(rates_per_s: Sequence[float], attainments: Sequence[flo
     return best
 
 
+def bisect_rate(attainment_at: Callable[[float], float], passing_rate: float, failing_rate: float,
+                percentile_target: float, steps: int) -> float:
+    """Refine a max sustainable rate between a rate that meets `percentile_target` % and a higher
+    one that does not: `steps` halvings, each one run at the midpoint; the highest passing rate
+    found, within (failing_rate - passing_rate) / 2**steps of the true crossing if attainment
+    falls with the rate."""
+    require_positive("percentile_target", percentile_target)
+    require_int("steps", steps, 0)
+    if not passing_rate < failing_rate:
+        raise ValueError(f"passing_rate {passing_rate!r} must be below failing_rate {failing_rate!r}")
+    low, high = passing_rate, failing_rate
+    for _ in range(steps):
+        mid = (low + high) / 2
+        if attainment_at(mid) * 100 >= percentile_target:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
 def littles_law_in_flight(arrival_rate_per_s: float, mean_latency_s: float) -> float:
     """Little's law: requests in the system on average = arrival rate x mean time in it."""
     return require_positive("arrival_rate_per_s", arrival_rate_per_s) * require_non_negative(
         "mean_latency_s", mean_latency_s)
+
+
+def request_flops(m: ModelConfig, prompt_tokens: int, output_tokens: int, weight_dtype: str = "bf16",
+                  kv_dtype: str = "bf16") -> float:
+    """FLOPs of one request: its prefill (roofline.prefill) and a decode step for every output
+    token after the first, token t attending to prompt + t positions."""
+    require_positive_int("prompt_tokens", prompt_tokens)
+    require_positive_int("output_tokens", output_tokens)
+    return roofline.prefill(m, prompt_tokens, weight_dtype, kv_dtype).flops + sum(
+        roofline.decode_step(m, 1, prompt_tokens + t, weight_dtype, kv_dtype).flops for t in range(1, output_tokens))
+
+
+def compute_ceiling_rps(m: ModelConfig, accelerator: Accelerator, prompt_tokens: int, output_tokens: int,
+                        dtype: str = "bf16") -> float:
+    """The most requests a second the accelerator's dense peak in `dtype` can serve, whatever the
+    scheduler: peak FLOP/s over one request's FLOPs. A sustained rate above it is impossible."""
+    return accelerator.peak_flops(dtype) / request_flops(m, prompt_tokens, output_tokens, dtype, dtype)
 
 
 def reading_speed_tpot_s(words_per_minute: float, tokens_per_word: float) -> float:

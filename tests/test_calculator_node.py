@@ -140,6 +140,11 @@ CUSTOM = {"name": "custom GPU", "custom": True, "bandwidth_GBps": "1000", "peak_
     (None, {**OK, "batch": ""}, "calc-batch", "batch size must be a number"),
     (None, {**OK, "batch": "2.5"}, "calc-batch", "whole number"),
     (None, {**OK, "context": "abc"}, "calc-context", "context length must be a number"),
+    (None, {**OK, "batch": "0x10"}, "calc-batch", 'batch size must be a number (got "0x10")'),
+    (None, {**OK, "batch": "0b11"}, "calc-batch", "batch size must be a number"),
+    ({**CUSTOM, "memory_GB": "0o7"}, OK, "calc-mem", "memory (GB) must be a number"),
+    ({**CUSTOM, "peak_TFLOPS": "1e308"}, OK, "calc-tflops", "between 0.01 and 100,000 (got 1e+308)"),
+    (None, {**OK, "context": "123456789012345"}, "calc-context", "context 1.23e+14 is beyond"),
     (None, {**OK, "context": "100000"}, "calc-context", "beyond Llama-2-7B's maximum of 4,096"),
     (None, {**OK, "compute": "fp4"}, "calc-compute-dtype", "no compute throughput"),
 ])
@@ -198,3 +203,17 @@ def test_custom_gpu_memory_is_read_as_gib_less_the_driver_reserve(tmp_path):
     m = models.get("Llama-2-7B")
     free = 24 * 2**30 * (1 - hardware.DRIVER_RESERVE_FRACTION) - models.weight_bytes(m, "fp16")
     assert got["max_batch"] == int(free // kv_cache.bytes_per_sequence(m, 4096, "fp16"))
+
+
+def test_decimal_text_is_still_read(tmp_path):
+    got = run_node([evaluate_request(data_gpu("A100 80GB SXM"), LLAMA, {**OK, "batch": "+8", "context": "4.096e3"})],
+                   tmp_path)[0]
+    assert got["value"]["batch"] == 8 and got["value"]["context"] == 4096, got
+
+
+def test_ecc_gddr_part_loses_a_sixteenth_in_javascript_too(tmp_path):
+    # An L4 shows 23,034 MiB in nvidia-smi (ECC on by default); the page agrees with Python.
+    got = run_node([evaluate_request(data_gpu("L4"), LLAMA, OK)], tmp_path)[0]["value"]
+    assert got["ecc_reserved_fraction"] == 1 / 16
+    assert close(got["usable_memory_bytes"], 24 * 2**30 * 15 / 16 * (1 - hardware.DRIVER_RESERVE_FRACTION))
+    assert got["max_batch"] == kv_cache.max_batch(models.get("Llama-2-7B"), hardware.get("L4"), 4096, "fp16", "fp16")

@@ -57,7 +57,28 @@ HARDWARE_CASES = [
     ("memory_type", "SRAM", "must start with HBM, GDDR, LPDDR"),
     ("source", " ", "blank, but a value is required"),
     ("ridge_point_dense16_FLOP_per_byte", "156", "disagrees with dense_fp16_bf16_TFLOPS / memory_bandwidth_GBps"),
+    ("ecc_reserved_fraction", "0.7", "less than 0.5"),
+    ("ecc_source", "a page", "given, but ecc_reserved_fraction is blank"),
 ]
+
+
+def test_ecc_share_needs_a_source():
+    text, line = edited("hardware.csv", "NVIDIA L4", "ecc_source", "")
+    with pytest.raises(DataFileError) as error:
+        hardware.load_accelerators(text=text)
+    found = problem(error)
+    assert (found.line, found.column) == (line, "ecc_source") and "ecc_reserved_fraction is given" in found.message
+
+
+def test_ecc_share_is_for_gddr_only():
+    text, _ = edited("hardware.csv", "NVIDIA A100 80GB SXM", "ecc_reserved_fraction", "0.0625")
+    rows = list(csv.reader(io.StringIO(text)))
+    index = next(i for i, row in enumerate(rows) if row[0] == "NVIDIA A100 80GB SXM")
+    rows[index][rows[0].index("ecc_source")] = "a source"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    with pytest.raises(DataFileError, match="only GDDR keeps ECC bits in its own capacity"):
+        hardware.load_accelerators(text=out.getvalue())
 
 
 @pytest.mark.parametrize(("column", "value", "message"), HARDWARE_CASES)

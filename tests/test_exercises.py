@@ -99,7 +99,9 @@ FLIPS = [
     ("ch1_exercises", "hardware", "NVIDIA L4", {"memory_bandwidth_GBps": 2500.0},
      "stays memory-bound at every batch"),
     ("ch3_exercises", "hardware", "AMD Instinct MI300X", {"memory_GB": 160.0}, "the cache holds every request"),
-    ("ch4_exercises", "hardware", "NVIDIA L40S", {"memory_GB": 52.0}, "fewer than eight full-context sequences fit"),
+    ("ch4_exercises", "hardware", "NVIDIA L40S", {"memory_GB": 56.0}, "fewer than eight full-context sequences fit"),
+    # the exercise's old premise: the L40S counted without the sixteenth that ECC keeps
+    ("ch4_exercises", "hardware", "NVIDIA L40S", {"ecc_reserved_fraction": 0.0}, "an fp8 cache alone does not fit eight"),
 ]
 
 
@@ -113,6 +115,23 @@ def test_a_data_change_that_flips_a_verdict_fails(monkeypatch, name, table, row,
     finally:
         monkeypatch.undo()
         importlib.reload(importlib.import_module(f"pages.{name}"))  # restore the true values
+
+
+def test_exercise_4_2_old_premise_is_rejected():
+    from pages import ch4_exercises
+    l40s = hardware.get("L40S")
+    assert ch4_exercises.ex2_verdict(l40s) == (5, 7, 15)  # with ECC's sixteenth kept (the default)
+    with pytest.raises(ClaimFailed, match="an fp8 cache alone does not fit eight"):
+        ch4_exercises.ex2_verdict(dataclasses.replace(l40s, ecc_reserved_fraction=0.0))
+
+
+def test_exercise_3_2_old_premise_is_rejected():
+    # 4 requests/s of 2,000-token prompts of Llama-3.1-70B needs about 103 % of the MI300X's dense peak
+    from pages import ch3_exercises
+    assert 3.8 < ch3_exercises.ex2_ceiling < 3.95
+    assert ch3_exercises.ex2_peak_share(ch3_exercises.ex2_rate) <= 1
+    with pytest.raises(ClaimFailed, match="within the MI300X's compute ceiling"):
+        ch3_exercises.ex2_peak_share(4.0)
 
 
 # ---- the built site -------------------------------------------------------------------------

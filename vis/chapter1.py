@@ -75,11 +75,17 @@ def roofline_chart(accelerator: str, model: str, dtype: str, batches: tuple[int,
                 color=INK, fontsize=9)
         ax.text(ridge / 1.2, peak / 1e12 * 1.3, f"compute roof: {peak/1e12:,.0f} TFLOPS dense bf16",
                 color=INK, fontsize=9, ha="right")
+        fits = kv_cache.max_batch(m, gpu, context, dtype, dtype)  # sequences of `context` tokens that fit
         for batch, colour in zip(batches, (BLUE, GREEN, PURPLE)):
-            for ctx, marker, suffix in ((0, "o", "weights only"), (context, "s", f"+ KV at {context:,} tokens")):
+            # the hollow square is drawn larger and below the filled circle, so a point at the same
+            # intensity (batch 1) stays visible inside it
+            for ctx, marker, suffix, size, z in ((0, "o", "weights only", 6, 3),
+                                                 (context, "s", f"+ KV at {context:,} tokens", 11, 2)):
                 cost = roofline.decode_step(m, batch, ctx, weight_dtype=dtype)
                 y = roofline.attainable_flops(cost.intensity, peak, bw) / 1e12
-                ax.plot([cost.intensity], [y], marker=marker, color=colour, markersize=8,
+                if ctx and batch > fits:  # not attainable: the cache does not fit
+                    marker, suffix = "x", f"{suffix}: does not fit (at most {fits})"
+                ax.plot([cost.intensity], [y], marker=marker, color=colour, markersize=size, zorder=z,
                         markerfacecolor=colour if ctx == 0 else "none", linestyle="none",
                         label=f"decode, batch {batch}, {suffix}")
         pre = roofline.prefill(m, prompt_tokens, weight_dtype=dtype)
@@ -96,7 +102,10 @@ def roofline_chart(accelerator: str, model: str, dtype: str, batches: tuple[int,
             f"Log-log roofline: the memory roof rises at {gpu.memory_bandwidth_GBps:,.0f} GB/s until the "
             f"ridge at {ridge:.0f} FLOP/byte, then the compute roof is flat at {peak/1e12:,.0f} TFLOPS. "
             f"Decode at batch {', '.join(map(str, batches))} sits on the memory roof; the prefill of "
-            f"{prompt_tokens:,} tokens sits on the compute roof.",
+            f"{prompt_tokens:,} tokens sits on the compute roof. With a {context:,}-token cache per sequence at "
+            f"most {fits} sequences fit, so "
+            + (", ".join(f"batch {b}" for b in batches if b > fits) or "no batch shown")
+            + " is marked with a cross: it cannot run.",
         )
 
 

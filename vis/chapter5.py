@@ -64,7 +64,7 @@ def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int
             f"The memory time of a forward pass over k new tokens moves little with k: the weights and the cache "
             f"are read once whatever k is, and only the k rows' activations grow. The compute time grows in "
             f"proportion to k and crosses the memory time at k = {knee:,} ({knee_bare:,} if activations are left "
-            f"out; the ridge is {ridge:.0f} FLOP/byte). Below that the bound stays within {below:.0%} of one decode "
+            f"out; the ridge is {ridge:.0f} FLOP/byte). Below that the bound stays at most {1 + below:.2f}x one decode "
             f"step, {one:.2f} ms; above it the step grows with k."
             + (f" Green squares, {measured_label}: {measured[0][1]:.2f} ms at k = {measured[0][0]} to "
                f"{measured[-1][1]:.2f} ms at k = {measured[-1][0]}." if measured else ""),

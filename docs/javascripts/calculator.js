@@ -22,7 +22,14 @@
     memory_GB: [0.1, 1e5],
   };
 
-  const plain = (x) => x.toLocaleString("en", { maximumFractionDigits: 6 });
+  // A number as a message prints it: grouped digits, or short exponential form (1.23e+21) when
+  // it is very large or very small, so an out-of-range value never prints as a page of digits.
+  const plain = (x) => (Number.isFinite(x) && x !== 0 && (Math.abs(x) > 1e9 || Math.abs(x) < 1e-6))
+    ? Number(x.toPrecision(3)).toExponential()
+    : x.toLocaleString("en", { maximumFractionDigits: 6 });
+
+  // Decimal notation only: "0x10", "0b1", "0o7" and "Infinity" are not numbers a person means.
+  const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
   function describe(value) {
     if (value === null) return "null";
@@ -42,7 +49,7 @@
   // A number typed into a text field (or passed as a number): finite and within [min, max].
   function numberIn(value, label, min, max, field) {
     const text = String(value ?? "").trim();
-    const x = typeof value === "number" ? value : Number(text);
+    const x = typeof value === "number" ? value : (DECIMAL.test(text) ? Number(text) : NaN);
     if (text === "" || !Number.isFinite(x)) throw new InputError(`${label} must be a number (got ${describe(text)})`, field);
     return inRange(x, label, min, max, field);
   }
@@ -278,7 +285,7 @@
     const peaks = Object.fromEntries(data.compute_dtypes.map((dt) => [dt, tflops]));
     const bytes = memory * data.memory_unit_bytes;
     return { name: gpu.name || "custom GPU", custom: true, bandwidth_GBps: bw, peak_TFLOPS: peaks, memory_GB: memory,
-      memory_bytes: bytes, usable_memory_bytes: bytes * (1 - data.driver_reserve_fraction) };
+      memory_bytes: bytes, ecc_reserved_fraction: 0, usable_memory_bytes: bytes * (1 - data.driver_reserve_fraction) };
   }
 
   // Everything the page shows. Mirrors snippets.calculator.expected().
@@ -291,7 +298,7 @@
     const maxContext = Math.min(model.max_context ?? LIMITS.context[1], LIMITS.context[1]);
     const context = integerIn(inputs.context, "context length", LIMITS.context[0], Infinity, "calc-context");
     if (context > maxContext) {
-      throw new InputError(`context ${context.toLocaleString("en")} is beyond ${model.name}'s maximum of ${maxContext.toLocaleString("en")} tokens`, "calc-context");
+      throw new InputError(`context ${plain(context)} is beyond ${model.name}'s maximum of ${plain(maxContext)} tokens`, "calc-context");
     }
     const bw = gpu.bandwidth_GBps * 1e9;
     const peak = gpu.peak_TFLOPS[compute_dtype] * 1e12;
@@ -314,7 +321,7 @@
     return {
       compute_dtype, compute_note,
       weight_bytes, kv_bytes_per_token, kv_bytes_per_sequence, kv_bytes_total, max_batch,
-      usable_memory_bytes: usable,
+      usable_memory_bytes: usable, ecc_reserved_fraction: gpu.ecc_reserved_fraction ?? 0,
       fits: weight_bytes + kv_bytes_total <= usable,
       ridge: peak / bw,
       step_params, step_weight_bytes, step_kv_bytes, step_bytes, step_flops,
@@ -360,7 +367,7 @@
       ["kv_bytes_per_token", "KV cache per token", `${fmt(r.kv_bytes_per_token / 1024, 1)} KiB`, `${int(model.kv_elements_per_position * model.n_layers)} elements (2 × layers × KV heads × head_dim, or the MLA latent) × ${r.kb} B`],
       ["kv_bytes_per_sequence", "KV cache per sequence", gb(r.kv_bytes_per_sequence), `${int(r.positions)} cached layer-positions × ${int(model.kv_elements_per_position)} elements × ${r.kb} B${window}`],
       ["kv_bytes_total", "KV cache, whole batch", gb(r.kv_bytes_total), `per sequence × ${int(r.batch)} sequences`],
-      ["fits", "Fits in memory?", r.fits ? "yes" : "no", `weights + cache = ${gb(r.weight_bytes + r.kv_bytes_total)} against ${gb(r.usable_memory_bytes)} usable (capacity in GiB less the driver's 1 %)`],
+      ["fits", "Fits in memory?", r.fits ? "yes" : "no", `weights + cache = ${gb(r.weight_bytes + r.kv_bytes_total)} against ${gb(r.usable_memory_bytes)} usable (capacity in GiB${r.ecc_reserved_fraction ? `, less the ${plain(r.ecc_reserved_fraction * 100)} % that ECC keeps (on by default)` : ""}, less the driver's 1 %)`],
       ["max_batch", "Largest batch that fits", int(r.max_batch), `⌊(usable memory − weights) / cache per sequence⌋ (activations ignored)`],
       ["compute_dtype", "Compute roof", `${r.compute_dtype}: ${fmt(r.peak / 1e12, 1)} TFLOPS`, r.compute_note || `dense ${r.compute_dtype} peak of the ${gpuName}`],
       ["ridge", "Ridge point", `${fmt(r.ridge, 1)} FLOP/byte`, `${fmt(r.peak / 1e12, 1)} TFLOPS ÷ ${fmt(r.bw / 1e9, 0)} GB/s`],
