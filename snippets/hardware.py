@@ -15,7 +15,7 @@ every row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
 
@@ -136,26 +136,11 @@ class Accelerator:
 
 
 def _row_to_accelerator(row: HardwareRow) -> Accelerator:
-    return Accelerator(
-        name=row.name,
-        vendor=row.vendor,
-        memory_GB=row.memory_GB,
-        memory_type=row.memory_type,
-        memory_bandwidth_GBps=row.memory_bandwidth_GBps,
-        dense_fp16_bf16_TFLOPS=row.dense_fp16_bf16_TFLOPS,
-        dense_fp8_TFLOPS=row.dense_fp8_TFLOPS,
-        dense_int8_TOPS=row.dense_int8_TOPS,
-        fp32_TFLOPS=row.fp32_TFLOPS,
-        cache_MB=row.L2_or_last_level_cache_MB,
-        TDP_W=row.TDP_W,
-        release_year=row.release_year,
-        sparsity_handling=row.sparsity_handling,
-        source=row.source,
-        verified_via=row.verified_via,
-        notes=row.notes,
-        ecc_reserved_fraction=row.ecc_reserved_fraction or 0.0,
-        ecc_source=row.ecc_source,
-    )
+    """The validated row's cells, by name (the CSV's L2 column is the dataclass's cache_MB)."""
+    cells = row.model_dump()
+    cells["cache_MB"] = cells.pop("L2_or_last_level_cache_MB")
+    cells["ecc_reserved_fraction"] = cells["ecc_reserved_fraction"] or 0.0  # blank: no ECC reserve
+    return Accelerator(**{f.name: cells[f.name] for f in fields(Accelerator)})
 
 
 def load_accelerators(text: str | None = None, path: str | Path | None = None) -> tuple[Accelerator, ...]:

@@ -3,7 +3,7 @@ computed from the shapes (never copied from the published figure, which tests co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -239,32 +239,10 @@ def activation_elements_per_token(m: ModelConfig) -> int:
 
 # ---- data ----------------------------------------------------------------------------------
 
-_OPTIONAL_SHAPES = (
-    "n_routed_experts", "n_shared_experts", "experts_per_token", "moe_d_ff_per_expert",
-    "kv_lora_rank", "qk_rope_head_dim", "q_lora_rank", "sliding_window",
-    "v_head_dim", "first_dense_layers",
-)
-
-
 def _row_to_model(row: ModelRow) -> ModelConfig:
-    return ModelConfig(
-        name=row.name,
-        architecture=row.architecture,
-        attention_kind=row.attention_kind,
-        n_layers=row.n_layers,
-        d_model=row.d_model,
-        n_heads=row.n_heads,
-        n_kv_heads=row.n_kv_heads,
-        head_dim=row.head_dim,
-        d_ff=row.d_ff,
-        vocab_size=row.vocab_size,
-        max_position_embeddings=row.max_position_embeddings,
-        tied_embeddings=row.tied_embeddings,
-        published_params=row.published_params,
-        source=row.source,
-        notes=row.notes,
-        **{key: getattr(row, key) for key in _OPTIONAL_SHAPES},
-    )
+    """The validated row's cells, by name (columns such as the published totals stay in the row)."""
+    cells = row.model_dump()
+    return ModelConfig(**{f.name: cells[f.name] for f in fields(ModelConfig)})
 
 
 def load_model_rows(text: str | None = None, path: str | Path | None = None) -> tuple[ModelRow, ...]:

@@ -63,6 +63,14 @@ def first_int_where(holds: Callable[[int], bool], low: int, high: int) -> int | 
     return high
 
 
+def first_compute_bound_batch(step_at: Callable[[int], StepCost], accelerator: Accelerator,
+                              limit: int = 1 << 14) -> int | None:
+    """Smallest batch whose step, step_at(batch), is compute-bound on the accelerator; None if none
+    is up to `limit`. A larger batch shares the same weights among more tokens, so once a step is
+    compute-bound every larger batch is (first_int_where's condition)."""
+    return first_int_where(lambda batch: not step_at(batch).is_memory_bound(accelerator), 1, limit)
+
+
 # ---- matmuls -------------------------------------------------------------------------------
 
 

@@ -223,6 +223,20 @@ def request_flops(m: ModelConfig, prompt_tokens: int, output_tokens: int, weight
         roofline.decode_step(m, 1, prompt_tokens + t, weight_dtype, kv_dtype).flops for t in range(1, output_tokens))
 
 
+def request_flops_parts(m: ModelConfig, prompt_tokens: int, output_tokens: int, weight_dtype: str = "bf16",
+                        kv_dtype: str = "bf16") -> tuple[float, float]:
+    """(prefill, decode) FLOPs of one request in closed form: a decode step's FLOPs are linear in
+    its context, so the decode tokens t = 1 .. n-1 attending to prompt + t positions add up to
+    (n-1) x FLOPs at no context + per-position FLOPs x sum of contexts. Equals request_flops."""
+    require_positive_int("prompt_tokens", prompt_tokens)
+    require_positive_int("output_tokens", output_tokens)
+    base = roofline.decode_step(m, 1, 0, weight_dtype, kv_dtype).flops
+    per_position = roofline.decode_step(m, 1, 1, weight_dtype, kv_dtype).flops - base
+    decodes = output_tokens - 1
+    contexts = decodes * prompt_tokens + decodes * (decodes + 1) / 2
+    return roofline.prefill(m, prompt_tokens, weight_dtype, kv_dtype).flops, decodes * base + per_position * contexts
+
+
 def compute_ceiling_rps(m: ModelConfig, accelerator: Accelerator, prompt_tokens: int, output_tokens: int,
                         dtype: str = "bf16") -> float:
     """The most requests a second the accelerator's dense peak in `dtype` can serve, whatever the
@@ -235,6 +249,19 @@ def reading_speed_tpot_s(words_per_minute: float, tokens_per_word: float) -> flo
     require_positive("words_per_minute", words_per_minute)
     require_positive("tokens_per_word", tokens_per_word)
     return 60 / (words_per_minute * tokens_per_word)
+
+
+def time_average_in_system(steps: tuple[Step, ...] | list[Step], start_s: float, end_s: float) -> float:
+    """Requests in the system averaged over [start_s, end_s) from a step log: each step counts its
+    in_system for the part of it inside the window; idle gaps between steps count zero."""
+    if not end_s > start_s:
+        raise ValueError(f"the window must have a positive length, got [{start_s}, {end_s})")
+    total = 0.0
+    for step in steps:
+        overlap = min(step.start_s + step.duration_s, end_s) - max(step.start_s, start_s)
+        if overlap > 0:
+            total += step.in_system * overlap
+    return total / (end_s - start_s)
 
 
 # ---- workloads -------------------------------------------------------------------------------

@@ -135,3 +135,14 @@ def test_first_int_where_finds_the_smallest_and_says_when_there_is_none():
     assert roofline.first_int_where(lambda n: n >= 1, 1, 1000) == 1
     assert roofline.first_int_where(lambda n: n >= 1000, 1, 1000) == 1000
     assert roofline.first_int_where(lambda n: False, 1, 1000) is None
+
+
+def test_first_compute_bound_batch_by_bisection_matches_a_linear_scan():
+    gpu, m = hardware.get("H100 SXM"), models.get("Llama-3.1-8B")
+    for context in (0, 128, 4096):  # at 4,096 tokens the cache's reads keep every batch memory-bound
+        def step(batch, context=context):
+            return roofline.decode_step(m, batch, context, "bf16")
+
+        linear = next((b for b in range(1, 2049) if not step(b).is_memory_bound(gpu)), None)
+        assert roofline.first_compute_bound_batch(step, gpu, limit=2048) == linear
+    assert roofline.first_compute_bound_batch(lambda b: roofline.decode_step(m, b, 0, "bf16"), gpu, limit=8) is None

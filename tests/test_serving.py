@@ -397,3 +397,22 @@ def test_the_scheduler_matches_one_that_recounts_every_step(policy, capacity, wo
     sim = serving.simulate(requests, policy, step_time, capacity)
     assert sim == direct_simulate(requests, policy, step_time, capacity)
     assert len(sim.served) == len(requests)
+
+
+def test_request_flops_in_closed_form_equal_the_sum_over_decode_steps():
+    m = models.get("Llama-3.1-8B")
+    for prompt, output in ((1, 1), (1000, 5), (37, 300)):
+        prefill, decode = serving.request_flops_parts(m, prompt, output)
+        assert prefill + decode == pytest.approx(serving.request_flops(m, prompt, output), rel=1e-12)
+    assert serving.request_flops_parts(m, 10, 1)[1] == 0  # one output token: the prefill makes it
+
+
+def test_time_average_in_system_weights_each_step_by_its_overlap_and_gaps_count_zero():
+    def step(start, duration, in_system):
+        return serving.Step(start, duration, 1, 0, in_system, 1, 0, 0)
+
+    steps = [step(0.0, 1.0, 2), step(1.0, 1.0, 4), step(3.0, 1.0, 6)]  # idle from 2 to 3
+    assert serving.time_average_in_system(steps, 0.0, 4.0) == pytest.approx((2 + 4 + 0 + 6) / 4)
+    assert serving.time_average_in_system(steps, 0.5, 1.5) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="positive length"):
+        serving.time_average_in_system(steps, 1.0, 1.0)
