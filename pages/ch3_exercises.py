@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from pages import recorded
-from pages.claims import claim
+from pages.claims import ClaimFailed, claim
 from pages.exercises import Exercise
 from snippets import calibration, hardware, kv_cache, models, roofline, serving
 from snippets.units import GB, GiB, KiB, bytes_per_element
@@ -68,17 +68,17 @@ ex1_users_ms = decode_ms(ex1_model, ex1_gpu, ex1_users, ex1_context, ex1_dtype, 
 ex1_next_ms = decode_ms(ex1_model, ex1_gpu, ex1_users + 1, ex1_context, ex1_dtype, ex1_dtype)
 ex1_users_total = ex1_users / ex1_users_ms * 1e3
 ex1_users_share = ex1_users_total / ex1_full_total
-claim("every step up to the memory limit is memory-bound on the L40S", all(
+ex1_memory_bound = claim("every step up to the memory limit is memory-bound on the L40S", all(
     roofline.decode_step(ex1_model, b, ex1_context, ex1_dtype, ex1_dtype).is_memory_bound(ex1_gpu)
     for b in range(1, ex1_fits + 1)))
-claim("Mistral-7B's sliding window does not shorten a 4,096-token cache",
+ex1_window_cuts_nothing = claim("Mistral-7B's sliding window does not shorten a 4,096-token cache",
       kv_cache.cached_positions(ex1_model, ex1_context) == ex1_model.n_layers * ex1_context)
-claim("batching to the memory limit multiplies total throughput far more than it divides each user's speed",
-      ex1_throughput_gain > 5 * ex1_per_user_loss)
+ex1_gain_exceeds_loss = claim(
+    "batching to the memory limit multiplies total throughput far more (over 5x) than it divides each user's speed",
+    ex1_throughput_gain > 5 * ex1_per_user_loss)
 ex1_users_of_fits = ex1_users / ex1_fits
-claim("the 30 ms target, not memory, limits the batch on the L40S, to about a third of what fits",
+ex1_target_limits_batch = claim("the 30 ms target, not memory, limits the batch on the L40S, to about a third of what fits",
       1 <= ex1_users < ex1_fits and 0.25 < ex1_users_of_fits < 0.4)
-claim("the title's 30 ms", ex1_target_ms == 30)
 
 # ---- 3.2 Little's law on an MI300X ------------------------------------------------------------
 ex2_model = models.get("Llama-3.1-70B")
@@ -112,18 +112,25 @@ def ex2_peak_share(rate_per_s: float) -> float:
     """Share of the MI300X's dense bf16 peak that `rate_per_s` of the exercise's requests need,
     asserted to be possible: a premise above the compute ceiling raises ClaimFailed (4 requests/s
     needs 103 % of the peak)."""
-    claim(f"{rate_per_s:g} requests/s of 2,000-token prompts is within the MI300X's compute ceiling",
-          rate_per_s <= ex2_ceiling)
+    if rate_per_s > ex2_ceiling:
+        raise ClaimFailed(f"no longer true: {_within_ceiling(rate_per_s)}")
     return rate_per_s / ex2_ceiling
 
 
+def _within_ceiling(rate_per_s: float) -> str:
+    return f"{rate_per_s:g} requests/s of 2,000-token prompts is within the MI300X's compute ceiling"
+
+
+ex2_rate_within_ceiling = claim(_within_ceiling(ex2_rate), ex2_rate <= ex2_ceiling)
 ex2_peak_pct = 100 * ex2_peak_share(ex2_rate)
 ex2_one_more_pct = 100 * (ex2_rate + 1) / ex2_ceiling
-claim("one more request a second would need more than the whole dense peak", ex2_one_more_pct > 100)
-claim(f"at {ex2_rate:g} requests/s the cache holds every request in flight on one MI300X", ex2_fits)
-claim("and the cache would run out below 5 requests/s", ex2_rate < ex2_max_rate < 5)
-claim("the compute ceiling comes before the cache runs out", ex2_ceiling < ex2_max_rate)
-claim("a decode step of every request in flight, each at its longest, is within the 40 ms TPOT",
+ex2_one_more_over_peak = claim("one more request a second would need more than the whole dense peak",
+                               ex2_one_more_pct > 100)
+ex2_cache_holds = claim(f"at {ex2_rate:g} requests/s the cache holds every request in flight on one MI300X", ex2_fits)
+ex2_cache_runs_out = claim(f"the cache would run out above {ex2_rate:g} requests/s, and below 5",
+                           ex2_rate < ex2_max_rate < 5)
+ex2_ceiling_before_cache = claim("the compute ceiling comes before the cache runs out", ex2_ceiling < ex2_max_rate)
+ex2_step_within_tpot = claim("a decode step of every request in flight, each at its longest, is within the 40 ms TPOT",
       ex2_step_ms <= ex2_tpot_ms)
 
 # ---- 3.3 Paging or an fp8 cache? ----------------------------------------------------------------
@@ -167,12 +174,18 @@ def admission(prompt: int, answer: int) -> Admission:
 ex3_chat = admission(500, 200)
 ex3_docs = admission(3300, 300)
 ex3_fp8_gain = bytes_per_element(ex3_dtype) / bytes_per_element("fp8")
-claim("an fp8 cache doubles the tokens that fit", abs(ex3_capacity_fp8 - 2 * ex3_capacity) <= 1)
-claim("for chat requests paging admits more than an fp8 cache", ex3_chat.paged > ex3_chat.fp8_reserved)
-claim("for document requests an fp8 cache admits more than paging", ex3_docs.fp8_reserved > ex3_docs.paged)
-claim("the rule: page when the reservation is more than twice the request",
-      all((a.paging_gain > ex3_fp8_gain) == (a.paged > a.fp8_reserved) for a in (ex3_chat, ex3_docs)))
-claim("both requests fit in the reservation", max(ex3_chat.tokens, ex3_docs.tokens) <= ex3_reserve)
+ex3_fp8_doubles = claim("an fp8 cache doubles the tokens that fit (to within a token)",
+                        abs(ex3_capacity_fp8 - 2 * ex3_capacity) <= 1)
+ex3_chat_page = claim("for chat requests paging admits more than an fp8 cache", ex3_chat.paged > ex3_chat.fp8_reserved)
+ex3_docs_fp8 = claim("for document requests an fp8 cache admits more than paging", ex3_docs.fp8_reserved > ex3_docs.paged)
+_ex3_lengths = [admission(tokens, 0) for tokens in range(1, ex3_reserve + 1)]
+ex3_rule = claim(
+    "at every request length up to the reservation, paging admits at least as many as an fp8 cache when the "
+    "reservation is more than twice the request, and the fp8 cache at least as many when it is less; for the chat "
+    "and document requests the winner admits more", all(a.paged >= a.fp8_reserved if a.paging_gain > ex3_fp8_gain else a.fp8_reserved >= a.paged
+                                  for a in _ex3_lengths)
+    and all((a.paging_gain > ex3_fp8_gain) == (a.paged > a.fp8_reserved) for a in (ex3_chat, ex3_docs)))
+ex3_requests_fit = claim("both requests fit in the reservation", max(ex3_chat.tokens, ex3_docs.tokens) <= ex3_reserve)
 
 # ---- 3.4 A prefill chunk for a 30 ms ITL --------------------------------------------------------
 ex4_model = models.get("Qwen2.5-7B")
@@ -224,16 +237,26 @@ ex4_first_next_ms = roofline.mixed_step(ex4_model, ex4_batch, ex4_context, ((0, 
                                         ex4_dtype).time_s(ex4_gpu) * 1e3
 ex4_chunked_ms = sum(s.time_s(ex4_gpu) for s in _ex4_steps) * 1e3
 ex4_chunked_extra = ex4_chunked_ms / ex4_whole_ms - 1
-claim("the answer is the largest chunk within 30 ms", ex4_worst_ms <= ex4_target_ms < ex4_next_ms)
-claim("and no smaller chunk breaks the target", all(worst_ms(c) <= ex4_target_ms
-                                                     for c in range(max(1, ex4_chunk - 64), ex4_chunk + 1)))
-claim("the whole prompt's step is compute-bound", not _ex4_whole.is_memory_bound(ex4_gpu))
-claim("the whole prompt in one step stalls every user far beyond the target", ex4_whole_ms > 20 * ex4_target_ms)
-claim("the slowest step carries a late chunk, not the first", _ex4_worst > 0 and ex4_first_ms < ex4_worst_ms)
-claim("the first chunk alone would allow a larger chunk", ex4_first_next_ms <= ex4_target_ms)
-claim("chunking costs the long prompt little TTFT", 0 < ex4_chunked_extra < 0.2)
-claim("the title's 30 ms", ex4_target_ms == 30)
-claim("every chunked step is compute-bound", not any(s.is_memory_bound(ex4_gpu) for s in _ex4_steps[:-1]))
+ex4_last_chunk = ex4_prompt - (ex4_steps - 1) * ex4_chunk
+ex4_answer_is_largest = claim("the answer is the largest chunk within 30 ms", ex4_worst_ms <= ex4_target_ms < ex4_next_ms)
+# widened: every chunk that is a whole number of 16-token blocks below the answer, and the 64 just below it
+ex4_smaller_chunks_keep_target = claim(
+    "no smaller chunk breaks the target: every multiple of 16 tokens below the answer, and the 64 chunks just below it",
+    all(worst_ms(c) <= ex4_target_ms for c in sorted({*range(16, ex4_chunk + 1, 16),
+                                                      *range(max(1, ex4_chunk - 64), ex4_chunk + 1)})))
+ex4_whole_stalls = claim("the whole prompt's step is compute-bound and stalls every user far beyond (over 20x) the target",
+                         not _ex4_whole.is_memory_bound(ex4_gpu) and ex4_whole_ms > 20 * ex4_target_ms)
+ex4_late_chunk_slowest = claim("the slowest step carries a late chunk, not the first",
+                               _ex4_worst > 0 and ex4_first_ms < ex4_worst_ms)
+ex4_first_chunk_allows_more = claim("the first chunk alone would allow a larger chunk", ex4_first_next_ms <= ex4_target_ms)
+ex4_little_ttft = claim("chunking costs the long prompt little TTFT (under 20 %)", 0 < ex4_chunked_extra < 0.2)
+ex4_title_target = claim("the exercise's title names its 30 ms target",
+                         f"a {ex4_target_ms} ms ITL" in EXERCISES[3].title and ex4_target_ms == 30)
+# narrowed: the last step, a short remainder, is memory-bound; the full chunks' steps are compute-bound
+ex4_full_chunks_compute_bound = claim(
+    "every full chunk's step is compute-bound; the last, a shorter remainder, is not",
+    ex4_last_chunk < ex4_chunk and not any(s.is_memory_bound(ex4_gpu) for s in _ex4_steps[:-1])
+    and _ex4_steps[-1].is_memory_bound(ex4_gpu))
 
 # ---- 3.5 Is a prefix cache optional? ----------------------------------------------------------
 ex5_model = models.get("Qwen2.5-72B")
@@ -254,11 +277,13 @@ ex5_busy_full = ex5_rate * ex5_full_s  # GPU-seconds of prefill per second
 ex5_busy_hit = ex5_rate * ex5_hit_ms / 1e3
 ex5_max_rate_full = 1 / ex5_full_s
 ex5_weights_GiB = models.weight_bytes(ex5_model, ex5_dtype) / GiB
-claim("both prefills are compute-bound on the MI325X",
-      not _ex5_full.is_memory_bound(ex5_gpu) and not _ex5_hit.is_memory_bound(ex5_gpu))
-claim("without a prefix cache the prompts alone need more than the whole GPU at 2 requests/s", ex5_busy_full > 1)
-claim("with it they need under a tenth of it", ex5_busy_hit < 0.1)
-claim("Qwen2.5-72B's bf16 weights fit on the MI325X", ex5_weights_GiB < ex5_gpu.usable_memory_bytes() / GiB)
+ex5_full_compute_bound = claim("the full prefill is compute-bound on the MI325X", not _ex5_full.is_memory_bound(ex5_gpu))
+ex5_hit_compute_bound = claim("the prefill after a prefix hit is still compute-bound on the MI325X",
+                              not _ex5_hit.is_memory_bound(ex5_gpu))
+ex5_prompts_exceed_gpu = claim("without a prefix cache the prompts alone need more than the whole GPU at 2 requests/s",
+                               ex5_busy_full > 1)
+ex5_hit_under_tenth = claim("with it they need under a tenth of it", ex5_busy_hit < 0.1)
+ex5_weights_fit = claim("Qwen2.5-72B's bf16 weights fit on the MI325X", ex5_weights_GiB < ex5_gpu.usable_memory_bytes() / GiB)
 
 # ---- 3.6 Measure the two speeds (bench: decode section) -----------------------------------------
 TOLERANCE = 0.15  # "close": the calibrated model's held-out residual within 15 %
@@ -319,20 +344,21 @@ ex6_close_first, ex6_close_last = ex6_held_out_close[0], ex6_held_out_close[-1]
 ex6_fit_small, ex6_fit_large = ex6_fit_batches
 ex6_low_ms = ex6_mid.predicted_ms * (1 - TOLERANCE)
 ex6_high_ms = ex6_mid.predicted_ms * (1 + TOLERANCE)
-claim("the recorded run is the H200's", ex6_gpu.name == "NVIDIA H200 SXM")
-claim("the fixed cost is fitted on the two smallest batches", ex6_fit_batches == ex6_batches[:2])
-claim("batching to the largest recorded batch multiplies total throughput far more than it slows each user",
+ex6_run_is_h200 = claim("the recorded run is the H200's", ex6_gpu.name == "NVIDIA H200 SXM")
+ex6_fit_on_smallest = claim("the fixed cost is fitted on the two smallest batches", ex6_fit_batches == ex6_batches[:2])
+ex6_gain_exceeds_loss = claim(
+    "batching to the largest recorded batch multiplies total throughput far more (over 10x) than it slows each user",
       ex6_throughput_gain > 10 * ex6_per_user_loss)
-claim("measured, batching looks better than the datasheet bound says: the fixed cost is shared too",
+ex6_better_than_bound = claim("measured, batching looks better than the datasheet bound says: the fixed cost is shared too",
       ex6_per_user_loss < ex6_bound_per_user_loss and ex6_throughput_gain > ex6_bound_throughput_gain)
-claim("the calibrated model predicts the held-out batches within 15 % up to batch 128, not at 256",
+ex6_close_up_to_128 = claim("the calibrated model predicts the held-out batches within 15 % up to batch 128, not at 256",
       ex6_held_out_close == tuple(b for b in ex6_batches if not ex6[b].fitted and b < ex6_large)
       and ex6_close_last == 128 and not ex6_big.close and ex6_big.residual_pct > 0)
-claim("the batch-64 step is memory-bound at the measured rates",
+ex6_mid_memory_bound = claim("the batch-64 step is memory-bound at the measured rates",
       ex6_mid.batch == 64 and _ex6_by_batch[64].bound == "memory")
-claim("the residual grows with the batch", all(ex6[a].residual_pct < ex6[b].residual_pct
-                                               for a, b in zip(ex6_batches[1:], ex6_batches[2:])))
-claim("the cache bytes outweigh the weights at the largest batch",
+ex6_residual_grows = claim("the residual grows with the batch, at every batch of the run",
+                           all(ex6[a].residual_pct < ex6[b].residual_pct for a, b in zip(ex6_batches, ex6_batches[1:])))
+ex6_cache_outweighs_weights = claim("the cache bytes outweigh the weights at the largest batch",
       _ex6_by_batch[ex6_large].point.cache_bytes > _ex6_by_batch[ex6_large].point.weight_bytes)
 ex6_big_cache_GB = _ex6_by_batch[ex6_large].point.cache_bytes / GB
 ex6_weights_GB = _ex6_by_batch[ex6_large].point.weight_bytes / GB
