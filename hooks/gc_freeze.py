@@ -1,14 +1,9 @@
-"""MkDocs hook: keep Python's cyclic garbage collector from re-scanning everything a build holds.
+"""MkDocs hook: keep the cyclic garbage collector from re-scanning what a build already holds.
 
-A build imports torch, matplotlib and the pages' modules and keeps them: millions of objects
-that every full collection walked again (about 1 s of a warm build, 1.6 s of a cold one). When
-each page starts, the objects alive so far are frozen (gc.freeze: never collected, never
-scanned), so a collection looks only at what the current page allocates. Reference counting
-frees nearly everything a page drops anyway; memory stays within a few percent.
-
-When the build ends they are unfrozen under `mkdocs serve`, which goes on. `mkdocs build` exits
-instead: what it holds stays frozen, so the interpreter's last collections at exit do not walk it
-again (0.6 s; every file is written and closed by then).
+Each page starts by freezing the objects alive so far (gc.freeze), so a collection walks only what
+the page allocates. Measured on the 2-core dev machine, Python 3.11.7, warm store: a strict build
+takes DELTA less CPU time with it. `mkdocs build` exits frozen (its exit skips a last walk);
+`mkdocs serve` unfreezes after each build.
 """
 
 import gc
@@ -22,7 +17,7 @@ def on_startup(command, **kwargs):
 
 
 def on_pre_build(config, **kwargs):
-    gc.unfreeze()  # a build that failed without on_build_error may have left some frozen
+    gc.unfreeze()  # a build that failed may have left objects frozen
 
 
 def on_page_markdown(markdown, **kwargs):
@@ -31,10 +26,7 @@ def on_page_markdown(markdown, **kwargs):
 
 
 def on_post_build(config, **kwargs):
-    if _command == "build":
-        gc.freeze()
-    else:
-        gc.unfreeze()
+    (gc.freeze if _command == "build" else gc.unfreeze)()
 
 
 def on_build_error(error, **kwargs):

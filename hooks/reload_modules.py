@@ -1,47 +1,28 @@
-"""MkDocs hook: under `mkdocs serve`, re-import exactly the course modules an edit changed.
-
-markdown-exec runs page code inside the long-lived server process, where an edited module would
-stay in sys.modules. Before each rebuild this drops every course module (snippets, vis, pages)
-whose file changed since the last build, and every course module that imports one of them,
-directly or not; the next page that needs them imports them afresh. The rest, and the values
-they computed, are kept. A data file (snippets/data/*.csv, docs/results/*.json) counts as a
-change to every course module. Slow results come from the store (pages/store.py) either way.
-"""
+"""MkDocs hook: under `mkdocs serve`, re-import exactly the course modules an edit changed: before
+each rebuild, drop from sys.modules every course module whose file changed and every course module
+that imports one (pages.store.closure); after a data edit (snippets/data, docs/results), all."""
 
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("snippets", "vis", "pages")
-DATA = ("snippets/data/*.csv", "docs/results/*.json")
-#: file -> (modification time, size) when the last build began
-_seen: dict[Path, tuple[int, int]] = {}
+PATTERNS = ("snippets/**/*.py", "vis/**/*.py", "pages/**/*.py", "snippets/data/*.csv", "docs/results/*.json")
+_seen: dict[Path, tuple[int, int]] = {}  # file -> (modification time, size) at the last build
 
 
 def _files() -> dict[Path, tuple[int, int]]:
-    found = {}
-    for pattern in ("snippets/**/*.py", "vis/**/*.py", "pages/**/*.py", *DATA):
-        for path in ROOT.glob(pattern):
-            stat = path.stat()
-            found[path] = (stat.st_mtime_ns, stat.st_size)
-    return found
-
-
-def _stale(changed: set[Path]) -> set[str]:
-    """Loaded course modules that are, or import, a changed file (every one after a data edit)."""
-    from pages import store
-
-    loaded = {name for name in sys.modules if name.split(".")[0] in PACKAGES}
-    if any(path.suffix != ".py" for path in changed):
-        return loaded
-    return {name for name in loaded if changed & set(store.closure(name).values())}
+    return {path: (path.stat().st_mtime_ns, path.stat().st_size) for p in PATTERNS for path in ROOT.glob(p)}
 
 
 def on_pre_build(config, **kwargs):
     global _seen
+    from pages import store
+
     now = _files()
-    changed = {path for path in set(now) | set(_seen) if now.get(path) != _seen.get(path)}
+    changed = {path for path in now.keys() | _seen.keys() if now.get(path) != _seen.get(path)}
     if _seen and changed:
-        for name in _stale(changed):
+        loaded = [name for name in sys.modules if name.split(".")[0] in store.PACKAGES]
+        data = any(path.suffix != ".py" for path in changed)
+        for name in [n for n in loaded if data or changed & set(store.closure(n).values())]:
             del sys.modules[name]
     _seen = now

@@ -26,6 +26,10 @@ def course_modules_restored():
     for name in [n for n in sys.modules if n.split(".")[0] in ("snippets", "vis", "pages")]:
         del sys.modules[name]
     sys.modules.update(saved)
+    for name, module in saved.items():  # `from pages import ch1` reads the package's attribute
+        parent, _, child = name.rpartition(".")
+        if parent in saved:
+            setattr(saved[parent], child, module)
 
 
 def test_pre_build_drops_exactly_the_changed_modules_and_those_importing_them(monkeypatch, course_modules_restored):
