@@ -221,20 +221,10 @@ def sweep() -> dict[str, list[tuple[float, tuple[serving.RunSummary, ...]]]]:
 
 
 # ---- The compute ceiling: no policy serves more requests a second than the GPU has FLOPs for ----
-_decode_base = roofline.decode_step(model, 1, 0, DTYPE, DTYPE).flops  # per decode token, without attention
-_decode_per_context = roofline.decode_step(model, 1, 1, DTYPE, DTYPE).flops - _decode_base  # attention, per position
-
-
 @cache
-def _prefill_flops(prompt: int) -> float:
-    return roofline.prefill(model, prompt, DTYPE, DTYPE).flops
-
-
 def request_flops(prompt: int, output: int) -> tuple[float, float]:
-    """(prefill, decode) FLOPs of one request: decode token t attends to prompt + t positions."""
-    decodes = output - 1
-    return (_prefill_flops(prompt),
-            decodes * _decode_base + _decode_per_context * (decodes * prompt + decodes * (decodes + 1) / 2))
+    """(prefill, decode) FLOPs of one request (snippets.serving.request_flops_parts)."""
+    return serving.request_flops_parts(model, prompt, output, DTYPE, DTYPE)
 
 
 request_flops_closed_form = claim(
@@ -308,17 +298,7 @@ e2e_mean_s = sum(s.e2e_s for s in _in_window) / len(_in_window)
 little_in_flight = serving.littles_law_in_flight(window_rate, e2e_mean_s)
 
 
-def _time_average_in_system(steps: tuple[serving.Step, ...], start: float, end: float) -> float:
-    """Requests in the system, averaged over [start, end) from the step log (idle gaps count 0)."""
-    total = 0.0
-    for st in steps:
-        overlap = min(st.start_s + st.duration_s, end) - max(st.start_s, start)
-        if overlap > 0:
-            total += st.in_system * overlap
-    return total / (end - start)
-
-
-simulated_in_flight = _time_average_in_system(_metrics_run.steps, window_start_s, window_end_s)
+simulated_in_flight = serving.time_average_in_system(_metrics_run.steps, window_start_s, window_end_s)
 little_error = simulated_in_flight / little_in_flight - 1
 littles_law_holds = claim("in the steady window, Little's law predicts the simulated requests in flight within 5 %",
       abs(little_error) < 0.05)

@@ -223,6 +223,13 @@ def request_flops(m: ModelConfig, prompt_tokens: int, output_tokens: int, weight
         roofline.decode_step(m, 1, prompt_tokens + t, weight_dtype, kv_dtype).flops for t in range(1, output_tokens))
 
 
+@lru_cache(maxsize=64)
+def _decode_flops_line(m: ModelConfig, weight_dtype: str, kv_dtype: str) -> tuple[float, float]:
+    """A one-token decode step's FLOPs at no context, and per position of context."""
+    base = roofline.decode_step(m, 1, 0, weight_dtype, kv_dtype).flops
+    return base, roofline.decode_step(m, 1, 1, weight_dtype, kv_dtype).flops - base
+
+
 def request_flops_parts(m: ModelConfig, prompt_tokens: int, output_tokens: int, weight_dtype: str = "bf16",
                         kv_dtype: str = "bf16") -> tuple[float, float]:
     """(prefill, decode) FLOPs of one request in closed form: a decode step's FLOPs are linear in
@@ -230,8 +237,7 @@ def request_flops_parts(m: ModelConfig, prompt_tokens: int, output_tokens: int, 
     (n-1) x FLOPs at no context + per-position FLOPs x sum of contexts. Equals request_flops."""
     require_positive_int("prompt_tokens", prompt_tokens)
     require_positive_int("output_tokens", output_tokens)
-    base = roofline.decode_step(m, 1, 0, weight_dtype, kv_dtype).flops
-    per_position = roofline.decode_step(m, 1, 1, weight_dtype, kv_dtype).flops - base
+    base, per_position = _decode_flops_line(m, weight_dtype, kv_dtype)
     decodes = output_tokens - 1
     contexts = decodes * prompt_tokens + decodes * (decodes + 1) / 2
     return roofline.prefill(m, prompt_tokens, weight_dtype, kv_dtype).flops, decodes * base + per_position * contexts
