@@ -93,6 +93,10 @@ ex1_embedding_most_of_rest = claim("the 16-bit embedding is almost all (over 95 
 ex1_rest_over_quarter = claim("the 16-bit rest is over a quarter of the int4 model's bytes, so it averages more than "
                               "5 bits per parameter", ex1_rest_share > 0.25 and ex1_model_bits > 5)
 ex1_under_3x = claim("so int4 is under 3x faster than bf16, not 4x", ex1_speedup < 3)
+_ex1_group_cost = quant_formats.quantized_bytes(ex1_model, "int4-g32") - quant_formats.quantized_bytes(ex1_model, "int4-g128")
+ex1_vocab_outweighs_groups = claim(
+    "the bf16 rest would save more bytes in int4-g128 than group 32 costs over group 128",
+    ex1_rest_GB * GB * (1 - ex1_g128_bits / ex1_bf16_bits) > _ex1_group_cost)
 
 # ---- 4.2 A 70B model on one L40S ----------------------------------------------------------------
 ex2_model = models.get("Llama-2-70B")
