@@ -50,17 +50,18 @@ bpp = {name: f.bytes_per_param(ROWS, COLS) for name, f in fmt.items()}
 g128_bits, g32_bits = 8 * bpp["int4-g128"], 8 * bpp["int4-g32"]
 g128_overhead_bits, g32_overhead_bits = fmt["int4-g128"].overhead_bits, fmt["int4-g32"].overhead_bits
 int8_overhead_pct = 100 * (bpp["int8-channel"] - 1)
-claim("an int4 format with group 32 spends a fifth of its bits on scales and zero-points",
+g32_fifth_overhead = claim("an int4 format with group 32 spends a fifth of its bits on scales and zero-points",
       abs(g32_overhead_bits / g32_bits - 0.2) < 1e-9)
 g32_extra_bits = g32_bits - g128_bits
-claim("per-channel and per-tensor scales cost well under 0.1 % of the bytes",
-      bpp["int8-channel"] - 1 < 1e-3 and bpp["fp8-tensor"] - 1 < 1e-3)
+scales_negligible = claim("per-channel int8 scales cost under 0.1 % of the bytes, a per-tensor fp8 scale under a "
+                          "millionth", bpp["int8-channel"] - 1 < 1e-3 and bpp["fp8-tensor"] - 1 < 1e-6)
 layout_bits = {label: 8 * f.bytes_per_param(ROWS, COLS) for label, f in quant_formats.INT4_LAYOUTS.items()}
 gptq_bits, marlin_bits = layout_bits["GPTQ / AWQ checkpoints"], layout_bits["Marlin (symmetric)"]
 marlin_ideal = 16 / marlin_bits  # the Marlin README's "optimal 3.87x" over fp16
-claim("the three int4-g128 layouts differ only in what the scale and zero-point cost",
-      marlin_bits < gptq_bits < g128_bits < 4.3)
-claim("Marlin's 0.125-bit overhead gives its README's 3.87x", abs(marlin_ideal - 3.87) < 0.01)
+other_layouts_store_less = claim(
+    "other int4 group-128 layouts (GPTQ/AWQ, Marlin) store less beside each group than tinygemm's",
+    marlin_bits < gptq_bits < g128_bits < 4.3)
+marlin_387 = claim("16 bits over Marlin's 4.125 bits per weight is its README's 3.87x", abs(marlin_ideal - 3.87) < 0.01)
 
 
 def layouts_table() -> str:
@@ -75,8 +76,9 @@ step_GB = {name: quant_formats.weights_read_bytes(llama, name) / GB for name in 
 rest_share_int4 = rest_B * 2 / step_GB["int4-g128"]
 int4_ratio = step_GB["bf16"] / step_GB["int4-g128"]
 int8_ratio = step_GB["bf16"] / step_GB["int8-channel"]
-claim("the 16-bit LM head is a tenth or more of an int4 step's bytes", rest_share_int4 > 0.1)
-claim("int4 falls short of a 4x byte cut because of the scales and the 16-bit head", 3 < int4_ratio < 4)
+rest_tenth_of_int4 = claim("in int4 the 16-bit remainder (LM head, embedding row, norms) is over a tenth of a "
+                           "step's bytes", rest_share_int4 > 0.1)
+int4_short_of_4x = claim("so int4-g128 cuts a step's bytes by less than 4x (more than 3x)", 3 < int4_ratio < 4)
 
 
 def bytes_table() -> str:
@@ -125,40 +127,47 @@ llama70_int8_GiB = quant_formats.stored_bytes(llama70, "int8-channel") / GiB
 llama70_int8_left_GiB = h100_usable_GiB - llama70_int8_GiB
 h200 = hardware.get("H200 SXM")
 llama70_bf16_h200_left_GiB = (h200.usable_memory_bytes() - quant_formats.stored_bytes(llama70, "bf16")) / GiB
-claim("the 70B cells count weights only: int8 leaves little room for a cache on an 80 GiB GPU",
+llama70_fits_generously = claim(
+    "'fits' is generous: Llama-3.1-70B in int8 on an 80 GB GPU, and in bf16 on the H200, leaves under 16 GiB",
       0 < llama70_int8_left_GiB < 16 and 0 < llama70_bf16_h200_left_GiB < 16)
-claim("Llama-3.1-70B's weights fit on one 80 GiB GPU in 8 or 4 bits but not in bf16",
-      quant_formats.stored_bytes(llama70, "int8-channel") < h100.usable_memory_bytes()
-      < quant_formats.stored_bytes(llama70, "bf16"))
-claim("batch-1 decode is memory-bound in every format",
-      all(quant_formats.is_memory_bound(llama, n, h100) for n in FORMATS))
+llama70_fits_8_or_4_bits = claim(
+    "Llama-3.1-70B's weights fit on one 80 GB GPU in int8 and int4-g128 but not in bf16",
+    quant_formats.stored_bytes(llama70, "int4-g128") < quant_formats.stored_bytes(llama70, "int8-channel")
+    < h100.usable_memory_bytes() < quant_formats.stored_bytes(llama70, "bf16"))
+batch1_memory_bound = claim(
+    "batch-1 decode is memory-bound in every format, for both models, on every GPU of the table with that math",
+    all(quant_formats.is_memory_bound(m, n, g) for m in (llama, llama70) for g in map(hardware.get, GPUS)
+        for n in FORMATS if g.__getattribute__(hardware.COMPUTE_COLUMNS[fmt[n].compute_dtype]) is not None))
 
 # ---- The ridge moves --------------------------------------------------------------------------
 critical = {name: quant_formats.critical_batch(h100, name, ROWS, COLS) for name in FORMATS}
 critical_act = {name: quant_formats.critical_batch(h100, name, ROWS, COLS, ACTIVATION_BYTES) for name in FORMATS}
 crit_act_bf16, crit_act_int8, crit_act_int4 = (critical_act[n] for n in ("bf16", "int8-channel", "int4-g128"))
-claim("counting the activations raises every critical batch by more than a tenth",
+activations_raise_critical = claim("counting the activations raises every critical batch by more than a tenth",
       all(critical_act[n] > 1.1 * critical[n] for n in FORMATS))
 step_critical = {name: quant_formats.compute_bound_batch(llama, name, h100) for name in FORMATS}
 crit_bf16, crit_int8, crit_fp8, crit_int4 = (critical[n] for n in ("bf16", "int8-channel", "fp8-tensor", "int4-g128"))
 h100_ridge_bf16, h100_ridge_fp8 = h100.ridge_point("bf16"), h100.ridge_point("fp8")
-claim("int8 weights halve the critical batch", abs(crit_int8 / crit_bf16 - 0.5) < 0.01)
-claim("int4 weights roughly quarter it", 0.25 <= crit_int4 / crit_bf16 < 0.3)
-claim("fp8 compute doubles the roof, so W8A8 keeps bf16's critical batch", abs(crit_fp8 / crit_bf16 - 1) < 0.01)
+critical_half_and_quarter = claim(
+    "int8 weights halve the critical batch; int4-g128 weights make it about a quarter, the scales keeping it above",
+    abs(crit_int8 / crit_bf16 - 0.5) < 0.01 and 0.25 < crit_int4 / crit_bf16 < 0.3)
+w8a8_keeps_critical = claim(
+    "fp8 math doubles the roof, so W8A8 keeps bf16's critical batch at twice the throughput",
+    abs(crit_fp8 / crit_bf16 - 1) < 0.01 and h100.peak_flops("fp8") / h100.peak_flops("bf16") > 1.99)
 crit_w8a8 = critical["int8-w8a8"]
-claim("int8 W8A8 behaves like fp8 W8A8 on the H100 (same roof, same bytes)",
+int8_w8a8_like_fp8 = claim("int8 W8A8 has fp8 W8A8's critical batch on the H100, whose int8 and fp8 roofs are equal",
       abs(crit_w8a8 / crit_fp8 - 1) < 0.01 and h100.peak_flops("int8") == h100.peak_flops("fp8"))
 step_crit_bf16, step_crit_fp8 = step_critical["bf16"], step_critical["fp8-tensor"]
-claim("the whole fp8 step, its 16-bit LM head at bf16 speed, turns compute-bound where bf16's does",
-      abs(step_crit_fp8 / step_crit_bf16 - 1) < 0.02)
-claim("the H100's fp8 roof is twice its bf16 roof", h100.peak_flops("fp8") / h100.peak_flops("bf16") > 1.99)
+fp8_step_crit_as_bf16 = claim(
+    "the whole fp8 step, its 16-bit LM head at bf16 speed, turns compute-bound where bf16's does (within 2 %)",
+    abs(step_crit_fp8 / step_crit_bf16 - 1) < 0.02)
 # W8A8 reads 8-bit inputs and writes 16-bit outputs: its critical batch with those counted (the table's
 # column counts ACTIVATION_BYTES both ways, as for the weight-only formats).
 _fp8_ridge = h100.ridge_point("fp8")
 crit_act_fp8_8bit_inputs = (_fp8_ridge * bpp["fp8-tensor"] / 2
                             / (1 - _fp8_ridge * (1 * COLS + 2 * ROWS) / (2 * ROWS * COLS)))
 crit_act_fp8 = critical_act["fp8-tensor"]
-claim("8-bit inputs lower W8A8's activation-counted critical batch, still above the weights-only one",
+w8a8_real_inputs = claim("8-bit inputs lower W8A8's activation-counted critical batch, still above the weights-only one",
       crit_fp8 < crit_act_fp8_8bit_inputs < crit_act_fp8)
 
 
@@ -181,7 +190,19 @@ def fitting_context(batch: int) -> int:
     return context
 
 
+def full_context(batch: int) -> int:
+    """The longest context (any length) at which `batch` sequences fit with bf16 weights and cache: memory full."""
+    lo, hi = 0, llama.max_position_embeddings + 1  # fits at lo; does not at hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if quant_formats.max_batch(llama, "bf16", h100, mid) >= batch else (lo, mid)
+    return lo
+
+
 contexts = {b: fitting_context(b) for b in BATCHES}
+FIT_BATCHES = tuple(2 ** k for k in range(BATCHES[-1].bit_length()))  # every power of two up to the table's largest
+# each of those batches at the longest power-of-two context that fits (the table's rule) and with memory full
+fit_cases = [(b, c) for b in FIT_BATCHES for c in (fitting_context(b), full_context(b))]
 
 
 def _tps(name: str, batch: int, context: int = 0) -> float:
@@ -202,36 +223,48 @@ def batch_table() -> str:
 big = BATCHES[-1]
 big_context = contexts[big]
 big_fit = quant_formats.max_batch(llama, "bf16", h100, big_context)
-claim("weight-only int4 is fastest at every batch of the table, at a context where it fits",
-      all(max(FORMATS, key=lambda n, b=b: _tps(n, b, contexts[b])) == "int4-g128" for b in BATCHES))
-claim("at those contexts every format is memory-bound", all(
-    quant_formats.is_memory_bound(llama, n, h100, b, contexts[b]) for n in FORMATS for b in BATCHES))
-claim("the largest batch fits only at a short context", 256 <= big_context <= 1024 and big_fit >= big)
+int4_fastest_where_it_fits = claim(
+    "at every power-of-two batch up to the table's largest, at the longest context that fits (power of two or "
+    "any), int4 is fastest",
+    all(max(FORMATS, key=lambda n, b=b, c=c: _tps(n, b, c)) == "int4-g128" for b, c in fit_cases))
+memory_bound_where_it_fits = claim(
+    "at every power-of-two batch up to the table's largest, at the longest context that fits (power of two or any), "
+    "every format is memory-bound",
+    all(quant_formats.is_memory_bound(llama, n, h100, b, c) for n in FORMATS for b, c in fit_cases))
+largest_batch_short_context = claim(
+    "with bf16 weights the largest batch fits only up to a short context (256 to 1,024 tokens)",
+    256 <= big_context <= 1024 and big_fit >= big
+    and quant_formats.max_batch(llama, "bf16", h100, 2 * big_context) < big)
 big_bf16_tps, big_fp8_tps, big_int4_tps = (_tps(n, big, big_context) for n in ("bf16", "fp8-tensor", "int4-g128"))
-claim("int4 beats fp8 at the largest batch once its context is counted", big_int4_tps > 1.02 * big_fp8_tps)
+int4_beats_fp8_at_largest = claim("at the largest batch and its context, int4 beats fp8, and fp8 beats bf16",
+                                  big_int4_tps > 1.02 * big_fp8_tps and big_fp8_tps > big_bf16_tps)
 # context 0, what the ridge promises
 big0_int4_tps, big0_fp8_tps, big0_bf16_tps = (_tps(n, big) for n in ("int4-g128", "fp8-tensor", "bf16"))
-claim("at context 0 fp8 compute is fastest at the largest batch", max(FORMATS, key=lambda n: _tps(n, big)) in
-      ("fp8-tensor", "int8-w8a8") and big0_fp8_tps > 1.5 * big0_int4_tps)
-claim("at context 0 and a large batch int4 weights gain almost nothing over bf16", big0_int4_tps / big0_bf16_tps < 1.1)
-claim("weight-only int4 is fastest at batch 1", max(FORMATS, key=lambda n: _tps(n, 1)) == "int4-g128")
+context0_helps_different_batches = claim(
+    "at context 0 int4 weights are fastest at batch 1; at the largest batch int4 gains under 10 % over bf16, both at "
+    "the bf16 compute roof, and W8A8 math is fastest, over 1.5x int4",
+    max(FORMATS, key=lambda n: _tps(n, 1)) == "int4-g128"
+    and big0_int4_tps / big0_bf16_tps < 1.1
+    and not any(quant_formats.is_memory_bound(llama, n, h100, big) for n in ("bf16", "int4-g128"))
+    and max(FORMATS, key=lambda n: _tps(n, big)) in ("fp8-tensor", "int8-w8a8") and big0_fp8_tps > 1.5 * big0_int4_tps)
 # The verdict's condition: with memory full every step is memory-bound; at short contexts it is not.
 w8a8_wins_from = min(b for b in BATCHES if _tps("fp8-tensor", b) > _tps("int4-g128", b))
-claim("at context 0, from that batch up, fp8 W8A8 beats int4 at every batch of the table",
+w8a8_wins_at_context0 = claim("at context 0, fp8 W8A8 beats int4 at every batch of the table from that batch up, "
+                              "and not below it",
       all(_tps("fp8-tensor", b) > _tps("int4-g128", b) for b in BATCHES if b >= w8a8_wins_from)
       and all(_tps("int4-g128", b) >= _tps("fp8-tensor", b) for b in BATCHES if b < w8a8_wins_from))
 
 # MoE: each expert's matmuls see a fraction of the batch
 moe = models.get(MOE_MODEL)
 moe_tokens_per_expert = MOE_BATCH * moe.experts_per_token / moe.n_routed_experts
-claim("at a large batch an MoE expert still sees fewer tokens than int4's critical batch",
+moe_below_critical = claim("at a batch of 1,024 each DeepSeek-V3 expert sees under half int4-g128's critical batch",
       moe_tokens_per_expert < 0.5 * crit_int4)
 
 
 # ---- KV-cache quantization -------------------------------------------------------------------
 kv_batch = {d: quant_formats.max_batch(llama, "bf16", h100, LONG_CONTEXT, d) for d in KV_DTYPES}
 kv_batch_bf16, kv_batch_fp8 = kv_batch["bf16"], kv_batch["fp8"]
-claim("the page's max batch is chapter 2's", kv_batch_bf16 == kv_cache.max_batch(llama, h100, LONG_CONTEXT, "bf16", "bf16"))
+kv_batch_is_chapter2s = claim("the page's max batch is chapter 2's", kv_batch_bf16 == kv_cache.max_batch(llama, h100, LONG_CONTEXT, "bf16", "bf16"))
 _kv_step = {d: roofline.decode_step(llama, kv_batch_bf16, LONG_CONTEXT, "bf16", d) for d in KV_DTYPES}
 kv_ms_bf16, kv_ms_fp8 = (_kv_step[d].time_s(h100) * 1e3 for d in KV_DTYPES)
 kv_GB_bf16, kv_GB_fp8 = (_kv_step[d].kv_bytes / GB for d in KV_DTYPES)
@@ -243,15 +276,19 @@ kv_tps_fp8 = _kv_step["fp8"].tokens_per_s(h100)
 kv_tps_fp8_full = _full_fp8.tokens_per_s(h100)
 kv_headroom_GB = quant_formats.headroom_bytes(llama, "bf16", h100, LONG_CONTEXT, kv_batch_bf16) / GB
 kv_headroom_fp8_GB = quant_formats.headroom_bytes(llama, "bf16", h100, LONG_CONTEXT, kv_batch_fp8, "fp8") / GB
-claim("an 8-bit cache at least doubles the batch that fits", kv_batch_fp8 >= 2 * kv_batch_bf16)
-claim("at long context the cache dominates the step", kv_GB_bf16 > weights_GB)
-claim("halving the cache speeds the same batch up by more than a third", kv_ms_bf16 / kv_ms_fp8 > 1.33)
-claim("the full batches leave under 1 GB for activations and workspace", max(kv_headroom_GB, kv_headroom_fp8_GB) < 1)
+fp8_cache_doubles_batch = claim("filling the memory an 8-bit cache frees at least doubles the batch",
+                                kv_batch_fp8 >= 2 * kv_batch_bf16)
+cache_dominates = claim("at long context the full batch's cache outweighs the weights", kv_GB_bf16 > weights_GB)
+halved_cache_faster = claim("halving the cache speeds the same batch up by more than a third",
+                            kv_ms_bf16 / kv_ms_fp8 > 1.33)
+full_batches_little_headroom = claim("both full batches leave under 1 GB for activations and workspace",
+                                     max(kv_headroom_GB, kv_headroom_fp8_GB) < 1)
 VLLM_GPU_MEMORY_UTILIZATION = 0.9  # vLLM's default share of the GPU's memory for weights, activations and cache
 _vllm_free = VLLM_GPU_MEMORY_UTILIZATION * h100.visible_memory_bytes - quant_formats.stored_bytes(llama, "bf16")
 vllm_batch_bf16 = int(_vllm_free // kv_cache.bytes_per_sequence(llama, LONG_CONTEXT, "bf16"))
 vllm_fewer = kv_batch_bf16 - vllm_batch_bf16
-claim("vLLM's default memory share already runs a few sequences fewer than the bound", 2 <= vllm_fewer <= 5)
+vllm_few_fewer = claim("vLLM's default memory share runs a few (2 to 5) sequences fewer than the bound",
+                       2 <= vllm_fewer <= 5)
 int4_frees_GB = (quant_formats.stored_bytes(llama, "bf16") - quant_formats.stored_bytes(llama, "int4-g128")) / GB
 
 KV_COMBOS = (("bf16", "bf16"), ("int4-g128", "bf16"), ("bf16", "fp8"), ("int4-g128", "fp8"))
@@ -267,9 +304,9 @@ def _combo(weights: str, cache: str) -> tuple[int, float, float]:
 combo = {c: _combo(*c) for c in KV_COMBOS}
 (combo_bf16_batch, _, combo_bf16_tps), (combo_w4_batch, _, combo_w4_tps), (combo_kv8_batch, _, combo_kv8_tps), \
     (combo_both_batch, _, combo_both_tps) = (combo[c] for c in KV_COMBOS)
-claim("at long context an 8-bit cache buys more than int4 weights",
+cache_before_weights = claim("at long context an 8-bit cache buys more batch and over 1.5x the tokens/s of int4 weights",
       combo_kv8_batch > combo_w4_batch and combo_kv8_tps > 1.5 * combo_w4_tps)
-claim("both together buy the most", combo_both_tps > combo_kv8_tps and combo_both_batch > combo_kv8_batch)
+both_buy_most = claim("int4 weights and an 8-bit cache together buy the most", combo_both_tps > combo_kv8_tps and combo_both_batch > combo_kv8_batch)
 
 
 def kv_table() -> str:
@@ -303,14 +340,14 @@ gptfast_source_pct = [100 * quant_measurements.fraction_of_bound(r, bandwidth_GB
 gptfast_source_pct0, gptfast_source_pct1, gptfast_source_pct2 = gptfast_source_pct
 gptfast_sustained_GBps = hardware.get(gptfast_gpu).memory_bandwidth_GBps * hardware.TYPICAL_SUSTAINED_BANDWIDTH_FRACTION
 gptfast_sustained_frac = hardware.TYPICAL_SUSTAINED_BANDWIDTH_FRACTION
-claim("gpt-fast and torchao quantize the LM head with the layers", all(
+sources_quantize_head = claim("gpt-fast and torchao quantize the LM head with the layers", all(
     r.lm_head_quantized for r in quant_measurements.all_measurements()
     if r.tokens_per_s and r.format != "bf16"))
-claim("the fraction of the bound falls as the format shrinks",
+gptfast_fraction_falls = claim("in gpt-fast's rows the fraction of the bound falls as the format shrinks",
       gptfast_bf16_pct > gptfast_int8_pct > gptfast_int4_pct)
-claim("the trend holds against the source's own peak too", gptfast_source_pct[0] > gptfast_source_pct[1] > gptfast_source_pct[2])
-claim("int4 reaches well under its byte ratio", gptfast_int4_speedup < 0.7 * gptfast_int4_ideal)
-claim("the README's capped peak lies below what streaming kernels sustain uncapped", gptfast_source_peak < gptfast_sustained_GBps)
+gptfast_trend_own_peak = claim("the trend holds against the source's own peak too", gptfast_source_pct[0] > gptfast_source_pct[1] > gptfast_source_pct[2])
+gptfast_int4_under_ratio = claim("gpt-fast's int4 reaches under 70 % of its byte ratio", gptfast_int4_speedup < 0.7 * gptfast_int4_ideal)
+capped_peak_below_sustained = claim("the README's capped peak lies below what streaming kernels sustain uncapped", gptfast_source_peak < gptfast_sustained_GBps)
 
 # torchao does not say which A100: the bandwidth it reports rules out the 40 GB parts
 torchao_rows = [r for r in quant_measurements.all_measurements() if r.source.startswith("pytorch/ao") and r.tokens_per_s]
@@ -320,14 +357,15 @@ torchao_bf16_GBps_lo, torchao_bf16_GBps_hi = min(r.reported_GBps for r in torcha
 torchao_of_40_lo, torchao_of_40_hi = (torchao_bf16_GBps_lo / a100_40.memory_bandwidth_GBps,
                                       torchao_bf16_GBps_hi / a100_40.memory_bandwidth_GBps)
 a100_40_GBps = a100_40.memory_bandwidth_GBps
-claim("torchao's bf16 rows report more of a 40 GB A100's bandwidth than streaming kernels sustain",
+torchao_not_40GB = claim("torchao's bf16 rows report more of a 40 GB A100's bandwidth than streaming kernels sustain",
       torchao_of_40_lo > hardware.TYPICAL_SUSTAINED_BANDWIDTH_FRACTION)
 torchao_bf16_range = [quant_measurements.fraction_range(r) for r in torchao_bf16]
 torchao_bf16_lo, torchao_bf16_hi = min(lo for lo, _ in torchao_bf16_range), max(hi for _, hi in torchao_bf16_range)
 int8dq = [r for r in torchao_rows if r.format == "int8-w8a8"]
 int8dq_tps_lo, int8dq_tps_hi = min(r.tokens_per_s for r in int8dq), max(r.tokens_per_s for r in int8dq)
 int8dq_speed_max = max(quant_measurements.measured_speedup(r) for r in int8dq)
-claim("torchao's W8A8 int8 at batch 1 runs an order of magnitude slower than bf16", int8dq_speed_max < 0.2)
+int8dq_tenth_of_bf16 = claim("torchao's W8A8 int8 rows at batch 1 run at under a tenth of bf16's tokens/s",
+                              int8dq_speed_max < 0.1)
 
 
 def _of_bound(r) -> str:
@@ -365,13 +403,18 @@ _int4_of_ratio = {r.name: quant_measurements.measured_speedup(r) / quant_measure
                   for r in quant_measurements.all_measurements() if r.tokens_per_s and r.format.startswith("int4")
                   and quant_measurements.measured_speedup(r)}
 best_int4_of_ratio, worst_int4_of_ratio = max(_int4_of_ratio.values()), min(_int4_of_ratio.values())
-claim("no published int4 row here reaches two thirds of its byte ratio", best_int4_of_ratio < 2 / 3)
+no_int4_two_thirds = claim("no published int4 row here reaches two thirds of its byte ratio", best_int4_of_ratio < 2 / 3)
 _h100_int4 = next(r for r in quant_measurements.all_measurements()
                   if r.gpu.startswith("H100") and r.format.startswith("int4") and r.tokens_per_s)
 torchao_h100_int4_speedup = quant_measurements.measured_speedup(_h100_int4)
 torchao_h100_int4_of_ratio = _int4_of_ratio[_h100_int4.name]
-claim("torchao's H100 int4 row, like its A100 rows, reaches under two thirds of its byte ratio",
-      torchao_h100_int4_of_ratio < 2 / 3)
+_h100_tps = {r.name: r.tokens_per_s for r in quant_measurements.all_measurements()
+             if r.source.startswith("pytorch/ao") and r.gpu.startswith("H100") and r.tokens_per_s}
+torchao_h100_same = claim(
+    "torchao's H100 int4 row, like its A100 rows, reaches under two thirds of its byte ratio, and its fp8 weight-only "
+    "row lies between bf16 and int4", torchao_h100_int4_of_ratio < 2 / 3
+    and _h100_tps["torchao Llama-3.1-8B bf16 H100"] < _h100_tps["torchao Llama-3.1-8B float8wo H100"]
+    < _h100_tps[_h100_int4.name])
 
 
 def perplexity_table() -> str:
@@ -383,14 +426,17 @@ def perplexity_table() -> str:
 marlin = {r.technique: r.perplexity for r in quant_measurements.all_measurements()
           if r.source.startswith("IST-DASLab/marlin")}
 marlin_fp16_ppl, marlin_int4_ppl = marlin["FP16"], marlin["INT4 (GPTQ)"]
-claim("GPTQ int4 costs Llama-2-7B a little perplexity in Marlin's run", 0 < marlin_int4_ppl - marlin_fp16_ppl < 0.5)
+marlin_gptq_little_ppl = claim("GPTQ int4 costs Llama-2-7B under 0.5 perplexity in Marlin's run", 0 < marlin_int4_ppl - marlin_fp16_ppl < 0.5)
 
-claim("GPTQ's calibrated codes cost less perplexity than round-to-nearest in both torchao models", all(
-    _rows[f"torchao {m} int4wo-64-GPTQ"].perplexity < _rows[f"torchao {m} int4wo-64"].perplexity
-    for m in ("Llama-2-7B", "Llama-3-8B")))
+gptq_recovers_part = claim(
+    "in both torchao models GPTQ recovers part of what round-to-nearest int4 loses over bf16, at the same speed", all(
+        _rows[f"torchao {m} bf16"].perplexity < _rows[f"torchao {m} int4wo-64-GPTQ"].perplexity
+        < _rows[f"torchao {m} int4wo-64"].perplexity
+        and _rows[f"torchao {m} int4wo-64-GPTQ"].tokens_per_s == _rows[f"torchao {m} int4wo-64"].tokens_per_s
+        for m in ("Llama-2-7B", "Llama-3-8B")))
 e4m3_max, e5m2_max = quant_formats.FP8_FORMATS["e4m3"][2], quant_formats.FP8_FORMATS["e5m2"][2]
 e4m3_err_pct, e5m2_err_pct = (100 * quant_formats.fp8_relative_error(n) for n in ("e4m3", "e5m2"))
-claim("e5m2 trades precision for range", e5m2_max > 100 * e4m3_max and e5m2_err_pct == 2 * e4m3_err_pct)
+e5m2_trades_precision = claim("e5m2 trades precision for range: twice e4m3's error, over 100x its range", e5m2_max > 100 * e4m3_max and e5m2_err_pct == 2 * e4m3_err_pct)
 
 # ---- This course's own measurement: the recorded run's quant section --------------------------
 _run = recorded.run_for(hardware.get(GPU).name, MODEL, "bf16", "quant")
@@ -401,7 +447,8 @@ own_batches = sorted({b for _, b in _own})
 own_small, own_large = own_batches[0], own_batches[-1]
 own_int4_slower_from = min(b for b in own_batches
                            if _own[("int4-g128", b)]["median_s"] > _own[("bf16", b)]["median_s"])
-claim("measured, int4 beats bf16 at batch 1 and is slower from the batch named on, at every batch recorded",
+own_int4_faster_then_slower = claim(
+    "measured, int4 beats bf16 at batch 1 and is slower from the batch named on, at every batch recorded",
       _own[("int4-g128", own_small)]["median_s"] < _own[("bf16", own_small)]["median_s"]
       and all(_own[("int4-g128", b)]["median_s"] > _own[("bf16", b)]["median_s"]
               for b in own_batches if b >= own_int4_slower_from))
@@ -424,25 +471,26 @@ own_int4_byte_ratio = _own[("bf16", own_small)]["bytes_per_step"] / _own[("int4-
 own_int4_large_slower = 1 / own_speedup("int4-g128", own_large)
 own_int8_speedup = own_speedup("int8-channel", own_small)
 own_fp8_speedup = own_speedup("fp8-tensor", own_small)
-claim("measured at batch 1, every quantized format reached a smaller share of its bound than bf16",
+own_formats_less_of_bound = claim("measured at batch 1, every quantized format reached a smaller share of its bound than bf16",
       all(own_pct(f, own_small) < own_bf16_pct for f in ("int8-channel", "int4-g128", "fp8-tensor")))
-claim("measured at batch 1, int4 ran faster than bf16 but short of its byte ratio",
+own_int4_short_of_ratio = claim("measured at batch 1, int4 ran faster than bf16 but short of its byte ratio",
       1 < own_int4_speedup < own_int4_byte_ratio)
-claim("measured, the int8 weight-only layer compiled by inductor ran slower than bf16 at every batch",
-      all(own_speedup("int8-channel", b) < 1 for b in own_batches))
-claim("measured, the packed int4 matmul ran slower than bf16 at every batch above the first",
+own_int4_slower_above_first = claim("measured, the packed int4 matmul ran slower than bf16 at every batch above the first",
       all(own_speedup("int4-g128", b) < 1 for b in own_batches[1:]))
 own_second = own_batches[1]
 _int4_growth = _own[("int4-g128", own_large)]["median_s"] / _own[("int4-g128", own_second)]["median_s"]
-claim("from the second batch on, the int4 layer's time grows about in proportion to the batch (within 20 %)",
-      0.8 < _int4_growth / (own_large / own_second) < 1.2)
-claim("the int4 layer's bound is its bytes at every measured batch below the largest",
-      all(_own[("int4-g128", b)]["bound_roof"] == "memory" for b in own_batches[:-1]))
+own_int4_grows_with_batch = claim(
+    "from the second batch on, the int4 layer's time grows about in proportion to the batch (within 20 %), though "
+    "its bound is its bytes at every measured batch below the largest",
+    0.8 < _int4_growth / (own_large / own_second) < 1.2
+    and all(_own[("int4-g128", b)]["bound_roof"] == "memory" for b in own_batches[:-1]))
 own_int4_of_ratio = own_int4_speedup / own_int4_byte_ratio
-claim("measured, int4 reached about the share of its byte ratio that the published rows reach (within 10 points)",
+own_int4_like_published = claim(
+    "measured, int4 reached about the share of its byte ratio that the published rows reach (within 10 points)",
       worst_int4_of_ratio - 0.1 < own_int4_of_ratio < best_int4_of_ratio + 0.1)
 gptfast_int8_speedup = quant_measurements.measured_speedup(measured[1])
-claim("published, compiled int8 ran faster than bf16; here it ran slower", gptfast_int8_speedup > 1 > own_int8_speedup)
+own_int8_slower = claim("published, compiled int8 ran faster than bf16; here it ran slower, at every batch recorded",
+                        gptfast_int8_speedup > 1 and all(own_speedup("int8-channel", b) < 1 for b in own_batches))
 # If the int8 layer converted its weights to bf16 in a kernel of its own, it moved the int8 codes, then
 # wrote and read a bf16 copy: at that traffic, the batch >= 16 rows ran near the copy bandwidth, and the
 # batch-1 row would have run faster than copy can, so there the conversion was fused.
@@ -458,28 +506,32 @@ own_int8_unfused_low = min(own_int8_unfused_GBps(b) for b in own_batches[1:])
 own_int8_unfused_high = max(own_int8_unfused_GBps(b) for b in own_batches[1:])
 own_int8_unfused_first = own_int8_unfused_GBps(own_small)
 own_copy_GBps = _copy_GBps
-claim("counted as an unfused conversion, the larger int8 batches ran at 70-100 % of the copy bandwidth, and the "
-      "first batch faster than copy allows", 0.7 * _copy_GBps < own_int8_unfused_low <= own_int8_unfused_high < _copy_GBps
-      < own_int8_unfused_first)
+int8_unfused_near_copy = claim(
+    "counted as an unfused conversion, the int8 rows above batch 1 ran at 70-100 % of the run's copy bandwidth",
+    0.7 * _copy_GBps < own_int8_unfused_low <= own_int8_unfused_high < _copy_GBps)
+int8_first_fused = claim("counted the same way, the batch-1 int8 row ran faster than copy allows",
+                         _copy_GBps < own_int8_unfused_first)
 
 
 # After that run the bench compiles the int8 layer once with static shapes; a later run (on an H200) used it.
 _static = recorded.run_for(hardware.get("H200 SXM").name, MODEL, "bf16", "quant")
 static_device = _static["device"]["name"]
 _static_rows = {(r["format"], r["batch"]): r for r in _static["quant"]}
-claim("the later run used the static-shape int8 compile", "static shapes" in _static_rows[("int8-channel", 1)]["path"])
 static_int8_speedup = _static_rows[("bf16", 1)]["median_s"] / _static_rows[("int8-channel", 1)]["median_s"]
 static_int8_pct = _static_rows[("int8-channel", 1)]["pct_of_bound"]
 static_int8_large_speedup = max(_static_rows[("bf16", b)]["median_s"] / _static_rows[("int8-channel", b)]["median_s"]
                                 for b in own_batches[1:])
-claim("with static shapes, int8 at batch 1 ran faster than bf16, within 20 % of gpt-fast's speedup",
-      static_int8_speedup > 1 and abs(static_int8_speedup / gptfast_int8_speedup - 1) < 0.2)
-claim("with static shapes, int8 above batch 1 still ran slower than bf16", static_int8_large_speedup < 1)
+static_int8_faster = claim(
+    "the later run used the static-shape int8 compile, and its int8 at batch 1 ran faster than bf16, within 20 % of "
+    "gpt-fast's speedup", "static shapes" in _static_rows[("int8-channel", 1)]["path"]
+    and static_int8_speedup > 1 and abs(static_int8_speedup / gptfast_int8_speedup - 1) < 0.2)
+static_int8_slower_above_1 = claim("with static shapes, int8 above batch 1 still ran slower than bf16",
+                                   static_int8_large_speedup < 1)
 _static_bf16_best = min(_static_rows[("bf16", b)]["median_s"] for b in own_batches)
 static_int8_vs_best_bf16 = _static_bf16_best / _static_rows[("int8-channel", 1)]["median_s"]
-claim("that run's bf16 layer at batch 1 was slower than the same layer at a larger batch",
+static_bf16_batch1_slow = claim("that run's bf16 layer at batch 1 was slower than the same layer at a larger batch",
       _static_rows[("bf16", 1)]["median_s"] > _static_bf16_best)
-claim("against the fastest bf16 time of the same layer, int8 at batch 1 is still faster, by less",
+static_int8_vs_best = claim("against the fastest bf16 time of the same layer, int8 at batch 1 is still faster, by less",
       1 < static_int8_vs_best_bf16 < static_int8_speedup)
 
 
@@ -544,26 +596,33 @@ col_int8_pct = 100 * _e("input", "int8-channel", True)
 col_g32_pct, col_g128_pct = 100 * _e("input", "int4-g32", True), 100 * _e("input", "int4-g128", True)
 col_row_pct = 100 * _e("input", f"int4-g{ERROR_SHAPE[1]}", True)
 col_fp8_pct = 100 * _e("input", "fp8-tensor", True)
-claim("int4 is many times noisier than int8", int4_g128_err_pct > 5 * int8_err_pct)
-claim("per-channel scales isolate outlier rows; a per-tensor scale does not",
+int4_noisier = claim("without outliers int4-g128 is over 5x noisier than int8 per channel",
+                     int4_g128_err_pct > 5 * int8_err_pct)
+channel_scales_isolate_rows = claim("per-channel scales isolate outlier rows; a per-tensor scale does not",
       row_int8_pct < 1.2 * int8_err_pct and row_int8_tensor_pct > 5 * int8_tensor_err_pct)
-claim("per-channel scales cannot isolate outlier columns", col_int8_pct > 5 * int8_err_pct)
-claim("smaller groups contain outlier columns' damage", all(
-    _e("input", f"int4-g{a}", True) < _e("input", f"int4-g{b}", True) for a, b in zip(GROUPS, GROUPS[1:])))
-claim("even group 32 doubles the ordinary weights' error under outlier columns", col_g32_pct > 2 * 100 * _e("none", "int4-g32"))
-claim("fp8's error hardly changes with outliers", all(
+channel_scales_miss_columns = claim(
+    "per-channel scales cannot isolate outlier columns: int8-channel and int4 with one group per row over 5x worse",
+    col_int8_pct > 5 * int8_err_pct and col_row_pct > 5 * 100 * _e("none", f"int4-g{ERROR_SHAPE[1]}"))
+groups_help_little = claim(
+    "smaller groups contain outlier columns' damage, but not much: even group 32 more than doubles the ordinary "
+    "weights' error",
+    all(_e("input", f"int4-g{a}", True) < _e("input", f"int4-g{b}", True) for a, b in zip(GROUPS, GROUPS[1:]))
+    and col_g32_pct > 2 * 100 * _e("none", "int4-g32"))
+fp8_ignores_outliers = claim("fp8's error changes by under 10 % with outlier rows or columns", all(
     abs(_e(p, "fp8-tensor", True) / _e("none", "fp8-tensor") - 1) < 0.1 for p in ("output", "input")))
-claim("the whole-matrix error understates what the ordinary weights suffer: the outliers inflate its denominator",
-      all(_e("input", n, True) > _e("input", n) for n in ("int8-channel", "int4-g32", "int4-g128")))
-claim("the output error tracks the weight error", all(
+whole_matrix_hides = claim(
+    "with outlier columns the whole-matrix error understates what the ordinary weights suffer, in every format",
+    all(_e("input", n, True) > _e("input", n) for n in ERROR_FORMATS))
+output_tracks_weight = claim("the output error tracks the weight error (within 2x), in every case", all(
     0.5 < e.output_rms / e.weight_rms < 2 for e in errors().values()))
 _a = activation_errors()
 act_int8_pct, act_int8_out_pct = 100 * _a[(0, "int8-w8a8", False)], 100 * _a[(OUTLIER_CHANNELS, "int8-w8a8", False)]
 act_int8_smooth_pct = 100 * _a[(OUTLIER_CHANNELS, "int8-w8a8", True)]
 act_wo_out_pct = 100 * _a[(OUTLIER_CHANNELS, "int8-channel (weights only)", False)]
-claim("activation outliers hurt W8A8 int8 and leave weight-only int8 untouched",
-      act_int8_out_pct > 2 * act_int8_pct and act_wo_out_pct < 1.1 * int8_err_pct)
-claim("smoothing moves most of that error back", act_int8_smooth_pct < 0.5 * act_int8_out_pct)
+outliers_hurt_w8a8 = claim("activation outliers more than double W8A8 int8's error", act_int8_out_pct > 2 * act_int8_pct)
+weight_only_untouched = claim("weight-only int8 stays within 10 % of its error without outliers",
+                              act_wo_out_pct < 1.1 * int8_err_pct)
+smoothing_recovers = claim("smoothing removes over half of that error", act_int8_smooth_pct < 0.5 * act_int8_out_pct)
 
 
 # ---- Figures ------------------------------------------------------------------------------------
