@@ -1,5 +1,6 @@
-"""Benchmark the authoring loop: a cold strict build, then `mkdocs serve` rebuilds after four
-kinds of edit. Prints seconds; asserts nothing (run: .venv/bin/python scripts/bench_build.py)."""
+"""Benchmark the authoring loop: the cold pipeline (an empty store: compute, then a strict build), a
+warm build, then `mkdocs serve` rebuilds after three kinds of edit, with the number of store
+entries each one computed. Prints seconds; asserts nothing (.venv/bin/python scripts/bench_build.py)."""
 
 from __future__ import annotations
 
@@ -19,18 +20,29 @@ ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
 #: (what, file, text appended): each edit is undone after the rebuild it triggers.
 EDITS = (
     ("prose edit (chapter 1)", "docs/01_memory_bound.md", "\nA sentence added by bench_build.\n"),
-    ("snippets edit, a comment", "snippets/roofline.py", "\n# touched by bench_build\n"),
+    ("page module edit (ch1)", "pages/ch1.py", "\ntouched_by_bench_build = 1\n"),
     ("snippets edit, code", "snippets/roofline.py", "\n\ndef touched_by_bench_build():\n    return 1\n"),
 )
+STORE = ROOT / ".cache" / "store"
 
 
-def cold_build_s() -> float:
-    shutil.rmtree(ROOT / ".cache", ignore_errors=True)
+def _run_s(*command: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", *command], cwd=ROOT, env=ENV, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def cold_and_warm_s() -> tuple[float, float, float]:
+    """(compute stage from an empty store, the strict build after it, a second strict build)."""
+    shutil.rmtree(STORE, ignore_errors=True)
     with tempfile.TemporaryDirectory() as dest:
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", dest],
-                       cwd=ROOT, env=ENV, check=True)
-        return time.perf_counter() - start
+        compute = _run_s("pages", "compute")
+        build = _run_s("mkdocs", "build", "--strict", "-q", "-d", dest)
+        return compute, build, _run_s("mkdocs", "build", "--strict", "-q", "-d", dest)
+
+
+def _entries() -> set[str]:
+    return {p.name for p in STORE.glob("*.pickle")}
 
 
 def _log_lines(stream, lines: queue.Queue) -> None:
@@ -54,8 +66,9 @@ def _rebuilt_s(lines: queue.Queue, start: float, quiet_s: float = 2.0) -> float:
             last = when
 
 
-def rebuild_times_s(port: int = 8799) -> list[tuple[str, float]]:
-    """Seconds from saving each edit to mkdocs serve logging the end of the rebuild it triggers."""
+def rebuild_times_s(port: int = 8799) -> list[tuple[str, float, int]]:
+    """Seconds from saving each edit to mkdocs serve logging the end of the rebuild it triggers,
+    and how many store entries that rebuild computed."""
     server = subprocess.Popen(
         [sys.executable, "-m", "mkdocs", "serve", "--no-strict", "-a", f"127.0.0.1:{port}"],
         cwd=ROOT, env=ENV, stderr=subprocess.STDOUT, stdout=subprocess.PIPE, text=True,
@@ -70,10 +83,11 @@ def rebuild_times_s(port: int = 8799) -> list[tuple[str, float]]:
             path = ROOT / name
             original = path.read_text(encoding="utf-8")
             time.sleep(1.0)
+            before = _entries()
             start = time.perf_counter()
             path.write_text(original + text, encoding="utf-8")
             try:
-                times.append((what, _rebuilt_s(lines, start)))
+                times.append((what, _rebuilt_s(lines, start), len(_entries() - before)))
             finally:
                 path.write_text(original, encoding="utf-8")
             _rebuilt_s(lines, time.perf_counter())  # the rebuild that undoing the edit triggers
@@ -84,6 +98,8 @@ def rebuild_times_s(port: int = 8799) -> list[tuple[str, float]]:
 
 
 if __name__ == "__main__":
-    print(f"cold strict build:                {cold_build_s():.2f} s")
-    for what, seconds in rebuild_times_s():
-        print(f"serve rebuild after {what + ':':<26} {seconds:.2f} s")
+    compute, build, warm = cold_and_warm_s()
+    print(f"cold: compute {compute:.2f} s + strict build {build:.2f} s = {compute + build:.2f} s")
+    print(f"warm strict build:               {warm:.2f} s")
+    for what, seconds, computed in rebuild_times_s():
+        print(f"serve rebuild after {what + ':':<26} {seconds:.2f} s ({computed} store entries computed)")
