@@ -28,7 +28,7 @@ llama = models.get(MODEL)
 tflops = a100.peak_flops("bf16") / 1e12
 round_TBps = round(a100.bandwidth_Bps / TB)  # the simple story rounds 2.039 TB/s to 2
 round_ridge = tflops / round_TBps
-claim("the simple story's bandwidth is 2 TB/s", round_TBps == 2)
+bandwidth_rounds_to_2 = claim("the A100's bandwidth rounds to the simple story's 2 TB/s", round_TBps == 2)
 memory_GiB = a100.memory_GB  # the datasheet's "80 GB" is 80 GiB of HBM
 memory_MiB = memory_GiB * 1024  # as nvidia-smi shows it
 usable_GiB = a100.usable_memory_bytes() / GiB
@@ -42,7 +42,8 @@ one = roofline.decode_step(llama, 1, 0, DTYPE)
 one_GB = one.weight_bytes / GB
 one_GFLOP = one.flops / 1e9
 below_ridge = ridge / one.intensity
-claim("one decode token is memory-bound on the A100", one.is_memory_bound(a100))
+one_token_memory_bound = claim("one decode token of Llama-2-7B in fp16 is below the A100's ridge point (memory-bound)",
+                               one.is_memory_bound(a100) and below_ridge > 1)
 
 # ---- The arithmetic of memory-bound inference: the seed's story --------------------------
 seed_params = 7e9  # the simple story's round "7B"
@@ -51,7 +52,7 @@ fp16_bytes = bytes_per_element(DTYPE)
 seed_GB = seed_params * bytes_per_element(DTYPE) / GB
 seed_ms = seed_params * bytes_per_element(DTYPE) / (2 * TB) * 1e3
 seed_tokens_per_s = 1e3 / seed_ms
-claim("the seed's 14 GB / 2 TB/s is 7 ms", round(seed_ms, 9) == 7)
+seed_is_7_ms = claim("the seed's 14 GB / 2 TB/s is 7 ms per token", round(seed_ms, 9) == 7)
 
 # ---- The same arithmetic, exactly --------------------------------------------------------
 params = models.param_count(llama)
@@ -74,9 +75,9 @@ eager_mbu = eager["mbu_pct"] / 100
 eager_spread = recorded.spread(eager)  # how far its median sits above its best
 eager_steady = recorded.steady(eager)
 eager_best_mbu = eager_mbu * (1 + eager_spread)  # at its best time
-claim("the eager row is a noisy one (median more than 5 % above its best)", not eager_steady)
-claim("eager mode reaches far less of the bandwidth than compiled mode, even at its best time",
-      eager_best_mbu < measured_mbu / 2)
+eager_row_noisy = claim("the eager row is a noisy one (median more than 5 % above its best)", not eager_steady)
+eager_under_half = claim("even at its best time, eager mode reaches less than half the MBU of the best recorded decoder",
+                         eager_best_mbu < measured_mbu / 2)
 realistic_ms = one_ms / measured_mbu
 realistic_tokens_per_s = 1e3 / realistic_ms
 copy_fraction = hardware.TYPICAL_SUSTAINED_BANDWIDTH_FRACTION
@@ -85,8 +86,10 @@ _copy = max((r for r in _record["bandwidth"] if r["kernel"] == "copy"), key=lamb
 _spec_GBps = hardware.get(_record["device"]["spec_name"]).memory_bandwidth_GBps
 read_fraction = _read["GBps"] / _spec_GBps  # decode is read-dominated: this is its ceiling
 measured_copy_fraction = _copy["GBps"] / _spec_GBps
-claim("a real decoder reaches less of the bandwidth than a read kernel on the same GPU", measured_mbu < read_fraction)
-claim("a read kernel sustains more than a copy kernel on the same GPU", read_fraction > measured_copy_fraction)
+decoder_below_read = claim("a whole decode step reaches less of the bandwidth than a read kernel on the same GPU",
+                           measured_mbu < read_fraction)
+read_above_copy = claim("a read kernel sustains more of the datasheet bandwidth than a copy kernel on the same GPU",
+                        read_fraction > measured_copy_fraction)
 
 ACROSS_GPUS = ("A100 40GB SXM", "A100 80GB PCIe", "A100 80GB SXM", "H100 PCIe", "H100 SXM",
                "H200 SXM", "MI300X", "RTX 4090", "L4")
@@ -113,9 +116,10 @@ def across_gpus_table() -> str:
 # ---- The roofline model ------------------------------------------------------------------
 prefill = roofline.prefill(llama, PROMPT, DTYPE)
 prefill_weights_only = prefill.flops / (prefill.weight_bytes + prefill.kv_bytes)
-claim("a 4,096-token prefill is compute-bound on the A100", not prefill.is_memory_bound(a100))
-claim("decode at the seed's batches is memory-bound",
-      all(roofline.decode_step(llama, b, 0, DTYPE).is_memory_bound(a100) for b in BATCHES))
+prefill_compute_bound = claim("a 4,096-token prefill is compute-bound on the A100", not prefill.is_memory_bound(a100))
+decode_rows_memory_bound = claim("decode at batch 1, 8 and 64 is memory-bound on the A100, weights only or with a 4,096-token cache",
+                                 all(roofline.decode_step(llama, b, ctx, DTYPE).is_memory_bound(a100)
+                                     for b in BATCHES for ctx in (0, CONTEXT)))
 
 
 def roofline_sketch() -> str:
@@ -151,7 +155,7 @@ def _bound(cost: roofline.StepCost) -> str:
 # ---- Training vs inference ---------------------------------------------------------------
 TRAIN_TOKENS = 4096  # a training micro-batch of 4,096 tokens goes through the weights at once
 train = roofline.prefill(llama, TRAIN_TOKENS, DTYPE)  # the forward pass has the shape of a prefill
-claim("a training-sized forward pass is right of the ridge", train.intensity > ridge)
+training_right_of_ridge = claim("a forward pass over 4,096 tokens at once is right of the ridge", train.intensity > ridge)
 
 # ---- Why batching helps (a little) -------------------------------------------------------
 critical_batch = roofline.critical_batch_size(a100, DTYPE)
@@ -159,7 +163,8 @@ BIG_BATCH = 64
 batch_gain_weights = (roofline.decode_step(llama, BIG_BATCH, 0, DTYPE).tokens_per_s(a100) / one_tokens_per_s)
 batch_gain_long = (roofline.decode_step(llama, BIG_BATCH, CONTEXT, DTYPE).tokens_per_s(a100)
                    / roofline.decode_step(llama, 1, CONTEXT, DTYPE).tokens_per_s(a100))
-claim("at long context batching helps far less than with weights alone", batch_gain_long < batch_gain_weights / 4)
+long_context_gains_less = claim("at 4,096 tokens of context a batch of 64 gains less than a quarter of what it gains with "
+                                "weights alone", batch_gain_long < batch_gain_weights / 4)
 batch64_tokens_per_s = roofline.decode_step(llama, BIG_BATCH, 0, DTYPE).tokens_per_s(a100)
 
 
@@ -186,8 +191,10 @@ def saturation_table() -> str:
 
 square_limit = roofline.weight_matmul_intensity(10**9, d_model, d_model, DTYPE)  # B >> d: about d/2
 prefill_square = roofline.weight_matmul_intensity(PROMPT, d_model, d_model, DTYPE)
-claim("the exact matmul intensity stays below B", all(
-    roofline.weight_matmul_intensity(b, d_model, d_model, DTYPE) < b for b in SATURATION_BATCHES[1:]))
+_any_batch = (*SATURATION_BATCHES, *(2**k for k in range(31)))
+matmul_saturates = claim("however large the batch, a square fp16 matrix's exact intensity stays below both B and d/2",
+                         all(roofline.weight_matmul_intensity(b, d_model, d_model, DTYPE) < min(b, d_model / 2)
+                             for b in _any_batch))
 
 attention_intensity = kv_cache.attention_intensity(llama, DTYPE)
 KV_BATCHES = (1, 8, 64, 256, 1024)
@@ -216,13 +223,18 @@ activation_GB = (ACTIVATION_BATCH * models.activation_elements_per_token(llama) 
 _with_activations = roofline.decode_step(llama, ACTIVATION_BATCH, 0, DTYPE)
 activation_intensity = _with_activations.flops / (_with_activations.bytes + activation_GB * GB)
 long_context_fits = kv_cache.max_batch(llama, a100, CONTEXT, DTYPE, DTYPE)
-claim("at 4,096 tokens Llama-2-7B decode is memory-bound at every batch on the A100",
-      long_context_limit < ridge
-      and all(roofline.decode_step(llama, b, CONTEXT, DTYPE).is_memory_bound(a100) for b in KV_BATCHES))
-claim("at 1,024 tokens a batch of 1,024 is still memory-bound", roofline.decode_step(
-    llama, 1024, 1024, DTYPE).is_memory_bound(a100))
-claim("without a cache a batch of 1,024 crosses the ridge",
-      not roofline.decode_step(llama, 1024, 0, DTYPE).is_memory_bound(a100))
+_big, _bigger = (roofline.decode_step(llama, b, CONTEXT, DTYPE) for b in (10**6, 2 * 10**6))
+_per_sequence_intensity = (_bigger.flops - _big.flops) / (_bigger.bytes - _big.bytes)  # the limit as B grows
+long_context_memory_bound = claim(
+    "at 4,096 tokens Llama-2-7B decode is memory-bound at every batch on the A100",
+    _per_sequence_intensity < ridge and long_context_limit < ridge
+    and all(roofline.decode_step(llama, 2**k, CONTEXT, DTYPE).is_memory_bound(a100) for k in range(21)))
+BIG_KV_BATCH = KV_BATCHES[-1]
+short_cache_still_memory_bound = claim(
+    "at 1,024 tokens of cache a batch of 1,024 is still memory-bound",
+    roofline.decode_step(llama, BIG_KV_BATCH, KV_CONTEXT_SHORT, DTYPE).is_memory_bound(a100))
+no_cache_crosses = claim("without a cache a batch of 1,024 crosses the ridge",
+                         not roofline.decode_step(llama, BIG_KV_BATCH, 0, DTYPE).is_memory_bound(a100))
 
 # ---- Visualizing the bottleneck (the hero figure, to scale) -------------------------------
 load_ms = one.memory_time_s(a100) * 1e3
@@ -262,10 +274,14 @@ def levers_table() -> str:
 prefill_ms = prefill.time_s(a100) * 1e3
 prefill_ms_per_token = prefill_ms / PROMPT
 knee_tokens = roofline.prefill_knee_tokens(llama, a100, DTYPE)
-claim("counting activations moves the prefill knee past the decode critical batch", knee_tokens > critical_batch)
-claim("prefill turns compute-bound near the critical batch",
-      roofline.prefill(llama, knee_tokens, DTYPE).is_memory_bound(a100) is False
-      and roofline.prefill(llama, knee_tokens - 1, DTYPE).is_memory_bound(a100))
+knee_past_critical = claim("counting activations moves the prefill knee past the decode critical batch",
+                           knee_tokens > critical_batch)
+prefill_knee = claim(
+    "a prompt of the knee's length or more (up to the model's context) makes prefill compute-bound on the A100; "
+    "one token shorter is memory-bound",
+    roofline.prefill(llama, knee_tokens - 1, DTYPE).is_memory_bound(a100)
+    and not any(roofline.prefill(llama, n, DTYPE).is_memory_bound(a100)
+                for n in range(knee_tokens, llama.max_position_embeddings + 1)))
 
 
 # ---- Figures: the same parameters as the prose -------------------------------------------

@@ -69,9 +69,9 @@ ex1_per_sequence_GiB = kv_cache.bytes_per_sequence(ex1_model, ex1_context, ex1_k
 ex1_bf16_per_sequence_GiB = kv_cache.bytes_per_sequence(ex1_model, ex1_context, "bf16") / GiB
 ex1_fits = sequences_that_fit(ex1_model, ex1_gpu, ex1_context, ex1_weight_dtype, ex1_kv_dtype)
 ex1_fits_bf16_cache = sequences_that_fit(ex1_model, ex1_gpu, ex1_context, ex1_weight_dtype, "bf16")
-claim("the title's 70B model at 32k tokens", ex1_model.name.endswith("70B") and ex1_context == 32 * 1024)
-claim("one 32k sequence of Llama-3.1-70B fits on an H200 with bf16 weights and an fp8 cache", ex1_fits == 1)
-claim("with a bf16 cache not even one does", ex1_fits_bf16_cache == 0)
+ex1_title_70b_32k = claim("the title's 70B model at 32k tokens", ex1_model.name.endswith("70B") and ex1_context == 32 * 1024)
+ex1_one_fits = claim("one 32k sequence of Llama-3.1-70B fits on an H200 with bf16 weights and an fp8 cache", ex1_fits == 1)
+ex1_bf16_none = claim("with a bf16 cache not even one does", ex1_fits_bf16_cache == 0)
 
 # ---- 2.2 Quantize the weights or the cache? ----------------------------------------------------
 _big = (ex1_model, ex1_gpu, ex1_context)
@@ -107,12 +107,12 @@ ex2_big_model, ex2_big_gpu, ex2_big_context = _big
 ex2_small_model, ex2_small_gpu, ex2_small_context = _small
 ex2_big = halving(*_big)
 ex2_small = halving(*_small)
-claim("for Llama-3.1-70B on the H200 at 32k, fp8 weights fit more sequences than an fp8 cache",
-      ex2_big.fp8_weights > ex2_big.fp8_cache)
-claim("for Llama-2-7B on the L4 at 4k, an fp8 cache fits more sequences than fp8 weights",
-      ex2_small.fp8_cache > ex2_small.fp8_weights)
-claim("the rule: quantize the weights when half the weights exceed the free memory",
-      all((h.half_weights_GiB > h.free_GiB) == (h.fp8_weights > h.fp8_cache) for h in (ex2_big, ex2_small)))
+ex2_big_weights_win = claim("for Llama-3.1-70B on the H200 at 32k, fp8 weights fit more sequences than an fp8 cache",
+                            ex2_big.fp8_weights > ex2_big.fp8_cache)
+ex2_small_cache_wins = claim("for Llama-2-7B on the L4 at 4k, an fp8 cache fits more sequences than fp8 weights",
+                             ex2_small.fp8_cache > ex2_small.fp8_weights)
+ex2_rule = claim("the rule: quantize the weights when half the weights exceed the free memory",
+                 all((h.half_weights_GiB > h.free_GiB) == (h.fp8_weights > h.fp8_cache) for h in (ex2_big, ex2_small)))
 
 # ---- 2.3 What a sliding window saves ----------------------------------------------------------
 ex3_model = models.get("Mistral-7B-v0.1")
@@ -129,8 +129,9 @@ ex3_free_GiB = free_GiB(ex3_model, ex3_gpu, ex3_dtype)
 ex3_weights_GiB = models.weight_bytes(ex3_model, ex3_dtype) / GiB
 ex3_fits_windowed = sequences_that_fit(ex3_model, ex3_gpu, ex3_context, ex3_dtype, ex3_dtype)
 ex3_fits_full = int(ex3_free_GiB // ex3_full_GiB)
-claim("Mistral-7B's window caps every layer's cache", kv_cache.windowed_layers(ex3_model) == ex3_model.n_layers)
-claim("the window fits far more 32k sequences on the RTX 4090", ex3_fits_windowed >= 4 * max(ex3_fits_full, 1))
+ex3_every_layer_windowed = claim("Mistral-7B's window caps every layer's cache", kv_cache.windowed_layers(ex3_model) == ex3_model.n_layers)
+ex3_window_fits_more = claim("the window fits far more (four times or more) 32k sequences on the RTX 4090",
+                             ex3_fits_windowed >= 4 * max(ex3_fits_full, 1))
 
 # ---- 2.4 Which GPU serves more users within 25 ms? --------------------------------------------
 ex4_model = models.get("Llama-3.1-8B")
@@ -177,11 +178,16 @@ def serving(gpu: hardware.Accelerator) -> Serving:
 
 ex4_on_roomy = serving(ex4_roomy)
 ex4_on_fast = serving(ex4_fast)
-claim("the title's 25 ms is the target", "25 ms" in EXERCISES[3].title and ex4_target_ms == 25)
-claim("the L40S holds more 8k sequences of Llama-3.1-8B", ex4_on_roomy.fit > ex4_on_fast.fit)
-claim("but the A100 40GB PCIe serves more users within 25 ms per token", ex4_on_fast.users > ex4_on_roomy.users)
-claim("on both, the latency target binds before memory does",
-      all(s.users < s.fit for s in (ex4_on_roomy, ex4_on_fast)))
+ex4_title_target = claim("the title's 25 ms is the target", "25 ms" in EXERCISES[3].title and ex4_target_ms == 25)
+ex4_memory_bound = claim(
+    "on both GPUs a step of any batch that fits is memory-bound",
+    all(roofline.decode_step(ex4_model, b, ex4_context, ex4_dtype, ex4_dtype).is_memory_bound(gpu)
+        for gpu, s in ((ex4_roomy, ex4_on_roomy), (ex4_fast, ex4_on_fast)) for b in range(1, s.fit + 1)))
+ex4_roomy_holds_more = claim("the L40S holds more 8k sequences of Llama-3.1-8B", ex4_on_roomy.fit > ex4_on_fast.fit)
+ex4_fast_serves_more = claim("but the A100 40GB PCIe serves more users within 25 ms per token",
+                             ex4_on_fast.users > ex4_on_roomy.users)
+ex4_latency_binds = claim("on both, the latency target binds before memory does",
+                          all(s.users < s.fit for s in (ex4_on_roomy, ex4_on_fast)))
 
 # ---- 2.5 Measure what a longer context costs (bench: decode section) -----------------------------
 ex5_model = models.get("Llama-2-7B")
@@ -202,10 +208,12 @@ ex5_ratio = ex5_long_ms / ex5_short_ms
 ex5_low = ex5_ratio * (1 - TOLERANCE)
 ex5_high = ex5_ratio * (1 + TOLERANCE)
 ex5_fits = sequences_that_fit(ex5_model, ex5_gpu, ex5_long, ex5_dtype, ex5_dtype)
-claim("both steps are memory-bound on the RTX 4090", all(s.is_memory_bound(ex5_gpu) for s in _ex5_steps.values()))
-claim("so the time ratio is the bytes ratio", abs(ex5_ratio - ex5_long_GB / ex5_short_GB) < 1e-9)
-claim("four 4,096-token sequences fit on the RTX 4090", ex5_fits >= ex5_batch)
-claim("the predicted growth is larger than the tolerance, so the measurement can tell", ex5_ratio - 1 > 2 * TOLERANCE)
+ex5_both_memory_bound = claim("both steps are memory-bound on the RTX 4090",
+                              all(s.is_memory_bound(ex5_gpu) for s in _ex5_steps.values()))
+ex5_ratio_is_bytes = claim("so the time ratio is the bytes ratio", abs(ex5_ratio - ex5_long_GB / ex5_short_GB) < 1e-9)
+ex5_four_fit = claim("four 4,096-token sequences fit on the RTX 4090", ex5_fits >= ex5_batch)
+ex5_can_tell = claim("the predicted growth is larger than the tolerance, so the measurement can tell",
+                     ex5_ratio - 1 > 2 * TOLERANCE and ex5_low > 1)
 
 
 def commands() -> str:
