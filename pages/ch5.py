@@ -329,8 +329,22 @@ def break_even(context: int, gamma: int = GAMMA, per_operator: bool = True, limi
 short_compute_batch = first_compute_bound_batch(SHORT_CONTEXT, GAMMA + 1)
 short_compute_tokens = short_compute_batch * (GAMMA + 1)
 short_compute_past_ridge = short_compute_tokens / ridge - 1
-short_break_even = break_even(SHORT_CONTEXT)  # per-operator
-short_break_even_whole = break_even(SHORT_CONTEXT, per_operator=False)
+
+
+def short_context_scan(per_operator: bool) -> tuple[tuple[int | None, ...], bool]:
+    """At SHORT_CONTEXT: the break-even batch of each draft length of the table, and whether the gain
+    at GAMMA stays at or below 1 at every batch from its break-even to the largest that fits. It
+    scans every batch (about half a second for both bounds), so the store keeps it."""
+    evens = tuple(break_even(SHORT_CONTEXT, g, per_operator) for g in BATCH_GAMMAS)
+    first = evens[BATCH_GAMMAS.index(GAMMA)]
+    return evens, first is not None and all(batch_speedup(b, SHORT_CONTEXT, GAMMA, per_operator) <= 1
+                                            for b in range(first, fits_short + 1))
+
+
+_short_scan = {per_operator: cached(short_context_scan, per_operator) for per_operator in BOUNDS}
+_short_even = {per_operator: evens for per_operator, (evens, _) in _short_scan.items()}
+short_break_even = _short_even[True][BATCH_GAMMAS.index(GAMMA)]  # per-operator
+short_break_even_whole = _short_even[False][BATCH_GAMMAS.index(GAMMA)]
 short_gain_1 = batch_speedup(1)
 MID_BATCH = 64
 short_gain_mid = batch_speedup(MID_BATCH)
@@ -341,8 +355,7 @@ short_breaks_even = claim(
     "at 256 tokens of context speculation stops paying within the batches that fit, and pays at no larger batch that "
     "fits, under both bounds",
     all(b is not None and b < fits_short for b in (short_break_even, short_break_even_whole))
-    and all(batch_speedup(b, SHORT_CONTEXT, GAMMA, per_operator) <= 1 for per_operator, first in
-            ((True, short_break_even), (False, short_break_even_whole)) for b in range(first, fits_short + 1)))
+    and all(stays for _, stays in _short_scan.values()))
 plain_still_memory_bound = claim("plain decoding at the break-even batch is still memory-bound (whole step)",
                                  plain_compute_batch > max(short_break_even, short_break_even_whole))
 gain_flat_to_mid_batch = claim(
@@ -356,8 +369,9 @@ short_large_best = max(short_large, key=short_large.get)
 short_large_best_gain = short_large[short_large_best]
 short_large_best_whole = max(short_large_whole.values())
 short_large_whole_1 = short_large_whole[1]
-short_gamma1_even = break_even(SHORT_CONTEXT, 1)
-short_gamma1_even_whole = break_even(SHORT_CONTEXT, 1, False)
+short_gamma1_even = _short_even[True][BATCH_GAMMAS.index(1)]
+short_gamma1_even_whole = _short_even[False][BATCH_GAMMAS.index(1)]
+
 short_large_longer = max(max(v for g, v in d.items() if g > 1) for d in (short_large, short_large_whole))
 longer_drafts_lose_at_512 = claim("at batch 512 and 256 tokens every draft length but 1 loses, under either bound", short_large_longer < 1)
 gamma1_best_at_break_even = claim(
@@ -365,9 +379,11 @@ gamma1_best_at_break_even = claim(
     "under either bound", short_large_best == min(BATCH_GAMMAS)
     and max(short_large_whole, key=short_large_whole.get) == min(BATCH_GAMMAS)
     and abs(short_large[1] - 1) < 0.05 and abs(short_large_whole[1] - 1) < 0.05)
-gamma1_breaks_even_later = claim("gamma = 1 breaks even later than gamma = 4 under either bound",
-                                 all(a is not None and b is not None and a > b for a, b in
-                                     ((short_gamma1_even, short_break_even), (short_gamma1_even_whole, short_break_even_whole))))
+gamma1_breaks_even_later = claim(
+    "the shorter the draft, the later it stops paying, for every draft length of the table under either bound "
+    "(gamma = 1 later than gamma = 4)",
+    all(None not in evens and all(a > b for a, b in zip(evens, evens[1:])) for evens in _short_even.values())
+    and short_gamma1_even > short_break_even and short_gamma1_even_whole > short_break_even_whole)
 long_gain_whole = batch_speedup(fits_long, LONG_CONTEXT, GAMMA, False)
 long_gain_full = batch_speedup(fits_long, LONG_CONTEXT)  # per-operator
 long_gain_c_whole = speculative.speedup_at_batch(model, gpu, fits_long, LONG_CONTEXT, ALPHA, GAMMA, draft_cost,
