@@ -101,12 +101,13 @@ below_knee_cheap = claim("just below its knee the step is memory-bound and costs
                          and below_knee_bare_ratio < 1.01)
 flat_ratio = _ratio(FLAT_TOKENS)
 flat_bare_ratio = _ratio(FLAT_TOKENS, activations=False)
-flat_up_to_64 = claim("at every k up to 64 a verify step costs at most flat_ratio (under 1.03) decode steps, either count",
+flat_up_to_64 = claim(f"at every k up to {FLAT_TOKENS} a verify step costs at most its cost at {FLAT_TOKENS} tokens with "
+                      "activations counted, under 1.03 decode steps, either count",
                       flat_ratio < 1.03 and FLAT_TOKENS < knee_bare
                       and all(_ratio(k, counted) <= flat_ratio for k in range(1, FLAT_TOKENS + 1) for counted in (True, False)))
 flat_per_operator = speculative.per_operator_time_s(verify(FLAT_TOKENS), gpu) / _one.time_s(gpu)
 bounds_agree_at_batch_1 = claim(
-    "at batch 1 the per-operator bound agrees with the whole-step bound within 0.1 % at every k up to 64",
+    f"at batch 1 the per-operator bound agrees with the whole-step bound within 0.1 % at every k up to {FLAT_TOKENS}",
     all(abs(speculative.per_operator_time_s(verify(k), gpu) / verify(k).time_s(gpu) - 1) < 1e-3
         for k in range(1, FLAT_TOKENS + 1)))
 _past_knee = [k for k in VERIFY_TOKENS if k >= knee_tokens]
@@ -193,7 +194,7 @@ MOE_BATCH = 128  # a serving batch: the batch's tokens already touch nearly ever
 mixtral_verify_weights_batch = (models.step_param_count(_mixtral, mixtral_verify_tokens * MOE_BATCH)
                                 / models.step_param_count(_mixtral, MOE_BATCH))
 mixtral_batch_reads_same = claim(
-    "at a serving batch of 128 a Mixtral verify pass reads within 2 % of a decode step's weights",
+    f"at a serving batch of {MOE_BATCH} a Mixtral verify pass reads within 2 % of a decode step's weights",
     mixtral_verify_weights_batch < 1.02)
 mtp_verify_weights_1 = models.step_param_count(_deepseek, 2) / models.step_param_count(_deepseek, 1)
 mtp_gain_bound_low, mtp_gain_bound_high = ((1 + a) / mtp_verify_weights_1 for a in (MTP_ALPHA_LOW, MTP_ALPHA_HIGH))
@@ -359,7 +360,7 @@ short_breaks_even = claim(
 plain_still_memory_bound = claim("plain decoding at the break-even batch is still memory-bound (whole step)",
                                  plain_compute_batch > max(short_break_even, short_break_even_whole))
 gain_flat_to_mid_batch = claim(
-    "up to batch 64 the gain stays within 10 % of its batch-1 value, under both bounds",
+    f"up to batch {MID_BATCH} the gain stays within 10 % of its batch-1 value, under both bounds",
     all(batch_speedup(b, per_operator=per_operator) > 0.9 * batch_speedup(1, per_operator=per_operator)
         for per_operator in BOUNDS for b in range(1, MID_BATCH + 1)))
 SHORT_LARGE = 512  # the batch where the table tries every gamma, gamma = 1 included

@@ -51,7 +51,7 @@ ex1_free_ms = _ex1_ms(ex1_free)
 ex1_knee_ms = _ex1_ms(ex1_knee)
 ex1_gamma = 8
 ex1_gamma_extra = _ex1_ms(ex1_gamma + 1) / ex1_one_ms - 1
-ex1_fits = claim("Qwen2.5-7B's weights and one sequence's cache of 2,048 tokens fit on the RTX 4090",
+ex1_fits = claim(f"{ex1_model.name}'s weights and one sequence's cache of {ex1_context:,} tokens fit on the {ex1_gpu.name}",
                  kv_cache.max_batch(ex1_model, ex1_gpu, ex1_context, ex1_dtype, ex1_dtype) >= 1)
 ex1_knee_near_ridge = claim("on the RTX 4090 the knee is near the ridge point", ex1_ridge <= ex1_knee < 1.5 * ex1_ridge)
 ex1_guesses_cheap = claim("a speculative step needs far fewer tokens than the allowance (under a tenth): eight guesses "
