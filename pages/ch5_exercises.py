@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pages.claims import claim
 from pages.exercises import Exercise
-from snippets import hardware, models, roofline, speculative
+from snippets import hardware, kv_cache, models, roofline, speculative
 from snippets.report import markdown_table
 
 PAGE = "05_speculative.md"
@@ -51,10 +51,12 @@ ex1_free_ms = _ex1_ms(ex1_free)
 ex1_knee_ms = _ex1_ms(ex1_knee)
 ex1_gamma = 8
 ex1_gamma_extra = _ex1_ms(ex1_gamma + 1) / ex1_one_ms - 1
-claim("Qwen2.5-7B's weights fit on the RTX 4090", models.weight_bytes(ex1_model, ex1_dtype) < ex1_gpu.usable_memory_bytes())
-claim("on the RTX 4090 the knee is near the ridge point", ex1_ridge <= ex1_knee < 1.5 * ex1_ridge)
-claim("eight guesses cost under 1 % more than one step", ex1_gamma_extra < 0.01)
-claim("the 5 % allowance is used up before the knee", ex1_free < ex1_knee)
+ex1_fits = claim(f"{ex1_model.name}'s weights and one sequence's cache of {ex1_context:,} tokens fit on the {ex1_gpu.name}",
+                 kv_cache.max_batch(ex1_model, ex1_gpu, ex1_context, ex1_dtype, ex1_dtype) >= 1)
+ex1_knee_near_ridge = claim("on the RTX 4090 the knee is near the ridge point", ex1_ridge <= ex1_knee < 1.5 * ex1_ridge)
+ex1_guesses_cheap = claim("a speculative step needs far fewer tokens than the allowance (under a tenth): eight guesses "
+                          "cost under 1 % more than one step", ex1_gamma_extra < 0.01 and 10 * (ex1_gamma + 1) < ex1_free)
+ex1_allowance_before_knee = claim("the 5 % allowance is used up before the knee", ex1_free < ex1_knee)
 
 # ---- 5.2 What acceptance rate did the server see? ------------------------------------------------
 ex2_gpu = hardware.get("NVIDIA H100 SXM")
@@ -77,12 +79,12 @@ ex2_more_gamma = 2 * ex2_gamma  # "twice as many guesses": what the logs cannot 
 ex2_ten_tokens = speculative.expected_tokens(ex2_alpha, ex2_more_gamma)
 ex2_copy_share = ex2_kept / (ex2_gamma * ex2_steps)  # steps that keep every guess
 ex2_copy_ten_tokens = 1 + ex2_copy_share * ex2_more_gamma
-claim("kept over proposed understates alpha", ex2_kept_share < ex2_alpha)
-claim("the inverted alpha reproduces the logged tokens per step", abs(ex2_check - ex2_tokens_per_step) < 1e-9)
-claim("copy-or-nothing reproduces the same logs", abs(1 + ex2_copy_share * ex2_gamma - ex2_tokens_per_step) < 1e-9
-      and abs(ex2_copy_share * ex2_gamma * ex2_steps - ex2_kept) < 1e-6)
-claim("the two models that fit the logs disagree at twice the guesses by more than a token per step",
-      ex2_copy_ten_tokens - ex2_ten_tokens > 1)
+ex2_kept_share_understates = claim("kept over proposed understates alpha", ex2_kept_share < ex2_alpha)
+ex2_alpha_reproduces_logs = claim("the inverted alpha reproduces the logged tokens per step", abs(ex2_check - ex2_tokens_per_step) < 1e-9)
+ex2_copy_same_logs = claim("copy-or-nothing reproduces the same logs", abs(1 + ex2_copy_share * ex2_gamma - ex2_tokens_per_step) < 1e-9
+                           and abs(ex2_copy_share * ex2_gamma * ex2_steps - ex2_kept) < 1e-6)
+ex2_models_disagree = claim("the two models that fit the logs disagree at twice the guesses by more than a token per step",
+                            ex2_copy_ten_tokens - ex2_ten_tokens > 1)
 
 # ---- 5.3 A bigger drafter or a smaller one? -------------------------------------------------------
 ex3_gpu = ex2_gpu
@@ -106,11 +108,11 @@ ex3_large_tokens = speculative.expected_tokens(ex3_large_alpha, ex3_large_gamma)
 ex3_large_needed = next(a / 1000 for a in range(1, 1000)
                         if speculative.speedup(a / 1000, speculative.best_gamma(a / 1000, ex3_large_c), ex3_large_c)
                         >= ex3_small_speedup)
-claim("the OPT drafters share the target's vocabulary",
-      ex3_small.vocab_size == ex3_large.vocab_size == ex3_target.vocab_size)
-claim("the smaller drafter, with the lower acceptance rate, is faster", ex3_small_speedup > ex3_large_speedup)
-claim("the larger drafter yields more tokens per step", ex3_large_tokens > ex3_small_tokens)
-claim("the larger drafter costs about half a target step per guess", 0.4 < ex3_large_c < 0.6)
+ex3_drafters_share_vocab = claim("the OPT drafters share the target's vocabulary",
+                                 ex3_small.vocab_size == ex3_large.vocab_size == ex3_target.vocab_size)
+ex3_smaller_wins = claim("the smaller drafter, with the lower acceptance rate, is faster", ex3_small_speedup > ex3_large_speedup)
+ex3_larger_costs_more = claim("the larger drafter yields more tokens per step but costs about half a target step per "
+                              "guess", ex3_large_tokens > ex3_small_tokens and 0.4 < ex3_large_c < 0.6)
 
 # ---- 5.4 Speculate at batch 128 on an A100? -----------------------------------------------------
 ex4_gpu = hardware.get("NVIDIA A100 80GB SXM")
@@ -139,10 +141,11 @@ ex4_best_gamma = max(ex4_gammas, key=_ex4)
 ex4_best_speedup = _ex4(ex4_best_gamma)
 ex4_batch1_speedup = speculative.speedup_at_batch(ex4_model, ex4_gpu, 1, ex4_context, ex4_alpha, ex4_gamma, 0.0,
                                                   ex4_dtype, ex4_dtype)
-claim("the plain step at batch 128 is memory-bound on the A100", _ex4_plain.is_memory_bound(ex4_gpu))
-claim("the verify step at batch 128 with gamma 4 is compute-bound", not _ex4_verify.is_memory_bound(ex4_gpu))
-claim("at gamma 4 speculation is slower than plain decoding", ex4_speedup < 1)
-claim("a shorter draft still pays", ex4_best_gamma < ex4_gamma and ex4_best_speedup > 1)
+ex4_tokens_past_ridge = claim("128 x (gamma + 1) tokens are far past (over three times) the A100's ridge",
+                              ex4_tokens > 3 * ex4_ridge)
+ex4_plain_memory_bound = claim("the plain step at batch 128 is memory-bound on the A100", _ex4_plain.is_memory_bound(ex4_gpu))
+ex4_verify_compute_bound = claim("the verify step at batch 128 with gamma 4 is compute-bound", not _ex4_verify.is_memory_bound(ex4_gpu))
+ex4_gamma4_slower = claim("at gamma 4 speculation is slower than plain decoding", ex4_speedup < 1)
 # The chapter quotes large-batch gains on the per-operator bound first (matmuls and attention each at
 # their own roof, one after the other), then the whole step.
 ex4_speedup_op = speculative.speedup_at_batch(ex4_model, ex4_gpu, ex4_batch, ex4_context, ex4_alpha, ex4_gamma, 0.0,
@@ -151,8 +154,10 @@ ex4_best_gamma_op = max(ex4_gammas, key=lambda g: speculative.speedup_at_batch(
     ex4_model, ex4_gpu, ex4_batch, ex4_context, ex4_alpha, g, 0.0, ex4_dtype, ex4_dtype, per_operator=True))
 ex4_best_speedup_op = speculative.speedup_at_batch(ex4_model, ex4_gpu, ex4_batch, ex4_context, ex4_alpha,
                                                    ex4_best_gamma_op, 0.0, ex4_dtype, ex4_dtype, per_operator=True)
-claim("per operator too, gamma 4 is slower than plain decoding and a shorter draft pays",
-      ex4_speedup_op < 1 and ex4_best_gamma_op < ex4_gamma and ex4_best_speedup_op > 1)
+ex4_op_slower = claim("per operator too, gamma 4 is slower than plain decoding", ex4_speedup_op < 1)
+ex4_shorter_draft_pays = claim("a shorter draft still pays, per operator and on the whole step",
+                               ex4_best_gamma_op < ex4_gamma and ex4_best_speedup_op > 1
+                               and ex4_best_gamma < ex4_gamma and ex4_best_speedup > 1)
 ex4_gamma_low, ex4_gamma_high = ex4_gammas[0], ex4_gammas[-1]
 
 # ---- 5.5 Measure what verifying k tokens costs (bench: verify) --------------------------------------
@@ -186,11 +191,12 @@ ex5_prefill_ratio = (roofline.prefill(ex5_model, ex5_prefill_prompt, ex5_dtype, 
 ex5_verify_ratio_512 = (speculative.verify_step(ex5_model, 1, 0, ex5_prefill_prompt, ex5_dtype, ex5_dtype)
                         .time_s(ex5_gpu) / speculative.verify_step(ex5_model, 1, 0, 1, ex5_dtype, ex5_dtype)
                         .time_s(ex5_gpu))
-claim("every pass the exercise reads, up to 128 tokens, is memory-bound on the H100",
-      all(_ex5_step(k).is_memory_bound(ex5_gpu) for k in ex5_tokens) and ex5_knee > ex5_k_big)
-claim("8 tokens cost within 1 % of one", ex5_ratio_8 < 1.01)
-claim("the prefill section's pass (head for the last token) predicts less growth than a verify pass",
-      ex5_prefill_ratio < ex5_verify_ratio_512)
+ex5_all_below_knee = claim("8 tokens cost within 1 % of one, and every pass up to 128 tokens is memory-bound on the "
+                           "H100, below the knee", ex5_ratio_8 < 1.01
+                           and all(_ex5_step(k).is_memory_bound(ex5_gpu) for k in range(1, ex5_k_big + 1))
+                           and ex5_knee > ex5_k_big)
+ex5_prefill_differs = claim("the prefill section's pass (head for the last token) predicts less growth than a verify pass",
+                            ex5_prefill_ratio < ex5_verify_ratio_512)
 
 
 def commands() -> str:
