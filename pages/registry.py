@@ -43,11 +43,17 @@ def load(name: str) -> ModuleType:
     return importlib.import_module(f"pages.{name}")
 
 
+def declares(name: str, attribute: str) -> bool:
+    """Whether pages/<name>.py assigns `attribute` at module level (read, not imported)."""
+    path = ROOT / "pages" / f"{name}.py"
+    return path.is_file() and re.search(rf"^{attribute}\b.*=", path.read_text(encoding="utf-8"), re.M) is not None
+
+
 def cited_modules(page: str) -> list[str]:
     """The page modules (those declaring a PAGE) a page cites: `#!val ch1.x`, `from pages import ch1`."""
     found = _CITED.findall((DOCS / page).read_text(encoding="utf-8"))
     names = [name.strip() for val, imported in found for name in ([val] if val else imported.split(","))]
-    return [name for name in dict.fromkeys(names) if hasattr(load(name), "PAGE")]
+    return [name for name in dict.fromkeys(names) if declares(name, "PAGE")]
 
 
 def page_modules() -> list[str]:
@@ -56,7 +62,7 @@ def page_modules() -> list[str]:
 
 
 def exercise_modules() -> list[ModuleType]:
-    return [module for module in map(load, page_modules()) if hasattr(module, "EXERCISES")]
+    return [load(name) for name in page_modules() if declares(name, "EXERCISES")]
 
 
 def committed_figures() -> dict:

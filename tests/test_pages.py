@@ -145,3 +145,31 @@ def test_claim():
     assert claim("two is even", 2 % 2 == 0).statement == "two is even"
     with pytest.raises(ClaimFailed, match="no longer true: three is even"):
         claim("three is even", 3 % 2 == 0)
+
+
+def unnamed_claims(source: str) -> list[int]:
+    """Lines of claim(...) calls that are not the value of a module-level assignment."""
+    import ast
+
+    tree = ast.parse(source)
+    named = {id(node.value) for node in tree.body if isinstance(node, ast.Assign)}
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and getattr(node.func, "id", None) == "claim" and id(node) not in named]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_claim_is_named_at_module_level(name):
+    """A claim has an id (its name) so that its sentence can cite it."""
+    assert unnamed_claims((ROOT / "pages" / f"{name}.py").read_text(encoding="utf-8")) == []
+
+
+def test_every_claim_is_cited_by_exactly_one_sentence():
+    assert registry.claim_problems() == []
+
+
+def test_the_citation_check_sees_an_uncited_claim_and_an_unnamed_one(monkeypatch):
+    from pages import authoring
+
+    monkeypatch.setattr(authoring, "extra", claim("an extra claim no sentence makes", True), raising=False)
+    assert any("authoring.extra" in problem for problem in registry.claim_problems())
+    assert unnamed_claims('claim("a", True)\nx = claim("b", True)\ndef f():\n    y = claim("c", True)\n') == [1, 4]
