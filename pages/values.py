@@ -19,6 +19,7 @@ import types
 import xml.etree.ElementTree as etree
 
 from latex2mathml.converter import convert
+from markdown.util import AtomicString
 
 log = logging.getLogger("mkdocs.plugins.pages")
 
@@ -64,7 +65,7 @@ def render(source: str) -> str:
 def _failed(source: str, error: Exception) -> etree.Element:
     log.warning("value `#!val %s` failed: %s: %s", source, type(error).__name__, error)
     element = etree.Element("span", {"class": "value-error", "role": "alert"})
-    element.text = f"[{source}: {type(error).__name__}: {error}]"
+    element.text = AtomicString(f"[{source}: {type(error).__name__}: {error}]")
     return element
 
 
@@ -75,7 +76,7 @@ def format_value(src: str, language: str, class_name: str, md) -> etree.Element:
     except Exception as error:  # noqa: BLE001 - any failure is reported in place, never swallowed
         return _failed(src, error)
     element = etree.Element("span", {"class": class_name})
-    element.text = text
+    element.text = AtomicString(text)  # atomic: never parsed again as Markdown or HTML
     return element
 
 
@@ -92,7 +93,7 @@ def format_claim(src: str, language: str, class_name: str, md) -> etree.Element:
         return _failed(src, error)
     element = etree.Element("span", {"class": class_name, "title": f"Checked when the site is built: {found}",
                                      "aria-hidden": "true"})
-    element.text = "✓"
+    element.text = AtomicString("✓")
     return element
 
 

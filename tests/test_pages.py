@@ -173,3 +173,22 @@ def test_the_citation_check_sees_an_uncited_claim_and_an_unnamed_one(monkeypatch
     monkeypatch.setattr(authoring, "extra", claim("an extra claim no sentence makes", True), raising=False)
     assert any("authoring.extra" in problem for problem in registry.claim_problems())
     assert unnamed_claims('claim("a", True)\nx = claim("b", True)\ndef f():\n    y = claim("c", True)\n') == [1, 4]
+
+
+def test_a_value_is_atomic_text_never_markdown_or_html(monkeypatch):
+    """A device name from a results file reaches the page as text: no element, no attribute, no
+    block (issue 23: `#!val` output was parsed again, and attr_list attached event handlers)."""
+    import markdown
+
+    from pages import ch1
+
+    payload = 'X <img src=x onerror=alert(1)> _x_{: tabindex=1 autofocus onfocus=alert(2) } **b**\n# H\n!!! note'
+    monkeypatch.setattr(ch1, "hostile", payload, raising=False)
+    md = markdown.Markdown(extensions=["attr_list", "admonition", "pymdownx.inlinehilite"], extension_configs={
+        "pymdownx.inlinehilite": {"custom_inline": [{"name": "val", "class": "value", "format": values.format_value}]}})
+    html = md.convert("The device `#!val ch1.hostile` is here.")
+    import re
+
+    assert not re.search(r"<[^>]*\bon\w+=", html), html  # no tag carries an event handler
+    assert "<img" not in html and "<em" not in html and "<h1" not in html and "admonition" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
