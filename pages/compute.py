@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import multiprocessing
 import os
 import time
 import traceback
@@ -51,6 +52,8 @@ def run_pages(pages: list[str], jobs: int = 1, live: bool = False) -> list[PageR
         _live(live)
         runs = [run_page(page) for page in order]
     else:
-        with ProcessPoolExecutor(jobs, initializer=_live, initargs=(live,)) as pool:
+        # spawned, not forked: a fork of a process whose torch or OpenMP threads ran can hang
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_live,
+                                 initargs=(live,)) as pool:
             runs = list(pool.map(run_page, order))
     return sorted(runs, key=lambda run: pages.index(run.page))
