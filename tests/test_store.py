@@ -1,0 +1,94 @@
+"""The store (pages/store.py): a call is computed once per version of its code, an entry that lies
+or is damaged is computed again, `off` stores nothing, and compute evicts what no page used."""
+
+import logging
+import os
+import pickle
+import time
+
+import pytest
+
+from pages import store
+from snippets import roofline
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path))
+    monkeypatch.delenv("COURSE_LIVE", raising=False)
+    return tmp_path
+
+
+def counted(calls: list):
+    def ridge(x: float) -> float:
+        calls.append(x)
+        return x * 2
+    return ridge
+
+
+def test_a_call_is_computed_once_then_read(folder):
+    calls = []
+    fn = counted(calls)
+    assert store.cached(fn, 3.0) == 6.0 and store.cached(fn, 3.0) == 6.0
+    assert calls == [3.0] and len(list(folder.glob("*.pickle"))) == 1
+    assert store.cached(fn, 4.0) == 8.0 and calls == [3.0, 4.0]  # other arguments, another entry
+
+
+def test_off_stores_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_CACHE", "off")
+    calls = []
+    store.cached(counted(calls), 1.0)
+    store.cached(counted(calls), 1.0)
+    assert calls == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "another key", "not a pair"])
+def test_an_entry_that_lies_or_is_damaged_is_computed_again_with_a_note(folder, damage, caplog):
+    calls = []
+    fn = counted(calls)
+    store.cached(fn, 5.0)
+    (entry,) = folder.glob("*.pickle")
+    data = {"truncated": entry.read_bytes()[:7], "another key": pickle.dumps(("0" * 32, "<svg>wrong</svg>")),
+            "not a pair": pickle.dumps("a string")}[damage]
+    entry.write_bytes(data)
+    with caplog.at_level(logging.INFO, logger="mkdocs.plugins.store"):
+        assert store.cached(fn, 5.0) == 10.0
+    assert calls == [5.0, 5.0]
+    assert entry.name in caplog.text  # the note names the file
+
+
+def test_a_live_call_is_measured_again_only_when_asked(folder, monkeypatch):
+    calls = []
+    fn = counted(calls)
+    store.cached(fn, 1.0, live=True)
+    store.cached(fn, 1.0, live=True)
+    monkeypatch.setenv("COURSE_LIVE", "1")
+    store.cached(fn, 1.0, live=True)
+    assert calls == [1.0, 1.0]
+
+
+def test_the_key_follows_the_code_the_function_imports():
+    closure = store.closure("vis.chapter1")
+    assert "snippets.roofline" in closure and "pages.ch1" not in closure  # figures don't depend on pages
+    assert "snippets.roofline" not in store.closure("snippets.units")
+    assert store.imported_modules("from vis import chapter1, svg as s\nimport snippets.roofline\n") >= {
+        "vis", "vis.chapter1", "vis.svg", "snippets.roofline"}
+
+
+def test_an_edit_changes_the_keys_of_exactly_the_calls_that_import_it(monkeypatch):
+    before = {m: store.code_digest(m) for m in ("vis.chapter1", "snippets.units")}
+    real = store.file_facts
+    edited = store.module_file("snippets.roofline")
+    monkeypatch.setattr(store, "file_facts", lambda path: (b"edited", real(path)[1]) if path == edited else real(path))
+    assert store.code_digest("vis.chapter1") != before["vis.chapter1"]
+    assert store.code_digest("snippets.units") == before["snippets.units"]
+    assert roofline  # (the module whose edit is simulated)
+
+
+def test_evict_removes_what_was_neither_read_nor_written(folder):
+    old, kept = folder / "old.pickle", folder / "kept.pickle"
+    old.write_bytes(b"x")
+    kept.write_bytes(b"x")
+    since = time.time() + 5
+    os.utime(kept, (since + 1, since + 1))
+    assert store.evict(folder, since) == 1 and not old.exists() and kept.exists()
