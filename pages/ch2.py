@@ -216,10 +216,12 @@ DEMO_PROMPT, DEMO_NEW, DEMO_REPEATS = 16, 64, 3
 
 
 def measure_demo():
-    """Run the demonstration: a few seconds on a CPU."""
-    from snippets.transformer import TransformerConfig, cache_demo
+    """Run the demonstration: a few seconds on a CPU, on one thread: the build runs a page per core,
+    and torch's threads fighting over two cores ran it 25x slower than one thread."""
+    from snippets.transformer import TransformerConfig, cache_demo, torch_threads
 
-    return cache_demo(TransformerConfig(**DEMO), DEMO_PROMPT, DEMO_NEW, repeats=DEMO_REPEATS)
+    with torch_threads(1):
+        return cache_demo(TransformerConfig(**DEMO), DEMO_PROMPT, DEMO_NEW, repeats=DEMO_REPEATS)
 
 
 # The stored measurement, the one a build shows; its claims are asserted below. Read without

@@ -212,19 +212,8 @@ def torch_threads(n: int):
 def cache_demo(cfg: TransformerConfig, prompt_tokens: int, new_tokens: int, batch: int = 1,
                seed: int = 0, device="cpu", dtype=torch.float32, repeats: int = 3) -> CacheDemo:
     """Run both generations `repeats` times (interleaved, so a noisy moment hits both alike) and
-    compare tokens, logits, time per step (the median of the repeats) and cache bytes.
-
-    On the CPU it runs on one thread: in a process that has also used numpy (a site build),
-    torch's thread pool and BLAS's spinning threads fight over the cores, and a 2-core machine
-    ran this 25x slower with two threads than with one.
-    """
-    if torch.device(device).type == "cpu":
-        with torch_threads(1):
-            return _cache_demo(cfg, prompt_tokens, new_tokens, batch, seed, device, dtype, repeats)
-    return _cache_demo(cfg, prompt_tokens, new_tokens, batch, seed, device, dtype, repeats)
-
-
-def _cache_demo(cfg, prompt_tokens, new_tokens, batch, seed, device, dtype, repeats) -> CacheDemo:
+    compare tokens, logits, time per step (the median of the repeats) and cache bytes. It runs on
+    torch's thread settings as the caller left them (see torch_threads)."""
     from snippets.kv_cache import mha_elements_per_token
 
     require_positive_int("repeats", repeats)
