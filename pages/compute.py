@@ -32,6 +32,9 @@ def run_page(page: str) -> PageRun:
             with contextlib.redirect_stdout(out):
                 exec(compile(block.code, f"<code block: {page} {block.id}>", "exec"), {"__name__": "__main__"})
             outputs[block.id] = out.getvalue()
+            if "<svg" in outputs[block.id] and not block.html:
+                raise ValueError(f'block {block.id} prints a figure but is not marked html="true": Markdown would '
+                                 "mangle it")
         except Exception:  # noqa: BLE001 - reported with its page and block
             errors[block.id] = traceback.format_exc()
     return PageRun(page, outputs, errors, time.perf_counter() - start)

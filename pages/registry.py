@@ -77,6 +77,7 @@ class Block:
     page: str
     id: str
     code: str
+    html: bool  # html="true": its output is HTML (a figure), not Markdown
 
 
 def expand_listing(line: str) -> str:
@@ -94,7 +95,8 @@ def blocks(page: str) -> list[Block]:
     for match in _FENCE.finditer((DOCS / page).read_text(encoding="utf-8")):
         lines = [line.removeprefix(match["indent"]) for line in match["code"].splitlines()]
         code = "".join(expand_listing(line) if line.startswith("--8<--") else line + "\n" for line in lines)
-        found.append(Block(page, re.search(r'\bid="([^"]+)"', match["options"]).group(1), code))
+        options = match["options"]
+        found.append(Block(page, re.search(r'\bid="([^"]+)"', options).group(1), code, 'html="true"' in options))
     return found
 
 

@@ -192,3 +192,11 @@ def test_a_value_is_atomic_text_never_markdown_or_html(monkeypatch):
     assert not re.search(r"<[^>]*\bon\w+=", html), html  # no tag carries an event handler
     assert "<img" not in html and "<em" not in html and "<h1" not in html and "admonition" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_a_figure_block_not_marked_html_fails(tmp_path, monkeypatch):
+    page = tmp_path / "p.md"
+    page.write_text('```python exec="on" id="fig"\nprint("<svg role=\\"img\\"></svg>")\n```\n', encoding="utf-8")
+    monkeypatch.setattr(registry, "DOCS", tmp_path)
+    run = compute.run_page("p.md")
+    assert 'not marked html="true"' in run.errors["fig"]
