@@ -2,7 +2,7 @@
 
 Each page starts by freezing the objects alive so far (gc.freeze), so a collection walks only what
 the page allocates. Measured on the 2-core dev machine, Python 3.11.7, warm store: a strict build
-takes DELTA less CPU time with it. `mkdocs build` exits frozen (its exit skips a last walk);
+takes about 0.6 s less CPU with it (medians of three: 3.5 s against 4.1 s, on a loaded machine). `mkdocs build` exits frozen (its exit skips a last walk);
 `mkdocs serve` unfreezes after each build.
 """
 
