@@ -6,14 +6,7 @@ import numpy as np
 
 from snippets import hardware, kv_cache, models, roofline
 from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
-
-
-def integer_axis(axis) -> None:
-    """Label a log axis with plain integers (1, 10, 100), never 10^0 or 1.0."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
-    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else ""))
-    axis.set_minor_formatter(NullFormatter())
+from vis.svg import plain_log_axis as integer_axis
 
 
 def memory_bandwidth_bottleneck(accelerator: str, model: str, dtype: str, prompt_tokens: int) -> str:

@@ -6,8 +6,7 @@ import numpy as np
 
 from snippets import hardware, kv_cache, models, roofline
 from snippets.units import GiB, KiB
-from vis.chapter1 import integer_axis
-from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
+from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, plain_log_axis, to_svg
 
 KIND_COLOURS = {"MHA": ORANGE, "GQA": BLUE, "MLA": GREEN}
 SIZE_MODELS = ("Llama-2-7B", "Llama-3.1-8B", "Qwen2.5-7B", "Gemma-2-9B", "Llama-3.1-70B", "DeepSeek-V3")
@@ -83,7 +82,7 @@ def max_batch_vs_context(accelerator: str, names: tuple[str, ...], weight_dtype:
                 ax.loglog(ctx, batch, color=colour, linestyle=style, label=f"{name}, {kv_dtype} cache")
         ax.set_xlabel("context length per sequence (tokens)")
         ax.set_ylabel("largest batch that fits")
-        integer_axis(ax.yaxis)
+        plain_log_axis(ax.yaxis)
         ax.legend(fontsize=7)
         ax.set_title(f"{gpu.name}, {weight_dtype} weights, activations ignored", loc="left", fontsize=10)
         return to_svg(

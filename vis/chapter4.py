@@ -5,11 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from snippets import hardware, kv_cache, models, quant_formats, quant_measurements
-from vis.chapter1 import integer_axis
-from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
+from vis.svg import (
+    BLUE,
+    GREY,
+    INK,
+    ORANGE,
+    course_style,
+    dtype_colour,
+    new_figure,
+    plain_log_axis,
+    to_svg,
+)
 
-FORMAT_COLOURS = {"bf16": GREY, "int8-channel": BLUE, "fp8-tensor": PURPLE, "int4-g128": GREEN,
-                  "int4-g64": GREEN, "int4-g32": ORANGE}
+FORMAT_COLOURS = {name: dtype_colour(name) for name in
+                  ("bf16", "int8-channel", "fp8-tensor", "int4-g128", "int4-g64", "int4-g32")}
 
 
 def bound_vs_measured(names: tuple[str, ...]) -> str:
@@ -67,7 +76,7 @@ def ridges(accelerator: str, formats: tuple[str, ...], rows: int, cols: int) -> 
                         ha="center", fontsize=8, color=INK)
         ax.set_xlabel("batch (sequences decoded together)")
         ax.set_ylabel("attainable TFLOP/s (weight matmuls)")
-        integer_axis(ax.xaxis)
+        plain_log_axis(ax.xaxis)
         ax.legend(fontsize=7, loc="lower right")
         ax.set_title(f"{gpu.name}, a {rows:,} x {cols:,} weight matrix: the dot marks each format's critical batch",
                      loc="left", fontsize=9)
@@ -117,14 +126,15 @@ def max_batch_kv(accelerator: str, model: str, weight_dtype: str, kv_dtypes: tup
         fig = new_figure(7.0, 3.6)
         ax = fig.add_subplot()
         last = {}
-        for kv_dtype, colour in zip(kv_dtypes, (GREY, BLUE, GREEN)):
+        for kv_dtype in kv_dtypes:
+            colour = dtype_colour(kv_dtype)
             fits = [kv_cache.max_batch(m, gpu, int(c), weight_dtype, kv_dtype) for c in ctx]
             last[kv_dtype] = fits[-1]
             ax.loglog(ctx, [b if b >= 1 else np.nan for b in fits], color=colour, label=f"{kv_dtype} cache")
         ax.set_xlabel("context per sequence (tokens)")
         ax.set_ylabel("largest batch that fits")
-        integer_axis(ax.xaxis)
-        integer_axis(ax.yaxis)
+        plain_log_axis(ax.xaxis)
+        plain_log_axis(ax.yaxis)
         ax.legend(fontsize=8)
         ax.set_title(f"{m.name}, {weight_dtype} weights, on the {gpu.name} (activations ignored)", loc="left",
                      fontsize=9)

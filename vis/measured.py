@@ -16,7 +16,19 @@ import numpy as np
 from snippets import calibration
 from snippets import results as res
 from snippets.report import slug
-from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, load_matplotlib, new_figure, to_svg
+from vis.svg import (
+    BLUE,
+    GREEN,
+    GREY,
+    INK,
+    ORANGE,
+    PURPLE,
+    course_style,
+    load_matplotlib,
+    new_figure,
+    plain_log_axis,
+    to_svg,
+)
 
 #: Results text is data, not markup: no mathtext for `$...$`, no LaTeX.
 _PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
@@ -108,8 +120,6 @@ def standalone_svg(svg: str) -> str:
 
 def decode_vs_prediction(doc: dict, name: str | None = None) -> str:
     """Measured decode step time vs batch, per mode, beside chapter 1's roofline bound."""
-    from matplotlib.ticker import ScalarFormatter
-
     rows = doc["decode"]
     first = rows[0]
     with course_style(), load_matplotlib().rc_context(_PLAIN_TEXT):
@@ -126,9 +136,8 @@ def decode_vs_prediction(doc: dict, name: str | None = None) -> str:
                     label="roofline bound (chapter 1)")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_minor_formatter(ScalarFormatter())
+        plain_log_axis(ax.xaxis)
+        plain_log_axis(ax.yaxis)
         ax.set_xlabel("batch size (sequences)")
         ax.set_ylabel("ms per decode step")
         ax.legend(fontsize=8)
