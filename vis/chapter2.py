@@ -23,7 +23,7 @@ def bytes_per_token(dtype: str) -> str:
         for y, (m, v) in enumerate(zip(ms, values)):
             ax.text(v, y, f" {v:,.0f} ({m.n_layers}×{m.n_kv_heads if m.attention_kind != 'MLA' else 1}"
                     f"×{m.head_dim if m.attention_kind != 'MLA' else m.kv_lora_rank + m.qk_rope_head_dim})",
-                    va="center", fontsize=7, color=INK)
+                    va="center", fontsize=8, color=INK)
         ax.set_xscale("log")
         ax.set_xlim(min(values) / 1.5, max(values) * 8)
         ax.tick_params(axis="y", labelsize=8)
@@ -58,7 +58,9 @@ def cache_vs_context(accelerator: str, names: tuple[str, ...], dtype: str) -> st
                 fontsize=8, color=INK)
         ax.set_xlabel("context length (tokens)")
         ax.set_ylabel(f"KV cache of one sequence (GiB, {dtype})")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.set_title(f"One sequence's KV cache grows in proportion to its context ({dtype})", loc="left",
+                     fontsize=10)
         return to_svg(
             fig, "cache-vs-context", f"KV-cache size of one sequence vs context, against the {gpu.name}'s memory",
             "Log-log lines, one per model, growing linearly with context up to each model's maximum, except "
@@ -83,7 +85,7 @@ def max_batch_vs_context(accelerator: str, names: tuple[str, ...], weight_dtype:
         ax.set_xlabel("context length per sequence (tokens)")
         ax.set_ylabel("largest batch that fits")
         plain_log_axis(ax.yaxis)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8)
         ax.set_title(f"{gpu.name}, {weight_dtype} weights, activations ignored", loc="left", fontsize=10)
         return to_svg(
             fig, "max-batch-vs-context", f"Largest batch vs context on the {gpu.name}",

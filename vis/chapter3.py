@@ -38,7 +38,7 @@ def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], 
                 tb = roofline.decode_step(m, b, context, dtype, dtype).time_s(gpu)
                 ax.plot([b / tb], [1 / tb], "o", color=colour, markersize=4)
                 ax.annotate(f"B={b:,}", (b / tb, 1 / tb), textcoords="offset points", xytext=(4, 4),
-                            fontsize=7, color=INK)
+                            fontsize=8, color=INK)
         if measured:
             batch, seconds = (np.array(v) for v in zip(*measured))
             bound = np.array([roofline.decode_step(m, int(b), measured_context, dtype, dtype).time_s(gpu) for b in batch])
@@ -46,9 +46,8 @@ def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], 
                 ax.plot([b / t, b / tb], [1 / t, 1 / tb], color=GREEN, linewidth=0.8)
             ax.plot(batch / bound, 1 / bound, "o", color=GREEN, markersize=3)
             ax.plot(batch / seconds, 1 / seconds, "s", color=GREEN, markerfacecolor="none", markersize=6,
-                    markeredgewidth=1.4, label=f"{measured_label}, {measured_context:,} tokens (line to its bound)")
-            ax.annotate(f"B={batch[-1]:,} measured", (batch[-1] / seconds[-1], 1 / seconds[-1]),
-                        textcoords="offset points", xytext=(-6, -4), ha="right", va="top", fontsize=7, color=INK)
+                    markeredgewidth=1.4, label=f"{measured_label}, {measured_context:,} tokens, batch {batch[0]:,} to {batch[-1]:,} "
+                    "(line to its bound)")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(1 / reading_tpot_s / 2, ax.get_ylim()[1] * 1.6)  # room above batch 1's label
@@ -109,7 +108,7 @@ def request_timeline(s: serving.Served, admitted: float, steps_waited: int) -> s
         ax.set_yticks([])
         ax.grid(axis="y", visible=False)
         ax.set_xlabel(f"ms since request {r.id} arrived ({r.prompt_tokens:,}-token prompt, {r.output_tokens} tokens out)")
-        ax.legend(fontsize=7, loc="upper right", ncol=3, bbox_to_anchor=(1, 1.22))
+        ax.legend(fontsize=8, loc="upper right", ncol=3, bbox_to_anchor=(1, 1.22))
         return to_svg(
             fig, "serving-request-timeline", "One request's timeline, with TTFT, TPOT and ITL marked",
             f"A request waits {(admitted - t0) * 1e3:.0f} ms "
@@ -152,7 +151,7 @@ def slot_timelines(static: SlotPanel, continuous: SlotPanel) -> str:
                          loc="left", fontsize=9)
             ax.set_ylabel("slot")
             ax.set_yticks(range(panel.slots))
-            ax.tick_params(axis="y", labelsize=7)
+            ax.tick_params(axis="y", labelsize=8)
             ax.grid(axis="y", visible=False)
             ax.set_ylim(panel.slots - 0.5, -0.5)
         axes[-1].set_xlabel("step")
@@ -187,7 +186,7 @@ def goodput_vs_rate(sweep: dict[str, list[tuple[float, tuple[float, ...], tuple[
                 ax.plot(rates, values.mean(axis=1), "o-", color=colour, markersize=3, label=name if ax is left else None)
         for ax in (left, right):
             ax.axvline(ceiling_rps, color=INK, linestyle="-.", linewidth=1)
-        left.text(ceiling_rps, 2, " compute\n ceiling", fontsize=7)
+        left.text(ceiling_rps, 2, " compute\n ceiling", fontsize=8)
         right.axhline(percentile, color=INK, linestyle="--", linewidth=1)
         right.text(rates[0], percentile + 2, f"{percentile:g} % on target", fontsize=8)
         left.set_xlabel("arrival rate (requests/s)")
@@ -195,7 +194,7 @@ def goodput_vs_rate(sweep: dict[str, list[tuple[float, tuple[float, ...], tuple[
         right.set_xlabel("arrival rate (requests/s)")
         right.set_ylabel("requests meeting both targets (%)")
         right.set_ylim(0, 105)
-        left.legend(fontsize=7, loc="upper left")
+        left.legend(fontsize=8, loc="upper left")
         fig.suptitle(f"{setting}; targets: TTFT ≤ {ttft_target_s:g} s and TPOT ≤ {tpot_target_s * 1e3:.0f} ms; "
                      f"band: lowest to highest of {len(points[0][1])} seeds", fontsize=9)
 
@@ -236,7 +235,7 @@ def step_time_vs_chunk(accelerator: str, model: str, dtype: str, batch: int, con
                   label="decode + longest chunk")
         left.axhline(alone, color=BLUE, linestyle="--", linewidth=1, label=f"decode alone, {alone:.1f} ms")
         left.axvline(knee, color=GREY, linestyle=":", linewidth=1)
-        left.text(knee * 1.1, alone * 3, f"first chunk\ncompute-bound\nfrom C = {knee:,}", fontsize=7)
+        left.text(knee * 1.1, alone * 3, f"first chunk\ncompute-bound\nfrom C = {knee:,}", fontsize=8)
         left.set_ylabel("step time = longest gap (ms)")
         right.plot(chunks, [sum(chunk_ms(c)) for c in chunks], "o-", color=GREEN, markersize=3)
         right.set_ylabel(f"prefill of the {prompt:,}-token prompt (ms)")
@@ -246,7 +245,7 @@ def step_time_vs_chunk(accelerator: str, model: str, dtype: str, batch: int, con
             plain_log_axis(ax.xaxis)
         left.set_yscale("log")
         plain_log_axis(left.yaxis)
-        left.legend(fontsize=7, loc="upper left")
+        left.legend(fontsize=8, loc="upper left")
         fig.suptitle(f"{m.name}, {dtype}, {gpu.name}: batch {batch} decoding at {context:,} tokens while "
                      f"a {prompt:,}-token prompt is prefilled", fontsize=9)
         totals = [sum(chunk_ms(c)) for c in chunks]

@@ -31,20 +31,20 @@ def bound_vs_measured(names: tuple[str, ...]) -> str:
         fig = new_figure(7.0, 3.6)
         ax = fig.add_subplot()
         y = np.arange(len(rows))[::-1]
-        ax.barh(y + 0.2, bounds, height=0.38, color=GREY, label="roofline bound (datasheet bandwidth)")
+        ax.barh(y + 0.2, bounds, height=0.38, color=GREY, alpha=0.45)  # the bound: datasheet bandwidth
         ax.barh(y - 0.2, [r.tokens_per_s for r in rows], height=0.38,
-                color=[FORMAT_COLOURS[r.format] for r in rows], label="measured (published)")
+                color=[FORMAT_COLOURS[r.format] for r in rows])
         for yy, r, b in zip(y, rows, bounds):
-            ax.text(b, yy + 0.2, f" {b:,.0f}", va="center", fontsize=8, color=INK)
-            ax.text(r.tokens_per_s, yy - 0.2, f" {r.tokens_per_s:,.0f} ({r.tokens_per_s / b:.0%} of the bound)",
+            ax.text(b, yy + 0.2, f" bound {b:,.0f}", va="center", fontsize=8, color=INK)
+            ax.text(r.tokens_per_s, yy - 0.2, f" measured {r.tokens_per_s:,.0f} ({r.tokens_per_s / b:.0%} of the bound)",
                     va="center", fontsize=8, color=INK)
         ax.set_yticks(y, [f"{r.technique}\n({r.format})" for r in rows])
         ax.set_xlim(0, max(bounds) * 1.45)
         ax.grid(axis="y", visible=False)
         ax.set_xlabel("tokens/s at batch 1")
-        ax.legend(fontsize=8, loc="lower right")
         limit = f", power limited to {rows[0].power_limit_W:g} W" if rows[0].power_limit_W else ""
-        ax.set_title(f"{rows[0].model} on an {gpu}{limit}", loc="left", fontsize=10)
+        ax.set_title(f"Published tokens/s against the roofline bound\n{rows[0].model} on an {gpu}{limit}",
+                     loc="left", fontsize=9)
         return to_svg(
             fig, "quant-bound-vs-measured", f"Roofline bound vs published tokens/s per weight format, {rows[0].model}",
             "Pairs of horizontal bars, one pair per format: the bound grows as the bytes per weight shrink, the "
@@ -77,7 +77,7 @@ def ridges(accelerator: str, formats: tuple[str, ...], rows: int, cols: int) -> 
         ax.set_xlabel("batch (sequences decoded together)")
         ax.set_ylabel("attainable TFLOP/s (weight matmuls)")
         plain_log_axis(ax.xaxis)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=8, loc="lower right")
         ax.set_title(f"{gpu.name}, a {rows:,} x {cols:,} weight matrix: the dot marks each format's critical batch",
                      loc="left", fontsize=9)
         return to_svg(

@@ -46,7 +46,7 @@ def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int
                     textcoords="offset points", xytext=(6, 8), fontsize=8)
         ax.axvline(knee, color=GREY, linestyle=":", linewidth=1)
         ax.text(knee * 1.08, one * 0.6, f"compute-bound from\nk = {knee:,} (ridge {ridge:.0f} FLOP/byte)",
-                fontsize=7.5, ha="left", va="top")
+                fontsize=8, ha="left", va="top")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(compute[0] * 0.8, bound[-1] * 1.5)
@@ -54,7 +54,7 @@ def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int
         plain_log_axis(ax.yaxis)
         ax.set_xlabel("tokens verified in one forward pass, k (log)")
         ax.set_ylabel("time per forward pass (ms, log)")
-        ax.legend(fontsize=7.5, loc="lower right")
+        ax.legend(fontsize=8, loc="lower right")
         ax.set_title(f"{m.name}, {dtype}, {gpu.name}: one sequence, {context:,} tokens cached",
                      loc="left", fontsize=10)
         return to_svg(
@@ -87,7 +87,7 @@ def speedup_heatmap(alphas: tuple[float, ...], gammas: tuple[int, ...], draft_co
                 r, g, b, _alpha = cmap(norm(grid[i, j]))
                 light = 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45
                 text = f"{grid[i, j]:.2f}" + ("" if grid[i, j] >= 1 else "↓")
-                ax.text(j, i, text, ha="center", va="center", fontsize=7, color=DARK_TEXT if light else LIGHT_TEXT)
+                ax.text(j, i, text, ha="center", va="center", fontsize=8, color=DARK_TEXT if light else LIGHT_TEXT)
             best = gammas.index(speculative.best_gamma(a, draft_cost, max(gammas)))
             ax.add_patch(Rectangle((best - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=ORANGE, linewidth=2))
         ax.set_xticks(range(len(gammas)), [str(g) for g in gammas])
@@ -147,7 +147,7 @@ def speedup_vs_batch(accelerator: str, model: str, drafter: str, dtype: str, con
         ax.set_ylim(0, None)
         ax.set_xlabel("batch: sequences decoding together (log)")
         ax.set_ylabel("speedup over plain decoding")
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=8, loc="lower left")
         ax.set_title(f"{m.name} + {d.name} drafter (c = {c:.3f} at batch 1), {dtype}, {gpu.name}: α = {alpha}",
                      loc="left", fontsize=9)
         short_evens = ", ".join(f"γ = {g}: {evens[(short, g, True)]:,}" if evens[(short, g, True)] else

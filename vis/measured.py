@@ -89,7 +89,7 @@ def measured_roofline(doc: dict, name: str | None = None) -> str:
         ax.set_xlabel("arithmetic intensity (FLOP/byte)")
         ax.set_ylabel("TFLOP/s")
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=8, loc="lower right")
         ax.set_title(device["name"], loc="left")
         decode = doc["decode"][0] if doc["decode"] else None
         what = (f"decode steps of a {decode['model']}-shaped model at {decode['context']:,} tokens of context"
@@ -174,7 +174,7 @@ def predicted_vs_measured(doc: dict, name: str | None = None) -> str:
             ax.plot([lo, hi], [lo, hi], color=INK, linestyle="--", linewidth=1, label="measured = predicted")
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.legend(fontsize=7, loc="upper left")
+            ax.legend(fontsize=8, loc="upper left")
         else:
             ax.text(0.5, 0.5, "; ".join(notes) or "nothing to calibrate", ha="center", va="center",
                     transform=ax.transAxes, fontsize=8, wrap=True)
