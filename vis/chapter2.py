@@ -140,7 +140,8 @@ def measured_generation(demo, model) -> str:
             ("without cache", demo.uncached_s, demo.uncached_flops, ORANGE),
             ("with cache", demo.cached_s, demo.cached_flops, BLUE),
         ):
-            ax.plot(x, np.array(seconds[1:]) * 1e3, color=colour, linewidth=1, label=f"{label}, measured")
+            ax.plot(x, np.array(seconds[1:]) * 1e3, "o-", color=colour, linewidth=0.8, markersize=2,
+                    label=f"{label}, measured")  # a measurement is drawn with markers, a model as a dashed line
             ax.plot(x, [model.predict_s(f) * 1e3 for f in flops[1:]], color=colour, linestyle="--", linewidth=1.5,
                     label=f"{label}, predicted")
         ax.axvspan(x[half], x[-1], color=GREY, alpha=0.15, linewidth=0)
