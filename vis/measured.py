@@ -27,6 +27,7 @@ from vis.svg import (
     load_matplotlib,
     new_figure,
     plain_log_axis,
+    plain_number,
     to_svg,
 )
 
@@ -151,6 +152,16 @@ def decode_vs_prediction(doc: dict, name: str | None = None) -> str:
         )
 
 
+def _round_ticks(axis) -> None:
+    """A log axis spanning little more than a decade, labelled at about six round numbers (80, 100,
+    120...) in plain text instead of one power of ten."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
+
+    axis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: plain_number(value)))
+    axis.set_minor_locator(NullLocator())
+
+
 def predicted_vs_measured(doc: dict, name: str | None = None) -> str:
     """The calibrated model (fixed cost + max(bytes / copy bandwidth, FLOPs / best matmul), fixed
     cost fitted on the two smallest points of each sweep) against the measurements: decode and
@@ -174,6 +185,9 @@ def predicted_vs_measured(doc: dict, name: str | None = None) -> str:
             ax.plot([lo, hi], [lo, hi], color=INK, linestyle="--", linewidth=1, label="measured = predicted")
             ax.set_xscale("log")
             ax.set_yscale("log")
+            if hi / lo < 30:  # within a decade or so a log axis has one labelled tick: label round numbers
+                _round_ticks(ax.xaxis)
+                _round_ticks(ax.yaxis)
             ax.legend(fontsize=8, loc="upper left")
         else:
             ax.text(0.5, 0.5, "; ".join(notes) or "nothing to calibrate", ha="center", va="center",
