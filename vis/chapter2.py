@@ -86,7 +86,8 @@ def max_batch_vs_context(accelerator: str, names: tuple[str, ...], weight_dtype:
         ax.set_ylabel("largest batch that fits")
         plain_log_axis(ax.yaxis)
         ax.legend(fontsize=8)
-        ax.set_title(f"{gpu.name}, {weight_dtype} weights, activations ignored", loc="left", fontsize=10)
+        ax.set_title(f"An fp8 cache fits at least twice the batch of an fp16 one, at every context\n"
+                     f"{gpu.name}, {weight_dtype} weights, activations ignored", loc="left", fontsize=9)
         return to_svg(
             fig, "max-batch-vs-context", f"Largest batch vs context on the {gpu.name}",
             "Log-log lines: the largest batch falls in inverse proportion to the context. An fp8 cache at least "
@@ -118,7 +119,8 @@ def step_breakdown(accelerator: str, model: str, dtype: str, batches: tuple[int,
             ax.set_xlabel("context per sequence (tokens)")
         np.atleast_1d(axes)[0].set_ylabel("ms per step (memory-bound floor)")
         np.atleast_1d(axes)[0].legend(fontsize=8, loc="upper left")
-        fig.suptitle(f"{m.name} ({dtype}) decode on the {gpu.name}", fontsize=10)
+        fig.suptitle(f"Cache reads overtake weight reads at long context, sooner at a larger batch\n"
+                     f"{m.name} ({dtype}) decode on the {gpu.name}", fontsize=9)
         return to_svg(
             fig, "step-breakdown", f"Decode step time split into weight and KV-cache reads, {m.name} on the {gpu.name}",
             "Stacked areas against context length: the weight-read time is constant, the cache-read time grows "

@@ -62,7 +62,8 @@ def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], 
         ax.set_xlabel("total tokens/s, B / T (log)")
         ax.set_ylabel("tokens/s per user, 1 / T (log)")
         ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.12))
-        ax.set_title(f"{m.name} decode, {dtype}, on the {gpu.name}" + (": bounds and a measured run" if measured
+        ax.set_title("A larger batch buys total throughput with each user's speed\n"
+                     f"{m.name} decode, {dtype}, on the {gpu.name}" + (": bounds and a measured run" if measured
                      else " (roofline bound)"), loc="left", fontsize=10)
         first_fits = kv_cache.max_batch(m, gpu, contexts[0], dtype, dtype)
         t1 = roofline.decode_step(m, 1, contexts[0], dtype, dtype).time_s(gpu)

@@ -136,7 +136,8 @@ def max_batch_kv(accelerator: str, model: str, weight_dtype: str, kv_dtypes: tup
         plain_log_axis(ax.xaxis)
         plain_log_axis(ax.yaxis)
         ax.legend(fontsize=8)
-        ax.set_title(f"{m.name}, {weight_dtype} weights, on the {gpu.name} (activations ignored)", loc="left",
+        ax.set_title("Fewer bytes per cached element, a larger batch at every context\n"
+                     f"{m.name}, {weight_dtype} weights, on the {gpu.name} (activations ignored)", loc="left",
                      fontsize=9)
         return to_svg(
             fig, "quant-kv-max-batch", f"Largest batch vs context with a 16-bit and an 8-bit KV cache, {m.name}",

@@ -55,7 +55,8 @@ def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int
         ax.set_xlabel("tokens verified in one forward pass, k (log)")
         ax.set_ylabel("time per forward pass (ms, log)")
         ax.legend(fontsize=8, loc="lower right")
-        ax.set_title(f"{m.name}, {dtype}, {gpu.name}: one sequence, {context:,} tokens cached",
+        ax.set_title("Verifying k tokens costs about one decode step until k nears the ridge\n"
+                     f"{m.name}, {dtype}, {gpu.name}: one sequence, {context:,} tokens cached",
                      loc="left", fontsize=10)
         return to_svg(
             fig, "speculative-verify", f"Time to verify k tokens against k, {m.name} on the {gpu.name}",
@@ -148,7 +149,10 @@ def speedup_vs_batch(accelerator: str, model: str, drafter: str, dtype: str, con
         ax.set_xlabel("batch: sequences decoding together (log)")
         ax.set_ylabel("speedup over plain decoding")
         ax.legend(fontsize=8, loc="lower left")
-        ax.set_title(f"{m.name} + {d.name} drafter (c = {c:.3f} at batch 1), {dtype}, {gpu.name}: α = {alpha}",
+        all_even = all(evens[(short, g, True)] is not None for g in gammas)
+        ax.set_title("The gain falls as the batch grows" + (f"; at {short:,} tokens of context every γ breaks even"
+                                                            if all_even else "") + "\n"
+                     f"{m.name} + {d.name} drafter (c = {c:.3f} at batch 1), {dtype}, {gpu.name}: α = {alpha}",
                      loc="left", fontsize=9)
         short_evens = ", ".join(f"γ = {g}: {evens[(short, g, True)]:,}" if evens[(short, g, True)] else
                                 f"γ = {g}: none" for g in gammas)
