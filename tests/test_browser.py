@@ -208,7 +208,10 @@ def test_figures_are_legible_on_a_phone(browser, site_url, scheme):
     pages_with_figures = 0
     for source in PAGES:
         context, page = opened_at(browser, f"{site_url}/{url_path(source)}", scheme, PHONE)
-        try:
+        try:  # docs/javascripts/figures.js wraps the figures once the page has loaded
+            page.wait_for_function("""(selector) => [...document.querySelectorAll(selector)]
+                .every(svg => svg.parentElement.classList.contains('course-figure-scroll'))""", arg=FIGURE_SELECTOR,
+                timeout=10_000)
             figures = page.evaluate(FIGURE_TEXTS_JS, FIGURE_SELECTOR)
             if not figures:
                 continue

@@ -51,5 +51,7 @@ function legibleFigures() {
     box.after(link);
   });
 }
+// Idempotent: a figure already wrapped is left alone, so running on both signals is safe.
 if (typeof document$ !== "undefined") document$.subscribe(legibleFigures);
-else document.addEventListener("DOMContentLoaded", legibleFigures);
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", legibleFigures);
+else legibleFigures();
