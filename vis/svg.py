@@ -5,6 +5,9 @@
   becomes `currentColor`, so an inline SVG takes the page's text colour.
 - Accessible: a <title> and <desc>, role="img", aria-labelledby.
 - Unique ids: every id is prefixed with the figure's name, so several figures share a page.
+- Plain text: a `$` in a name is drawn as written (no mathtext), and every log axis is labelled
+  0.1, 1, 1,000 (matplotlib's default log labels are TeX, which would then show as source);
+  to_svg refuses a figure that still draws TeX. vis.check measures the rest in a browser.
 
 matplotlib is imported when a figure is first drawn, not with this module: a build whose
 figures all come from the cache (vis.cache) never imports it.
@@ -90,8 +93,6 @@ def course_style():
 
 
 _SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-#: TeX source a figure must never print (a tick formatter's mathtext, a TeX macro).
-TEX_PATTERN = re.compile(r"\\mathdefault|\\[a-zA-Z]+\{|\$\\|\^\{|_\{|\$[^$]*\$")
 
 
 def plain_number(value: float) -> str:
@@ -152,12 +153,6 @@ def plain_tick_labels(fig: Figure) -> None:
                 if isinstance(current, LogFormatter) and not isinstance(current, formatter):
                     setter(formatter(base=current._base, labelOnlyBase=current.labelOnlyBase,
                                      minor_thresholds=current.minor_thresholds))
-
-
-def tex_in(text: str) -> str | None:
-    """The TeX source in `text` (a mathtext tick label, a macro), or None."""
-    found = TEX_PATTERN.search(text)
-    return found.group(0) if found else None
 
 
 def new_figure(width_in: float = 7.0, height_in: float = 3.8) -> Figure:
