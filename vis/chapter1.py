@@ -83,7 +83,8 @@ def roofline_chart(accelerator: str, model: str, dtype: str, batches: tuple[int,
         ax.set_ylabel("attainable TFLOP/s")
         ax.set_ylim(0.05, peak / 1e12 * 3)
         ax.legend(loc="lower right", fontsize=8)
-        ax.set_title(f"Roofline of the {gpu.name}, {m.name} in {dtype}", loc="left")
+        ax.set_title(f"Decode sits on the memory roof, a long prefill on the compute roof\n"
+                     f"Roofline of the {gpu.name}, {m.name} in {dtype}", loc="left", fontsize=10)
         return to_svg(
             fig, "roofline-chart", f"Roofline of the {gpu.name} with decode and prefill of {m.name}",
             f"Log-log roofline: the memory roof rises at {gpu.memory_bandwidth_GBps:,.0f} GB/s until the "
