@@ -1,5 +1,6 @@
 """Figures: deterministic bytes, accessible names, unique ids, theme-aware ink, committed copies current."""
 
+import html
 import re
 from pathlib import Path
 
@@ -92,3 +93,100 @@ def test_series_colours_hold_contrast_in_both_schemes(background):
 
     for colour in PALETTE:  # WCAG 1.4.11: graphical objects need 3:1
         assert contrast(colour, background) >= 3.0, (colour, background)
+
+
+# ---- Readable figures: plain tick labels, and the check of vis/check.py -----------------------------
+
+
+@pytest.mark.parametrize("value, text", [(0.001, "0.001"), (0.05, "0.05"), (0.1, "0.1"), (1, "1"), (10, "10"),
+                                         (1000, "1,000"), (20_000, "20,000"), (1e6, "10⁶"), (2e-4, "2×10⁻⁴"),
+                                         (0, "0"), (-10, "−10"), (2.5, "2.5")])
+def test_plain_number(value, text):
+    from vis.svg import plain_number
+
+    assert plain_number(value) == text
+
+
+def log_figure():
+    from vis.svg import course_style, new_figure
+
+    with course_style():
+        fig = new_figure(4, 3)
+        ax = fig.add_subplot()
+        ax.loglog([0.1, 1e4], [0.01, 300])
+        fig.colorbar(ax.scatter([1, 10], [1, 10], c=[1, 100], norm="log"), ax=ax)
+    return fig
+
+
+def test_log_axes_print_plain_numbers_not_tex():
+    """Regression: with mathtext off (a `$` in a device name stays a `$`), matplotlib's default log
+    formatter printed `$\\mathdefault{10^{2}}$` as text on every log axis; to_svg now labels every log
+    axis (colour bars too) in plain text."""
+    from vis.check import TEX
+    from vis.svg import to_svg
+
+    svg = to_svg(log_figure(), "log-axes", "A log-log figure", "Two log axes and a log colour bar, labelled.")
+    labels = [html.unescape(t) for t in re.findall(r"<text\b[^>]*>(.*?)</text>", svg, flags=re.S)]
+    assert not [t for t in labels if TEX.search(t)], labels
+    assert {"0.1", "1", "10", "100", "1,000", "10,000"} <= set(labels), labels
+
+
+def test_to_svg_refuses_a_tex_label():
+    """A figure whose formatter writes TeX anyway does not reach a page: to_svg names it."""
+    from matplotlib.ticker import FuncFormatter
+
+    from vis.svg import to_svg
+
+    fig = log_figure()
+    fig.axes[0].xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"$\\mathdefault{{{value:g}}}$"))
+    with pytest.raises(ValueError, match=r"figure 'tex-axes' draws TeX source as text: '\$\\\\mathdefault"):
+        to_svg(fig, "tex-axes", "A log-log figure", "Two log axes, labelled in TeX.")
+
+
+def text(label, left, top, right, bottom, px=12.0):
+    return {"text": label, "left": left, "top": top, "right": right, "bottom": bottom, "px": px}
+
+
+def figure(*texts):
+    return {"name": "fig", "left": 0, "top": 0, "right": 300, "bottom": 100, "texts": list(texts)}
+
+
+def test_check_passes_a_clean_figure():
+    from vis.check import problems
+
+    assert problems(figure(text("1", 10, 80, 16, 94), text("10", 40, 80, 52, 94), text("title", 10, 2, 80, 16))) == []
+
+
+def test_check_fails_raw_tex():
+    from vis.check import problems
+
+    found = problems(figure(text("$\\mathdefault{10^{2}}$", 10, 80, 90, 94)))
+    assert len(found) == 1 and "fig: text '$\\\\mathdefault{10^{2}}$' is TeX source" in found[0], found
+
+
+def test_check_fails_overlapping_labels_and_names_both():
+    from vis.check import problems
+
+    found = problems(figure(text("reserved: at most 102 running", 10, 2, 200, 16),
+                            text("paged: at most 359 running", 150, 4, 290, 18)))
+    assert found == ["fig: texts 'reserved: at most 102 running' and 'paged: at most 359 running' overlap by 12.0 px"]
+
+
+def test_check_fails_text_outside_the_figure_and_small_text():
+    from vis.check import problems
+
+    assert problems(figure(text("a long title", 200, 2, 340, 16))) == ["fig: text 'a long title' runs 40.0 px out of the figure"]
+    assert problems(figure(text("tiny", 10, 2, 30, 10, px=7.1))) == ["fig: text 'tiny' is 7.1 px, under 9 px"]
+    assert problems(figure(text("touching", 10, 2, 50, 16), text("labels", 49.5, 2, 80, 16))) == []  # within 1 px
+
+
+def test_gallery_holds_every_figure(tmp_path):
+    """`python -m pages.gallery` writes one page with every figure: the chapters', the results files',
+    the bench's standalone SVG and the labs' saved outputs."""
+    from pages import gallery
+
+    assert gallery.main([str(tmp_path / "index.html")]) == 0
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    names = re.findall(r'<section class="card" data-name="([^"]+)"', page)
+    assert set(FIGURES) <= set(names)
+    assert any(n.endswith("-roofline.svg") for n in names) and any(n.startswith("lab1") for n in names), names

@@ -91,7 +91,7 @@ def test_every_page_module_belongs_to_a_page_of_the_nav():
     from mkdocs.yml."""
     cited = set(MODULES)
     modules = {p.stem for p in (ROOT / "pages").glob("*.py")}
-    machinery = {"__init__", "__main__", "claims", "compute", "listing", "recorded", "registry", "snapshot",
+    machinery = {"__init__", "__main__", "claims", "compute", "gallery", "listing", "recorded", "registry", "snapshot",
                  "store", "values"}
     assert modules - machinery <= cited, sorted(modules - machinery - cited)
 

@@ -6,14 +6,7 @@ import numpy as np
 
 from snippets import hardware, kv_cache, models, roofline
 from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
-
-
-def integer_axis(axis) -> None:
-    """Label a log axis with plain integers (1, 10, 100), never 10^0 or 1.0."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
-    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else ""))
-    axis.set_minor_formatter(NullFormatter())
+from vis.svg import plain_log_axis as integer_axis
 
 
 def memory_bandwidth_bottleneck(accelerator: str, model: str, dtype: str, prompt_tokens: int) -> str:
@@ -96,7 +89,8 @@ def roofline_chart(accelerator: str, model: str, dtype: str, batches: tuple[int,
         ax.set_ylabel("attainable TFLOP/s")
         ax.set_ylim(0.05, peak / 1e12 * 3)
         ax.legend(loc="lower right", fontsize=8)
-        ax.set_title(f"Roofline of the {gpu.name}, {m.name} in {dtype}", loc="left")
+        ax.set_title(f"Decode sits on the memory roof, a long prefill on the compute roof\n"
+                     f"Roofline of the {gpu.name}, {m.name} in {dtype}", loc="left", fontsize=10)
         return to_svg(
             fig, "roofline-chart", f"Roofline of the {gpu.name} with decode and prefill of {m.name}",
             f"Log-log roofline: the memory roof rises at {gpu.memory_bandwidth_GBps:,.0f} GB/s until the "

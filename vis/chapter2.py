@@ -6,8 +6,7 @@ import numpy as np
 
 from snippets import hardware, kv_cache, models, roofline
 from snippets.units import GiB, KiB
-from vis.chapter1 import integer_axis
-from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
+from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, plain_log_axis, to_svg
 
 KIND_COLOURS = {"MHA": ORANGE, "GQA": BLUE, "MLA": GREEN}
 SIZE_MODELS = ("Llama-2-7B", "Llama-3.1-8B", "Qwen2.5-7B", "Gemma-2-9B", "Llama-3.1-70B", "DeepSeek-V3")
@@ -24,7 +23,7 @@ def bytes_per_token(dtype: str) -> str:
         for y, (m, v) in enumerate(zip(ms, values)):
             ax.text(v, y, f" {v:,.0f} ({m.n_layers}×{m.n_kv_heads if m.attention_kind != 'MLA' else 1}"
                     f"×{m.head_dim if m.attention_kind != 'MLA' else m.kv_lora_rank + m.qk_rope_head_dim})",
-                    va="center", fontsize=7, color=INK)
+                    va="center", fontsize=8, color=INK)
         ax.set_xscale("log")
         ax.set_xlim(min(values) / 1.5, max(values) * 8)
         ax.tick_params(axis="y", labelsize=8)
@@ -59,7 +58,9 @@ def cache_vs_context(accelerator: str, names: tuple[str, ...], dtype: str) -> st
                 fontsize=8, color=INK)
         ax.set_xlabel("context length (tokens)")
         ax.set_ylabel(f"KV cache of one sequence (GiB, {dtype})")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.set_title(f"One sequence's KV cache grows in proportion to its context ({dtype})", loc="left",
+                     fontsize=10)
         return to_svg(
             fig, "cache-vs-context", f"KV-cache size of one sequence vs context, against the {gpu.name}'s memory",
             "Log-log lines, one per model, growing linearly with context up to each model's maximum, except "
@@ -83,9 +84,10 @@ def max_batch_vs_context(accelerator: str, names: tuple[str, ...], weight_dtype:
                 ax.loglog(ctx, batch, color=colour, linestyle=style, label=f"{name}, {kv_dtype} cache")
         ax.set_xlabel("context length per sequence (tokens)")
         ax.set_ylabel("largest batch that fits")
-        integer_axis(ax.yaxis)
-        ax.legend(fontsize=7)
-        ax.set_title(f"{gpu.name}, {weight_dtype} weights, activations ignored", loc="left", fontsize=10)
+        plain_log_axis(ax.yaxis)
+        ax.legend(fontsize=8)
+        ax.set_title(f"An fp8 cache fits at least twice the batch of an fp16 one, at every context\n"
+                     f"{gpu.name}, {weight_dtype} weights, activations ignored", loc="left", fontsize=9)
         return to_svg(
             fig, "max-batch-vs-context", f"Largest batch vs context on the {gpu.name}",
             "Log-log lines: the largest batch falls in inverse proportion to the context. An fp8 cache at least "
@@ -117,7 +119,8 @@ def step_breakdown(accelerator: str, model: str, dtype: str, batches: tuple[int,
             ax.set_xlabel("context per sequence (tokens)")
         np.atleast_1d(axes)[0].set_ylabel("ms per step (memory-bound floor)")
         np.atleast_1d(axes)[0].legend(fontsize=8, loc="upper left")
-        fig.suptitle(f"{m.name} ({dtype}) decode on the {gpu.name}", fontsize=10)
+        fig.suptitle(f"Cache reads overtake weight reads at long context, sooner at a larger batch\n"
+                     f"{m.name} ({dtype}) decode on the {gpu.name}", fontsize=9)
         return to_svg(
             fig, "step-breakdown", f"Decode step time split into weight and KV-cache reads, {m.name} on the {gpu.name}",
             "Stacked areas against context length: the weight-read time is constant, the cache-read time grows "
@@ -139,7 +142,8 @@ def measured_generation(demo, model) -> str:
             ("without cache", demo.uncached_s, demo.uncached_flops, ORANGE),
             ("with cache", demo.cached_s, demo.cached_flops, BLUE),
         ):
-            ax.plot(x, np.array(seconds[1:]) * 1e3, color=colour, linewidth=1, label=f"{label}, measured")
+            ax.plot(x, np.array(seconds[1:]) * 1e3, "o-", color=colour, linewidth=0.8, markersize=2,
+                    label=f"{label}, measured")  # a measurement is drawn with markers, a model as a dashed line
             fitted = "fitted on all of it" if label == "with cache" else "fitted on the first half"
             ax.plot(x, [model.predict_s(f) * 1e3 for f in flops[1:]], color=colour, linestyle="--", linewidth=1.5,
                     label=f"{label}, model ({fitted})")
@@ -148,9 +152,10 @@ def measured_generation(demo, model) -> str:
                 color=INK)
         ax.set_xlabel("sequence length so far (tokens)")
         ax.set_ylabel("ms per generated token")
-        ax.legend(fontsize=8, loc="center left")
+        ax.legend(fontsize=8, loc="upper left")
         c = demo.cfg
-        ax.set_title(f"{demo.device.upper()}, {demo.dtype}: {c.n_layers} layers, d_model {c.d_model}, {c.n_heads} heads / "
+        ax.set_title("Without a cache each token costs more as the sequence grows; with one it stays flat\n"
+                     f"{demo.device.upper()}, {demo.dtype}: {c.n_layers} layers, d_model {c.d_model}, {c.n_heads} heads / "
                      f"{c.n_kv_heads} KV heads; predicted = {model.fixed_s * 1e3:.2f} ms + FLOPs at "
                      f"{model.FLOP_per_s / 1e9:.0f} GFLOP/s", loc="left", fontsize=8)
         return to_svg(

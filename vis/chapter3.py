@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from snippets import hardware, kv_cache, models, roofline, serving
-from vis.chapter1 import integer_axis
-from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PALETTE, PURPLE, course_style, new_figure, to_svg
+from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PALETTE, PURPLE, course_style, new_figure, plain_log_axis, to_svg
 
 POLICY_COLOURS = (ORANGE, BLUE, GREEN, PURPLE)
 
@@ -39,7 +38,7 @@ def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], 
                 tb = roofline.decode_step(m, b, context, dtype, dtype).time_s(gpu)
                 ax.plot([b / tb], [1 / tb], "o", color=colour, markersize=4)
                 ax.annotate(f"B={b:,}", (b / tb, 1 / tb), textcoords="offset points", xytext=(4, 4),
-                            fontsize=7, color=INK)
+                            fontsize=8, color=INK)
         if measured:
             batch, seconds = (np.array(v) for v in zip(*measured))
             bound = np.array([roofline.decode_step(m, int(b), measured_context, dtype, dtype).time_s(gpu) for b in batch])
@@ -47,23 +46,24 @@ def pareto(accelerator: str, model: str, dtype: str, contexts: tuple[int, ...], 
                 ax.plot([b / t, b / tb], [1 / t, 1 / tb], color=GREEN, linewidth=0.8)
             ax.plot(batch / bound, 1 / bound, "o", color=GREEN, markersize=3)
             ax.plot(batch / seconds, 1 / seconds, "s", color=GREEN, markerfacecolor="none", markersize=6,
-                    markeredgewidth=1.4, label=f"{measured_label}, {measured_context:,} tokens (line to its bound)")
-            ax.annotate(f"B={batch[-1]:,} measured", (batch[-1] / seconds[-1], 1 / seconds[-1]),
-                        textcoords="offset points", xytext=(5, 5), fontsize=7, color=INK)
+                    markeredgewidth=1.4, label=f"{measured_label}, {measured_context:,} tokens, batch {batch[0]:,} to {batch[-1]:,} "
+                    "(line to its bound)")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_ylim(1 / reading_tpot_s / 2, None)
+        ax.set_ylim(1 / reading_tpot_s / 2, ax.get_ylim()[1] * 1.6)  # room above batch 1's label
+        ax.set_xlim(None, ax.get_xlim()[1] * 1.4)  # room right of the last batch's label
         ax.axhspan(ax.get_ylim()[0], 1 / reading_tpot_s, color=GREY, alpha=0.25, linewidth=0)
         ax.text(ax.get_xlim()[0] * 1.1, 1 / reading_tpot_s * 0.8, "slower than reading", fontsize=8, va="top")
         ax.axhline(1 / tpot_target_s, color=INK, linestyle="--", linewidth=1)
         ax.text(ax.get_xlim()[0] * 1.1, 1 / tpot_target_s * 1.08,
                 f"TPOT target {tpot_target_s * 1e3:.0f} ms = {1 / tpot_target_s:.0f} tok/s", fontsize=8)
-        integer_axis(ax.xaxis)
-        integer_axis(ax.yaxis)
+        plain_log_axis(ax.xaxis)
+        plain_log_axis(ax.yaxis)
         ax.set_xlabel("total tokens/s, B / T (log)")
         ax.set_ylabel("tokens/s per user, 1 / T (log)")
         ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 0.12))
-        ax.set_title(f"{m.name} decode, {dtype}, on the {gpu.name}" + (": bounds and a measured run" if measured
+        ax.set_title("A larger batch buys total throughput with each user's speed\n"
+                     f"{m.name} decode, {dtype}, on the {gpu.name}" + (": bounds and a measured run" if measured
                      else " (roofline bound)"), loc="left", fontsize=10)
         first_fits = kv_cache.max_batch(m, gpu, contexts[0], dtype, dtype)
         t1 = roofline.decode_step(m, 1, contexts[0], dtype, dtype).time_s(gpu)
@@ -109,7 +109,7 @@ def request_timeline(s: serving.Served, admitted: float, steps_waited: int) -> s
         ax.set_yticks([])
         ax.grid(axis="y", visible=False)
         ax.set_xlabel(f"ms since request {r.id} arrived ({r.prompt_tokens:,}-token prompt, {r.output_tokens} tokens out)")
-        ax.legend(fontsize=7, loc="upper right", ncol=3, bbox_to_anchor=(1, 1.22))
+        ax.legend(fontsize=8, loc="upper right", ncol=3, bbox_to_anchor=(1, 1.22))
         return to_svg(
             fig, "serving-request-timeline", "One request's timeline, with TTFT, TPOT and ITL marked",
             f"A request waits {(admitted - t0) * 1e3:.0f} ms "
@@ -152,7 +152,7 @@ def slot_timelines(static: SlotPanel, continuous: SlotPanel) -> str:
                          loc="left", fontsize=9)
             ax.set_ylabel("slot")
             ax.set_yticks(range(panel.slots))
-            ax.tick_params(axis="y", labelsize=7)
+            ax.tick_params(axis="y", labelsize=8)
             ax.grid(axis="y", visible=False)
             ax.set_ylim(panel.slots - 0.5, -0.5)
         axes[-1].set_xlabel("step")
@@ -187,7 +187,7 @@ def goodput_vs_rate(sweep: dict[str, list[tuple[float, tuple[float, ...], tuple[
                 ax.plot(rates, values.mean(axis=1), "o-", color=colour, markersize=3, label=name if ax is left else None)
         for ax in (left, right):
             ax.axvline(ceiling_rps, color=INK, linestyle="-.", linewidth=1)
-        left.text(ceiling_rps, 2, " compute\n ceiling", fontsize=7)
+        left.text(ceiling_rps, 2, " compute\n ceiling", fontsize=8)
         right.axhline(percentile, color=INK, linestyle="--", linewidth=1)
         right.text(rates[0], percentile + 2, f"{percentile:g} % on target", fontsize=8)
         left.set_xlabel("arrival rate (requests/s)")
@@ -195,7 +195,7 @@ def goodput_vs_rate(sweep: dict[str, list[tuple[float, tuple[float, ...], tuple[
         right.set_xlabel("arrival rate (requests/s)")
         right.set_ylabel("requests meeting both targets (%)")
         right.set_ylim(0, 105)
-        left.legend(fontsize=7, loc="upper left")
+        left.legend(fontsize=8, loc="upper left")
         fig.suptitle(f"{setting}; targets: TTFT ≤ {ttft_target_s:g} s and TPOT ≤ {tpot_target_s * 1e3:.0f} ms; "
                      f"band: lowest to highest of {len(points[0][1])} seeds", fontsize=9)
 
@@ -236,17 +236,17 @@ def step_time_vs_chunk(accelerator: str, model: str, dtype: str, batch: int, con
                   label="decode + longest chunk")
         left.axhline(alone, color=BLUE, linestyle="--", linewidth=1, label=f"decode alone, {alone:.1f} ms")
         left.axvline(knee, color=GREY, linestyle=":", linewidth=1)
-        left.text(knee * 1.1, alone * 3, f"first chunk\ncompute-bound\nfrom C = {knee:,}", fontsize=7)
+        left.text(knee * 1.1, alone * 3, f"first chunk\ncompute-bound\nfrom C = {knee:,}", fontsize=8)
         left.set_ylabel("step time = longest gap (ms)")
         right.plot(chunks, [sum(chunk_ms(c)) for c in chunks], "o-", color=GREEN, markersize=3)
         right.set_ylabel(f"prefill of the {prompt:,}-token prompt (ms)")
         for ax in (left, right):
             ax.set_xscale("log", base=2)
             ax.set_xlabel("prompt tokens per step, C")
-            integer_axis(ax.xaxis)
+            plain_log_axis(ax.xaxis)
         left.set_yscale("log")
-        integer_axis(left.yaxis)
-        left.legend(fontsize=7, loc="upper left")
+        plain_log_axis(left.yaxis)
+        left.legend(fontsize=8, loc="upper left")
         fig.suptitle(f"{m.name}, {dtype}, {gpu.name}: batch {batch} decoding at {context:,} tokens while "
                      f"a {prompt:,}-token prompt is prefilled", fontsize=9)
         totals = [sum(chunk_ms(c)) for c in chunks]
@@ -281,34 +281,35 @@ def occupancy_panel(sim: serving.Simulation) -> OccupancyPanel:
 
 
 def cache_occupancy(reserved: OccupancyPanel, paged: OccupancyPanel) -> str:
-    """KV cache held and actually used over time, reserved against paged, same workload."""
+    """KV cache held and actually used over time (top row) and the requests running (bottom row),
+    reserved against paged, same workload: one column per policy, shared axes per row."""
     top = max(row[3] for panel in (reserved, paged) for row in panel.series)
     with course_style():
-        fig = new_figure(7.2, 3.6)
-        axes = fig.subplots(1, 2, sharey=True)
-        for ax, panel in zip(axes, (reserved, paged)):
-            t, held, used, running = (np.array(column) for column in zip(*panel.series))
-            ax.fill_between(t, 0, held / panel.capacity_tokens * 100, step="post", color=GREY, alpha=0.35,
-                            linewidth=0, label="held (set aside)")
-            ax.plot(t, used / panel.capacity_tokens * 100, drawstyle="steps-post", color=BLUE, linewidth=1.2,
-                    label="used (tokens cached)")
-            ax2 = ax.twinx()
-            ax2.plot(t, running, drawstyle="steps-post", color=ORANGE, linewidth=1, label="requests running")
-            ax2.set_ylim(0, top * 1.1)
-            ax2.grid(False)
-            ax2.spines["right"].set_visible(True)
-            ax2.tick_params(axis="y", labelsize=7, colors=ORANGE)
-            ax.set_title(f"{panel.policy}: at most {panel.peaks[2]} running", loc="left", fontsize=9)
-            ax.set_xlabel("time (s)")
-            ax.set_ylim(0, 105)
-        axes[0].set_ylabel("% of the KV cache")
-        axes[0].legend(fontsize=7, loc="upper left")
-        ax2.set_ylabel("requests running", color=ORANGE)
+        fig = new_figure(7.2, 4.4)
+        axes = fig.subplots(2, 2, sharex="col", sharey="row", height_ratios=(3, 2))
+        for column, panel in enumerate((reserved, paged)):
+            cache, running_ax = axes[0, column], axes[1, column]
+            t, held, used, running = (np.array(values) for values in zip(*panel.series))
+            cache.fill_between(t, 0, held / panel.capacity_tokens * 100, step="post", color=GREY, alpha=0.35,
+                               linewidth=0, label="held (set aside)")
+            cache.plot(t, used / panel.capacity_tokens * 100, drawstyle="steps-post", color=BLUE, linewidth=1.2,
+                       label="used (tokens cached)")
+            cache.set_ylim(0, 105)
+            cache.set_title(panel.policy, loc="left", fontsize=9)
+            running_ax.plot(t, running, drawstyle="steps-post", color=ORANGE, linewidth=1.2)
+            running_ax.set_ylim(0, top * 1.25)
+            peak = int(np.argmax(running))
+            running_ax.annotate(f"at most {panel.peaks[2]} running", (t[peak], running[peak]),
+                                textcoords="offset points", xytext=(4, 3), fontsize=8, color=INK)
+            running_ax.set_xlabel("time (s)")
+        axes[0, 0].set_ylabel("% of the KV cache")
+        axes[1, 0].set_ylabel("requests running")
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper right", ncols=2, fontsize=8)
         return to_svg(
             fig, "serving-cache-occupancy", "KV cache held and used over time, reserved against paged",
             "".join(f"{side}, {p.policy}: at most {p.peaks[0] / p.capacity_tokens:.0%} of the cache "
                     f"held and {p.peaks[1] / p.capacity_tokens:.0%} used, at most "
                     f"{p.peaks[2]} requests running, {p.preemptions} preemptions. "
                     for side, p in (("Left", reserved), ("Right", paged)))
-            + "Held is shaded grey, used is a blue line, requests running an orange line on the right axis.",
+            + "Top row: held is shaded grey, used is a blue line. Bottom row: requests running, an orange line.",
         )

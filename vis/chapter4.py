@@ -5,11 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from snippets import hardware, kv_cache, models, quant_formats, quant_measurements
-from vis.chapter1 import integer_axis
-from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
+from vis.svg import (
+    BLUE,
+    GREY,
+    INK,
+    ORANGE,
+    course_style,
+    dtype_colour,
+    new_figure,
+    plain_log_axis,
+    to_svg,
+)
 
-FORMAT_COLOURS = {"bf16": GREY, "int8-channel": BLUE, "fp8-tensor": PURPLE, "int4-g128": GREEN,
-                  "int4-g64": GREEN, "int4-g32": ORANGE}
+FORMAT_COLOURS = {name: dtype_colour(name) for name in
+                  ("bf16", "int8-channel", "fp8-tensor", "int4-g128", "int4-g64", "int4-g32")}
 
 
 def bound_vs_measured(names: tuple[str, ...]) -> str:
@@ -22,20 +31,20 @@ def bound_vs_measured(names: tuple[str, ...]) -> str:
         fig = new_figure(7.0, 3.6)
         ax = fig.add_subplot()
         y = np.arange(len(rows))[::-1]
-        ax.barh(y + 0.2, bounds, height=0.38, color=GREY, label="roofline bound (datasheet bandwidth)")
+        ax.barh(y + 0.2, bounds, height=0.38, color=GREY, alpha=0.45)  # the bound: datasheet bandwidth
         ax.barh(y - 0.2, [r.tokens_per_s for r in rows], height=0.38,
-                color=[FORMAT_COLOURS[r.format] for r in rows], label="measured (published)")
+                color=[FORMAT_COLOURS[r.format] for r in rows])
         for yy, r, b in zip(y, rows, bounds):
-            ax.text(b, yy + 0.2, f" {b:,.0f}", va="center", fontsize=8, color=INK)
-            ax.text(r.tokens_per_s, yy - 0.2, f" {r.tokens_per_s:,.0f} ({r.tokens_per_s / b:.0%} of the bound)",
+            ax.text(b, yy + 0.2, f" bound {b:,.0f}", va="center", fontsize=8, color=INK)
+            ax.text(r.tokens_per_s, yy - 0.2, f" measured {r.tokens_per_s:,.0f} ({r.tokens_per_s / b:.0%} of the bound)",
                     va="center", fontsize=8, color=INK)
         ax.set_yticks(y, [f"{r.technique}\n({r.format})" for r in rows])
         ax.set_xlim(0, max(bounds) * 1.45)
         ax.grid(axis="y", visible=False)
         ax.set_xlabel("tokens/s at batch 1")
-        ax.legend(fontsize=8, loc="lower right")
         limit = f", power limited to {rows[0].power_limit_W:g} W" if rows[0].power_limit_W else ""
-        ax.set_title(f"{rows[0].model} on an {gpu}{limit}", loc="left", fontsize=10)
+        ax.set_title(f"Published tokens/s against the roofline bound\n{rows[0].model} on an {gpu}{limit}",
+                     loc="left", fontsize=9)
         return to_svg(
             fig, "quant-bound-vs-measured", f"Roofline bound vs published tokens/s per weight format, {rows[0].model}",
             "Pairs of horizontal bars, one pair per format: the bound grows as the bytes per weight shrink, the "
@@ -67,8 +76,8 @@ def ridges(accelerator: str, formats: tuple[str, ...], rows: int, cols: int) -> 
                         ha="center", fontsize=8, color=INK)
         ax.set_xlabel("batch (sequences decoded together)")
         ax.set_ylabel("attainable TFLOP/s (weight matmuls)")
-        integer_axis(ax.xaxis)
-        ax.legend(fontsize=7, loc="lower right")
+        plain_log_axis(ax.xaxis)
+        ax.legend(fontsize=8, loc="lower right")
         ax.set_title(f"{gpu.name}, a {rows:,} x {cols:,} weight matrix: the dot marks each format's critical batch",
                      loc="left", fontsize=9)
         return to_svg(
@@ -117,16 +126,18 @@ def max_batch_kv(accelerator: str, model: str, weight_dtype: str, kv_dtypes: tup
         fig = new_figure(7.0, 3.6)
         ax = fig.add_subplot()
         last = {}
-        for kv_dtype, colour in zip(kv_dtypes, (GREY, BLUE, GREEN)):
+        for kv_dtype in kv_dtypes:
+            colour = dtype_colour(kv_dtype)
             fits = [kv_cache.max_batch(m, gpu, int(c), weight_dtype, kv_dtype) for c in ctx]
             last[kv_dtype] = fits[-1]
             ax.loglog(ctx, [b if b >= 1 else np.nan for b in fits], color=colour, label=f"{kv_dtype} cache")
         ax.set_xlabel("context per sequence (tokens)")
         ax.set_ylabel("largest batch that fits")
-        integer_axis(ax.xaxis)
-        integer_axis(ax.yaxis)
+        plain_log_axis(ax.xaxis)
+        plain_log_axis(ax.yaxis)
         ax.legend(fontsize=8)
-        ax.set_title(f"{m.name}, {weight_dtype} weights, on the {gpu.name} (activations ignored)", loc="left",
+        ax.set_title("Fewer bytes per cached element, a larger batch at every context\n"
+                     f"{m.name}, {weight_dtype} weights, on the {gpu.name} (activations ignored)", loc="left",
                      fontsize=9)
         return to_svg(
             fig, "quant-kv-max-batch", f"Largest batch vs context with a 16-bit and an 8-bit KV cache, {m.name}",

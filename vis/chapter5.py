@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 from snippets import hardware, models, speculative
-from vis.chapter1 import integer_axis
-from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, to_svg
+from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, plain_log_axis, to_svg
 
 #: Cell text on the heatmap: dark on light cells, light on dark ones (the cells' colours are fixed).
 DARK_TEXT, LIGHT_TEXT = "#212529", "#f8f9fa"
@@ -17,8 +18,6 @@ def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int
     """Roofline bound of one forward pass verifying k tokens of one sequence (context cached),
     with its memory and compute times, against k. `measured`: (k, ms) points of a recorded run
     of the same model, context and dtype, drawn over the bound as one series `measured_label`."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
     gpu, m = hardware.get(accelerator), models.get(model)
     ks = np.unique(np.round(np.logspace(0, np.log10(4096), 60)).astype(int))
     steps = [speculative.verify_step(m, 1, context, int(k), dtype, dtype) for k in ks]
@@ -47,17 +46,17 @@ def verify_time_vs_tokens(accelerator: str, model: str, dtype: str, context: int
                     textcoords="offset points", xytext=(6, 8), fontsize=8)
         ax.axvline(knee, color=GREY, linestyle=":", linewidth=1)
         ax.text(knee * 1.08, one * 0.6, f"compute-bound from\nk = {knee:,} (ridge {ridge:.0f} FLOP/byte)",
-                fontsize=7.5, ha="left", va="top")
+                fontsize=8, ha="left", va="top")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(compute[0] * 0.8, bound[-1] * 1.5)
-        integer_axis(ax.xaxis)
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))  # 0.1, 1, 10: never 10^-1
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        plain_log_axis(ax.xaxis)
+        plain_log_axis(ax.yaxis)
         ax.set_xlabel("tokens verified in one forward pass, k (log)")
         ax.set_ylabel("time per forward pass (ms, log)")
-        ax.legend(fontsize=7.5, loc="lower right")
-        ax.set_title(f"{m.name}, {dtype}, {gpu.name}: one sequence, {context:,} tokens cached",
+        ax.legend(fontsize=8, loc="lower right")
+        ax.set_title("Verifying k tokens costs about one decode step until k nears the ridge\n"
+                     f"{m.name}, {dtype}, {gpu.name}: one sequence, {context:,} tokens cached",
                      loc="left", fontsize=10)
         return to_svg(
             fig, "speculative-verify", f"Time to verify k tokens against k, {m.name} on the {gpu.name}",
@@ -89,7 +88,7 @@ def speedup_heatmap(alphas: tuple[float, ...], gammas: tuple[int, ...], draft_co
                 r, g, b, _alpha = cmap(norm(grid[i, j]))
                 light = 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45
                 text = f"{grid[i, j]:.2f}" + ("" if grid[i, j] >= 1 else "↓")
-                ax.text(j, i, text, ha="center", va="center", fontsize=7, color=DARK_TEXT if light else LIGHT_TEXT)
+                ax.text(j, i, text, ha="center", va="center", fontsize=8, color=DARK_TEXT if light else LIGHT_TEXT)
             best = gammas.index(speculative.best_gamma(a, draft_cost, max(gammas)))
             ax.add_patch(Rectangle((best - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=ORANGE, linewidth=2))
         ax.set_xticks(range(len(gammas)), [str(g) for g in gammas])
@@ -99,7 +98,8 @@ def speedup_heatmap(alphas: tuple[float, ...], gammas: tuple[int, ...], draft_co
         ax.set_ylabel("acceptance rate, α")
         bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
         bar.set_label("speedup over plain decoding")
-        ax.set_title(f"Speedup E / (γc + 1); {setting}; best γ outlined, ↓ slower than plain", loc="left", fontsize=9)
+        ax.set_title("Speedup E / (γc + 1): best γ outlined, ↓ slower than plain decoding\n"
+                     + textwrap.fill(setting, 92), loc="left", fontsize=9)
         return to_svg(
             fig, "speculative-heatmap", f"Expected speedup over acceptance rate and draft length at c = {draft_cost:.3f}",
             f"A grid of speedups, acceptance rate from {alphas[0]:.1f} to {alphas[-1]:.1f} upwards, draft length from "
@@ -133,23 +133,26 @@ def speedup_vs_batch(accelerator: str, model: str, drafter: str, dtype: str, con
             gains = [speculative.speedup_at_batch(m, gpu, int(b), context, alpha, gamma, d, dtype, dtype, per_operator)
                      for b in batches]
             bound = "per operator" if per_operator else "whole step"
-            ax.plot(batches, gains, color=colour, linestyle=style,
-                    label=f"γ = {gamma}, {context:,} tokens, {bound} (to batch {fits:,})")
             even = speculative.break_even_batch(m, gpu, context, alpha, gamma, d, dtype, dtype, fits, per_operator)
             evens[(context, gamma, per_operator)], ends[(context, gamma, per_operator)] = even, (fits, gains[-1])
+            # the break-even batch is named in the legend: the dots on the no-gain line sit too close to label
+            ax.plot(batches, gains, color=colour, linestyle=style,
+                    label=f"γ = {gamma}, {context:,} tokens, {bound}: "
+                    + (f"no gain from batch {even:,}" if even is not None else f"a gain at every batch that fits (to {fits:,})"))
             if even is not None:
                 ax.plot([even], [1.0], "o", color=colour, markersize=5)
-                ax.annotate(f"{even:,}", (even, 1.0), textcoords="offset points", xytext=(0, -13), ha="center",
-                            fontsize=7.5)
         ax.axhline(1.0, color=INK, linewidth=1)
         ax.text(1.1, 1.03, "no gain", fontsize=8)
         ax.set_xscale("log")
-        integer_axis(ax.xaxis)
+        plain_log_axis(ax.xaxis)
         ax.set_ylim(0, None)
         ax.set_xlabel("batch: sequences decoding together (log)")
         ax.set_ylabel("speedup over plain decoding")
-        ax.legend(fontsize=7, loc="lower left")
-        ax.set_title(f"{m.name} + {d.name} drafter (c = {c:.3f} at batch 1), {dtype}, {gpu.name}: α = {alpha}",
+        ax.legend(fontsize=8, loc="lower left")
+        all_even = all(evens[(short, g, True)] is not None for g in gammas)
+        ax.set_title("The gain falls as the batch grows" + (f"; at {short:,} tokens of context every γ breaks even"
+                                                            if all_even else "") + "\n"
+                     f"{m.name} + {d.name} drafter (c = {c:.3f} at batch 1), {dtype}, {gpu.name}: α = {alpha}",
                      loc="left", fontsize=9)
         short_evens = ", ".join(f"γ = {g}: {evens[(short, g, True)]:,}" if evens[(short, g, True)] else
                                 f"γ = {g}: none" for g in gammas)

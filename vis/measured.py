@@ -16,7 +16,20 @@ import numpy as np
 from snippets import calibration
 from snippets import results as res
 from snippets.report import slug
-from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, load_matplotlib, new_figure, to_svg
+from vis.svg import (
+    BLUE,
+    GREEN,
+    GREY,
+    INK,
+    ORANGE,
+    PURPLE,
+    course_style,
+    load_matplotlib,
+    new_figure,
+    plain_log_axis,
+    plain_number,
+    to_svg,
+)
 
 #: Results text is data, not markup: no mathtext for `$...$`, no LaTeX.
 _PLAIN_TEXT = {"text.parse_math": False, "text.usetex": False}
@@ -77,7 +90,7 @@ def measured_roofline(doc: dict, name: str | None = None) -> str:
         ax.set_xlabel("arithmetic intensity (FLOP/byte)")
         ax.set_ylabel("TFLOP/s")
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="lower right")
+            ax.legend(fontsize=8, loc="lower right")
         ax.set_title(device["name"], loc="left")
         decode = doc["decode"][0] if doc["decode"] else None
         what = (f"decode steps of a {decode['model']}-shaped model at {decode['context']:,} tokens of context"
@@ -108,8 +121,6 @@ def standalone_svg(svg: str) -> str:
 
 def decode_vs_prediction(doc: dict, name: str | None = None) -> str:
     """Measured decode step time vs batch, per mode, beside chapter 1's roofline bound."""
-    from matplotlib.ticker import ScalarFormatter
-
     rows = doc["decode"]
     first = rows[0]
     with course_style(), load_matplotlib().rc_context(_PLAIN_TEXT):
@@ -126,9 +137,8 @@ def decode_vs_prediction(doc: dict, name: str | None = None) -> str:
                     label="roofline bound (chapter 1)")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_major_formatter(ScalarFormatter())
-        ax.yaxis.set_minor_formatter(ScalarFormatter())
+        plain_log_axis(ax.xaxis)
+        plain_log_axis(ax.yaxis)
         ax.set_xlabel("batch size (sequences)")
         ax.set_ylabel("ms per decode step")
         ax.legend(fontsize=8)
@@ -140,6 +150,16 @@ def decode_vs_prediction(doc: dict, name: str | None = None) -> str:
             "Measured milliseconds per decode step for each mode and batch size, against the roofline "
             "lower bound computed from the datasheet bandwidth and FLOP/s.",
         )
+
+
+def _round_ticks(axis) -> None:
+    """A log axis spanning little more than a decade, labelled at about six round numbers (80, 100,
+    120...) in plain text instead of one power of ten."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
+
+    axis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: plain_number(value)))
+    axis.set_minor_locator(NullLocator())
 
 
 def predicted_vs_measured(doc: dict, name: str | None = None) -> str:
@@ -165,7 +185,10 @@ def predicted_vs_measured(doc: dict, name: str | None = None) -> str:
             ax.plot([lo, hi], [lo, hi], color=INK, linestyle="--", linewidth=1, label="measured = predicted")
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.legend(fontsize=7, loc="upper left")
+            if hi / lo < 30:  # within a decade or so a log axis has one labelled tick: label round numbers
+                _round_ticks(ax.xaxis)
+                _round_ticks(ax.yaxis)
+            ax.legend(fontsize=8, loc="upper left")
         else:
             ax.text(0.5, 0.5, "; ".join(notes) or "nothing to calibrate", ha="center", va="center",
                     transform=ax.transAxes, fontsize=8, wrap=True)
