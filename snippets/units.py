@@ -38,6 +38,8 @@ def dtype_name(dtype: str) -> str:
 
     Raises UnknownName (a KeyError and a ValueError) listing the allowed names.
     """
+    if type(dtype) is str and dtype in BYTES_PER_ELEMENT:  # canonical already: the common case
+        return dtype
     if not isinstance(dtype, str):
         raise WrongType(f"dtype must be a string such as 'bf16', got {dtype!r}")
     name = dtype.strip().lower()
@@ -48,7 +50,8 @@ def dtype_name(dtype: str) -> str:
 
 def bytes_per_element(dtype: str) -> float:
     """Bytes one element of `dtype` occupies (e.g. 'bf16' -> 2)."""
-    return BYTES_PER_ELEMENT[dtype_name(dtype)]
+    found = BYTES_PER_ELEMENT.get(dtype) if isinstance(dtype, str) else None
+    return found if found is not None else BYTES_PER_ELEMENT[dtype_name(dtype)]
 
 
 def _is_real(value: object) -> bool:
@@ -93,6 +96,8 @@ def require_int(name: str, value: int, minimum: int) -> int:
 
     A float, even 2.0, is rejected: sizes and counts are integers.
     """
+    if type(value) is int and value >= minimum:  # the common case, checked first (hot in the simulator)
+        return value
     if not _is_integer(value):
         raise WrongType(f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
     if value < minimum:
