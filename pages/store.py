@@ -121,6 +121,18 @@ def _load(path: Path, entry_key: str) -> tuple[bool, object]:
     return True, value
 
 
+#: entry -> (its modification time, its value) as this process last read or wrote it: `mkdocs serve`
+#: rebuilds without unpickling again an entry that did not change.
+_read: dict[Path, tuple[int, object]] = {}
+
+
+def _mtime_ns(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
 def cached(fn: Callable[..., T], *args, live: bool = False, **kwargs) -> T:
     """fn(*args, **kwargs), from the store when it holds this call with this code."""
     folder = location()
@@ -129,14 +141,18 @@ def cached(fn: Callable[..., T], *args, live: bool = False, **kwargs) -> T:
     entry_key = key(fn, args, kwargs)
     path = folder / f"{fn.__module__}.{fn.__qualname__}-{entry_key}.pickle"  # `rm .cache/store/vis.*`: figures
     if not (live and os.environ.get("COURSE_LIVE") == "1"):
+        if path in _read and _read[path][0] == _mtime_ns(path):
+            return _read[path][1]
         found, value = _load(path, entry_key)
         if found:
+            _read[path] = (_mtime_ns(path), value)
             return value
     value = fn(*args, **kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")  # whole or not at all
     partial.write_bytes(pickle.dumps((entry_key, value)))
     os.replace(partial, path)
+    _read[path] = (_mtime_ns(path), value)
     return value
 
 
