@@ -12,6 +12,7 @@ measurement) is stored too; `python -m pages compute --live` (COURSE_LIVE=1) mea
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.metadata
 import logging
@@ -95,14 +96,50 @@ def code_digest(module: str) -> bytes:
     return digest.digest()
 
 
+@cache
+def _definitions(path: Path, mtime_ns: int, size: int) -> tuple[bytes, dict[str, bytes], frozenset[str]]:
+    """(digest of a file's statements other than its functions and classes, each function's and
+    class's digest by name, every name the file uses), from its syntax tree (layout and comments
+    do not count)."""
+    tree = ast.parse(path.read_bytes())
+    rest, definitions = hashlib.sha256(), {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            definitions[node.name] = hashlib.sha256(ast.dump(node).encode()).digest()
+        else:
+            rest.update(ast.dump(node).encode())
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    used |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    used |= {a.name.split(".")[-1] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    return rest.digest(), definitions, frozenset(used)
+
+
+def definitions_digest(module: str, qualname: str) -> bytes:
+    """Like code_digest, but a function or class that no module of the closure names (a function
+    just added) does not count: what a call can reach by name is what its result depends on."""
+    facts = {name: _definitions(path, path.stat().st_mtime_ns, path.stat().st_size)
+             for name, path in closure(module).items()}
+    used = set(qualname.split(".")).union(*(names for _, _, names in facts.values()))
+    digest = hashlib.sha256(versions().encode())
+    for name, (rest, definitions, _) in sorted(facts.items()):
+        digest.update(name.encode() + rest)
+        for definition in sorted(set(definitions) & used):
+            digest.update(definition.encode() + definitions[definition])
+    for path in sorted((ROOT / "snippets" / "data").glob("*.csv")):
+        digest.update(path.name.encode() + file_facts(path)[0])
+    return digest.digest()
+
+
 def imports_digest(source: str) -> str:
     """The code of the course modules `source` imports (a listing's), for a call's arguments."""
     return hashlib.sha256(b"".join(code_digest(name) for name in sorted(imported_modules(source)))).hexdigest()
 
 
-def key(fn: Callable, args: tuple, kwargs: dict) -> str:
+def key(fn: Callable, args: tuple, kwargs: dict, code: Callable[[str, str], bytes] | None = None) -> str:
+    """The entry's key: the call and code_digest (or `code`, e.g. definitions_digest)."""
     call = f"{fn.__module__}.{fn.__qualname__}{args!r}{sorted(kwargs.items())!r}".encode()
-    return hashlib.sha256(call + code_digest(fn.__module__)).hexdigest()[:32]
+    digest = code(fn.__module__, fn.__qualname__) if code else code_digest(fn.__module__)
+    return hashlib.sha256(call + digest).hexdigest()[:32]
 
 
 def _load(path: Path, entry_key: str) -> tuple[bool, object]:
@@ -134,31 +171,49 @@ def _mtime_ns(path: Path) -> int | None:
 
 
 def cached(fn: Callable[..., T], *args, live: bool = False, **kwargs) -> T:
-    """fn(*args, **kwargs), from the store when it holds this call with this code."""
+    """fn(*args, **kwargs), from the store when it holds this call with this code.
+
+    The entry is found by its key (the code's bytes: no parsing in a warm build). When that
+    misses, an alias keyed on the definitions the call can reach (definitions_digest) may name an
+    entry whose code differs only in what nothing uses, such as a function just added: that
+    result is kept under the new key instead of being computed again."""
     folder = location()
     if folder is None:
         return fn(*args, **kwargs)
+    name = f"{fn.__module__}.{fn.__qualname__}"
     entry_key = key(fn, args, kwargs)
-    path = folder / f"{fn.__module__}.{fn.__qualname__}-{entry_key}.pickle"  # `rm .cache/store/vis.*`: figures
-    if not (live and os.environ.get("COURSE_LIVE") == "1"):
+    path = folder / f"{name}-{entry_key}.pickle"  # `rm .cache/store/vis.*`: figures
+    refresh = live and os.environ.get("COURSE_LIVE") == "1"
+    if not refresh:
         if path in _read and _read[path][0] == _mtime_ns(path):
             return _read[path][1]
         found, value = _load(path, entry_key)
         if found:
             _read[path] = (_mtime_ns(path), value)
             return value
-    value = fn(*args, **kwargs)
+    alias = folder / f"{name}-{key(fn, args, kwargs, definitions_digest)}.alias"
+    found = False
+    if not refresh and alias.exists():
+        earlier = alias.read_text(encoding="utf-8").strip()
+        found, value = _load(folder / f"{name}-{earlier}.pickle", earlier)
+    if not found:
+        value = fn(*args, **kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")  # whole or not at all
-    partial.write_bytes(pickle.dumps((entry_key, value)))
-    os.replace(partial, path)
+    for target, data in ((path, pickle.dumps((entry_key, value))), (alias, entry_key.encode())):
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")  # whole or not at all
+        partial.write_bytes(data)
+        os.replace(partial, target)
     _read[path] = (_mtime_ns(path), value)
     return value
 
 
 def evict(folder: Path, used_since: float) -> int:
-    """Remove the entries neither read nor written since `used_since` (a time.time())."""
+    """Remove the entries neither read nor written since `used_since` (a time.time()), and the
+    aliases of entries that are gone."""
     stale = [p for p in folder.glob("*.pickle") if p.stat().st_mtime < used_since]
+    names = {p.name for p in folder.glob("*.pickle")} - {p.name for p in stale}
+    stale += [a for a in folder.glob("*.alias")
+              if f"{a.name.rsplit('-', 1)[0]}-{a.read_text(encoding='utf-8').strip()}.pickle" not in names]
     for path in stale:
         path.unlink()
     return len(stale)

@@ -92,3 +92,33 @@ def test_evict_removes_what_was_neither_read_nor_written(folder):
     since = time.time() + 5
     os.utime(kept, (since + 1, since + 1))
     assert store.evict(folder, since) == 1 and not old.exists() and kept.exists()
+
+
+def test_a_function_just_added_recomputes_nothing_an_edit_of_a_used_one_does(tmp_path, monkeypatch):
+    """The bar of issue 20: a new function in a module that results depend on recomputes nothing
+    (no call can reach it); an edit of a function they call recomputes them."""
+    package = tmp_path / "snippets"
+    (package / "data").mkdir(parents=True)
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "a.py").write_text("from snippets import b\n\n\ndef g(x):\n    return b.f(x)\n", encoding="utf-8")
+    b = package / "b.py"
+    b.write_text("def f(x):\n    return x\n", encoding="utf-8")
+    monkeypatch.setattr(store, "ROOT", tmp_path)
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "store"))
+    calls = []
+    g = counted(calls)
+    g.__module__, g.__qualname__ = "snippets.a", "g"
+
+    def edit(text: str) -> None:
+        b.write_text(text, encoding="utf-8")
+        os.utime(b, ns=(time.time_ns() + len(text), time.time_ns() + len(text)))
+
+    store.cached(g, 1.0)
+    edit("def f(x):\n    return x\n\n\ndef just_added():\n    return 2\n")
+    store.cached(g, 1.0)
+    edit("def f(x):\n    return x  # a comment\n\n\ndef just_added():\n    return 2\n")
+    store.cached(g, 1.0)
+    assert calls == [1.0]  # neither a new function nor a comment recomputed it
+    edit("def f(x):\n    return x + 1\n\n\ndef just_added():\n    return 2\n")
+    store.cached(g, 1.0)
+    assert calls == [1.0, 1.0]  # an edit of what it calls did
