@@ -3,7 +3,9 @@
 `cached(fn, *args)` returns fn(*args). The key is the call (function, arguments' repr), the bytes
 of every course module fn's module imports (transitively, import statements read with a pattern),
 the data files, and the versions of torch, numpy and matplotlib. A prose edit changes no key; an
-edit of snippets/roofline.py changes exactly the keys of calls whose modules import it.
+edit of snippets/roofline.py changes the keys of the calls whose modules import it, and of those
+only the ones that can reach an edited definition by name are computed again (`cached`'s aliases):
+a function added, or a comment, recomputes nothing.
 
 COURSE_CACHE: unset, .cache/store; a path, that folder; `off`, no store. An entry that cannot be
 read or holds another key is computed again, with a one-line note. A `live=True` call (chapter 2's
