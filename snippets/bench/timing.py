@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from snippets.device_sync import synchronize  # noqa: F401 - re-exported
+
 #: Two successive warm-up medians within this fraction of each other count as settled.
 SETTLE_TOLERANCE = 0.02
 #: Warm-up rounds at most, before measuring anyway (and flagging it).
@@ -59,16 +61,6 @@ class Timing:
         if not self.settled:
             out.append(f"unsettled: warm-up medians still moving after {self.warmup_rounds} rounds")
         return out
-
-
-def synchronize(kind: str) -> None:
-    """Wait for the device `kind` ("cuda", "mps" or "cpu") to finish its queued work."""
-    if kind == "cuda":
-        torch.cuda.synchronize()
-    elif kind == "mps":
-        torch.mps.synchronize()
-    elif kind != "cpu":
-        raise ValueError(f"unknown device kind {kind!r}; choose cuda, mps or cpu")
 
 
 def l2_flusher(kind: str, nbytes: int = 256 * 2**20) -> Callable[[], None] | None:
