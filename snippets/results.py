@@ -71,6 +71,10 @@ class Settings(_Strict):
     verify_tokens: list[PositiveInt] = []
     verify_context: PositiveInt | None = None
     draft_model: str | None = None
+    prefill_modes: list[str] = []  # absent in older files (eager prefill)
+    mixed_modes: list[str] = []
+    verify_modes: list[str] = []
+    repeats: PositiveInt | None = None  # independent timings per point (older files: one)
 
 
 class Bandwidth(_Strict):
@@ -97,6 +101,7 @@ class Matmul(_Strict):
     best_TFLOPS: Positive
     pct_of_spec: Share | None
     flags: list[str] = []
+    role: str | None = None  # a model's own layer shape ("... gate_up at 2048 tokens"); absent: a square sweep
 
 
 class Decode(_Strict):
@@ -121,6 +126,7 @@ class DecodeV2(Decode):
     weight_bytes: Positive
     cache_bytes: Share
     flags: list[str] = []
+    repeat_medians_s: list[Positive] = []  # each independent repeat's median (absent in older files)
 
 
 class Prefill(_Strict):
@@ -138,6 +144,8 @@ class Prefill(_Strict):
     TFLOPS: Positive
     mfu_pct: Share | None
     flags: list[str] = []
+    mode: Literal["eager", "graph", "compile"] = "eager"  # older files timed eager prefill only
+    repeat_medians_s: list[Positive] = []  # each independent repeat's median (absent in older files)
 
 
 class Quant(_Strict):
@@ -156,6 +164,8 @@ class Quant(_Strict):
     bound_from: Literal["datasheet", "copy"] | None
     flags: list[str] = []
     bound_roof: Literal["memory", "compute"] | None = None
+    l2_flushed: bool = False  # the L2 evicted before each timed call (older files: not)
+    repeat_medians_s: list[Positive] = []
 
 
 class Mixed(_Strict):
@@ -165,7 +175,7 @@ class Mixed(_Strict):
     model: str
     layers: PositiveInt
     dtype: str
-    mode: Literal["eager", "graph"]
+    mode: Literal["eager", "graph", "compile"]
     batch: PositiveInt
     context: PositiveInt
     chunk_tokens: Annotated[int, Field(ge=0)]
@@ -178,6 +188,8 @@ class Mixed(_Strict):
     flops: Positive
     predicted_s: Positive | None
     flags: list[str] = []
+    one_pass: bool = False  # decode and chunk in one forward; older files timed two forwards
+    repeat_medians_s: list[Positive] = []  # each independent repeat's median (absent in older files)
 
 
 class Verify(_Strict):
@@ -187,7 +199,7 @@ class Verify(_Strict):
     model: str
     layers: PositiveInt
     dtype: str
-    mode: Literal["eager", "graph"]
+    mode: Literal["eager", "graph", "compile"]
     batch: PositiveInt
     context: PositiveInt
     tokens: PositiveInt
@@ -199,6 +211,7 @@ class Verify(_Strict):
     flops: Positive
     predicted_s: Positive | None
     flags: list[str] = []
+    repeat_medians_s: list[Positive] = []  # each independent repeat's median (absent in older files)
 
 
 class Draft(_Strict):
@@ -207,7 +220,7 @@ class Draft(_Strict):
     model: str
     layers: PositiveInt
     dtype: str
-    mode: Literal["eager", "graph"]
+    mode: Literal["eager", "graph", "compile"]
     batch: PositiveInt
     context: PositiveInt
     median_s: Positive
@@ -215,10 +228,11 @@ class Draft(_Strict):
     weight_bytes: Positive
     draft_cost: Positive | None
     flags: list[str] = []
+    repeat_medians_s: list[Positive] = []  # each independent repeat's median (absent in older files)
 
 
 class BestGamma(_Strict):
-    mode: Literal["eager", "graph"]
+    mode: Literal["eager", "graph", "compile"]
     batch: PositiveInt
     alpha: Annotated[float, Field(ge=0, lt=1)]
     gamma: PositiveInt
@@ -419,12 +433,12 @@ def decode_table(doc: dict) -> str:
 
 
 def prefill_table(doc: dict) -> str:
-    """Prefill (time to first token) per prompt length, with MFU against the run's best matmul."""
-    rows = [[f"{r['prompt_tokens']:,}", f"{r['median_s'] * 1e3:,.2f}", f"{r['tokens_per_s']:,.0f}",
-             f"{r['TFLOPS']:,.2f}", _pct(r["mfu_pct"]), _flags(r)]
-            for r in sorted(doc.get("prefill", []), key=lambda r: r["prompt_tokens"])]
-    return markdown_table(["prompt tokens", "time to first token, ms", "prompt tokens/s", "TFLOP/s",
-                           "MFU (vs best matmul)", "flags"], rows, align="rrrrrl", escape=False)
+    """Prefill (time to first token) per mode and prompt length, with MFU against the run's best matmul."""
+    rows = [[r.get("mode", "eager"), f"{r['prompt_tokens']:,}", f"{r['median_s'] * 1e3:,.2f}",
+             f"{r['tokens_per_s']:,.0f}", f"{r['TFLOPS']:,.2f}", _pct(r["mfu_pct"]), _flags(r)]
+            for r in sorted(doc.get("prefill", []), key=lambda r: (r.get("mode", "eager"), r["prompt_tokens"]))]
+    return markdown_table(["mode", "prompt tokens", "time to first token, ms", "prompt tokens/s", "TFLOP/s",
+                           "MFU (vs best matmul)", "flags"], rows, align="lrrrrrl", escape=False)
 
 
 def mixed_table(doc: dict) -> str:
@@ -433,11 +447,12 @@ def mixed_table(doc: dict) -> str:
     rows = []
     for r in sorted(doc.get("mixed", []), key=lambda r: (r["mode"], r["batch"], r["chunk_tokens"])):
         nbytes = r["weight_bytes"] + r["cache_bytes"] + r["activation_bytes"]
-        rows.append([r["mode"], r["batch"], f"{r['context']:,}", f"{r['chunk_tokens']:,}",
-                     f"{r['median_s'] * 1e3:,.2f}", f"{nbytes / 1e9:,.3f}", f"{r['flops'] / 1e9:,.1f}",
-                     f"{r['predicted_s'] * 1e3:,.2f}" if r["predicted_s"] else "–", _flags(r)])
-    return markdown_table(["mode", "decode batch", "context", "chunk tokens", "measured ms/step", "GB", "GFLOPs",
-                           "bound ms/step", "flags"], rows, align="lrrrrrrrl", escape=False)
+        rows.append([r["mode"], "one" if r.get("one_pass") else "two", r["batch"], f"{r['context']:,}",
+                     f"{r['chunk_tokens']:,}", f"{r['median_s'] * 1e3:,.2f}", f"{nbytes / 1e9:,.3f}",
+                     f"{r['flops'] / 1e9:,.1f}", f"{r['predicted_s'] * 1e3:,.2f}" if r["predicted_s"] else "–",
+                     _flags(r)])
+    return markdown_table(["mode", "forward passes", "decode batch", "context", "chunk tokens", "measured ms/step", "GB",
+                           "GFLOPs", "bound ms/step", "flags"], rows, align="llrrrrrrrl", escape=False)
 
 
 def verify_table(doc: dict) -> str:

@@ -108,7 +108,7 @@ def test_decode_counts_bytes_and_flops():
 def cli_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     code = cli.main(["--device", "cpu", "--skip", "bandwidth,matmul", "--model", "GPT-2 small",
-                     "--layers", "1", "--batches", "1,2", "--context", "8", "--dtype", "fp32", "--prompts", "4,8",
+                     "--layers", "1", "--batches", "1,2", "--context", "8", "--repeats", "1", "--dtype", "fp32", "--prompts", "4,8",
                      "--out", str(out)])
     return code, out
 

@@ -11,7 +11,7 @@ from snippets import __main__ as entry
 from snippets import results
 from snippets.bench import cli, decode, memory, prefill
 
-TINY = ["--device", "cpu", "--model", "GPT-2 small", "--layers", "1", "--batches", "1,2", "--context", "8",
+TINY = ["--device", "cpu", "--model", "GPT-2 small", "--layers", "1", "--batches", "1,2", "--context", "8", "--repeats", "1",
         "--dtype", "fp32", "--prompts", "4,8"]
 
 

@@ -15,7 +15,7 @@ from snippets.transformer import KVCache
 
 CPU, _ = devmod.detect("cpu")
 GPT2 = "GPT-2 small (gpt2)"
-TINY = ["--device", "cpu", "--model", GPT2, "--draft", GPT2, "--layers", "1", "--batches", "1", "--context", "8",
+TINY = ["--device", "cpu", "--model", GPT2, "--draft", GPT2, "--layers", "1", "--batches", "1", "--context", "8", "--repeats", "1",
         "--dtype", "fp32"]
 
 

@@ -15,11 +15,14 @@ import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from snippets import models
 from snippets.bench import bandwidth, decode, matmul, mixed, prefill, quant, verify
 from snippets.bench import results as res
-from snippets.bench.device import DeviceInfo, detect, environment
+from snippets.bench.device import ClockSampler, DeviceInfo, detect, environment
+from snippets.bench.steps import attention_check
+from snippets.bench.steps import modes_for as step_modes
 from snippets.report import markdown_table, slug
 from snippets.transformer import TransformerConfig
 
@@ -31,9 +34,11 @@ CPU_BATCHES = [1, 4, 16]
 CPU_LAYERS = 2
 SECTIONS = ("bandwidth", "matmul", "decode", "prefill", "quant", "mixed", "verify")
 #: Estimated seconds per step, for the time left: (CPU, GPU).
-STEP_SECONDS = {"bandwidth": (6, 3), "matmul": (4, 3), "eager": (6, 3), "graph": (6, 3), "compile": (6, 8),
-                "first compile": (6, 60), "prefill": (6, 3), "profile": (5, 10), "quant": (8, 4),
+STEP_SECONDS = {"bandwidth": (6, 3), "matmul": (4, 3), "eager": (6, 3), "graph": (6, 3), "compile": (6, 4),
+                "first compile": (6, 25), "prefill": (6, 5), "profile": (5, 10), "quant": (8, 3),
                 "mixed": (5, 4), "verify": (5, 3), "draft": (5, 3)}
+#: Independent timings of every point (each one settled, many samples), their spread flagged.
+REPEATS = 3
 #: Batches of the quant section (one layer's weight matmuls per format).
 QUANT_BATCHES = [1, 16, 64, 256]
 
@@ -76,6 +81,8 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                         f"on GPUs, {_csv(prefill.CPU_PROMPTS)} on CPUs)")
     p.add_argument("--modes", default=None, help="decode modes: eager,graph,compile (default: all on CUDA, eager elsewhere; "
                         "graph and compile need CUDA)")
+    p.add_argument("--repeats", type=int, default=REPEATS,
+                   help="independent timings of every point, their spread flagged (default %(default)s)")
     p.add_argument("--profile", type=int, default=None, metavar="BATCH",
                    help="profile the decode step at this batch (its fastest mode): top kernels by time, saved in the results")
     p.add_argument("--skip", default="", help="sections to skip: bandwidth,matmul,decode,prefill,quant,mixed,verify")
@@ -152,6 +159,10 @@ class Plan:
     verify_tokens: list[int] = field(default_factory=list)
     verify_context: int | None = None
     draft: str | None = None
+    repeats: int = REPEATS
+    prefill_modes: list[str] = field(default_factory=list)
+    mixed_modes: list[str] = field(default_factory=list)
+    verify_modes: list[str] = field(default_factory=list)
 
     def settings(self) -> dict:
         return {"quick": self.quick, "model": self.model, "layers": self.layers, "dtype": self.dtype,
@@ -159,7 +170,9 @@ class Plan:
                 "skipped": sorted(self.skip), "prompts": self.prompts, "profile_batch": self.profile_batch,
                 "mixed_batches": self.mixed_batches, "mixed_chunks": self.mixed_chunks,
                 "verify_batches": self.verify_batches, "verify_tokens": self.verify_tokens,
-                "verify_context": self.verify_context, "draft_model": self.draft}
+                "verify_context": self.verify_context, "draft_model": self.draft, "repeats": self.repeats,
+                "prefill_modes": self.prefill_modes, "mixed_modes": self.mixed_modes,
+                "verify_modes": self.verify_modes}
 
 
 def plan(args: argparse.Namespace) -> Plan:
@@ -204,12 +217,16 @@ def plan(args: argparse.Namespace) -> Plan:
         drafted = models.get(args.draft or verify.default_draft())
         TransformerConfig.from_model(drafted)  # MLA and MoE drafts: ValueError saying so
         draft = drafted.name
+    if args.repeats < 1:
+        raise ValueError(f"--repeats must be at least 1; got {args.repeats}")
     out = check_out_dir(args.out)
     on = "verify" not in skip
     return Plan(info, why, args.quick, named.name, layers, dtype, context, batches, prompts, modes, skip,
                 args.profile, out, mixed_batches if "mixed" not in skip else [],
                 mixed_chunks if "mixed" not in skip else [], verify_batches if on else [],
-                verify_tokens if on else [], verify_context if on else None, draft)
+                verify_tokens if on else [], verify_context if on else None, draft, args.repeats,
+                step_modes(info.kind) if "prefill" not in skip else [],
+                mixed.modes_for(info.kind) if "mixed" not in skip else [], verify.modes_for(info.kind) if on else [])
 
 
 # ---- running ---------------------------------------------------------------------------------
@@ -233,12 +250,23 @@ class Measured:
     failed: list[str] = field(default_factory=list)  # sections that raised (each also has a note)
     section: str = "start"
     environment: dict = field(default_factory=dict)
+    #: Called with a section's name as it starts, and with None when it ends (clock samples,
+    #: saving the rows so far): set by main, None in tests.
+    boundary: Callable[[str | None], None] | None = None
+
+
+def matmul_shapes(p: Plan) -> list[tuple]:
+    """The matmul sweep's shapes, and on GPUs the model's own layer matmuls at prefill sizes."""
+    shapes = list(matmul.default_shapes(p.info, p.quick))
+    if p.info.kind == "cuda" and {"prefill", "mixed"} - p.skip:
+        shapes += matmul.model_layer_shapes(p.model)
+    return shapes
 
 
 def step_plan(p: Plan) -> list[tuple[str, float]]:
     """(section, estimated seconds) of every progress step the run will take."""
     gpu = int(p.info.kind == "cuda")
-    shapes, dtypes = matmul.default_shapes(p.info, p.quick), matmul.default_dtypes(p.info)
+    shapes, dtypes = matmul_shapes(p), matmul.default_dtypes(p.info)
     steps: list[tuple[str, float]] = []
     if "bandwidth" not in p.skip:
         steps += [("bandwidth", STEP_SECONDS["bandwidth"][gpu])] * len(bandwidth.KERNELS)
@@ -252,14 +280,14 @@ def step_plan(p: Plan) -> list[tuple[str, float]]:
         if p.profile_batch:
             steps.append(("profile", STEP_SECONDS["profile"][gpu]))
     if "prefill" not in p.skip:
-        steps += [("prefill", STEP_SECONDS["prefill"][gpu])] * len(p.prompts)
+        steps += [("prefill", STEP_SECONDS["prefill"][gpu])] * (len(p.prompts) * len(p.prefill_modes))
     if "quant" not in p.skip:
         steps += [("quant", STEP_SECONDS["quant"][gpu])] * (len(quant.FORMATS) * len(QUANT_BATCHES))
     if "mixed" not in p.skip:
         steps += [("mixed", STEP_SECONDS["mixed"][gpu])] * (len(p.mixed_batches) * len(p.mixed_chunks)
-                                                           * len(mixed.modes_for(p.info.kind)))
+                                                           * len(p.mixed_modes))
     if "verify" not in p.skip:
-        n_modes = len(verify.modes_for(p.info.kind))
+        n_modes = len(p.verify_modes)
         steps += [("verify", STEP_SECONDS["verify"][gpu])] * (len(p.verify_batches) * len(p.verify_tokens) * n_modes)
         steps += [("draft", STEP_SECONDS["draft"][gpu])] * (len(p.verify_batches) * n_modes)
     return steps
@@ -270,6 +298,8 @@ def attempt(m: Measured, section: str, measure) -> bool:
     traceback goes to stderr, a note says which section failed and why, and the next section runs
     (what the other sections measured is kept). True if the section finished."""
     m.section = section
+    if m.boundary:
+        m.boundary(section)
     try:
         measure()
     except Exception as error:  # noqa: BLE001 - one broken path must not lose the other sections
@@ -277,6 +307,9 @@ def attempt(m: Measured, section: str, measure) -> bool:
         m.failed.append(section)
         m.notes.append(f"{section} failed and was skipped: {type(error).__name__}: {error}")
         return False
+    finally:
+        if m.boundary:
+            m.boundary(None)
     return True
 
 
@@ -297,7 +330,7 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
             m.stream_triad_GBps = bandwidth.stream_triad_GBps(m.bandwidth[0].buffer_bytes, threads=info.threads)
 
     def measure_matmul():
-        _, n = matmul.measure(info, matmul.default_shapes(info, p.quick), matmul.default_dtypes(info),
+        _, n = matmul.measure(info, matmul_shapes(p), matmul.default_dtypes(info),
                               rows=m.matmul, progress=lambda label: step(label, "matmul"))
         m.notes.extend(n)
 
@@ -309,7 +342,8 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
         measure_model_sections(p, m, step, copy_GBps)
     if "quant" not in p.skip:
         attempt(m, "quant", lambda: quant.measure(info, p.model, QUANT_BATCHES, copy_GBps=copy_GBps(), rows=m.quant,
-                                                  notes=m.notes, progress=lambda label: step(label, "quant")))
+                                                  notes=m.notes, progress=lambda label: step(label, "quant"),
+                                                  repeats=p.repeats))
     m.section = "done"
     return m
 
@@ -330,13 +364,21 @@ def measure_model_sections(p: Plan, m: Measured, step, copy_GBps) -> None:
         m.notes.append(f"skipped decode and prefill{f' (and {also})' if also else ''}: {error}")
         return
     m.notes += built
+    try:
+        check = attention_check(info.torch_device, model.lm_head.weight.dtype)
+        m.notes.append("attention without a mask (" + ("FlashAttention-2, aten._scaled_dot_product_flash_attention"
+                       if info.kind == "cuda" and p.dtype in ("bf16", "fp16") else "SDPA") + "): largest difference "
+                       "from SDPA with the mask built, on small random tensors: " + ", ".join(
+                           f"{k} {v:.2g}" for k, v in check.items()))
+    except Exception as error:  # noqa: BLE001 - a check, not a section
+        m.notes.append(f"attention check failed: {type(error).__name__}: {str(error)[:200]}")
     if cfg.n_layers < models.get(p.model).n_layers:
         m.notes.append(f"decode, prefill, mixed and verify steps ran {cfg.n_layers} of {p.model}'s {models.get(p.model).n_layers} "
                        "layers: their times are for that many layers, not the whole model")
     if "decode" not in p.skip:
         attempt(m, "decode", lambda: decode.measure(
             info, p.model, p.dtype, p.context, p.batches, p.modes, copy_GBps=copy_GBps(), model=model,
-            rows=m.decode, notes=m.notes, progress=lambda label: step(label, "decode")))
+            rows=m.decode, notes=m.notes, progress=lambda label: step(label, "decode"), repeats=p.repeats))
         if p.profile_batch:
             def measure_profile():
                 step(f"profile: decode at batch {p.profile_batch}", "profile")
@@ -350,23 +392,25 @@ def measure_model_sections(p: Plan, m: Measured, step, copy_GBps) -> None:
         best_tflops = max((r.best_TFLOPS for r in mm), default=None)
         attempt(m, "prefill", lambda: prefill.measure(
             info, model, p.model, p.dtype, p.prompts, best_TFLOPS=best_tflops, rows=m.prefill, notes=m.notes,
-            progress=lambda label: step(label, "prefill"), reps=5 if cpu else 10, settle_rounds=2 if cpu else 5))
+            progress=lambda label: step(label, "prefill"), reps=5 if cpu else 10, settle_rounds=2 if cpu else 5,
+            modes=p.prefill_modes, repeats=p.repeats))
     if "mixed" not in p.skip:
         m.notes.append(f"mixed steps: a decode of batches {_csv(p.mixed_batches)} at context {p.context:,} plus a "
-                       f"prefill chunk of {_csv(p.mixed_chunks)} tokens, timed as two forwards in one step "
-                       f"(real servers fuse them into one), on the same {cfg.n_layers}-layer decoder as decode")
+                       f"prefill chunk of {_csv(p.mixed_chunks)} tokens, in one forward pass (one read of the "
+                       f"weights, as servers run it), on the same {cfg.n_layers}-layer decoder as decode")
         attempt(m, "mixed", lambda: mixed.measure(
-            info, model, p.model, p.dtype, p.context, p.mixed_batches, p.mixed_chunks, rows=m.mixed, notes=m.notes,
-            progress=lambda label: step(label, "mixed"), reps=5 if cpu else 20, settle_rounds=2 if cpu else 10))
+            info, model, p.model, p.dtype, p.context, p.mixed_batches, p.mixed_chunks, modes=p.mixed_modes,
+            rows=m.mixed, notes=m.notes, progress=lambda label: step(label, "mixed"), reps=5 if cpu else 20,
+            settle_rounds=2 if cpu else 10, repeats=p.repeats))
     if "verify" not in p.skip:
         m.notes.append(f"verify: the target ({cfg.n_layers} layers of {p.model}) scores k = {_csv(p.verify_tokens)} "
                        f"tokens per sequence after {p.verify_context:,} cached ones, logits for all k, at batches "
                        f"{_csv(p.verify_batches)}" + (f" (a short context on {info.kind}: GPUs use --context, "
                                                       f"{GPU_CONTEXT:,} by default)" if not_cuda else ""))
         attempt(m, "verify", lambda: verify.measure(
-            info, model, p.model, p.dtype, p.verify_context, p.verify_batches, p.verify_tokens, rows=m.verify,
-            notes=m.notes, progress=lambda label: step(label, "verify"), reps=5 if not_cuda else 20,
-            settle_rounds=2 if not_cuda else 10))
+            info, model, p.model, p.dtype, p.verify_context, p.verify_batches, p.verify_tokens, modes=p.verify_modes,
+            rows=m.verify, notes=m.notes, progress=lambda label: step(label, "verify"), reps=5 if not_cuda else 20,
+            settle_rounds=2 if not_cuda else 10, repeats=p.repeats))
     model = None  # free the target before the draft is built (the lambdas above hold it by name)
     if "verify" not in p.skip:
         layers = verify.draft_layers(p.draft, p.model, cfg.n_layers)
@@ -377,12 +421,12 @@ def measure_model_sections(p: Plan, m: Measured, step, copy_GBps) -> None:
                        f"{', '.join(map(str, verify.ALPHAS))}, independently): random weights make a real alpha "
                        "meaningless; T(gamma + 1) between measured k is interpolated linearly")
         attempt(m, "verify (draft)", lambda: verify.measure_draft(
-            info, p.draft, p.dtype, p.verify_context, p.verify_batches, layers, m.verify, rows=m.drafts,
-            notes=m.notes, progress=lambda label: step(label, "draft"), reps=5 if not_cuda else 20,
-            settle_rounds=2 if not_cuda else 10))
+            info, p.draft, p.dtype, p.verify_context, p.verify_batches, layers, m.verify, modes=p.verify_modes,
+            rows=m.drafts, notes=m.notes, progress=lambda label: step(label, "draft"), reps=5 if not_cuda else 20,
+            settle_rounds=2 if not_cuda else 10, repeats=p.repeats))
 
 
-def document(p: Plan, m: Measured, complete: bool = True) -> dict:
+def document(p: Plan, m: Measured, complete: bool = True, during: str | None = None) -> dict:
     if complete or "end" not in m.environment:
         try:
             m.environment["end"] = environment(p.info)
@@ -392,7 +436,7 @@ def document(p: Plan, m: Measured, complete: bool = True) -> dict:
     doc = res.document(p.info, p.why, p.settings(), m.bandwidth, m.stream_triad_GBps, m.matmul,
                        decode.with_batch_flags(m.decode), m.notes, created, prefill=m.prefill, profile=m.profile,
                        environment=m.environment, complete=complete,
-                       interrupted_during=None if complete else m.section, quant=m.quant, mixed=m.mixed,
+                       interrupted_during=None if complete else during or m.section, quant=m.quant, mixed=m.mixed,
                        verify=m.verify, speculative=verify.speculative_section(m.drafts, m.verify))
     return res.validate(doc, "this run's results")
 
@@ -406,15 +450,46 @@ def unique_stem(folder: Path, base: str) -> str:
     return stem
 
 
-def write(doc: dict, out: Path) -> tuple[Path, Path]:
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it over `path`: a reader (or a
+    run killed mid-write) sees the old file or the new one, never half of one. OSError first when
+    the disk has not room for it twice over."""
+    import os
+    import shutil
+
+    data = text.encode("utf-8")
+    free = shutil.disk_usage(path.parent).free
+    if free < 2 * len(data) + 2**20:
+        raise OSError(f"only {free:,} bytes free in {path.parent}; {path.name} needs {len(data):,}")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Writer:
+    """Writes a run's JSON under one name for the whole run (checkpoints, then the final file)."""
+
+    out: Path
+    stem: str | None = None
+
+    def save(self, doc: dict) -> Path:
+        if self.stem is None:
+            stamp = doc["created"][:19].replace(":", "").replace("T", "-")  # 2026-11-26-105035
+            self.stem = unique_stem(self.out, f"{slug(doc['device']['name']) or 'device'}-{stamp}")
+        path = self.out / f"{self.stem}.json"
+        write_atomic(path, json.dumps(doc, indent=1, allow_nan=False) + "\n")
+        return path
+
+
+def write(doc: dict, out: Path, writer: Writer | None = None) -> tuple[Path, Path]:
     """Write the JSON and the standalone SVG under a name no earlier run has taken."""
     from vis.measured import measured_roofline, standalone_svg
 
-    stamp = doc["created"][:19].replace(":", "").replace("T", "-")  # 2026-11-26-105035
-    stem = unique_stem(out, f"{slug(doc['device']['name']) or 'device'}-{stamp}")
-    json_path, svg_path = out / f"{stem}.json", out / f"{stem}-roofline.svg"
-    json_path.write_text(json.dumps(doc, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    svg_path.write_text(standalone_svg(measured_roofline(doc)) + "\n", encoding="utf-8")
+    writer = writer or Writer(out)
+    json_path = writer.save(doc)
+    svg_path = out / f"{writer.stem}-roofline.svg"
+    write_atomic(svg_path, standalone_svg(measured_roofline(doc)) + "\n")
     return json_path, svg_path
 
 
@@ -476,6 +551,32 @@ def summary(doc: dict) -> str:
     return "\n\n".join(lines)
 
 
+def configure_torch() -> None:
+    """The process-wide torch settings of a run, made here in the entry point and nowhere else:
+    room for every compiled shape (decode, verify, prefill, mixed, draft, quant: more than
+    dynamo's default of 8 recompiles), and inductor's coordinate-descent tuning of the kernels it
+    generates (as gpt-fast does; max-autotune measured slower on an H200)."""
+    import torch._dynamo
+    import torch._inductor.config as inductor
+
+    for name in ("recompile_limit", "cache_size_limit"):  # the newer name, and the older one
+        if hasattr(torch._dynamo.config, name):
+            setattr(torch._dynamo.config, name, 64)
+    inductor.coordinate_descent_tuning = True
+
+
+def interrupt_on_signals() -> None:
+    """SIGTERM and SIGHUP end the run as Ctrl-C does: what was measured is saved, marked incomplete."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), handler)
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from snippets.bench.progress import Progress
 
@@ -486,21 +587,33 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     except ValueError as error:
         p.error(str(error))  # exits with status 2
     print(f"Measuring {chosen.info.describe()}: {chosen.why}.", file=sys.stderr)
+    configure_torch()
+    interrupt_on_signals()
     steps = step_plan(chosen)
     progress = Progress(sum(w for _, w in steps), len(steps))
-    measured = Measured()
+    measured, writer, sampler = Measured(), Writer(chosen.out), ClockSampler(chosen.info.kind)
+
+    def boundary(section: str | None) -> None:
+        sampler.section(section)
+        measured.environment.update({f"section:{k}": v for k, v in sampler.summaries.items()})
+        if section is None:  # a section ended: save every row so far (marked incomplete until the end)
+            writer.save(document(chosen, measured, complete=False,
+                                 during=f"the run (saved after {measured.section}; it went on)"))
+
+    measured.boundary = boundary
     try:
         run(chosen, measured, progress)
     except KeyboardInterrupt:
         progress.close()
-        doc = document(chosen, measured, complete=False)
-        json_path, _ = write(doc, chosen.out)
+        measured.environment.update({f"section:{k}": v for k, v in sampler.stop().items()})
+        json_path = writer.save(document(chosen, measured, complete=False))
         print(f"\ninterrupted during {measured.section}: saved what was measured so far to {json_path} "
               "(marked incomplete)", file=sys.stderr)
         return 130
     progress.close()
+    measured.environment.update({f"section:{k}": v for k, v in sampler.stop().items()})
     doc = document(chosen, measured)
-    json_path, svg_path = write(doc, chosen.out)
+    json_path, svg_path = write(doc, chosen.out, writer)
     print(summary(doc))
     print(f"\nwrote {json_path} and {svg_path}")
     if measured.failed:

@@ -2,23 +2,20 @@
 cached tokens each plus a prefill chunk of C prompt tokens of one more sequence, timed as one
 step T(B, C, S). Chapter 3's simulator takes its step times from a model of exactly this.
 
-How it is measured: the demo decoder (snippets.transformer) takes one position vector for the
-whole batch, so it cannot pack sequences at different positions into one forward. A mixed step
-is therefore **two forwards inside one timed step**: the decode forward of the B sequences
-(positions S-1, each with its own cache of S tokens) and a forward over the C-token chunk of a
-single sequence (a first chunk: positions 0..C-1 into its own cache), its LM head run for the
-chunk's last token only (as serving engines do, and as roofline.mixed_step counts). The weights
-are therefore streamed twice, once per forward; real servers (vLLM, SGLang) pack both into one
-forward, one kernel launch sequence that reads the weights once, so these times are an upper
-bound on a fused step at large B and small C, where the weights dominate. C = 0 rows are the
-decode forward alone.
+How it is measured: **one forward pass** over the B decode tokens and the C chunk tokens packed
+together (snippets.transformer.mixed_logits), as vLLM and SGLang run a mixed batch: every matmul
+reads its weights once for all B + C rows; attention runs per part, the decode tokens each over
+their own cache of S tokens (no mask: each is its cache's last position), the chunk causally over
+its own cache (a first chunk: positions 0..C-1); the LM head runs for the B decode tokens and the
+chunk's last token. C = 0 rows are the decode forward alone. (Files before this change timed two
+forwards per step, reading the weights twice; their rows say one_pass = false.)
 
 Bytes and FLOPs per row are roofline.mixed_step's for the model shape actually built: the whole
 model on GPUs, or the same truncated layers as the decode rows on CPUs (the row's `layers` says
-which). The chunk's attention runs over its whole cache with a causal mask (SDPA computes the
-masked half too); the FLOPs counted are the causal ones.
+which). The FLOPs are the causal ones, as FlashAttention runs them.
 
-Modes: eager everywhere; on CUDA also "graph" (both forwards captured in one CUDA graph).
+Modes (snippets.bench.steps): eager everywhere; on CUDA "graph" and "compile" (eager is not timed
+there by default: its launch cost is not what a server pays).
 """
 
 from __future__ import annotations
@@ -28,17 +25,18 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from snippets import kv_cache, models, roofline
-from snippets.bench.decode import validate_modes
 from snippets.bench.device import DeviceInfo
 from snippets.bench.memory import fits, free_bytes, is_out_of_memory
-from snippets.bench.timing import time_until_steady
-from snippets.transformer import Decoder, KVCache, last_token_logits
+from snippets.bench.steps import modes_for as _modes_for
+from snippets.bench.steps import prepared, validate_modes
+from snippets.bench.timing import time_repeats
+from snippets.transformer import Decoder, KVCache, mixed_logits
 
 #: The grid timed by default: decode batches, chunk sizes (0: no chunk, a decode-only step).
 GPU_BATCHES, GPU_CHUNKS = [1, 16, 64], [0, 256, 1024]
 CPU_BATCHES, CPU_CHUNKS = [1, 4], [0, 16, 64]
 #: Context of the decoding sequences: the run's --context (1,024 on GPUs, 256 on CPUs).
-MODES = ("eager", "graph")
+MODES = ("eager", "graph", "compile")
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,7 @@ class MixedResult:
     model: str
     layers: int  # layers built (the decode rows' truncation on CPUs)
     dtype: str
-    mode: str  # "eager" or "graph" (CUDA graph of both forwards)
+    mode: str  # "eager", "graph" or "compile" (snippets.bench.steps)
     batch: int  # sequences decoding, one token each
     context: int  # tokens each decoding sequence attends to (its new one included)
     chunk_tokens: int  # prompt tokens of the one prefill chunk (0: decode only)
@@ -59,6 +57,8 @@ class MixedResult:
     flops: float  # matmul weights x tokens + attention (causal)
     predicted_s: float | None  # datasheet roofline bound (whole model on a known device only)
     flags: tuple[str, ...] = ()
+    one_pass: bool = True  # decode tokens and chunk in one forward (one read of the weights)
+    repeat_medians_s: tuple[float, ...] = ()
 
     @property
     def bytes(self) -> float:
@@ -74,7 +74,8 @@ def default_grid(kind: str) -> tuple[list[int], list[int]]:
 
 
 def modes_for(kind: str) -> list[str]:
-    return list(MODES) if kind == "cuda" else ["eager"]
+    """graph and compile on CUDA, eager elsewhere."""
+    return _modes_for(kind, ("graph", "compile"))
 
 
 def step_cost(model_name: str, layers: int, batch: int, context: int, chunk: int, prefix: int,
@@ -82,20 +83,6 @@ def step_cost(model_name: str, layers: int, batch: int, context: int, chunk: int
     """roofline.mixed_step for `model_name` cut to `layers` layers (the shape the bench built)."""
     shape = replace(models.get(model_name), n_layers=layers)
     return roofline.mixed_step(shape, batch, context, ((prefix, chunk),) if chunk else (), dtype, dtype)
-
-
-def _graphed(fn):
-    """`fn` captured in a CUDA graph (warmed up on a side stream first, as decode.runner does)."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(3):
-            fn()
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    return graph.replay
 
 
 def _random_cache(cfg, batch: int, length: int, dtype, device) -> KVCache:
@@ -108,7 +95,7 @@ def _random_cache(cfg, batch: int, length: int, dtype, device) -> KVCache:
 @torch.inference_mode()
 def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, context: int, batches, chunks,
             modes=None, reps: int = 20, progress=None, rows: list | None = None, notes: list | None = None,
-            settle_rounds: int = 10) -> tuple[list[MixedResult], list[str]]:
+            settle_rounds: int = 10, repeats: int = 3) -> tuple[list[MixedResult], list[str]]:
     """Time one mixed step per (batch, chunk, mode) at `context` tokens per decoding sequence,
     appending rows and notes as they come (an interrupted run keeps them)."""
     rows = [] if rows is None else rows
@@ -134,20 +121,19 @@ def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, conte
                 break
             try:
                 dec_cache = _random_cache(cfg, batch, context, torch_dtype, device)
-                torch.manual_seed(batch * 10_007 + chunk)
-                tokens = torch.randint(0, cfg.vocab_size, (batch, 1), device=device)
+                gen = torch.Generator().manual_seed(batch * 10_007 + chunk)
+                tokens = torch.randint(0, cfg.vocab_size, (batch, 1), generator=gen).to(device)
                 pos = torch.tensor([context - 1], device=device)
                 if chunk:
                     chunk_cache = KVCache(cfg, 1, chunk, torch_dtype, device)
-                    chunk_tokens = torch.randint(0, cfg.vocab_size, (1, chunk), device=device)
+                    chunk_tokens = torch.randint(0, cfg.vocab_size, (1, chunk), generator=gen).to(device)
                     chunk_pos = torch.arange(chunk, device=device)
 
-                    def step(t=tokens, p=pos, kv=dec_cache, ct=chunk_tokens, cp=chunk_pos, ckv=chunk_cache):
-                        model(t, p, kv)
-                        last_token_logits(model, ct, cp, ckv)
+                    def step(compiled, t=tokens, p=pos, kv=dec_cache, ct=chunk_tokens, cp=chunk_pos, ckv=chunk_cache):
+                        return mixed_logits(model, (t, p, kv), (ct, cp, ckv), compiled)
                 else:
-                    def step(t=tokens, p=pos, kv=dec_cache):
-                        model(t, p, kv)
+                    def step(compiled, t=tokens, p=pos, kv=dec_cache):
+                        return model(t, p, kv, tail=True, compiled=compiled)
             except (RuntimeError, MemoryError) as error:
                 if not is_out_of_memory(error):
                     raise
@@ -164,8 +150,8 @@ def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, conte
                     progress(f"mixed: {model_name} ({cfg.n_layers} layers, {dtype}) {mode}, decode batch {batch} "
                              f"at context {context:,} + a {chunk:,}-token chunk")
                 try:
-                    fn = step if mode == "eager" else _graphed(step)
-                    timing = time_until_steady(fn, info.kind, reps=reps, warmup=2, settle_rounds=settle_rounds)
+                    timing = time_repeats(prepared(step, mode, info.kind), info.kind, repeats, reps=reps, warmup=2,
+                                          settle_rounds=settle_rounds)
                 except (RuntimeError, MemoryError) as error:
                     if not is_out_of_memory(error):
                         raise
@@ -173,7 +159,8 @@ def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, conte
                     continue
                 rows.append(MixedResult(model_name, cfg.n_layers, dtype, mode, batch, context, chunk, 0,
                                         timing.median_s, timing.best_s, cost.weight_bytes, cost.kv_bytes,
-                                        cost.activation_bytes, cost.flops, predicted, tuple(timing.flags())))
+                                        cost.activation_bytes, cost.flops, predicted, tuple(timing.flags()), True,
+                                        timing.repeat_medians_s))
             del dec_cache, step
             if info.kind == "cuda":
                 torch.cuda.empty_cache()

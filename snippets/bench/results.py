@@ -70,7 +70,10 @@ def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, de
 
 def _row(r) -> dict:
     row = r if isinstance(r, dict) else r.as_dict()
-    return {**row, "flags": list(row.get("flags", ()))}
+    out = {**row, "flags": list(row.get("flags", ()))}
+    if "repeat_medians_s" in out:
+        out["repeat_medians_s"] = list(out["repeat_medians_s"])
+    return out
 
 
 def _torch_version() -> str:

@@ -6,8 +6,9 @@ context, and both combined with a synthetic acceptance rate into tokens per seco
 How a verify pass is timed: Decoder.forward over k new tokens per sequence at positions
 context..context+k-1, each sequence with its own cache of context + k positions (the first
 `context` random, the k new ones written by the pass), logits for all k positions (the target
-must score every draft). k = 1 is a plain decode step. Modes: eager everywhere, "graph" (the
-pass captured in one CUDA graph) on CUDA only. On CPUs the run builds a few layers of the model
+must score every draft). k = 1 is a plain decode step. The k new tokens end their cache, so
+attention needs no mask (causal, aligned to the bottom right: FlashAttention-2 on CUDA). Modes
+(snippets.bench.steps): eager everywhere; "graph" and "compile" on CUDA. On CPUs the run builds a few layers of the model
 (the decode rows' truncation) at a short context: times are for that shape, not the model.
 
 Bytes and FLOPs per row: `verify_cost`, counted the way chapter 5 counts them (every weight
@@ -47,7 +48,7 @@ CPU_BATCHES = [1, 4]
 #: Cached tokens per sequence before the pass: the run's --context on GPUs (1,024 by default);
 #: on CPUs at most this many (the truncated decoder's time would otherwise be mostly attention).
 CPU_CONTEXT = 64
-MODES = ("eager", "graph")
+MODES = ("eager", "graph", "compile")
 #: Draft shapes, the first one in the data is used: a Llama-3.2-1B-shaped decoder when the data
 #: has it, else OPT-1.3B's shape (built as the course's Llama-style decoder: gated MLP, RoPE).
 DRAFT_MODELS = ("Llama-3.2-1B", "OPT-1.3B")
@@ -67,7 +68,10 @@ def default_grid(kind: str) -> tuple[list[int], list[int]]:
 
 
 def modes_for(kind: str) -> list[str]:
-    return list(MODES) if kind == "cuda" else ["eager"]
+    """graph and compile on CUDA, eager elsewhere (snippets.bench.steps)."""
+    from snippets.bench.steps import modes_for as default
+
+    return default(kind, ("graph", "compile"))
 
 
 # ---- what a verify pass costs ---------------------------------------------------------------
@@ -142,7 +146,7 @@ class VerifyResult:
     model: str
     layers: int  # layers built (truncated on CPUs)
     dtype: str
-    mode: str  # "eager" or "graph"
+    mode: str  # "eager", "graph" or "compile"
     batch: int
     context: int  # tokens cached per sequence before the pass
     tokens: int  # k: new tokens per sequence scored (logits for all k)
@@ -154,6 +158,7 @@ class VerifyResult:
     flops: float  # matmuls (LM head for all k) + causal attention
     predicted_s: float | None  # datasheet roofline bound (whole model on a known device only)
     flags: tuple[str, ...] = ()
+    repeat_medians_s: tuple[float, ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -172,15 +177,10 @@ class DraftResult:
     weight_bytes: float  # the built draft's parameters less its embedding table, plus `batch` rows
     draft_cost: float | None  # c: median / the target's k = 1 verify median (same mode, batch)
     flags: tuple[str, ...] = ()
+    repeat_medians_s: tuple[float, ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def _graphed(fn):
-    from snippets.bench.mixed import _graphed as graphed
-
-    return graphed(fn)
 
 
 def _random_cache(cfg, batch: int, length: int, dtype, device):
@@ -192,16 +192,17 @@ def _random_cache(cfg, batch: int, length: int, dtype, device):
     return cache
 
 
-def _time(fn, mode: str, kind: str, reps: int, settle_rounds: int):
-    from snippets.bench.timing import time_until_steady
+def _time(step, mode: str, kind: str, reps: int, settle_rounds: int, repeats: int = 3):
+    """Time `step(compiled)` in `mode` (snippets.bench.steps), `repeats` independent times."""
+    from snippets.bench.steps import prepared
+    from snippets.bench.timing import time_repeats
 
-    return time_until_steady(fn if mode == "eager" else _graphed(fn), kind, reps=reps, warmup=2,
-                             settle_rounds=settle_rounds)
+    return time_repeats(prepared(step, mode, kind), kind, repeats, reps=reps, warmup=2, settle_rounds=settle_rounds)
 
 
 def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, context: int, batches, tokens,
             modes=None, reps: int = 20, progress=None, rows: list | None = None, notes: list | None = None,
-            settle_rounds: int = 10) -> tuple[list[VerifyResult], list[str]]:
+            settle_rounds: int = 10, repeats: int = 3) -> tuple[list[VerifyResult], list[str]]:
     """Time one verify pass per (batch, k, mode), appending rows and notes as they come."""
     import torch
 
@@ -248,8 +249,8 @@ def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, conte
                         progress(f"verify: {model_name} ({cfg.n_layers} layers, {dtype}) {mode}, batch {batch}, "
                                  f"k = {k} tokens after {context:,}")
                     try:
-                        timing = _time(lambda t=new, p=pos, kv=cache: model(t, p, kv), mode, info.kind, reps,
-                                       settle_rounds)
+                        timing = _time(lambda compiled, t=new, p=pos, kv=cache: model(t, p, kv, tail=True, compiled=compiled),
+                                       mode, info.kind, reps, settle_rounds, repeats)
                     except (RuntimeError, MemoryError) as error:
                         if not is_out_of_memory(error):
                             raise
@@ -257,7 +258,7 @@ def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, conte
                         continue
                     rows.append(VerifyResult(model_name, cfg.n_layers, dtype, mode, batch, context, k, timing.median_s,
                                              timing.best_s, cost.weight_bytes, cost.kv_bytes, cost.activation_bytes,
-                                             cost.flops, predicted, tuple(timing.flags())))
+                                             cost.flops, predicted, tuple(timing.flags()), timing.repeat_medians_s))
                 del cache
                 if info.kind == "cuda":
                     torch.cuda.empty_cache()
@@ -285,7 +286,7 @@ def draft_layers(draft_name: str, target_name: str, target_layers: int) -> int |
 def measure_draft(info: DeviceInfo, draft_name: str, dtype: str, context: int, batches, layers: int | None,
                   verify_rows: list[VerifyResult], modes=None, reps: int = 20, progress=None,
                   rows: list | None = None, notes: list | None = None,
-                  settle_rounds: int = 10) -> tuple[list[DraftResult], list[str]]:
+                  settle_rounds: int = 10, repeats: int = 3) -> tuple[list[DraftResult], list[str]]:
     """Build the draft decoder and time its decode step (one token at position `context`) per
     (batch, mode); c against the target's k = 1 verify row of the same batch and mode."""
     import torch
@@ -320,8 +321,8 @@ def measure_draft(info: DeviceInfo, draft_name: str, dtype: str, context: int, b
                     progress(f"verify: draft {draft_name} ({cfg.n_layers} layers, {dtype}) {mode}, batch {batch}, "
                              f"one token after {context:,}")
                 try:
-                    timing = _time(lambda t=new, p=pos, kv=cache, fn=model: fn(t, p, kv), mode, info.kind, reps,
-                                   settle_rounds)
+                    timing = _time(lambda compiled, t=new, p=pos, kv=cache, fn=model: fn(t, p, kv, tail=True, compiled=compiled),
+                                   mode, info.kind, reps, settle_rounds, repeats)
                 except (RuntimeError, MemoryError) as error:
                     if not is_out_of_memory(error):
                         raise
@@ -330,7 +331,8 @@ def measure_draft(info: DeviceInfo, draft_name: str, dtype: str, context: int, b
                 target = plain.get((mode, batch))
                 rows.append(DraftResult(draft_name, cfg.n_layers, dtype, mode, batch, context, timing.median_s,
                                         timing.best_s, float(decode.step_weight_bytes(model, batch)),
-                                        timing.median_s / target if target else None, tuple(timing.flags())))
+                                        timing.median_s / target if target else None, tuple(timing.flags()),
+                                        timing.repeat_medians_s))
             del cache
     del model
     if info.kind == "cuda":
@@ -347,5 +349,5 @@ def speculative_section(draft_rows: list, verify_rows: list, alphas=ALPHAS, max_
         return None
     return {"draft_model": drafts[0]["model"], "draft_layers": drafts[0]["layers"], "alphas": list(alphas),
             "acceptance": "synthetic: independent Bernoulli(alpha) per draft token (random weights)",
-            "max_gamma": max_gamma, "drafts": [{**d, "flags": list(d["flags"])} for d in drafts],
+            "max_gamma": max_gamma, "drafts": [{**d, "flags": list(d["flags"]), "repeat_medians_s": list(d.get("repeat_medians_s", ()))} for d in drafts],
             "best": summarize(verifies, drafts, alphas, max_gamma)}
