@@ -4,6 +4,14 @@ fixed cost per step, fitted on a few points and tested on the others.
     predicted time = fixed cost + max((weight bytes + cache bytes) / measured bandwidth,
                                       FLOPs / measured matmul FLOP/s)
 
+and, where the run also timed attention alone at the step's shapes (snippets.bench.attention),
+attention as the phase of its own that it is (separate kernels, run after the matmuls that
+produce their inputs, not overlapped with them):
+
+    predicted time = fixed cost + max(weight bytes / measured bandwidth,
+                                      matmul FLOPs / measured matmul FLOP/s)
+                                + layers x one layer's attention, measured
+
 The max, not a sum: chapter 1's roofline says a step is limited by whichever of memory and
 compute takes longer, because the two overlap inside the kernels; adding them would charge the
 ridge twice. What does not overlap with either (kernel launches, synchronisation, the small
@@ -20,7 +28,7 @@ measured, not fitted. No torch here: pure functions of numbers and results docum
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 #: Points of each sweep (the smallest batches, the shortest prompts) the fixed cost is fitted on.
@@ -37,6 +45,8 @@ class Point:
     flops: float  # matmul weights and attention
     measured_s: float
     tokens: int = 0  # rows through the step's matmuls (batch, prompt, batch + chunk); 0: unknown
+    attention_s: float | None = None  # the step's attention, timed alone (all layers); None: not timed
+    attention_flops: float = 0.0  # its FLOPs (part of `flops`)
 
     @property
     def bytes(self) -> float:
@@ -59,6 +69,7 @@ class Prediction:
     compute_s: float  # FLOPs / measured FLOP/s
     predicted_s: float
     fitted: bool  # True for the points the fit used (their residuals are not a test)
+    attention_s: float = 0.0  # the measured attention phase added (0 where none was timed)
 
     @property
     def bound(self) -> str:
@@ -93,8 +104,18 @@ def rate_at(layer_rates: Sequence[tuple[int, float]], tokens: int, fallback: flo
 
 def roofline_s(point: Point, bandwidth_Bps: float, flops_per_s: float,
                layer_rates: Sequence[tuple[int, float]] = ()) -> tuple[float, float]:
-    """(memory time, compute time) of `point` at the given rates, in seconds."""
-    return point.bytes / bandwidth_Bps, point.flops / rate_at(layer_rates, point.tokens, flops_per_s)
+    """(memory time, compute time) of `point` at the given rates, in seconds: all bytes and FLOPs,
+    or, where its attention was timed alone, the matmul phase's (weights, matmul FLOPs)."""
+    rate = rate_at(layer_rates, point.tokens, flops_per_s)
+    if point.attention_s is not None:
+        return point.weight_bytes / bandwidth_Bps, (point.flops - point.attention_flops) / rate
+    return point.bytes / bandwidth_Bps, point.flops / rate
+
+
+def step_s(point: Point, bandwidth_Bps: float, flops_per_s: float,
+           layer_rates: Sequence[tuple[int, float]] = ()) -> float:
+    """The bound without the fixed cost: max(memory, compute), plus the measured attention phase."""
+    return max(roofline_s(point, bandwidth_Bps, flops_per_s, layer_rates)) + (point.attention_s or 0.0)
 
 
 def fit_fixed_cost(points: Sequence[Point], bandwidth_Bps: float, flops_per_s: float,
@@ -106,7 +127,7 @@ def fit_fixed_cost(points: Sequence[Point], bandwidth_Bps: float, flops_per_s: f
     _require_rate("matmul FLOP/s", flops_per_s)
     if not points:
         raise ValueError("nonsensical calibration: no points to fit the fixed cost on")
-    gaps = [p.measured_s - max(roofline_s(p, bandwidth_Bps, flops_per_s, layer_rates)) for p in points]
+    gaps = [p.measured_s - step_s(p, bandwidth_Bps, flops_per_s, layer_rates) for p in points]
     fixed = sum(gaps) / len(gaps)
     if not math.isfinite(fixed) or fixed < 0:
         raise ValueError(f"nonsensical calibration: fixed cost {fixed * 1e3:+.3f} ms is negative; "
@@ -130,7 +151,8 @@ def calibrate(points: Sequence[Point], bandwidth_Bps: float, flops_per_s: float,
 
 def predict(cal: Calibration, point: Point, fitted: bool = False) -> Prediction:
     memory, compute = roofline_s(point, cal.bandwidth_Bps, cal.flops_per_s, cal.layer_rates)
-    return Prediction(point, memory, compute, cal.fixed_s + max(memory, compute), fitted)
+    attention = point.attention_s or 0.0
+    return Prediction(point, memory, compute, cal.fixed_s + max(memory, compute) + attention, fitted, attention)
 
 
 # ---- from a results document ---------------------------------------------------------------
@@ -166,27 +188,53 @@ def layer_rates(doc: dict, dtype: str | None = None) -> list[tuple[int, float]]:
                   for m, rows in by_tokens.items())
 
 
+#: The attention kernel the decoder itself runs (snippets.transformer.attend), as the attention
+#: section names it: the one whose times the calibrated model adds.
+MODEL_KERNEL = "flash"
+
+
+def attention_phase(doc: dict, case: str, batch: int, tokens: int, context: int) -> tuple[float, float] | None:
+    """(seconds, FLOPs) of a step's attention, all layers, from the attention section's row of
+    the model's own kernel at exactly this shape; None where the run did not time it."""
+    row = next((r for r in doc.get("attention", []) if r["kernel"] == MODEL_KERNEL and r["case"] == case
+                and (r["batch"], r["tokens"], r["context"]) == (batch, tokens, context)), None)
+    return (row["median_s"] * row["layers"], row["flops"] * row["layers"]) if row else None
+
+
+def _with_attention(point: Point, phases: Sequence[tuple[float, float] | None]) -> Point:
+    if not phases or any(p is None for p in phases):
+        return point
+    return replace(point, attention_s=sum(p[0] for p in phases), attention_flops=sum(p[1] for p in phases))
+
+
 def decode_points(doc: dict, mode: str) -> list[Point]:
     rows = sorted((r for r in doc.get("decode", []) if r["mode"] == mode), key=lambda r: r["batch"])
-    return [Point(f"decode, batch {r['batch']}", r["weight_bytes"], r["cache_bytes"], r["flops_per_step"],
-                  r["median_s"], r["batch"]) for r in rows]
+    return [_with_attention(Point(f"decode, batch {r['batch']}", r["weight_bytes"], r["cache_bytes"],
+                                  r["flops_per_step"], r["median_s"], r["batch"]),
+                            [attention_phase(doc, "decode", r["batch"], 1, r.get("context", 0))]) for r in rows]
 
 
 def prefill_points(doc: dict, mode: str | None = None) -> list[Point]:
     """The prefill rows of `mode` (rows of files without modes are eager), shortest first."""
     rows = sorted((r for r in doc.get("prefill", []) if mode is None or r.get("mode", "eager") == mode),
                   key=lambda r: r["prompt_tokens"])
-    return [Point(f"prefill, {r['prompt_tokens']:,} tokens", r["weight_bytes"], r["cache_bytes"], r["flops"],
-                  r["median_s"], r["batch"] * r["prompt_tokens"]) for r in rows]
+    return [_with_attention(Point(f"prefill, {r['prompt_tokens']:,} tokens", r["weight_bytes"], r["cache_bytes"],
+                                  r["flops"], r["median_s"], r["batch"] * r["prompt_tokens"]),
+                            [attention_phase(doc, "prefill", r["batch"], r["prompt_tokens"], r["prompt_tokens"])])
+            for r in rows]
 
 
 def mixed_points(doc: dict, mode: str) -> list[Point]:
     """One-pass mixed rows of `mode` (older two-forward rows are left out), fewest FLOPs first."""
     rows = sorted((r for r in doc.get("mixed", []) if r["mode"] == mode and r.get("one_pass")),
                   key=lambda r: r["flops"])
-    return [Point(f"mixed, batch {r['batch']} + {r['chunk_tokens']:,}-token chunk", r["weight_bytes"],
-                  r["cache_bytes"] + r["activation_bytes"], r["flops"], r["median_s"],
-                  r["batch"] + r["chunk_tokens"]) for r in rows]
+    return [_with_attention(Point(f"mixed, batch {r['batch']} + {r['chunk_tokens']:,}-token chunk", r["weight_bytes"],
+                                  r["cache_bytes"] + r["activation_bytes"], r["flops"], r["median_s"],
+                                  r["batch"] + r["chunk_tokens"]),
+                            [attention_phase(doc, "decode", r["batch"], 1, r["context"])]
+                            + ([attention_phase(doc, "prefill", 1, r["chunk_tokens"], r["chunk_tokens"])]
+                               if r["chunk_tokens"] else []))
+            for r in rows]
 
 
 def fastest_mode(rows: Sequence[dict], key: str, fit_points: int = FIT_POINTS) -> str | None:

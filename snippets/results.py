@@ -255,6 +255,25 @@ class Speculative(_Strict):
     best: list[BestGamma]
 
 
+class Attention(_Strict):
+    """One layer's attention call at one shape through one kernel (snippets.bench.attention)."""
+
+    kernel: str
+    case: Literal["decode", "prefill"]
+    batch: PositiveInt
+    tokens: PositiveInt
+    context: PositiveInt
+    layers: PositiveInt
+    median_s: Positive
+    best_s: Positive
+    bytes: Positive
+    flops: Positive
+    GBps: Positive
+    TFLOPS: Positive
+    flags: list[str] = []
+    repeat_medians_s: list[Positive] = []
+
+
 class Kernel(_Strict):
     name: str
     calls: PositiveInt
@@ -301,6 +320,7 @@ class Results(_Strict):
     mixed: list[Mixed] = []
     verify: list[Verify] = []
     speculative: Speculative | None = None
+    attention: list[Attention] = []  # absent in older files
     notes: list[str]
 
 
@@ -441,6 +461,15 @@ def prefill_table(doc: dict) -> str:
                            "MFU (vs best matmul)", "flags"], rows, align="lrrrrrl", escape=False)
 
 
+def attention_table(doc: dict) -> str:
+    """One layer's attention per case and kernel: ms, GB/s and TFLOP/s."""
+    rows = [[r["case"], md(r["kernel"]), r["batch"], f"{r['tokens']:,}", f"{r['context']:,}",
+             f"{r['median_s'] * 1e3:,.4f}", f"{r['GBps']:,.0f}", f"{r['TFLOPS']:,.1f}", _flags(r)]
+            for r in sorted(doc.get("attention", []), key=lambda r: (r["case"], r["batch"], r["tokens"], r["kernel"]))]
+    return markdown_table(["case", "kernel", "batch", "new tokens", "keys", "ms per layer", "GB/s", "TFLOP/s", "flags"],
+                          rows, align="llrrrrrrl", escape=False)
+
+
 def mixed_table(doc: dict) -> str:
     """Mixed steps (a decode batch plus a prefill chunk, timed as one step) with their bytes,
     FLOPs and, on a known device with the whole model, the datasheet roofline bound."""
@@ -506,10 +535,12 @@ def calibration_table(doc: dict) -> str:
                             else p.point.label),
                          f"{p.point.weight_bytes / 1e9:,.3f}", f"{p.point.cache_bytes / 1e9:,.3f}",
                          f"{p.point.flops / 1e9:,.1f}", p.bound, f"{run.calibration.fixed_s * 1e3:,.3f}",
+                         f"{p.attention_s * 1e3:,.3f}" if p.point.attention_s is not None else "–",
                          f"{p.predicted_s * 1e3:,.3f}", f"{p.point.measured_s * 1e3:,.3f}",
                          f"{p.residual_pct:+.1f} %", "fitted" if p.fitted else "held out"])
-    table = markdown_table(["step", "weight GB", "cache GB", "GFLOPs", "bound", "fixed ms", "predicted ms",
-                            "measured ms", "residual", "used for"], rows, align="lrrrlrrrrl", escape=False) if rows else ""
+    table = markdown_table(["step", "weight GB", "cache GB", "GFLOPs", "bound", "fixed ms", "attention ms (timed)",
+                            "predicted ms", "measured ms", "residual", "used for"], rows, align="lrrrlrrrrrl",
+                           escape=False) if rows else ""
     return "\n\n".join([table, *(f"- {md(n)}" for n in notes)]).strip()
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from snippets import models
-from snippets.bench import bandwidth, decode, matmul, mixed, prefill, quant, verify
+from snippets.bench import attention, bandwidth, decode, matmul, mixed, prefill, quant, verify
 from snippets.bench import results as res
 from snippets.bench.device import ClockSampler, DeviceInfo, detect, environment
 from snippets.bench.steps import attention_check
@@ -32,11 +32,11 @@ GPU_BATCHES_QUICK = [1, 8, 32, 64, 128, 256]
 GPU_BATCHES_FULL = [1, 2, 4, 8, 16, 32, 64, 128, 256]
 CPU_BATCHES = [1, 4, 16]
 CPU_LAYERS = 2
-SECTIONS = ("bandwidth", "matmul", "decode", "prefill", "quant", "mixed", "verify")
+SECTIONS = ("bandwidth", "matmul", "decode", "attention", "prefill", "quant", "mixed", "verify")
 #: Estimated seconds per step, for the time left: (CPU, GPU).
 STEP_SECONDS = {"bandwidth": (6, 3), "matmul": (4, 3), "eager": (6, 3), "graph": (6, 3), "compile": (6, 4),
                 "first compile": (6, 25), "prefill": (6, 5), "profile": (5, 10), "quant": (8, 3),
-                "mixed": (5, 4), "verify": (5, 3), "draft": (5, 3)}
+                "mixed": (5, 4), "verify": (5, 3), "draft": (5, 3), "attention": (1, 1)}
 #: Independent timings of every point (each one settled, many samples), their spread flagged.
 REPEATS = 3
 #: Batches of the quant section (one layer's weight matmuls per format).
@@ -79,13 +79,14 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--context", type=int, default=None, help=f"cached tokens per sequence (default {GPU_CONTEXT:,} on GPUs, {CPU_CONTEXT} on CPUs)")
     p.add_argument("--prompts", type=int_list, default=None, help=f"prefill prompt lengths at batch 1 (default {_csv(prefill.GPU_PROMPTS)} "
                         f"on GPUs, {_csv(prefill.CPU_PROMPTS)} on CPUs)")
-    p.add_argument("--modes", default=None, help="decode modes: eager,graph,compile (default: all on CUDA, eager elsewhere; "
-                        "graph and compile need CUDA)")
+    p.add_argument("--modes", default=None, help="step modes of the model sections: eager,graph,compile (default: all "
+                        "on CUDA for decode and prefill, graph,compile for mixed and verify; eager elsewhere; graph and "
+                        "compile need CUDA)")
     p.add_argument("--repeats", type=int, default=REPEATS,
                    help="independent timings of every point, their spread flagged (default %(default)s)")
     p.add_argument("--profile", type=int, default=None, metavar="BATCH",
                    help="profile the decode step at this batch (its fastest mode): top kernels by time, saved in the results")
-    p.add_argument("--skip", default="", help="sections to skip: bandwidth,matmul,decode,prefill,quant,mixed,verify")
+    p.add_argument("--skip", default="", help="sections to skip: " + ",".join(SECTIONS))
     p.add_argument("--quant", action="store_true",
                    help="run the quant section on a CPU or MPS too (it runs by default on CUDA GPUs only: it is slow elsewhere)")
     p.add_argument("--mixed", action="store_true",
@@ -175,13 +176,18 @@ class Plan:
                 "verify_modes": self.verify_modes}
 
 
+def section_modes(asked: str | None, default: list[str]) -> list[str]:
+    """A section's modes: those of --modes (already checked), or its default when none was given."""
+    return [m.strip() for m in asked.split(",") if m.strip()] if asked else list(default)
+
+
 def plan(args: argparse.Namespace) -> Plan:
     """Check every option (ValueError with one message on the first problem) and fill in defaults."""
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if skip - set(SECTIONS):
         raise ValueError(f"--skip takes {', '.join(SECTIONS)}; got {', '.join(sorted(skip - set(SECTIONS)))}")
     named = models.get(args.model)  # unknown names: ValueError listing close matches
-    if {"decode", "prefill", "mixed", "verify"} - skip:
+    if {"decode", "attention", "prefill", "mixed", "verify"} - skip:
         TransformerConfig.from_model(named)  # MLA and MoE models: ValueError saying so
     if args.layers is not None and not 1 <= args.layers <= named.n_layers:
         raise ValueError(f"--layers must be between 1 and {named.n_layers} for {named.name}; got {args.layers}")
@@ -225,8 +231,9 @@ def plan(args: argparse.Namespace) -> Plan:
                 args.profile, out, mixed_batches if "mixed" not in skip else [],
                 mixed_chunks if "mixed" not in skip else [], verify_batches if on else [],
                 verify_tokens if on else [], verify_context if on else None, draft, args.repeats,
-                step_modes(info.kind) if "prefill" not in skip else [],
-                mixed.modes_for(info.kind) if "mixed" not in skip else [], verify.modes_for(info.kind) if on else [])
+                section_modes(args.modes, step_modes(info.kind)) if "prefill" not in skip else [],
+                section_modes(args.modes, mixed.modes_for(info.kind)) if "mixed" not in skip else [],
+                section_modes(args.modes, verify.modes_for(info.kind)) if on else [])
 
 
 # ---- running ---------------------------------------------------------------------------------
@@ -246,6 +253,7 @@ class Measured:
     mixed: list = field(default_factory=list)
     verify: list = field(default_factory=list)
     drafts: list = field(default_factory=list)
+    attention: list = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # sections that raised (each also has a note)
     section: str = "start"
@@ -261,6 +269,13 @@ def matmul_shapes(p: Plan) -> list[tuple]:
     if p.info.kind == "cuda" and {"prefill", "mixed"} - p.skip:
         shapes += matmul.model_layer_shapes(p.model)
     return shapes
+
+
+def attention_cases(p: Plan) -> list:
+    """The attention section's shapes: decode at every decode (and mixed) batch, prefill at every
+    prompt (and mixed chunk) length the run times."""
+    prompts = [t for t in (*(p.prompts if "prefill" not in p.skip else []), *p.mixed_chunks) if t]
+    return attention.plan([*p.batches, *p.mixed_batches], p.context, prompts)
 
 
 def step_plan(p: Plan) -> list[tuple[str, float]]:
@@ -279,6 +294,9 @@ def step_plan(p: Plan) -> list[tuple[str, float]]:
                 steps.append(("decode", STEP_SECONDS[key][gpu]))
         if p.profile_batch:
             steps.append(("profile", STEP_SECONDS["profile"][gpu]))
+    if "attention" not in p.skip:
+        steps += [("attention", STEP_SECONDS["attention"][gpu])] * (len(attention_cases(p))
+                                                                   * len(attention.kernels_for(p.info.kind)))
     if "prefill" not in p.skip:
         steps += [("prefill", STEP_SECONDS["prefill"][gpu])] * (len(p.prompts) * len(p.prefill_modes))
     if "quant" not in p.skip:
@@ -338,7 +356,7 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
         attempt(m, "bandwidth", measure_bandwidth)
     if "matmul" not in p.skip:
         attempt(m, "matmul", measure_matmul)
-    if {"decode", "prefill", "mixed", "verify"} - p.skip:
+    if {"decode", "attention", "prefill", "mixed", "verify"} - p.skip:
         measure_model_sections(p, m, step, copy_GBps)
     if "quant" not in p.skip:
         attempt(m, "quant", lambda: quant.measure(info, p.model, QUANT_BATCHES, copy_GBps=copy_GBps(), rows=m.quant,
@@ -384,6 +402,11 @@ def measure_model_sections(p: Plan, m: Measured, step, copy_GBps) -> None:
                 step(f"profile: decode at batch {p.profile_batch}", "profile")
                 m.profile = decode.profile(info, model, p.context, p.profile_batch, m.decode)
             attempt(m, "profile", measure_profile)
+    if "attention" not in p.skip:
+        attempt(m, "attention", lambda: attention.measure(
+            info, cfg, model.lm_head.weight.dtype,
+            attention_cases(p), rows=m.attention, notes=m.notes, progress=lambda label: step(label, "attention"),
+            reps=5 if cpu else 20, settle_rounds=2 if cpu else 5, repeats=p.repeats))
     if "prefill" not in p.skip:
         if info.kind != "cuda":
             m.notes.append(f"prefill on {info.kind}: prompts of {_csv(p.prompts)} tokens (GPUs default to "
@@ -437,7 +460,8 @@ def document(p: Plan, m: Measured, complete: bool = True, during: str | None = N
                        decode.with_batch_flags(m.decode), m.notes, created, prefill=m.prefill, profile=m.profile,
                        environment=m.environment, complete=complete,
                        interrupted_during=None if complete else during or m.section, quant=m.quant, mixed=m.mixed,
-                       verify=m.verify, speculative=verify.speculative_section(m.drafts, m.verify))
+                       verify=m.verify, speculative=verify.speculative_section(m.drafts, m.verify),
+                       attention=m.attention)
     return res.validate(doc, "this run's results")
 
 
@@ -529,6 +553,9 @@ def summary(doc: dict) -> str:
         lines.append(res.profile_table(doc))
     if doc.get("quant"):
         lines.append(res.quant_table(doc))
+    if doc.get("attention"):
+        lines.append("Attention alone, one layer's call per kernel:")
+        lines.append(res.attention_table(doc))
     if doc.get("mixed"):
         lines.append("Mixed steps (a decode batch plus a prefill chunk, timed as one step):")
         lines.append(res.mixed_table(doc))

@@ -7,6 +7,7 @@ from snippets.results import (  # noqa: F401 - re-exported
     SCHEMA,
     SCHEMA_V1,
     ResultsError,
+    attention_table,
     best,
     calibration_table,
     decode_table,
@@ -27,7 +28,7 @@ from snippets.results import (  # noqa: F401 - re-exported
 def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, decode, notes, created: str,
              prefill=(), profile: dict | None = None, environment: dict | None = None, complete: bool = True,
              interrupted_during: str | None = None, quant=(), mixed=(), verify=(),
-             speculative: dict | None = None) -> dict:
+             speculative: dict | None = None, attention=()) -> dict:
     """The results document of one run (schema version 2), from the measured rows."""
     spec = info.spec
     env = environment or {}
@@ -64,6 +65,7 @@ def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, de
         "mixed": [_row(r) for r in mixed],
         "verify": [_row(r) for r in verify],
         "speculative": speculative,
+        "attention": [_row(r) for r in attention],
         "notes": list(notes),
     }
 
