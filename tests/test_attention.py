@@ -5,8 +5,15 @@ import pytest
 import torch
 
 from snippets.bench.steps import attention_check
-from snippets.transformer import (Decoder, KVCache, TransformerConfig, attend, last_token_logits, mixed_logits,
-                                  pattern_for)
+from snippets.transformer import (
+    Decoder,
+    KVCache,
+    TransformerConfig,
+    attend,
+    last_token_logits,
+    mixed_logits,
+    pattern_for,
+)
 
 CFG = TransformerConfig(2, 32, 4, 2, 8, 64, 50, 64)
 

@@ -21,6 +21,7 @@ from snippets import models
 from snippets.bench import attention, bandwidth, decode, matmul, mixed, prefill, quant, verify
 from snippets.bench import results as res
 from snippets.bench.device import ClockSampler, DeviceInfo, detect, environment
+from snippets.bench.prog import bench_prog
 from snippets.bench.steps import attention_check
 from snippets.bench.steps import modes_for as step_modes
 from snippets.report import markdown_table, slug
@@ -59,9 +60,7 @@ def int_list(text: str) -> list[int]:
 
 def default_prog(argv0: str | None = None) -> str:
     """'llm-course bench' under the console script, 'python -m snippets bench' otherwise."""
-    from snippets.__main__ import program_name
-
-    return f"{program_name(argv0)} bench"
+    return bench_prog(argv0)
 
 
 def parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -219,10 +218,20 @@ def plan(args: argparse.Namespace) -> Plan:
     verify_context = context if on_gpu else min(context, verify.CPU_CONTEXT)
     verify_tokens = [k for k in verify_tokens if verify_context + k <= limit]
     draft = None
+    if args.draft and "verify" in skip:
+        raise ValueError("--draft needs the verify section: it is skipped" + ("" if on_gpu else " (add --verify on a "
+                                                                               f"{info.kind})"))
     if "verify" not in skip:
         drafted = models.get(args.draft or verify.default_draft())
         TransformerConfig.from_model(drafted)  # MLA and MoE drafts: ValueError saying so
+        if models.param_count(drafted) > models.param_count(named):
+            raise ValueError(f"--draft {drafted.name}{'' if args.draft else ' (the default)'} is larger than the "
+                             f"target {named.name}: a draft must be the cheaper model"
+                             + ("" if args.draft else "; name one with --draft"))
         draft = drafted.name
+    if set(SECTIONS) <= skip:
+        raise ValueError("nothing left to run: every section is skipped" + ("" if on_gpu else
+                         f" (quant, mixed and verify are off on a {info.kind} unless asked for)"))
     if args.repeats < 1:
         raise ValueError(f"--repeats must be at least 1; got {args.repeats}")
     out = check_out_dir(args.out)
@@ -506,14 +515,20 @@ class Writer:
         return path
 
 
-def write(doc: dict, out: Path, writer: Writer | None = None) -> tuple[Path, Path]:
-    """Write the JSON and the standalone SVG under a name no earlier run has taken."""
-    from vis.measured import measured_roofline, standalone_svg
+#: Draws a results document's standalone roofline SVG (the figure code lives in `vis`, which
+#: snippets never imports: `vis.bench` passes vis's drawer in).
+Draw = Callable[[dict], str]
 
+
+def write(doc: dict, out: Path, writer: Writer | None = None, draw: Draw | None = None) -> tuple[Path, Path | None]:
+    """Write the JSON, and the standalone SVG when a drawer is given, under a name no earlier run
+    has taken. Returns both paths (the SVG's None without a drawer)."""
     writer = writer or Writer(out)
     json_path = writer.save(doc)
+    if draw is None:
+        return json_path, None
     svg_path = out / f"{writer.stem}-roofline.svg"
-    write_atomic(svg_path, standalone_svg(measured_roofline(doc)) + "\n")
+    write_atomic(svg_path, draw(doc) + "\n")
     return json_path, svg_path
 
 
@@ -604,7 +619,8 @@ def interrupt_on_signals() -> None:
             signal.signal(getattr(signal, name), handler)
 
 
-def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None, draw: Draw | None = None) -> int:
+    """The bench command. `draw`: a results document's standalone SVG (vis.bench passes one)."""
     from snippets.bench.progress import Progress
 
     p = parser(prog)
@@ -640,9 +656,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     progress.close()
     measured.environment.update({f"section:{k}": v for k, v in sampler.stop().items()})
     doc = document(chosen, measured)
-    json_path, svg_path = write(doc, chosen.out, writer)
+    json_path, svg_path = write(doc, chosen.out, writer, draw)
     print(summary(doc))
-    print(f"\nwrote {json_path} and {svg_path}")
+    print(f"\nwrote {json_path}" + (f" and {svg_path}" if svg_path else
+                                    " (its roofline SVG too with `python -m vis.bench` or `llm-course bench`)"))
     if measured.failed:
         print(f"{len(measured.failed)} section(s) failed and were skipped: {', '.join(measured.failed)} "
               "(tracebacks above; the other sections' results are saved)", file=sys.stderr)
