@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from snippets.__main__ import main as bench_main
-from snippets.bench.prog import program_name
+from snippets.__main__ import program_name
 
 
 def draw(doc: dict) -> str:

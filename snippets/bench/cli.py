@@ -375,87 +375,151 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
     return m
 
 
-def measure_model_sections(p: Plan, m: Measured, step, copy_GBps) -> None:
-    """The sections that run the course decoder (built once): decode, prefill, mixed, verify."""
-    info = p.info
-    cpu = info.kind == "cpu"  # a CPU step of hundreds of tokens takes seconds: fewer repetitions
-    not_cuda = info.kind != "cuda"  # verify: CPUs and MPS alike
+@dataclass
+class ModelRun:
+    """What the model sections share: the plan, what is measured so far, the progress callback,
+    the run's copy bandwidth (once measured), and the decoder built once for all of them."""
+
+    p: Plan
+    m: Measured
+    step: Callable[[str, str], None]
+    copy_GBps: Callable[[], float | None]
+    model: object = None
+    cfg: TransformerConfig | None = None
+
+    @property
+    def cuda(self) -> bool:
+        return self.p.info.kind == "cuda"
+
+    @property
+    def few(self) -> bool:
+        """Fewer repetitions off CUDA (a CPU step of hundreds of tokens takes seconds)."""
+        return self.p.info.kind != "cuda"
+
+    def progress(self, section: str):
+        return lambda label: self.step(label, section)
+
+
+def _model_length(p: Plan) -> int:
+    """Positions the shared decoder needs: the longest context, prompt, chunk or verify pass."""
+    return max([p.context] + (p.prompts if "prefill" not in p.skip else [])
+               + (p.mixed_chunks if "mixed" not in p.skip else [])
+               + ([p.verify_context + max(p.verify_tokens)] if "verify" not in p.skip else []))
+
+
+def _build(r: ModelRun) -> bool:
+    """Build the decoder (fewer layers where the weights do not fit, said); False if none fits."""
+    p, m = r.p, r.m
     m.section = "building the model"
-    max_len = max([p.context] + (p.prompts if "prefill" not in p.skip else [])
-                  + (p.mixed_chunks if "mixed" not in p.skip else [])
-                  + ([p.verify_context + max(p.verify_tokens)] if "verify" not in p.skip else []))
     try:
-        model, cfg, built = decode.build_fitting(info, p.model, p.dtype, max_len, p.layers)
+        r.model, r.cfg, built = decode.build_fitting(p.info, p.model, p.dtype, _model_length(p), p.layers)
     except MemoryError as error:
         also = " and ".join(s for s in ("mixed", "verify") if s not in p.skip)
         m.notes.append(f"skipped decode and prefill{f' (and {also})' if also else ''}: {error}")
-        return
+        return False
     m.notes += built
     try:
-        check = attention_check(info.torch_device, model.lm_head.weight.dtype)
-        m.notes.append("attention without a mask (" + ("FlashAttention-2, aten._scaled_dot_product_flash_attention"
-                       if info.kind == "cuda" and p.dtype in ("bf16", "fp16") else "SDPA") + "): largest difference "
-                       "from SDPA with the mask built, on small random tensors: " + ", ".join(
-                           f"{k} {v:.2g}" for k, v in check.items()))
+        check = attention_check(p.info.torch_device, r.model.lm_head.weight.dtype)
+        kernel = "FlashAttention-2, aten._scaled_dot_product_flash_attention" if r.cuda and p.dtype != "fp32" else "SDPA"
+        m.notes.append(f"attention without a mask ({kernel}): largest difference from SDPA with the mask built, "
+                       "on small random tensors: " + ", ".join(f"{k} {v:.2g}" for k, v in check.items()))
     except Exception as error:  # noqa: BLE001 - a check, not a section
         m.notes.append(f"attention check failed: {type(error).__name__}: {str(error)[:200]}")
-    if cfg.n_layers < models.get(p.model).n_layers:
-        m.notes.append(f"decode, prefill, mixed and verify steps ran {cfg.n_layers} of {p.model}'s {models.get(p.model).n_layers} "
+    whole = models.get(p.model).n_layers
+    if r.cfg.n_layers < whole:
+        m.notes.append(f"decode, prefill, mixed and verify steps ran {r.cfg.n_layers} of {p.model}'s {whole} "
                        "layers: their times are for that many layers, not the whole model")
-    if "decode" not in p.skip:
-        attempt(m, "decode", lambda: decode.measure(
-            info, p.model, p.dtype, p.context, p.batches, p.modes, copy_GBps=copy_GBps(), model=model,
-            rows=m.decode, notes=m.notes, progress=lambda label: step(label, "decode"), repeats=p.repeats))
-        if p.profile_batch:
-            def measure_profile():
-                step(f"profile: decode at batch {p.profile_batch}", "profile")
-                m.profile = decode.profile(info, model, p.context, p.profile_batch, m.decode)
-            attempt(m, "profile", measure_profile)
-    if "attention" not in p.skip:
-        attempt(m, "attention", lambda: attention.measure(
-            info, cfg, model.lm_head.weight.dtype,
-            attention_cases(p), rows=m.attention, notes=m.notes, progress=lambda label: step(label, "attention"),
-            reps=5 if cpu else 20, settle_rounds=2 if cpu else 5, repeats=p.repeats))
-    if "prefill" not in p.skip:
-        if info.kind != "cuda":
-            m.notes.append(f"prefill on {info.kind}: prompts of {_csv(p.prompts)} tokens (GPUs default to "
-                           f"{_csv(prefill.GPU_PROMPTS)}) with the same {cfg.n_layers} layers as decode")
-        mm = [r for r in m.matmul if r.dtype == p.dtype] or m.matmul
-        best_tflops = max((r.best_TFLOPS for r in mm), default=None)
-        attempt(m, "prefill", lambda: prefill.measure(
-            info, model, p.model, p.dtype, p.prompts, best_TFLOPS=best_tflops, rows=m.prefill, notes=m.notes,
-            progress=lambda label: step(label, "prefill"), reps=5 if cpu else 10, settle_rounds=2 if cpu else 5,
-            modes=p.prefill_modes, repeats=p.repeats))
-    if "mixed" not in p.skip:
-        m.notes.append(f"mixed steps: a decode of batches {_csv(p.mixed_batches)} at context {p.context:,} plus a "
-                       f"prefill chunk of {_csv(p.mixed_chunks)} tokens, in one forward pass (one read of the "
-                       f"weights, as servers run it), on the same {cfg.n_layers}-layer decoder as decode")
-        attempt(m, "mixed", lambda: mixed.measure(
-            info, model, p.model, p.dtype, p.context, p.mixed_batches, p.mixed_chunks, modes=p.mixed_modes,
-            rows=m.mixed, notes=m.notes, progress=lambda label: step(label, "mixed"), reps=5 if cpu else 20,
-            settle_rounds=2 if cpu else 10, repeats=p.repeats))
+    return True
+
+
+def _decode(r: ModelRun) -> None:
+    p, m = r.p, r.m
+    attempt(m, "decode", lambda: decode.measure(
+        p.info, p.model, p.dtype, p.context, p.batches, p.modes, copy_GBps=r.copy_GBps(), model=r.model,
+        rows=m.decode, notes=m.notes, progress=r.progress("decode"), repeats=p.repeats))
+    if p.profile_batch:
+        def measure_profile():
+            r.step(f"profile: decode at batch {p.profile_batch}", "profile")
+            m.profile = decode.profile(p.info, r.model, p.context, p.profile_batch, m.decode)
+        attempt(m, "profile", measure_profile)
+
+
+def _attention(r: ModelRun) -> None:
+    p, m = r.p, r.m
+    attempt(m, "attention", lambda: attention.measure(
+        p.info, r.cfg, r.model.lm_head.weight.dtype, attention_cases(p), rows=m.attention, notes=m.notes,
+        progress=r.progress("attention"), reps=5 if r.few else 20, settle_rounds=2 if r.few else 5,
+        repeats=p.repeats))
+
+
+def _prefill(r: ModelRun) -> None:
+    p, m = r.p, r.m
+    if not r.cuda:
+        m.notes.append(f"prefill on {p.info.kind}: prompts of {_csv(p.prompts)} tokens (GPUs default to "
+                       f"{_csv(prefill.GPU_PROMPTS)}) with the same {r.cfg.n_layers} layers as decode")
+    mm = [row for row in m.matmul if row.dtype == p.dtype] or m.matmul
+    best_tflops = max((row.best_TFLOPS for row in mm), default=None)
+    attempt(m, "prefill", lambda: prefill.measure(
+        p.info, r.model, p.model, p.dtype, p.prompts, best_TFLOPS=best_tflops, rows=m.prefill, notes=m.notes,
+        progress=r.progress("prefill"), reps=5 if r.few else 10, settle_rounds=2 if r.few else 5,
+        modes=p.prefill_modes, repeats=p.repeats))
+
+
+def _mixed(r: ModelRun) -> None:
+    p, m = r.p, r.m
+    m.notes.append(f"mixed steps: a decode of batches {_csv(p.mixed_batches)} at context {p.context:,} plus a "
+                   f"prefill chunk of {_csv(p.mixed_chunks)} tokens, in one forward pass (one read of the "
+                   f"weights, as servers run it), on the same {r.cfg.n_layers}-layer decoder as decode")
+    attempt(m, "mixed", lambda: mixed.measure(
+        p.info, r.model, p.model, p.dtype, p.context, p.mixed_batches, p.mixed_chunks, modes=p.mixed_modes,
+        rows=m.mixed, notes=m.notes, progress=r.progress("mixed"), reps=5 if r.few else 20,
+        settle_rounds=2 if r.few else 10, repeats=p.repeats))
+
+
+def _verify(r: ModelRun) -> None:
+    p, m = r.p, r.m
+    m.notes.append(f"verify: the target ({r.cfg.n_layers} layers of {p.model}) scores k = {_csv(p.verify_tokens)} "
+                   f"tokens per sequence after {p.verify_context:,} cached ones, logits for all k, at batches "
+                   f"{_csv(p.verify_batches)}" + ("" if r.cuda else f" (a short context on {p.info.kind}: GPUs use "
+                                                  f"--context, {GPU_CONTEXT:,} by default)"))
+    attempt(m, "verify", lambda: verify.measure(
+        p.info, r.model, p.model, p.dtype, p.verify_context, p.verify_batches, p.verify_tokens, modes=p.verify_modes,
+        rows=m.verify, notes=m.notes, progress=r.progress("verify"), reps=5 if r.few else 20,
+        settle_rounds=2 if r.few else 10, repeats=p.repeats))
+
+
+def _draft(r: ModelRun) -> None:
+    """The draft's steps, after the target is freed (chapter 5's c)."""
+    p, m = r.p, r.m
+    layers = verify.draft_layers(p.draft, p.model, r.cfg.n_layers)
+    if layers is not None:
+        m.notes.append(f"verify: the draft {p.draft} is cut to {layers} of its {models.get(p.draft).n_layers} "
+                       f"layers, as the target to {r.cfg.n_layers}: c is the ratio of two truncated models")
+    m.notes.append("verify: acceptance is synthetic (each draft token kept with probability alpha = "
+                   f"{', '.join(map(str, verify.ALPHAS))}, independently): random weights make a real alpha "
+                   "meaningless; T(gamma + 1) between measured k is interpolated linearly")
+    attempt(m, "verify (draft)", lambda: verify.measure_draft(
+        p.info, p.draft, p.dtype, p.verify_context, p.verify_batches, layers, m.verify, modes=p.verify_modes,
+        rows=m.drafts, notes=m.notes, progress=r.progress("draft"), reps=5 if r.few else 20,
+        settle_rounds=2 if r.few else 10, repeats=p.repeats))
+
+
+#: The sections that run the course decoder, in their order: (name in --skip, how it runs).
+MODEL_SECTIONS = (("decode", _decode), ("attention", _attention), ("prefill", _prefill), ("mixed", _mixed),
+                  ("verify", _verify))
+
+
+def measure_model_sections(p: Plan, m: Measured, step, copy_GBps) -> None:
+    """The sections that run the course decoder, built once; then the draft, the target freed."""
+    r = ModelRun(p, m, step, copy_GBps)
+    if not _build(r):
+        return
+    for name, run_section in MODEL_SECTIONS:
+        if name not in p.skip:
+            run_section(r)
+    r.model = None  # free the target before the draft is built
     if "verify" not in p.skip:
-        m.notes.append(f"verify: the target ({cfg.n_layers} layers of {p.model}) scores k = {_csv(p.verify_tokens)} "
-                       f"tokens per sequence after {p.verify_context:,} cached ones, logits for all k, at batches "
-                       f"{_csv(p.verify_batches)}" + (f" (a short context on {info.kind}: GPUs use --context, "
-                                                      f"{GPU_CONTEXT:,} by default)" if not_cuda else ""))
-        attempt(m, "verify", lambda: verify.measure(
-            info, model, p.model, p.dtype, p.verify_context, p.verify_batches, p.verify_tokens, modes=p.verify_modes,
-            rows=m.verify, notes=m.notes, progress=lambda label: step(label, "verify"), reps=5 if not_cuda else 20,
-            settle_rounds=2 if not_cuda else 10, repeats=p.repeats))
-    model = None  # free the target before the draft is built (the lambdas above hold it by name)
-    if "verify" not in p.skip:
-        layers = verify.draft_layers(p.draft, p.model, cfg.n_layers)
-        if layers is not None:
-            m.notes.append(f"verify: the draft {p.draft} is cut to {layers} of its {models.get(p.draft).n_layers} "
-                           f"layers, as the target to {cfg.n_layers}: c is the ratio of two truncated models")
-        m.notes.append("verify: acceptance is synthetic (each draft token kept with probability alpha = "
-                       f"{', '.join(map(str, verify.ALPHAS))}, independently): random weights make a real alpha "
-                       "meaningless; T(gamma + 1) between measured k is interpolated linearly")
-        attempt(m, "verify (draft)", lambda: verify.measure_draft(
-            info, p.draft, p.dtype, p.verify_context, p.verify_batches, layers, m.verify, modes=p.verify_modes,
-            rows=m.drafts, notes=m.notes, progress=lambda label: step(label, "draft"), reps=5 if not_cuda else 20,
-            settle_rounds=2 if not_cuda else 10, repeats=p.repeats))
+        _draft(r)
 
 
 def document(p: Plan, m: Measured, complete: bool = True, during: str | None = None) -> dict:

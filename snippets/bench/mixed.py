@@ -26,10 +26,10 @@ import torch
 
 from snippets import kv_cache, models, roofline
 from snippets.bench.device import DeviceInfo
-from snippets.bench.memory import fits, free_bytes, is_out_of_memory
+from snippets.bench.memory import fits, free_bytes
 from snippets.bench.steps import modes_for as _modes_for
-from snippets.bench.steps import prepared, validate_modes
-from snippets.bench.timing import time_repeats
+from snippets.bench.steps import validate_modes
+from snippets.bench.sweep import Reps, SweepPoint, sweep
 from snippets.transformer import Decoder, KVCache, mixed_logits
 
 #: The grid timed by default: decode batches, chunk sizes (0: no chunk, a decode-only step).
@@ -92,6 +92,44 @@ def _random_cache(cfg, batch: int, length: int, dtype, device) -> KVCache:
     return cache
 
 
+def sweep_point(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, context: int, batch: int,
+                chunk: int) -> SweepPoint:
+    """One (decode batch, chunk) of the mixed sweep: fit check, inputs, the one-forward step, row."""
+    cfg, device = model.cfg, info.torch_device
+    torch_dtype = model.lm_head.weight.dtype
+    per_token = kv_cache.mha_elements_per_token(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim) * model.lm_head.weight.element_size()
+    need = per_token * (batch * context + chunk)
+    cost = step_cost(model_name, cfg.n_layers, batch, context, chunk, 0, dtype)
+    named, predicted = models.get(model_name), None
+    if info.spec and cfg.n_layers == named.n_layers:
+        full = roofline.mixed_step(named, batch, context, ((0, chunk),) if chunk else (), dtype, dtype)
+        predicted = full.time_s(info.spec, "bf16" if dtype != "fp32" else "fp32")
+
+    def too_big() -> str | None:
+        free = free_bytes(info.kind)
+        return None if fits(need, free) else f"their caches ({need / 1e9:.1f} GB) do not fit in {free / 1e9:.1f} GB free"
+
+    def setup():
+        gen = torch.Generator().manual_seed(batch * 10_007 + chunk)
+        dec_cache = _random_cache(cfg, batch, context, torch_dtype, device)
+        tokens = torch.randint(0, cfg.vocab_size, (batch, 1), generator=gen).to(device)
+        pos = torch.tensor([context - 1], device=device)
+        if not chunk:
+            return lambda compiled: model(tokens, pos, dec_cache, tail=True, compiled=compiled)
+        chunk_cache = KVCache(cfg, 1, chunk, torch_dtype, device)
+        chunk_tokens = torch.randint(0, cfg.vocab_size, (1, chunk), generator=gen).to(device)
+        chunk_pos = torch.arange(chunk, device=device)
+        return lambda compiled: mixed_logits(model, (tokens, pos, dec_cache), (chunk_tokens, chunk_pos, chunk_cache),
+                                             compiled)
+
+    def row(mode: str, timing) -> MixedResult:
+        return MixedResult(model_name, cfg.n_layers, dtype, mode, batch, context, chunk, 0, timing.median_s,
+                           timing.best_s, cost.weight_bytes, cost.kv_bytes, cost.activation_bytes, cost.flops, predicted,
+                           tuple(timing.flags()), True, timing.repeat_medians_s)
+
+    return SweepPoint(f"decode batch {batch} at context {context:,} + a {chunk:,}-token chunk", setup, row, too_big)
+
+
 @torch.inference_mode()
 def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, context: int, batches, chunks,
             modes=None, reps: int = 20, progress=None, rows: list | None = None, notes: list | None = None,
@@ -101,67 +139,10 @@ def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, conte
     rows = [] if rows is None else rows
     notes = [] if notes is None else notes
     modes = validate_modes(modes or modes_for(info.kind), info.kind, MODES, "mixed")
-    cfg, device = model.cfg, info.torch_device
-    torch_dtype = model.lm_head.weight.dtype
-    if max([context, *chunks]) > cfg.max_seq_len:
-        raise ValueError(f"context {context} or chunk {max(chunks)} is beyond the decoder's {cfg.max_seq_len} positions")
-    named = models.get(model_name)
-    element = torch.empty((), dtype=torch_dtype).element_size()
-    per_token = kv_cache.mha_elements_per_token(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim) * element
-    stop = False
-    for batch in batches:
-        if stop:
-            break
-        for chunk in chunks:
-            need, free = per_token * (batch * context + chunk), free_bytes(info.kind)
-            if not fits(need, free):
-                notes.append(f"skipped mixed steps from batch {batch}, chunk {chunk}: their caches "
-                             f"({need / 1e9:.1f} GB) do not fit in {free / 1e9:.1f} GB free")
-                stop = True
-                break
-            try:
-                dec_cache = _random_cache(cfg, batch, context, torch_dtype, device)
-                gen = torch.Generator().manual_seed(batch * 10_007 + chunk)
-                tokens = torch.randint(0, cfg.vocab_size, (batch, 1), generator=gen).to(device)
-                pos = torch.tensor([context - 1], device=device)
-                if chunk:
-                    chunk_cache = KVCache(cfg, 1, chunk, torch_dtype, device)
-                    chunk_tokens = torch.randint(0, cfg.vocab_size, (1, chunk), generator=gen).to(device)
-                    chunk_pos = torch.arange(chunk, device=device)
-
-                    def step(compiled, t=tokens, p=pos, kv=dec_cache, ct=chunk_tokens, cp=chunk_pos, ckv=chunk_cache):
-                        return mixed_logits(model, (t, p, kv), (ct, cp, ckv), compiled)
-                else:
-                    def step(compiled, t=tokens, p=pos, kv=dec_cache):
-                        return model(t, p, kv, tail=True, compiled=compiled)
-            except (RuntimeError, MemoryError) as error:
-                if not is_out_of_memory(error):
-                    raise
-                notes.append(f"skipped mixed steps from batch {batch}, chunk {chunk}: out of memory")
-                stop = True
-                break
-            cost = step_cost(model_name, cfg.n_layers, batch, context, chunk, 0, dtype)
-            predicted = None
-            if info.spec and cfg.n_layers == named.n_layers:
-                full = roofline.mixed_step(named, batch, context, ((0, chunk),) if chunk else (), dtype, dtype)
-                predicted = full.time_s(info.spec, "bf16" if dtype != "fp32" else "fp32")
-            for mode in modes:
-                if progress:
-                    progress(f"mixed: {model_name} ({cfg.n_layers} layers, {dtype}) {mode}, decode batch {batch} "
-                             f"at context {context:,} + a {chunk:,}-token chunk")
-                try:
-                    timing = time_repeats(prepared(step, mode, info.kind), info.kind, repeats, reps=reps, warmup=2,
-                                          settle_rounds=settle_rounds)
-                except (RuntimeError, MemoryError) as error:
-                    if not is_out_of_memory(error):
-                        raise
-                    notes.append(f"skipped mixed {mode} at batch {batch}, chunk {chunk}: out of memory")
-                    continue
-                rows.append(MixedResult(model_name, cfg.n_layers, dtype, mode, batch, context, chunk, 0,
-                                        timing.median_s, timing.best_s, cost.weight_bytes, cost.kv_bytes,
-                                        cost.activation_bytes, cost.flops, predicted, tuple(timing.flags()), True,
-                                        timing.repeat_medians_s))
-            del dec_cache, step
-            if info.kind == "cuda":
-                torch.cuda.empty_cache()
+    if max([context, *chunks]) > model.cfg.max_seq_len:
+        raise ValueError(f"context {context} or chunk {max(chunks)} is beyond the decoder's "
+                         f"{model.cfg.max_seq_len} positions")
+    points = [sweep_point(info, model, model_name, dtype, context, b, c) for b in batches for c in chunks]
+    sweep("mixed", points, modes, info.kind, rows, notes, progress, Reps(repeats, reps, 2, settle_rounds),
+          title=f"mixed: {model_name} ({model.cfg.n_layers} layers, {dtype})")
     return rows, notes

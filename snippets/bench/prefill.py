@@ -13,9 +13,8 @@ from dataclasses import asdict, dataclass
 import torch
 
 from snippets.bench.device import DeviceInfo
-from snippets.bench.memory import is_out_of_memory
-from snippets.bench.steps import modes_for, prepared, validate_modes
-from snippets.bench.timing import time_repeats
+from snippets.bench.steps import modes_for, validate_modes
+from snippets.bench.sweep import Reps, SweepPoint, sweep
 from snippets.transformer import Decoder, KVCache, forward_flops, last_token_logits
 
 #: Prompt lengths (tokens) timed by default. CPUs get shorter prompts (and truncated layers).
@@ -59,6 +58,32 @@ def prefill_weight_bytes(model: Decoder, prompt_tokens: int, batch: int = 1) -> 
     return params - table.numel() * table.element_size() + batch * prompt_tokens * table.shape[1] * table.element_size()
 
 
+def sweep_point(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, length: int,
+                best_TFLOPS: float | None) -> SweepPoint:
+    """One prompt length of the prefill sweep: its inputs (its own cache, filled from position 0),
+    step (causal, LM head for the last token) and row."""
+    cfg, device = model.cfg, info.torch_device
+    if length > cfg.max_seq_len:
+        raise ValueError(f"prompt of {length} tokens is beyond the decoder's {cfg.max_seq_len} positions")
+    flops, element = prefill_flops(model, length), model.lm_head.weight.element_size()
+    cache_bytes = 2.0 * cfg.n_layers * length * cfg.n_kv_heads * cfg.head_dim * element
+
+    def setup():
+        cache = KVCache(cfg, 1, length, model.lm_head.weight.dtype, device)
+        tokens = torch.randint(0, cfg.vocab_size, (1, length), generator=torch.Generator().manual_seed(length)).to(device)
+        positions = torch.arange(length, device=device)
+        return lambda compiled: last_token_logits(model, tokens, positions, cache, tail=True, compiled=compiled)
+
+    def row(mode: str, timing) -> PrefillResult:
+        tflops = flops / timing.median_s / 1e12
+        return PrefillResult(model_name, cfg.n_layers, dtype, 1, length, timing.median_s, timing.best_s,
+                             length / timing.median_s, flops, prefill_weight_bytes(model, length), cache_bytes, tflops,
+                             100 * tflops / best_TFLOPS if best_TFLOPS else None, tuple(timing.flags()), mode,
+                             timing.repeat_medians_s)
+
+    return SweepPoint(f"{length:,}-token prompt, batch 1", setup, row)
+
+
 @torch.inference_mode()
 def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, prompts, best_TFLOPS: float | None = None,
             reps: int = 10, progress=None, rows: list | None = None, notes: list | None = None,
@@ -67,41 +92,7 @@ def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, promp
     rows = [] if rows is None else rows
     notes = [] if notes is None else notes
     modes = validate_modes(modes or modes_for(info.kind), info.kind, section="prefill")
-    cfg, device = model.cfg, info.torch_device
-    for length in prompts:
-        if length > cfg.max_seq_len:
-            raise ValueError(f"prompt of {length} tokens is beyond the decoder's {cfg.max_seq_len} positions")
-        try:
-            cache = KVCache(cfg, 1, length, model.lm_head.weight.dtype, device)
-            gen = torch.Generator().manual_seed(length)
-            tokens = torch.randint(0, cfg.vocab_size, (1, length), generator=gen).to(device)
-            positions = torch.arange(length, device=device)
-        except (RuntimeError, MemoryError) as error:
-            if not is_out_of_memory(error):
-                raise
-            notes.append(f"stopped prefill at {length:,} tokens: out of memory")
-            break
-        for mode in modes:
-            if progress:
-                progress(f"prefill: {model_name} ({cfg.n_layers} layers, {dtype}) {mode}, {length:,}-token prompt, batch 1")
-            try:
-                step = prepared(lambda compiled, t=tokens, p=positions, kv=cache: last_token_logits(
-                    model, t, p, kv, tail=True, compiled=compiled), mode, info.kind)
-                timing = time_repeats(step, info.kind, repeats, reps=reps, warmup=2, settle_rounds=settle_rounds)
-            except (RuntimeError, MemoryError) as error:
-                if not is_out_of_memory(error):
-                    raise
-                notes.append(f"skipped prefill {mode} at {length:,} tokens: out of memory")
-                continue
-            flops = prefill_flops(model, length)
-            tflops = flops / timing.median_s / 1e12
-            rows.append(PrefillResult(model_name, cfg.n_layers, dtype, 1, length, timing.median_s, timing.best_s,
-                                      length / timing.median_s, flops, prefill_weight_bytes(model, length),
-                                      float(cache.nbytes), tflops,
-                                      100 * tflops / best_TFLOPS if best_TFLOPS else None, tuple(timing.flags()),
-                                      mode, timing.repeat_medians_s))
-            step = None
-        del cache
-        if info.kind == "cuda":
-            torch.cuda.empty_cache()
+    points = [sweep_point(info, model, model_name, dtype, length, best_TFLOPS) for length in prompts]
+    sweep("prefill", points, modes, info.kind, rows, notes, progress, Reps(repeats, reps, 2, settle_rounds),
+          title=f"prefill: {model_name} ({model.cfg.n_layers} layers, {dtype})")
     return rows, notes

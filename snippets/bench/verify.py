@@ -192,12 +192,51 @@ def _random_cache(cfg, batch: int, length: int, dtype, device):
     return cache
 
 
-def _time(step, mode: str, kind: str, reps: int, settle_rounds: int, repeats: int = 3):
-    """Time `step(compiled)` in `mode` (snippets.bench.steps), `repeats` independent times."""
-    from snippets.bench.steps import prepared
-    from snippets.bench.timing import time_repeats
+def _verify_point(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, context: int, batch: int, k: int):
+    """One (batch, k) of the verify sweep: fit check, inputs, the pass (logits for all k), row."""
+    import torch
 
-    return time_repeats(prepared(step, mode, kind), kind, repeats, reps=reps, warmup=2, settle_rounds=settle_rounds)
+    from snippets.bench.memory import fits, free_bytes
+    from snippets.bench.sweep import SweepPoint
+
+    cfg, device = model.cfg, info.torch_device
+    torch_dtype = model.lm_head.weight.dtype
+    per_token = kv_cache.mha_elements_per_token(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim) * model.lm_head.weight.element_size()
+    need = per_token * batch * (context + k)
+    named, cost = models.get(model_name), verify_cost(shape(model_name, cfg.n_layers), batch, context, k, dtype, dtype)
+    predicted = None
+    if info.spec and cfg.n_layers == named.n_layers:
+        predicted = verify_cost(named, batch, context, k, dtype, dtype).time_s(info.spec, "bf16" if dtype != "fp32" else "fp32")
+
+    def too_big() -> str | None:
+        free = free_bytes(info.kind)
+        return None if fits(need, free) else f"its cache ({need / 1e9:.1f} GB) does not fit in {free / 1e9:.1f} GB free"
+
+    def setup():
+        cache = _random_cache(cfg, batch, context + k, torch_dtype, device)
+        gen = torch.Generator(device="cpu").manual_seed(batch * 10_007 + k)
+        new = torch.randint(0, cfg.vocab_size, (batch, k), generator=gen).to(device)
+        pos = torch.arange(context, context + k, device=device)
+        return lambda compiled: model(new, pos, cache, tail=True, compiled=compiled)
+
+    def row(mode: str, timing) -> VerifyResult:
+        return VerifyResult(model_name, cfg.n_layers, dtype, mode, batch, context, k, timing.median_s, timing.best_s,
+                            cost.weight_bytes, cost.kv_bytes, cost.activation_bytes, cost.flops, predicted,
+                            tuple(timing.flags()), timing.repeat_medians_s)
+
+    return SweepPoint(f"batch {batch}, k = {k} tokens after {context:,}", setup, row, too_big)
+
+
+def with_token_flags(rows: list, first: int = 0) -> None:
+    """Flag, in place from `first`, a k that ran faster than a smaller k (same mode and batch)."""
+    from snippets.bench.timing import slower_at_smaller_batch
+
+    for mode, batch in {(r.mode, r.batch) for r in rows[first:]}:
+        mine = [i for i in range(first, len(rows)) if (rows[i].mode, rows[i].batch) == (mode, batch)]
+        flags = slower_at_smaller_batch({rows[i].tokens: rows[i].median_s for i in mine})
+        for i in mine:
+            if rows[i].tokens in flags:
+                rows[i] = replace(rows[i], flags=(*rows[i].flags, flags[rows[i].tokens].replace("batch", "k =")))
 
 
 def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, context: int, batches, tokens,
@@ -206,71 +245,21 @@ def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, conte
     """Time one verify pass per (batch, k, mode), appending rows and notes as they come."""
     import torch
 
-    from snippets.bench.decode import validate_modes
-    from snippets.bench.memory import fits, free_bytes, is_out_of_memory
-    from snippets.bench.timing import slower_at_smaller_batch
+    from snippets.bench.steps import validate_modes
+    from snippets.bench.sweep import Reps, sweep
 
     rows = [] if rows is None else rows
     notes = [] if notes is None else notes
     modes = validate_modes(modes or modes_for(info.kind), info.kind, MODES, "verify")
-    cfg, device = model.cfg, info.torch_device
-    torch_dtype = model.lm_head.weight.dtype
-    if context + max(tokens) > cfg.max_seq_len:
-        raise ValueError(f"context {context} + {max(tokens)} tokens is beyond the decoder's {cfg.max_seq_len} positions")
-    named, built = models.get(model_name), shape(model_name, cfg.n_layers)
-    element = torch.empty((), dtype=torch_dtype).element_size()
-    per_token = kv_cache.mha_elements_per_token(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim) * element
+    if context + max(tokens) > model.cfg.max_seq_len:
+        raise ValueError(f"context {context} + {max(tokens)} tokens is beyond the decoder's "
+                         f"{model.cfg.max_seq_len} positions")
     first = len(rows)
     with torch.inference_mode():
-        for batch in batches:
-            for k in tokens:
-                need, free = per_token * batch * (context + k), free_bytes(info.kind)
-                if not fits(need, free):
-                    notes.append(f"skipped verify from batch {batch}, k = {k}: its cache ({need / 1e9:.1f} GB) "
-                                 f"does not fit in {free / 1e9:.1f} GB free")
-                    break
-                try:
-                    cache = _random_cache(cfg, batch, context + k, torch_dtype, device)
-                    gen = torch.Generator(device="cpu").manual_seed(batch * 10_007 + k)
-                    new = torch.randint(0, cfg.vocab_size, (batch, k), generator=gen).to(device)
-                    pos = torch.arange(context, context + k, device=device)
-                except (RuntimeError, MemoryError) as error:
-                    if not is_out_of_memory(error):
-                        raise
-                    notes.append(f"skipped verify from batch {batch}, k = {k}: out of memory")
-                    break
-                cost = verify_cost(built, batch, context, k, dtype, dtype)
-                predicted = None
-                if info.spec and cfg.n_layers == named.n_layers:
-                    predicted = verify_cost(named, batch, context, k, dtype, dtype).time_s(
-                        info.spec, "bf16" if dtype != "fp32" else "fp32")
-                for mode in modes:
-                    if progress:
-                        progress(f"verify: {model_name} ({cfg.n_layers} layers, {dtype}) {mode}, batch {batch}, "
-                                 f"k = {k} tokens after {context:,}")
-                    try:
-                        timing = _time(lambda compiled, t=new, p=pos, kv=cache: model(t, p, kv, tail=True, compiled=compiled),
-                                       mode, info.kind, reps, settle_rounds, repeats)
-                    except (RuntimeError, MemoryError) as error:
-                        if not is_out_of_memory(error):
-                            raise
-                        notes.append(f"skipped verify {mode} at batch {batch}, k = {k}: out of memory")
-                        continue
-                    rows.append(VerifyResult(model_name, cfg.n_layers, dtype, mode, batch, context, k, timing.median_s,
-                                             timing.best_s, cost.weight_bytes, cost.kv_bytes, cost.activation_bytes,
-                                             cost.flops, predicted, tuple(timing.flags()), timing.repeat_medians_s))
-                del cache
-                if info.kind == "cuda":
-                    torch.cuda.empty_cache()
-    # flag a k that ran faster than a smaller k (same mode and batch)
-    for mode in modes:
-        for batch in batches:
-            mine = [i for i in range(first, len(rows)) if (rows[i].mode, rows[i].batch) == (mode, batch)]
-            flags = slower_at_smaller_batch({rows[i].tokens: rows[i].median_s for i in mine})
-            for i in mine:
-                if rows[i].tokens in flags:
-                    flag = flags[rows[i].tokens].replace("batch", "k =")
-                    rows[i] = replace(rows[i], flags=(*rows[i].flags, flag))
+        points = [_verify_point(info, model, model_name, dtype, context, b, k) for b in batches for k in tokens]
+        sweep("verify", points, modes, info.kind, rows, notes, progress, Reps(repeats, reps, 2, settle_rounds),
+              title=f"verify: {model_name} ({model.cfg.n_layers} layers, {dtype})")
+    with_token_flags(rows, first)
     return rows, notes
 
 
@@ -292,11 +281,10 @@ def measure_draft(info: DeviceInfo, draft_name: str, dtype: str, context: int, b
     import torch
 
     from snippets.bench import decode
-    from snippets.bench.memory import is_out_of_memory
+    from snippets.bench.sweep import Reps, SweepPoint, sweep
 
     rows = [] if rows is None else rows
     notes = [] if notes is None else notes
-    modes = list(modes or modes_for(info.kind))
     try:
         model, cfg, built = decode.build_fitting(info, draft_name, dtype, context + 1, layers)
     except MemoryError as error:
@@ -304,40 +292,29 @@ def measure_draft(info: DeviceInfo, draft_name: str, dtype: str, context: int, b
         return rows, notes
     notes += built
     plain = {(r.mode, r.batch): r.median_s for r in verify_rows if r.tokens == 1}
+
+    def point(batch: int) -> SweepPoint:
+        def setup():
+            cache = _random_cache(cfg, batch, context + 1, model.lm_head.weight.dtype, info.torch_device)
+            gen = torch.Generator(device="cpu").manual_seed(batch)
+            new = torch.randint(0, cfg.vocab_size, (batch, 1), generator=gen).to(info.torch_device)
+            pos = torch.tensor([context], device=info.torch_device)
+            return lambda compiled: model(new, pos, cache, tail=True, compiled=compiled)
+
+        def row(mode: str, timing) -> DraftResult:
+            target = plain.get((mode, batch))
+            return DraftResult(draft_name, cfg.n_layers, dtype, mode, batch, context, timing.median_s, timing.best_s,
+                               float(decode.step_weight_bytes(model, batch)),
+                               timing.median_s / target if target else None, tuple(timing.flags()),
+                               timing.repeat_medians_s)
+
+        return SweepPoint(f"batch {batch}, one token after {context:,}", setup, row)
+
     with torch.inference_mode():
-        for batch in batches:
-            try:
-                cache = _random_cache(cfg, batch, context + 1, model.lm_head.weight.dtype, info.torch_device)
-                gen = torch.Generator(device="cpu").manual_seed(batch)
-                new = torch.randint(0, cfg.vocab_size, (batch, 1), generator=gen).to(info.torch_device)
-                pos = torch.tensor([context], device=info.torch_device)
-            except (RuntimeError, MemoryError) as error:
-                if not is_out_of_memory(error):
-                    raise
-                notes.append(f"skipped the draft from batch {batch}: out of memory")
-                break
-            for mode in modes:
-                if progress:
-                    progress(f"verify: draft {draft_name} ({cfg.n_layers} layers, {dtype}) {mode}, batch {batch}, "
-                             f"one token after {context:,}")
-                try:
-                    timing = _time(lambda compiled, t=new, p=pos, kv=cache, fn=model: fn(t, p, kv, tail=True, compiled=compiled),
-                                   mode, info.kind, reps, settle_rounds, repeats)
-                except (RuntimeError, MemoryError) as error:
-                    if not is_out_of_memory(error):
-                        raise
-                    notes.append(f"skipped the draft {mode} at batch {batch}: out of memory")
-                    continue
-                target = plain.get((mode, batch))
-                rows.append(DraftResult(draft_name, cfg.n_layers, dtype, mode, batch, context, timing.median_s,
-                                        timing.best_s, float(decode.step_weight_bytes(model, batch)),
-                                        timing.median_s / target if target else None, tuple(timing.flags()),
-                                        timing.repeat_medians_s))
-            del cache
-    del model
-    if info.kind == "cuda":
-        torch.cuda.empty_cache()
-    return rows, notes
+        sweep("draft", [point(b) for b in batches], list(modes or modes_for(info.kind)), info.kind, rows, notes,
+              progress, Reps(repeats, reps, 2, settle_rounds), title=f"verify: draft {draft_name} ({cfg.n_layers} "
+              f"layers, {dtype})")
+    return rows, notes  # the draft's weights go when this returns
 
 
 def speculative_section(draft_rows: list, verify_rows: list, alphas=ALPHAS, max_gamma: int = MAX_GAMMA) -> dict | None:
