@@ -33,3 +33,13 @@ def test_entry_point_and_bench_command_do_not_import_each_other():
     # the entry point calls the command (one way); the command takes its name from a module of its own
     assert "snippets.__main__" not in imported_modules(ROOT / "snippets" / "bench" / "cli.py")
     assert not {m for m in imported_modules(ROOT / "snippets" / "bench" / "prog.py") if m.startswith("snippets")}
+
+
+def test_every_bench_function_is_short():
+    """The bench grows by modules, not by longer functions: none reaches 40 lines."""
+    long = {}
+    for path in (ROOT / "snippets" / "bench").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 >= 40:
+                long[f"{path.name}:{node.name}"] = node.end_lineno - node.lineno + 1
+    assert not long

@@ -94,6 +94,14 @@ def _call(kernel: str, q, k, v, causal: bool):
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
 
 
+def _inputs(cfg: TransformerConfig, c: AttentionCase, dtype, device, gen):
+    """Random q [B, H, T, D] and k, v [B, G, S, D] for one case."""
+    q = torch.randn(c.batch, cfg.n_heads, c.tokens, cfg.head_dim, generator=gen).to(device, dtype)
+    k, v = (torch.randn(c.batch, cfg.n_kv_heads, c.context, cfg.head_dim, generator=gen).to(device, dtype)
+            for _ in range(2))
+    return q, k, v
+
+
 def kernels_for(kind: str) -> tuple[str, ...]:
     return KERNELS if kind == "cuda" else ("flash",)
 
@@ -110,9 +118,7 @@ def measure(info: DeviceInfo, cfg: TransformerConfig, dtype: torch.dtype, cases,
     gen = torch.Generator().manual_seed(0)
     for c in cases:
         try:
-            q = torch.randn(c.batch, cfg.n_heads, c.tokens, cfg.head_dim, generator=gen).to(device, dtype)
-            k, v = (torch.randn(c.batch, cfg.n_kv_heads, c.context, cfg.head_dim, generator=gen).to(device, dtype)
-                    for _ in range(2))
+            q, k, v = _inputs(cfg, c, dtype, device, gen)
         except (RuntimeError, MemoryError) as error:
             if not is_out_of_memory(error):
                 raise

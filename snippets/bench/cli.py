@@ -180,11 +180,8 @@ def section_modes(asked: str | None, default: list[str]) -> list[str]:
     return [m.strip() for m in asked.split(",") if m.strip()] if asked else list(default)
 
 
-def plan(args: argparse.Namespace) -> Plan:
-    """Check every option (ValueError with one message on the first problem) and fill in defaults."""
-    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    if skip - set(SECTIONS):
-        raise ValueError(f"--skip takes {', '.join(SECTIONS)}; got {', '.join(sorted(skip - set(SECTIONS)))}")
+def _check_model_options(args: argparse.Namespace, skip: set[str]) -> models.ModelConfig:
+    """The model and the options bounded by it (layers, context, prompts); the model's row."""
     named = models.get(args.model)  # unknown names: ValueError listing close matches
     if {"decode", "attention", "prefill", "mixed", "verify"} - skip:
         TransformerConfig.from_model(named)  # MLA and MoE models: ValueError saying so
@@ -195,54 +192,67 @@ def plan(args: argparse.Namespace) -> Plan:
         raise ValueError(f"--context must be between 1 and {named.name}'s maximum of {limit:,} tokens; got {args.context:,}")
     if args.prompts and max(args.prompts) > limit:
         raise ValueError(f"--prompts must be at most {named.name}'s maximum of {limit:,} tokens; got {max(args.prompts):,}")
-    info, why = detect(args.device)
-    on_gpu = info.kind == "cuda"
-    modes = decode.validate_modes(args.modes.split(",") if args.modes else
-                                  (list(decode.MODES) if on_gpu else ["eager"]), info.kind)
-    batches = args.batches or ((GPU_BATCHES_QUICK if args.quick else GPU_BATCHES_FULL) if on_gpu else CPU_BATCHES)
-    if args.profile is not None and args.profile not in batches:
-        raise ValueError(f"--profile takes one of the batches measured ({_csv(batches)}); got {args.profile}")
-    prompts = [p for p in (args.prompts or (prefill.GPU_PROMPTS if on_gpu else prefill.CPU_PROMPTS)) if p <= limit]
-    context = args.context or min(GPU_CONTEXT if on_gpu else CPU_CONTEXT, limit)
-    layers = args.layers if args.layers is not None else (None if on_gpu else min(CPU_LAYERS, named.n_layers))
-    dtype = args.dtype or ("bf16" if info.kind != "mps" else "fp16")
-    if info.kind != "cuda" and not args.quant:
-        skip = skip | {"quant"}
-    if info.kind != "cuda" and not args.mixed:
-        skip = skip | {"mixed"}
-    if info.kind != "cuda" and not args.verify:
-        skip = skip | {"verify"}
-    mixed_batches, mixed_chunks = mixed.default_grid(info.kind)
-    mixed_chunks = [c for c in mixed_chunks if c <= limit]
-    verify_batches, verify_tokens = verify.default_grid(info.kind)
-    verify_context = context if on_gpu else min(context, verify.CPU_CONTEXT)
-    verify_tokens = [k for k in verify_tokens if verify_context + k <= limit]
-    draft = None
-    if args.draft and "verify" in skip:
-        raise ValueError("--draft needs the verify section: it is skipped" + ("" if on_gpu else " (add --verify on a "
-                                                                               f"{info.kind})"))
-    if "verify" not in skip:
-        drafted = models.get(args.draft or verify.default_draft())
-        TransformerConfig.from_model(drafted)  # MLA and MoE drafts: ValueError saying so
-        if models.param_count(drafted) > models.param_count(named):
-            raise ValueError(f"--draft {drafted.name}{'' if args.draft else ' (the default)'} is larger than the "
-                             f"target {named.name}: a draft must be the cheaper model"
-                             + ("" if args.draft else "; name one with --draft"))
-        draft = drafted.name
-    if set(SECTIONS) <= skip:
-        raise ValueError("nothing left to run: every section is skipped" + ("" if on_gpu else
-                         f" (quant, mixed and verify are off on a {info.kind} unless asked for)"))
     if args.repeats < 1:
         raise ValueError(f"--repeats must be at least 1; got {args.repeats}")
-    out = check_out_dir(args.out)
-    on = "verify" not in skip
-    return Plan(info, why, args.quick, named.name, layers, dtype, context, batches, prompts, modes, skip,
-                args.profile, out, mixed_batches if "mixed" not in skip else [],
-                mixed_chunks if "mixed" not in skip else [], verify_batches if on else [],
-                verify_tokens if on else [], verify_context if on else None, draft, args.repeats,
+    return named
+
+
+def _skipped(args: argparse.Namespace, kind: str) -> set[str]:
+    """--skip, checked, plus the sections that run only on CUDA unless asked for."""
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    if skip - set(SECTIONS):
+        raise ValueError(f"--skip takes {', '.join(SECTIONS)}; got {', '.join(sorted(skip - set(SECTIONS)))}")
+    if kind != "cuda":
+        skip |= {name for name, asked in (("quant", args.quant), ("mixed", args.mixed), ("verify", args.verify))
+                 if not asked}
+    return skip
+
+
+def _draft_name(args: argparse.Namespace, named: models.ModelConfig, skip: set[str], kind: str) -> str | None:
+    """The draft model's name (None with verify off); refuses a --draft with nothing to draft for,
+    an unsupported shape, or a draft larger than the target."""
+    if args.draft and "verify" in skip:
+        raise ValueError("--draft needs the verify section: it is skipped"
+                         + ("" if kind == "cuda" else f" (add --verify on a {kind})"))
+    if "verify" in skip:
+        return None
+    drafted = models.get(args.draft or verify.default_draft())
+    TransformerConfig.from_model(drafted)  # MLA and MoE drafts: ValueError saying so
+    if models.param_count(drafted) > models.param_count(named):
+        raise ValueError(f"--draft {drafted.name}{'' if args.draft else ' (the default)'} is larger than the "
+                         f"target {named.name}: a draft must be the cheaper model"
+                         + ("" if args.draft else "; name one with --draft"))
+    return drafted.name
+
+
+def plan(args: argparse.Namespace) -> Plan:
+    """Check every option (ValueError with one message on the first problem) and fill in defaults."""
+    _skipped(args, "cuda")  # --skip's names, before anything is detected
+    named = _check_model_options(args, {s.strip() for s in args.skip.split(",")})
+    info, why = detect(args.device)
+    gpu, limit, skip = info.kind == "cuda", named.max_position_embeddings, _skipped(args, info.kind)
+    modes = decode.validate_modes(args.modes.split(",") if args.modes else step_modes(info.kind), info.kind)
+    batches = args.batches or ((GPU_BATCHES_QUICK if args.quick else GPU_BATCHES_FULL) if gpu else CPU_BATCHES)
+    if args.profile is not None and args.profile not in batches:
+        raise ValueError(f"--profile takes one of the batches measured ({_csv(batches)}); got {args.profile}")
+    draft = _draft_name(args, named, skip, info.kind)
+    if set(SECTIONS) <= skip:
+        raise ValueError("nothing left to run: every section is skipped"
+                         + ("" if gpu else f" (quant, mixed and verify are off on a {info.kind} unless asked for)"))
+    context = args.context or min(GPU_CONTEXT if gpu else CPU_CONTEXT, limit)
+    mixed_batches, mixed_chunks = mixed.default_grid(info.kind) if "mixed" not in skip else ([], [])
+    verify_batches, verify_tokens = verify.default_grid(info.kind) if draft else ([], [])
+    verify_context = (context if gpu else min(context, verify.CPU_CONTEXT)) if draft else None
+    return Plan(info, why, args.quick, named.name,
+                args.layers if args.layers is not None else (None if gpu else min(CPU_LAYERS, named.n_layers)),
+                args.dtype or ("bf16" if info.kind != "mps" else "fp16"), context, batches,
+                [p for p in (args.prompts or (prefill.GPU_PROMPTS if gpu else prefill.CPU_PROMPTS)) if p <= limit],
+                modes, skip, args.profile, check_out_dir(args.out), mixed_batches,
+                [c for c in mixed_chunks if c <= limit], verify_batches,
+                [k for k in verify_tokens if verify_context + k <= limit], verify_context, draft, args.repeats,
                 section_modes(args.modes, step_modes(info.kind)) if "prefill" not in skip else [],
                 section_modes(args.modes, mixed.modes_for(info.kind)) if "mixed" not in skip else [],
-                section_modes(args.modes, verify.modes_for(info.kind)) if on else [])
+                section_modes(args.modes, verify.modes_for(info.kind)) if draft else [])
 
 
 # ---- running ---------------------------------------------------------------------------------
@@ -599,62 +609,63 @@ def write(doc: dict, out: Path, writer: Writer | None = None, draw: Draw | None 
 # ---- summary ---------------------------------------------------------------------------------
 
 
+def _bandwidth_table(doc: dict) -> str:
+    rows = [[r["kernel"], f"{r['GBps']:,.1f}", f"{r['pct_of_spec']:.1f}" if r["pct_of_spec"] else "-",
+             res.md("; ".join(r["flags"])) or "-"] for r in doc["bandwidth"]]
+    text = markdown_table(["kernel", "GB/s", "% of spec", "flags"], rows, align="lrrl")
+    triad = res.best(doc, "bandwidth", "GBps", kernel="triad")
+    if doc["stream_triad_GBps"]:
+        ratio = f" (torch triad = {100 * triad['GBps'] / doc['stream_triad_GBps']:.0f} % of it)" if triad else ""
+        text += f"\n\nSTREAM-style C triad: {doc['stream_triad_GBps']:,.1f} GB/s{ratio}"
+    return text
+
+
+def _matmul_table(doc: dict) -> str:
+    return markdown_table(["m x n x k", "dtype", "best TFLOP/s", "median", "% of dense spec"], [
+        [f"{r['m']}x{r['n']}x{r['k']}", r["dtype"], f"{r['best_TFLOPS']:,.1f}", f"{r['TFLOPS']:,.1f}",
+         f"{r['pct_of_spec']:.1f}" if r["pct_of_spec"] else "-"] for r in doc["matmul"]])
+
+
+def _decode_table(doc: dict) -> str:
+    return markdown_table(["mode", "batch", "ms/step", "tokens/s", "GB/s", "MBU %", "% of copy", "bound ms", "flags"], [
+        [r["mode"], r["batch"], f"{r['median_s'] * 1e3:.3f}", f"{r['tokens_per_s']:,.0f}", f"{r['GBps']:,.0f}",
+         f"{r['mbu_pct']:.1f}" if r["mbu_pct"] else "-", f"{r['pct_of_copy']:.1f}" if r["pct_of_copy"] else "-",
+         f"{r['predicted_s'] * 1e3:.3f}" if r["predicted_s"] else "-", res.md("; ".join(r["flags"])) or "-"]
+        for r in doc["decode"]], align="lrrrrrrrl")
+
+
+#: The summary's tables in order: (results key, heading or "", table of a document).
+SUMMARY_TABLES = (
+    ("bandwidth", "", _bandwidth_table), ("matmul", "", _matmul_table), ("decode", "", _decode_table),
+    ("prefill", "", res.prefill_table), ("profile", "", res.profile_table), ("quant", "", res.quant_table),
+    ("attention", "Attention alone, one layer's call per kernel:", res.attention_table),
+    ("mixed", "Mixed steps (a decode batch plus a prefill chunk, timed as one step):", res.mixed_table),
+    ("verify", "Verify passes T(k) (k tokens per sequence scored in one forward, logits for all k):", res.verify_table),
+    ("speculative", "Speculative decoding at synthetic acceptance rates (best gamma per alpha; "
+                    "c = draft step / T(1)):", res.speculative_table))
+
+
 def summary(doc: dict) -> str:
+    """The run as text: its tables (the results' own), the calibrated model, flags and notes."""
     from snippets.calibration import calibrate_document
 
-    md = res.md
     dev = doc["device"]
     lines = [f"Device: {dev['name']} ({dev['spec_name'] or 'unknown device: no % of spec'})"]
     if not doc.get("complete", True):
         lines.append(f"INCOMPLETE: interrupted during {doc['interrupted_during']}; what was measured is below.")
-    if doc["bandwidth"]:
-        lines.append(markdown_table(["kernel", "GB/s", "% of spec", "flags"], [
-            [r["kernel"], f"{r['GBps']:,.1f}", f"{r['pct_of_spec']:.1f}" if r["pct_of_spec"] else "-",
-             md("; ".join(r["flags"])) or "-"] for r in doc["bandwidth"]], align="lrrl"))
-    if doc["stream_triad_GBps"]:
-        triad = res.best(doc, "bandwidth", "GBps", kernel="triad")
-        ratio = f" (torch triad = {100 * triad['GBps'] / doc['stream_triad_GBps']:.0f} % of it)" if triad else ""
-        lines.append(f"STREAM-style C triad: {doc['stream_triad_GBps']:,.1f} GB/s{ratio}")
-    if doc["matmul"]:
-        lines.append(markdown_table(["m x n x k", "dtype", "best TFLOP/s", "median", "% of dense spec"], [
-            [f"{r['m']}x{r['n']}x{r['k']}", r["dtype"], f"{r['best_TFLOPS']:,.1f}", f"{r['TFLOPS']:,.1f}",
-             f"{r['pct_of_spec']:.1f}" if r["pct_of_spec"] else "-"] for r in doc["matmul"]]))
-    if doc["decode"]:
-        lines.append(markdown_table(
-            ["mode", "batch", "ms/step", "tokens/s", "GB/s", "MBU %", "% of copy", "bound ms", "flags"], [
-                [r["mode"], r["batch"], f"{r['median_s'] * 1e3:.3f}", f"{r['tokens_per_s']:,.0f}", f"{r['GBps']:,.0f}",
-                 f"{r['mbu_pct']:.1f}" if r["mbu_pct"] else "-", f"{r['pct_of_copy']:.1f}" if r["pct_of_copy"] else "-",
-                 f"{r['predicted_s'] * 1e3:.3f}" if r["predicted_s"] else "-", md("; ".join(r["flags"])) or "-"]
-                for r in doc["decode"]], align="lrrrrrrrl"))
-    if doc["prefill"]:
-        lines.append(res.prefill_table(doc))
-    if doc.get("profile"):
-        lines.append(res.profile_table(doc))
-    if doc.get("quant"):
-        lines.append(res.quant_table(doc))
-    if doc.get("attention"):
-        lines.append("Attention alone, one layer's call per kernel:")
-        lines.append(res.attention_table(doc))
-    if doc.get("mixed"):
-        lines.append("Mixed steps (a decode batch plus a prefill chunk, timed as one step):")
-        lines.append(res.mixed_table(doc))
-    if doc.get("verify"):
-        lines.append("Verify passes T(k) (k tokens per sequence scored in one forward, logits for all k):")
-        lines.append(res.verify_table(doc))
-    if doc.get("speculative"):
-        lines.append("Speculative decoding at synthetic acceptance rates (best gamma per alpha; c = draft step / T(1)):")
-        lines.append(res.speculative_table(doc))
-    calibrations, _ = calibrate_document(doc)
-    if calibrations or doc["decode"]:
-        lines.append("Calibrated model: fixed cost + max((weight + cache bytes) / copy bandwidth, "
-                     "FLOPs / best matmul), fixed cost fitted on the two smallest points of each sweep:")
+    for key, heading, table in SUMMARY_TABLES:
+        if doc.get(key):
+            lines += [heading, table(doc)] if heading else [table(doc)]
+    if calibrate_document(doc)[0] or doc["decode"]:
+        lines.append("Calibrated model: fixed cost + max((weight + cache bytes) / copy bandwidth, FLOPs / matmul "
+                     "rate) + attention where timed alone, fixed cost fitted on the two smallest points of each sweep:")
         lines.append(res.calibration_table(doc))
-    flagged = sum(bool(r.get("flags")) for s in ("bandwidth", "matmul", "decode", "prefill", "mixed", "verify") for r in doc.get(s, []))
+    flagged = sum(bool(r.get("flags")) for s in ("bandwidth", "matmul", "decode", "prefill", "mixed", "verify",
+                                                 "attention") for r in doc.get(s, []))
     if flagged:
         lines.append(f"note: {flagged} rows are flagged (see flags): run-to-run spread is large or the order of "
                      "batch times is unexpected; rerun on an idle machine before trusting them")
-    lines += [f"note: {n}" for n in doc["notes"]]
-    return "\n\n".join(lines)
+    return "\n\n".join(lines + [f"note: {n}" for n in doc["notes"]])
 
 
 def configure_torch() -> None:
@@ -683,6 +694,26 @@ def interrupt_on_signals() -> None:
             signal.signal(getattr(signal, name), handler)
 
 
+def _run_saving(chosen: Plan, measured: Measured, progress, writer: Writer) -> None:
+    """Run every section, the clocks sampled per section and the rows saved (by `writer`) after
+    each. Ctrl-C, SIGTERM and SIGHUP propagate as KeyboardInterrupt."""
+    sampler = ClockSampler(chosen.info.kind)
+
+    def boundary(section: str | None) -> None:
+        sampler.section(section)
+        measured.environment.update({f"section:{k}": v for k, v in sampler.summaries.items()})
+        if section is None:  # a section ended: save every row so far (marked incomplete until the end)
+            writer.save(document(chosen, measured, complete=False,
+                                 during=f"the run (saved after {measured.section}; it went on)"))
+
+    measured.boundary = boundary
+    try:
+        run(chosen, measured, progress)
+    finally:
+        progress.close()
+        measured.environment.update({f"section:{k}": v for k, v in sampler.stop().items()})
+
+
 def main(argv: list[str] | None = None, prog: str | None = None, draw: Draw | None = None) -> int:
     """The bench command. `draw`: a results document's standalone SVG (vis.bench passes one)."""
     from snippets.bench.progress import Progress
@@ -697,28 +728,14 @@ def main(argv: list[str] | None = None, prog: str | None = None, draw: Draw | No
     configure_torch()
     interrupt_on_signals()
     steps = step_plan(chosen)
-    progress = Progress(sum(w for _, w in steps), len(steps))
-    measured, writer, sampler = Measured(), Writer(chosen.out), ClockSampler(chosen.info.kind)
-
-    def boundary(section: str | None) -> None:
-        sampler.section(section)
-        measured.environment.update({f"section:{k}": v for k, v in sampler.summaries.items()})
-        if section is None:  # a section ended: save every row so far (marked incomplete until the end)
-            writer.save(document(chosen, measured, complete=False,
-                                 during=f"the run (saved after {measured.section}; it went on)"))
-
-    measured.boundary = boundary
+    measured, writer = Measured(), Writer(chosen.out)
     try:
-        run(chosen, measured, progress)
+        _run_saving(chosen, measured, Progress(sum(w for _, w in steps), len(steps)), writer)
     except KeyboardInterrupt:
-        progress.close()
-        measured.environment.update({f"section:{k}": v for k, v in sampler.stop().items()})
         json_path = writer.save(document(chosen, measured, complete=False))
         print(f"\ninterrupted during {measured.section}: saved what was measured so far to {json_path} "
               "(marked incomplete)", file=sys.stderr)
         return 130
-    progress.close()
-    measured.environment.update({f"section:{k}": v for k, v in sampler.stop().items()})
     doc = document(chosen, measured)
     json_path, svg_path = write(doc, chosen.out, writer, draw)
     print(summary(doc))

@@ -86,77 +86,96 @@ def _torch_at_least(major: int, minor: int) -> bool:
     return version >= (major, minor)
 
 
-def kernel(fmt: str, weights: list[torch.Tensor], info: DeviceInfo) -> tuple[Callable[[list[torch.Tensor]], list], str]:
+Kernel = tuple[Callable[[list[torch.Tensor]], list], str]  # (one activation per matrix -> outputs, path name)
+
+
+def _bf16(weights, info: DeviceInfo) -> Kernel:
+    ws = [w.to(info.torch_device, torch.bfloat16) for w in weights]
+    return (lambda xs: [F.linear(x, w) for x, w in zip(xs, ws)]), "F.linear"
+
+
+def _int8_channel(weights, info: DeviceInfo) -> Kernel:
+    qs = [quantization.quantize(w, "int8-channel") for w in weights]
+    codes, scales = [q.codes.to(info.torch_device) for q in qs], [q.scales.to(info.torch_device) for q in qs]
+    if info.kind == "cuda":
+        def layer(xs):
+            return [F.linear(x, c.to(x.dtype)) * s for x, c, s in zip(xs, codes, scales)]
+
+        # One compile of the whole layer, static shapes: one specialised graph per batch, never a
+        # dynamic-shape kernel. The option applies to this compile only.
+        fused = torch.compile(layer, dynamic=False, options={"coordinate_descent_tuning": True})
+        return fused, "torch.compile of the layer, static shapes (int8 to bf16, matmul, scale; fusion is inductor's choice)"
+    if info.kind != "cpu" or not hasattr(torch.ops.aten, "_weight_int8pack_mm"):
+        raise NotImplementedError(f"no int8 weight-only matmul for {info.kind} in this build")
+    return (lambda xs: [torch.ops.aten._weight_int8pack_mm(x, c, s) for x, c, s in zip(xs, codes, scales)]), \
+        "aten._weight_int8pack_mm"
+
+
+def _int4_g128(weights, info: DeviceInfo) -> Kernel:
+    cuda = info.kind == "cuda"
+    name = "_weight_int4pack_mm" if cuda else "_weight_int4pack_mm_for_cpu"
+    if info.kind not in ("cuda", "cpu") or not hasattr(torch.ops.aten, name):
+        raise NotImplementedError(f"this torch build has no {name} for {info.kind}")
+    if cuda and not _torch_at_least(2, 5):
+        raise NotImplementedError(f"the uint8 int4 packing used here needs torch >= 2.5 (this is {torch.__version__})")
+    ops = [_int4_operands(w, 128, info.torch_device) for w in weights]
+    mm = getattr(torch.ops.aten, name)
+    return (lambda xs: [mm(x, p, 128, sz) for x, (p, sz) in zip(xs, ops)]), f"aten.{name}"
+
+
+def _w8a8_matmul(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """x [M, K] bf16 @ int8 w [K, N] (per-channel scales s): x quantized per token, cuBLASLt's int8
+    matmul (rows padded to 32: it wants more than 16), rescaled to bf16."""
+    rows = x.shape[0]
+    padded = max(32, -(-rows // 8) * 8)
+    xp = F.pad(x, (0, 0, 0, padded - rows)) if padded != rows else x
+    a_scale = xp.abs().amax(dim=1, keepdim=True).float().clamp(min=1e-8) / 127.0
+    a = (xp.float() / a_scale).round().clamp(-127, 127).to(torch.int8)
+    return (torch._int_mm(a, w).float() * a_scale * s)[:rows].to(torch.bfloat16)
+
+
+def _int8_w8a8(weights, info: DeviceInfo) -> Kernel:
+    if info.kind != "cuda" or not hasattr(torch, "_int_mm"):
+        raise NotImplementedError("int8 x int8 matmul (torch._int_mm) is timed on CUDA GPUs only")
+    qs = [quantization.quantize(w, "int8-w8a8") for w in weights]
+    # torch._int_mm takes [M, K] @ [K, N]: the weight transposed (a column-major view, as cuBLASLt wants)
+    ws = [(q.codes.to(info.torch_device).t(), q.scales.to(info.torch_device).float()) for q in qs]
+    fused = torch.compile(lambda xs: [_w8a8_matmul(x, w, s) for x, (w, s) in zip(xs, ws)], dynamic=False,
+                          options={"coordinate_descent_tuning": True})
+    return fused, "torch._int_mm (cuBLASLt int8), activations quantized per token in the compiled step"
+
+
+def _fp8_tensor(weights, info: DeviceInfo) -> Kernel:
+    if info.kind != "cuda" or torch.cuda.get_device_capability() < (8, 9):
+        raise NotImplementedError("fp8 matmul (torch._scaled_mm) needs an NVIDIA GPU of compute capability 8.9+")
+    qs = [quantization.quantize(w, "fp8-tensor") for w in weights]
+    ws = [(q.codes.to(info.torch_device).t(), q.scales.to(info.torch_device).float().reshape(())) for q in qs]
+    static: dict[int, torch.Tensor] = {}  # activation scale per matrix, set on the first call (calibration)
+
+    def run(xs):
+        out = []
+        for i, (x, (w, s)) in enumerate(zip(xs, ws)):
+            if i not in static:
+                static[i] = (x.abs().amax().float() / quantization.E4M3_MAX).clamp(min=1e-12).reshape(())
+            a = (x / static[i]).to(torch.float8_e4m3fn)
+            out.append(torch._scaled_mm(a, w, scale_a=static[i], scale_b=s, out_dtype=torch.bfloat16,
+                                        use_fast_accum=True))
+        return out
+    return run, "torch._scaled_mm, fast accumulation; activation scale static (calibrated once before timing)"
+
+
+KERNELS: dict[str, Callable[[list, DeviceInfo], Kernel]] = {
+    "bf16": _bf16, "int8-channel": _int8_channel, "int8-w8a8": _int8_w8a8, "int4-g128": _int4_g128,
+    "fp8-tensor": _fp8_tensor}
+
+
+def kernel(fmt: str, weights: list[torch.Tensor], info: DeviceInfo) -> Kernel:
     """(a function of one activation per matrix running every matmul in `fmt`, the path's name). Raises
     NotImplementedError with the reason where this device or build lacks the path (measure also
     skips a path whose set-up raises RuntimeError, with torch's message)."""
-    device, cuda = info.torch_device, info.kind == "cuda"
-    if fmt == "bf16":
-        ws = [w.to(device, torch.bfloat16) for w in weights]
-        return (lambda xs: [F.linear(x, w) for x, w in zip(xs, ws)]), "F.linear"
-    if fmt == "int8-channel":
-        qs = [quantization.quantize(w, fmt) for w in weights]
-        codes, scales = [q.codes.to(device) for q in qs], [q.scales.to(device) for q in qs]
-        if cuda:
-            def layer(xs):
-                return [F.linear(x, c.to(x.dtype)) * s for x, c, s in zip(xs, codes, scales)]
-
-            # One compile of the whole layer, static shapes: one specialised graph per batch (four, under
-            # dynamo's recompile limit), never a dynamic-shape kernel. The option applies to this compile only.
-            fused = torch.compile(layer, dynamic=False, options={"coordinate_descent_tuning": True})
-            return fused, "torch.compile of the layer, static shapes (int8 to bf16, matmul, scale; fusion is inductor's choice)"
-        if info.kind != "cpu" or not hasattr(torch.ops.aten, "_weight_int8pack_mm"):
-            raise NotImplementedError(f"no int8 weight-only matmul for {info.kind} in this build")
-        return (lambda xs: [torch.ops.aten._weight_int8pack_mm(x, c, s) for x, c, s in zip(xs, codes, scales)]), \
-            "aten._weight_int8pack_mm"
-    if fmt == "int4-g128":
-        name = "_weight_int4pack_mm" if cuda else "_weight_int4pack_mm_for_cpu"
-        if info.kind not in ("cuda", "cpu") or not hasattr(torch.ops.aten, name):
-            raise NotImplementedError(f"this torch build has no {name} for {info.kind}")
-        if cuda and not _torch_at_least(2, 5):
-            raise NotImplementedError(f"the uint8 int4 packing used here needs torch >= 2.5 (this is {torch.__version__})")
-        ops = [_int4_operands(w, 128, device) for w in weights]
-        mm = getattr(torch.ops.aten, name)
-        return (lambda xs: [mm(x, p, 128, sz) for x, (p, sz) in zip(xs, ops)]), f"aten.{name}"
-    if fmt == "int8-w8a8":
-        if not cuda or not hasattr(torch, "_int_mm"):
-            raise NotImplementedError("int8 x int8 matmul (torch._int_mm) is timed on CUDA GPUs only")
-        qs = [quantization.quantize(w, fmt) for w in weights]
-        # torch._int_mm takes [M, K] @ [K, N]: the weight transposed (a column-major view, as cuBLASLt wants)
-        ws = [(q.codes.to(device).t(), q.scales.to(device).float()) for q in qs]
-
-        def w8a8(xs):
-            out = []
-            for x, (w, s) in zip(xs, ws):
-                rows = x.shape[0]
-                padded = max(32, -(-rows // 8) * 8)  # cuBLASLt's int8 matmul wants more than 16 rows
-                xp = F.pad(x, (0, 0, 0, padded - rows)) if padded != rows else x
-                a_scale = xp.abs().amax(dim=1, keepdim=True).float().clamp(min=1e-8) / 127.0
-                a = (xp.float() / a_scale).round().clamp(-127, 127).to(torch.int8)
-                out.append((torch._int_mm(a, w).float() * a_scale * s)[:rows].to(torch.bfloat16))
-            return out
-
-        fused = torch.compile(w8a8, dynamic=False, options={"coordinate_descent_tuning": True})
-        return fused, "torch._int_mm (cuBLASLt int8), activations quantized per token in the compiled step"
-    if fmt == "fp8-tensor":
-        if not cuda or torch.cuda.get_device_capability() < (8, 9):
-            raise NotImplementedError("fp8 matmul (torch._scaled_mm) needs an NVIDIA GPU of compute capability 8.9+")
-        qs = [quantization.quantize(w, fmt) for w in weights]
-        ws = [(q.codes.to(device).t(), q.scales.to(device).float().reshape(())) for q in qs]
-        static: dict[int, torch.Tensor] = {}  # activation scale per matrix, set on the first call (calibration)
-
-        def run(xs):
-            out = []
-            for i, (x, (w, s)) in enumerate(zip(xs, ws)):
-                if i not in static:
-                    static[i] = (x.abs().amax().float() / quantization.E4M3_MAX).clamp(min=1e-12).reshape(())
-                a_scale = static[i]
-                a = (x / a_scale).to(torch.float8_e4m3fn)
-                out.append(torch._scaled_mm(a, w, scale_a=a_scale, scale_b=s, out_dtype=torch.bfloat16,
-                                            use_fast_accum=True))
-            return out
-        return run, "torch._scaled_mm, fast accumulation; activation scale static (calibrated once before timing)"
-    raise ValueError(f"unknown format {fmt!r}; supported: {', '.join(FORMATS)}")
+    if fmt not in KERNELS:
+        raise ValueError(f"unknown format {fmt!r}; supported: {', '.join(FORMATS)}")
+    return KERNELS[fmt](weights, info)
 
 
 @torch.inference_mode()

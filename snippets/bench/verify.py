@@ -272,6 +272,32 @@ def draft_layers(draft_name: str, target_name: str, target_layers: int) -> int |
     return max(1, round(draft.n_layers * target_layers / target.n_layers))
 
 
+def _draft_point(info: DeviceInfo, model, draft_name: str, dtype: str, context: int, batch: int, plain: dict):
+    """One batch of the draft's sweep: a decode step at position `context`; c against `plain`,
+    the target's k = 1 times by (mode, batch)."""
+    import torch
+
+    from snippets.bench import decode
+    from snippets.bench.sweep import SweepPoint
+
+    cfg = model.cfg
+
+    def setup():
+        cache = _random_cache(cfg, batch, context + 1, model.lm_head.weight.dtype, info.torch_device)
+        gen = torch.Generator(device="cpu").manual_seed(batch)
+        new = torch.randint(0, cfg.vocab_size, (batch, 1), generator=gen).to(info.torch_device)
+        pos = torch.tensor([context], device=info.torch_device)
+        return lambda compiled: model(new, pos, cache, tail=True, compiled=compiled)
+
+    def row(mode: str, timing) -> DraftResult:
+        target = plain.get((mode, batch))
+        return DraftResult(draft_name, cfg.n_layers, dtype, mode, batch, context, timing.median_s, timing.best_s,
+                           float(decode.step_weight_bytes(model, batch)), timing.median_s / target if target else None,
+                           tuple(timing.flags()), timing.repeat_medians_s)
+
+    return SweepPoint(f"batch {batch}, one token after {context:,}", setup, row)
+
+
 def measure_draft(info: DeviceInfo, draft_name: str, dtype: str, context: int, batches, layers: int | None,
                   verify_rows: list[VerifyResult], modes=None, reps: int = 20, progress=None,
                   rows: list | None = None, notes: list | None = None,
@@ -281,7 +307,7 @@ def measure_draft(info: DeviceInfo, draft_name: str, dtype: str, context: int, b
     import torch
 
     from snippets.bench import decode
-    from snippets.bench.sweep import Reps, SweepPoint, sweep
+    from snippets.bench.sweep import Reps, sweep
 
     rows = [] if rows is None else rows
     notes = [] if notes is None else notes
@@ -293,25 +319,9 @@ def measure_draft(info: DeviceInfo, draft_name: str, dtype: str, context: int, b
     notes += built
     plain = {(r.mode, r.batch): r.median_s for r in verify_rows if r.tokens == 1}
 
-    def point(batch: int) -> SweepPoint:
-        def setup():
-            cache = _random_cache(cfg, batch, context + 1, model.lm_head.weight.dtype, info.torch_device)
-            gen = torch.Generator(device="cpu").manual_seed(batch)
-            new = torch.randint(0, cfg.vocab_size, (batch, 1), generator=gen).to(info.torch_device)
-            pos = torch.tensor([context], device=info.torch_device)
-            return lambda compiled: model(new, pos, cache, tail=True, compiled=compiled)
-
-        def row(mode: str, timing) -> DraftResult:
-            target = plain.get((mode, batch))
-            return DraftResult(draft_name, cfg.n_layers, dtype, mode, batch, context, timing.median_s, timing.best_s,
-                               float(decode.step_weight_bytes(model, batch)),
-                               timing.median_s / target if target else None, tuple(timing.flags()),
-                               timing.repeat_medians_s)
-
-        return SweepPoint(f"batch {batch}, one token after {context:,}", setup, row)
-
     with torch.inference_mode():
-        sweep("draft", [point(b) for b in batches], list(modes or modes_for(info.kind)), info.kind, rows, notes,
+        points = [_draft_point(info, model, draft_name, dtype, context, b, plain) for b in batches]
+        sweep("draft", points, list(modes or modes_for(info.kind)), info.kind, rows, notes,
               progress, Reps(repeats, reps, 2, settle_rounds), title=f"verify: draft {draft_name} ({cfg.n_layers} "
               f"layers, {dtype})")
     return rows, notes  # the draft's weights go when this returns
