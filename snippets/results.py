@@ -39,6 +39,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
 
 
+class _Timed(_Strict):
+    """What every timed row shares: the median and best of its samples, the flags it earned, and
+    (newer files) each independent repeat's median."""
+
+    median_s: Positive
+    best_s: Positive
+    flags: list[str] = []
+    repeat_medians_s: list[Positive] = []  # absent in older files (one timing per point)
+
+
 class Device(_Strict):
     kind: Literal["cuda", "mps", "cpu"]
     name: str
@@ -77,42 +87,34 @@ class Settings(_Strict):
     repeats: PositiveInt | None = None  # independent timings per point (older files: one)
 
 
-class Bandwidth(_Strict):
+class Bandwidth(_Timed):
     kernel: Literal["read", "write", "copy", "triad"]
     buffer_bytes: PositiveInt
     bytes_moved: PositiveInt
-    median_s: Positive
-    best_s: Positive
     GBps: Positive
     best_GBps: Positive
     pct_of_spec: Share | None
-    flags: list[str] = []
 
 
-class Matmul(_Strict):
+class Matmul(_Timed):
     m: PositiveInt
     n: PositiveInt
     k: PositiveInt
     dtype: str
     flops: Positive
-    median_s: Positive
-    best_s: Positive
     TFLOPS: Positive
     best_TFLOPS: Positive
     pct_of_spec: Share | None
-    flags: list[str] = []
     role: str | None = None  # a model's own layer shape ("... gate_up at 2048 tokens"); absent: a square sweep
 
 
-class Decode(_Strict):
+class Decode(_Timed):
     model: str
     layers: PositiveInt
     dtype: str
     mode: Literal["eager", "graph", "compile"]
     batch: PositiveInt
     context: PositiveInt
-    median_s: Positive
-    best_s: Positive
     tokens_per_s: Positive
     bytes_per_step: Positive
     flops_per_step: Positive
@@ -125,50 +127,40 @@ class Decode(_Strict):
 class DecodeV2(Decode):
     weight_bytes: Positive
     cache_bytes: Share
-    flags: list[str] = []
-    repeat_medians_s: list[Positive] = []  # each independent repeat's median (absent in older files)
 
 
-class Prefill(_Strict):
+class Prefill(_Timed):
     model: str
     layers: PositiveInt
     dtype: str
     batch: PositiveInt
     prompt_tokens: PositiveInt
-    median_s: Positive
-    best_s: Positive
     tokens_per_s: Positive
     flops: Positive
     weight_bytes: Positive
     cache_bytes: Share
     TFLOPS: Positive
     mfu_pct: Share | None
-    flags: list[str] = []
     mode: Literal["eager", "graph", "compile"] = "eager"  # older files timed eager prefill only
-    repeat_medians_s: list[Positive] = []  # each independent repeat's median (absent in older files)
 
 
-class Quant(_Strict):
+class Quant(_Timed):
     """One row of the optional quant section (snippets.bench.quant); files without it load as []."""
 
     model: str
     format: str
     path: str
     batch: PositiveInt
-    median_s: Positive
-    best_s: Positive
     bytes_per_step: Positive
     GBps: Positive
     bound_s: Positive | None
     pct_of_bound: Share | None
     bound_from: Literal["datasheet", "copy"] | None
-    flags: list[str] = []
     bound_roof: Literal["memory", "compute"] | None = None
     l2_flushed: bool = False  # the L2 evicted before each timed call (older files: not)
-    repeat_medians_s: list[Positive] = []
 
 
-class Mixed(_Strict):
+class Mixed(_Timed):
     """One row of the optional mixed section (snippets.bench.mixed): a decode of `batch`
     sequences plus a prefill chunk, timed as one step; files without it load as []."""
 
@@ -180,19 +172,15 @@ class Mixed(_Strict):
     context: PositiveInt
     chunk_tokens: Annotated[int, Field(ge=0)]
     chunk_prefix: Annotated[int, Field(ge=0)]
-    median_s: Positive
-    best_s: Positive
     weight_bytes: Positive
     cache_bytes: Share
     activation_bytes: Share
     flops: Positive
     predicted_s: Positive | None
-    flags: list[str] = []
     one_pass: bool = False  # decode and chunk in one forward; older files timed two forwards
-    repeat_medians_s: list[Positive] = []  # each independent repeat's median (absent in older files)
 
 
-class Verify(_Strict):
+class Verify(_Timed):
     """One row of the optional verify section (snippets.bench.verify): one target pass scoring
     `tokens` new tokens per sequence after `context` cached ones; files without it load as []."""
 
@@ -203,18 +191,14 @@ class Verify(_Strict):
     batch: PositiveInt
     context: PositiveInt
     tokens: PositiveInt
-    median_s: Positive
-    best_s: Positive
     weight_bytes: Positive
     cache_bytes: Share
     activation_bytes: Share
     flops: Positive
     predicted_s: Positive | None
-    flags: list[str] = []
-    repeat_medians_s: list[Positive] = []  # each independent repeat's median (absent in older files)
 
 
-class Draft(_Strict):
+class Draft(_Timed):
     """The draft model's decode step at one batch and mode (its cost c against the target)."""
 
     model: str
@@ -223,12 +207,8 @@ class Draft(_Strict):
     mode: Literal["eager", "graph", "compile"]
     batch: PositiveInt
     context: PositiveInt
-    median_s: Positive
-    best_s: Positive
     weight_bytes: Positive
     draft_cost: Positive | None
-    flags: list[str] = []
-    repeat_medians_s: list[Positive] = []  # each independent repeat's median (absent in older files)
 
 
 class BestGamma(_Strict):
@@ -255,7 +235,7 @@ class Speculative(_Strict):
     best: list[BestGamma]
 
 
-class Attention(_Strict):
+class Attention(_Timed):
     """One layer's attention call at one shape through one kernel (snippets.bench.attention)."""
 
     kernel: str
@@ -264,14 +244,10 @@ class Attention(_Strict):
     tokens: PositiveInt
     context: PositiveInt
     layers: PositiveInt
-    median_s: Positive
-    best_s: Positive
     bytes: Positive
     flops: Positive
     GBps: Positive
     TFLOPS: Positive
-    flags: list[str] = []
-    repeat_medians_s: list[Positive] = []
 
 
 class Kernel(_Strict):

@@ -350,41 +350,6 @@ def attempt(m: Measured, section: str, measure) -> bool:
     return True
 
 
-def run(p: Plan, m: Measured, progress=None) -> Measured:
-    """Measure every section not skipped, filling `m` as results arrive."""
-    info = p.info
-    m.environment["start"] = environment(info)
-    m.notes.append(f"device chosen: {p.why}")
-    weights = dict(step_plan(p))
-    step = (lambda label, section: progress(label, weights.get(section, 1.0))) if progress else (lambda *a: None)
-    copy_GBps = lambda: next((r.GBps for r in m.bandwidth if r.kernel == "copy"), None)  # noqa: E731
-
-    def measure_bandwidth():
-        _, n = bandwidth.measure(info, bandwidth.default_buffer_bytes(info, p.quick), rows=m.bandwidth,
-                                 progress=lambda label: step(label, "bandwidth"))
-        m.notes.extend(n)
-        if info.kind == "cpu":
-            m.stream_triad_GBps = bandwidth.stream_triad_GBps(m.bandwidth[0].buffer_bytes, threads=info.threads)
-
-    def measure_matmul():
-        _, n = matmul.measure(info, matmul_shapes(p), matmul.default_dtypes(info),
-                              rows=m.matmul, progress=lambda label: step(label, "matmul"))
-        m.notes.extend(n)
-
-    if "bandwidth" not in p.skip:
-        attempt(m, "bandwidth", measure_bandwidth)
-    if "matmul" not in p.skip:
-        attempt(m, "matmul", measure_matmul)
-    if {"decode", "attention", "prefill", "mixed", "verify"} - p.skip:
-        measure_model_sections(p, m, step, copy_GBps)
-    if "quant" not in p.skip:
-        attempt(m, "quant", lambda: quant.measure(info, p.model, QUANT_BATCHES, copy_GBps=copy_GBps(), rows=m.quant,
-                                                  notes=m.notes, progress=lambda label: step(label, "quant"),
-                                                  repeats=p.repeats))
-    m.section = "done"
-    return m
-
-
 @dataclass
 class ModelRun:
     """What the model sections share: the plan, what is measured so far, the progress callback,
@@ -530,6 +495,52 @@ def measure_model_sections(p: Plan, m: Measured, step, copy_GBps) -> None:
     r.model = None  # free the target before the draft is built
     if "verify" not in p.skip:
         _draft(r)
+
+
+def _bandwidth(r: ModelRun) -> None:
+    p, m = r.p, r.m
+
+    def measure():
+        m.notes.extend(bandwidth.measure(p.info, bandwidth.default_buffer_bytes(p.info, p.quick), rows=m.bandwidth,
+                                         progress=r.progress("bandwidth"))[1])
+        if p.info.kind == "cpu":
+            m.stream_triad_GBps = bandwidth.stream_triad_GBps(m.bandwidth[0].buffer_bytes, threads=p.info.threads)
+    attempt(m, "bandwidth", measure)
+
+
+def _matmul(r: ModelRun) -> None:
+    p, m = r.p, r.m
+    attempt(m, "matmul", lambda: m.notes.extend(matmul.measure(
+        p.info, matmul_shapes(p), matmul.default_dtypes(p.info), rows=m.matmul, progress=r.progress("matmul"))[1]))
+
+
+def _quant(r: ModelRun) -> None:
+    p, m = r.p, r.m
+    attempt(m, "quant", lambda: quant.measure(p.info, p.model, QUANT_BATCHES, copy_GBps=r.copy_GBps(), rows=m.quant,
+                                              notes=m.notes, progress=r.progress("quant"), repeats=p.repeats))
+
+
+def _model_sections(r: ModelRun) -> None:
+    if {name for name, _ in MODEL_SECTIONS} - r.p.skip:
+        measure_model_sections(r.p, r.m, r.step, r.copy_GBps)
+
+
+#: A run's sections in order: (name in --skip, or "model" for those that share one decoder; how it runs).
+RUN_ORDER = (("bandwidth", _bandwidth), ("matmul", _matmul), ("model", _model_sections), ("quant", _quant))
+
+
+def run(p: Plan, m: Measured, progress=None) -> Measured:
+    """Measure every section not skipped, filling `m` as results arrive."""
+    m.environment["start"] = environment(p.info)
+    m.notes.append(f"device chosen: {p.why}")
+    weights = dict(step_plan(p))
+    step = (lambda label, section: progress(label, weights.get(section, 1.0))) if progress else (lambda *a: None)
+    r = ModelRun(p, m, step, lambda: next((row.GBps for row in m.bandwidth if row.kernel == "copy"), None))
+    for name, section in RUN_ORDER:
+        if name not in p.skip:
+            section(r)
+    m.section = "done"
+    return m
 
 
 def document(p: Plan, m: Measured, complete: bool = True, during: str | None = None) -> dict:
