@@ -21,6 +21,7 @@ from snippets import models
 from snippets.bench import attention, bandwidth, decode, matmul, mixed, prefill, quant, verify
 from snippets.bench import results as res
 from snippets.bench.device import ClockSampler, DeviceInfo, detect, environment
+from snippets.bench.memory import is_out_of_memory
 from snippets.bench.prog import bench_prog
 from snippets.bench.steps import attention_check
 from snippets.bench.steps import modes_for as step_modes
@@ -388,7 +389,9 @@ def _build(r: ModelRun) -> bool:
     m.section = "building the model"
     try:
         r.model, r.cfg, built = decode.build_fitting(p.info, p.model, p.dtype, _model_length(p), p.layers)
-    except MemoryError as error:
+    except (MemoryError, RuntimeError) as error:  # the fit check's refusal, or an allocation that failed anyway
+        if not is_out_of_memory(error):
+            raise
         also = " and ".join(s for s in ("mixed", "verify") if s not in p.skip)
         m.notes.append(f"skipped decode and prefill{f' (and {also})' if also else ''}: {error}")
         return False

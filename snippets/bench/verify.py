@@ -307,13 +307,16 @@ def measure_draft(info: DeviceInfo, draft_name: str, dtype: str, context: int, b
     import torch
 
     from snippets.bench import decode
+    from snippets.bench.memory import is_out_of_memory
     from snippets.bench.sweep import Reps, sweep
 
     rows = [] if rows is None else rows
     notes = [] if notes is None else notes
     try:
         model, cfg, built = decode.build_fitting(info, draft_name, dtype, context + 1, layers)
-    except MemoryError as error:
+    except (MemoryError, RuntimeError) as error:  # refused by the fit check, or out of memory anyway
+        if not is_out_of_memory(error):
+            raise
         notes.append(f"skipped the draft: {error}")
         return rows, notes
     notes += built
