@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Record a quick benchmark on a lent GPU (see the device tool): results land in $OUT.
+# Record the benchmark on a lent GPU (see the device tool): results land in $OUT as they are
+# measured (the JSON is rewritten, atomically, after every section, marked incomplete until the
+# run ends), with the log and nvidia-smi's readings before and after.
 # Runs with the machine's own python3/torch; the course package needs no install, but the
 # results schema needs pydantic and the progress display rich: installed from wheels in .whl/
 # when that folder exists (an offline machine: see the device tool's notes), else from PyPI.
-# BENCH_LIMIT_S (default 420) stops the run with Ctrl-C's signal: what was measured is saved.
+# BENCH_LIMIT_S (default 420) stops the run with Ctrl-C's signal: what was measured is saved
+# (SIGKILL 20 s later if it does not stop). Extra arguments go to the bench, e.g.
+#   BENCH_LIMIT_S=480 bash scripts/gpu_record.sh --batches 1,2,4,8,16,32,64,128,256 --profile 1
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
@@ -20,7 +24,7 @@ if ! python3 -c "import pydantic, rich" 2>/dev/null; then
   fi
 fi
 python3 -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__)"
-timeout -s INT "${BENCH_LIMIT_S:-420}" python3 -m snippets bench --quick --out "$OUT" "$@" 2>&1 | tee "$OUT/bench.log"
+timeout -s INT -k 20 "${BENCH_LIMIT_S:-420}" python3 -m snippets bench --out "$OUT" "$@" 2>&1 | tee "$OUT/bench.log"
 status=${PIPESTATUS[0]}
 nvidia-smi --query-gpu=$q --format=csv,noheader | tee -a "$OUT/nvidia-smi.csv"
 exit "$status"

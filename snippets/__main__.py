@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+
+from snippets.bench.prog import bench_prog, program_name
 
 
-def program_name(argv0: str | None = None) -> str:
-    """How the user invoked us: 'llm-course' under the console script, else 'python -m snippets'."""
-    name = Path(argv0 if argv0 is not None else sys.argv[0]).name
-    if not name or name in ("__main__.py", "-c", "-m") or name.startswith("python"):
-        return "python -m snippets"
-    return name
-
-
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, draw=None) -> int:
+    """`python -m snippets bench ...`. `draw`: the bench's standalone SVG drawer (vis.bench passes
+    one; snippets never imports vis)."""
     argv = sys.argv[1:] if argv is None else argv
     prog = program_name()
     if not argv or argv[0] in ("-h", "--help"):
@@ -26,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from snippets.bench.cli import main as bench
 
-    return bench(argv[1:], prog=f"{prog} bench")
+    return bench(argv[1:], prog=bench_prog(), draw=draw)
 
 
 if __name__ == "__main__":

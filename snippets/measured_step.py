@@ -42,28 +42,37 @@ class StepPoint(calibration.Point):
         return self.weight_bytes + self.cache_bytes + self.activation_bytes
 
 
-def fit(points, bandwidth_Bps: float, flops_per_s: float,
-        fit_points: int = FIT_POINTS) -> tuple[Calibration, list[Prediction]]:
+def fit(points, bandwidth_Bps: float, flops_per_s: float, fit_points: int = FIT_POINTS,
+        layer_rates=()) -> tuple[Calibration, list[Prediction]]:
     """Fit the fixed cost on the `fit_points` steps with the smallest bound at these rates and
-    predict every step (smallest first). Raises ValueError for a nonsensical fit: rates not
-    positive, too few steps to hold any out, or a negative fixed cost."""
+    predict every step (smallest first). `layer_rates`: the run's matmul rate per token count
+    (calibration.layer_rates), used at each step's token count where measured. Raises ValueError
+    for a nonsensical fit: rates not positive, too few steps to hold any out, or a negative fixed cost."""
     calibration._require_rate("bandwidth", bandwidth_Bps)
     calibration._require_rate("matmul FLOP/s", flops_per_s)
-    ordered = sorted(points, key=lambda p: max(calibration.roofline_s(p, bandwidth_Bps, flops_per_s)))
-    return calibration.calibrate(ordered, bandwidth_Bps, flops_per_s, fit_points)
+    ordered = sorted(points, key=lambda p: max(calibration.roofline_s(p, bandwidth_Bps, flops_per_s, layer_rates)))
+    return calibration.calibrate(ordered, bandwidth_Bps, flops_per_s, fit_points, layer_rates)
+
+
+def mixed_rows(doc: dict) -> list[dict]:
+    """The mixed rows a model is fitted on: the one-pass ones (decode and chunk in one forward,
+    as a server runs them) where the file has any, else (older files) its two-forward rows."""
+    rows = doc.get("mixed", [])
+    return [r for r in rows if r.get("one_pass")] or list(rows)
 
 
 def mixed_points(doc: dict, mode: str) -> list[StepPoint]:
-    rows = [r for r in doc.get("mixed", []) if r["mode"] == mode]
+    rows = [r for r in mixed_rows(doc) if r["mode"] == mode]
     return [StepPoint(f"mixed, batch {r['batch']} + {r['chunk_tokens']:,}-token chunk", r["weight_bytes"],
-                      r["cache_bytes"], r["flops"], r["median_s"], r["activation_bytes"]) for r in rows]
+                      r["cache_bytes"], r["flops"], r["median_s"], tokens=r["batch"] + r["chunk_tokens"],
+                      activation_bytes=r["activation_bytes"]) for r in rows]
 
 
 def best_mixed_mode(doc: dict, fit_points: int = FIT_POINTS) -> str | None:
     """The mode whose smallest step ran fastest (graph over eager on a GPU, as a rule), among
     modes with steps left to hold out."""
     by_mode: dict[str, list[dict]] = {}
-    for r in doc.get("mixed", []):
+    for r in mixed_rows(doc):
         by_mode.setdefault(r["mode"], []).append(r)
     by_mode = {m: rows for m, rows in by_mode.items() if len(rows) > fit_points}
     if not by_mode:
@@ -97,7 +106,9 @@ class MeasuredStepTime:
         if key not in self._seen:
             step = self.cost(batch, context, chunks)
             cal = self.calibration
-            self._seen[key] = cal.fixed_s + max(step.bytes / cal.bandwidth_Bps, step.flops / cal.flops_per_s)
+            tokens = batch + sum(tokens for _, tokens in chunks)
+            rate = calibration.rate_at(cal.layer_rates, tokens, cal.flops_per_s)
+            self._seen[key] = cal.fixed_s + max(step.bytes / cal.bandwidth_Bps, step.flops / rate)
         return self._seen[key]
 
     @property
@@ -117,7 +128,11 @@ class MeasuredStepTime:
         notes = []
         mode = best_mixed_mode(doc, fit_points)
         if mode:
-            points, rows, source = mixed_points(doc, mode), [r for r in doc["mixed"] if r["mode"] == mode], f"mixed, {mode}"
+            rows = [r for r in mixed_rows(doc) if r["mode"] == mode]
+            points, source = mixed_points(doc, mode), f"mixed, {mode}"
+            if not rows[0].get("one_pass"):
+                notes.append("this results file timed each mixed step as two forwards (the weights read twice); "
+                             "newer runs time one forward over the decode tokens and the chunk, as a server does")
         else:
             decode_mode = calibration.best_decode_mode(doc, fit_points)
             points = (calibration.decode_points(doc, decode_mode) if decode_mode else []) + calibration.prefill_points(doc)
@@ -131,7 +146,7 @@ class MeasuredStepTime:
                          "run `python -m snippets bench` (with --mixed on a CPU) for a model fitted on mixed steps")
         if not points:
             raise ValueError("a measured step time needs measured steps: mixed, decode or prefill rows")
-        cal, predictions = fit(points, bandwidth, flops, fit_points)
+        cal, predictions = fit(points, bandwidth, flops, fit_points, calibration.layer_rates(doc, dtype))
         named = models.get(rows[0]["model"])
         layers = rows[0]["layers"]
         if any(r["layers"] != layers for r in rows):

@@ -39,6 +39,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
 
 
+class _Timed(_Strict):
+    """What every timed row shares: the median and best of its samples, the flags it earned, and
+    (newer files) each independent repeat's median."""
+
+    median_s: Positive
+    best_s: Positive
+    flags: list[str] = []
+    repeat_medians_s: list[Positive] = []  # absent in older files (one timing per point)
+
+
 class Device(_Strict):
     kind: Literal["cuda", "mps", "cpu"]
     name: str
@@ -71,43 +81,40 @@ class Settings(_Strict):
     verify_tokens: list[PositiveInt] = []
     verify_context: PositiveInt | None = None
     draft_model: str | None = None
+    prefill_modes: list[str] = []  # absent in older files (eager prefill)
+    mixed_modes: list[str] = []
+    verify_modes: list[str] = []
+    repeats: PositiveInt | None = None  # independent timings per point (older files: one)
 
 
-class Bandwidth(_Strict):
+class Bandwidth(_Timed):
     kernel: Literal["read", "write", "copy", "triad"]
     buffer_bytes: PositiveInt
     bytes_moved: PositiveInt
-    median_s: Positive
-    best_s: Positive
     GBps: Positive
     best_GBps: Positive
     pct_of_spec: Share | None
-    flags: list[str] = []
 
 
-class Matmul(_Strict):
+class Matmul(_Timed):
     m: PositiveInt
     n: PositiveInt
     k: PositiveInt
     dtype: str
     flops: Positive
-    median_s: Positive
-    best_s: Positive
     TFLOPS: Positive
     best_TFLOPS: Positive
     pct_of_spec: Share | None
-    flags: list[str] = []
+    role: str | None = None  # a model's own layer shape ("... gate_up at 2048 tokens"); absent: a square sweep
 
 
-class Decode(_Strict):
+class Decode(_Timed):
     model: str
     layers: PositiveInt
     dtype: str
     mode: Literal["eager", "graph", "compile"]
     batch: PositiveInt
     context: PositiveInt
-    median_s: Positive
-    best_s: Positive
     tokens_per_s: Positive
     bytes_per_step: Positive
     flops_per_step: Positive
@@ -120,105 +127,92 @@ class Decode(_Strict):
 class DecodeV2(Decode):
     weight_bytes: Positive
     cache_bytes: Share
-    flags: list[str] = []
 
 
-class Prefill(_Strict):
+class Prefill(_Timed):
     model: str
     layers: PositiveInt
     dtype: str
     batch: PositiveInt
     prompt_tokens: PositiveInt
-    median_s: Positive
-    best_s: Positive
     tokens_per_s: Positive
     flops: Positive
     weight_bytes: Positive
     cache_bytes: Share
     TFLOPS: Positive
     mfu_pct: Share | None
-    flags: list[str] = []
+    mode: Literal["eager", "graph", "compile"] = "eager"  # older files timed eager prefill only
 
 
-class Quant(_Strict):
+class Quant(_Timed):
     """One row of the optional quant section (snippets.bench.quant); files without it load as []."""
 
     model: str
     format: str
     path: str
     batch: PositiveInt
-    median_s: Positive
-    best_s: Positive
     bytes_per_step: Positive
     GBps: Positive
     bound_s: Positive | None
     pct_of_bound: Share | None
     bound_from: Literal["datasheet", "copy"] | None
-    flags: list[str] = []
     bound_roof: Literal["memory", "compute"] | None = None
+    l2_flushed: bool = False  # the L2 evicted before each timed call (older files: not)
 
 
-class Mixed(_Strict):
+class Mixed(_Timed):
     """One row of the optional mixed section (snippets.bench.mixed): a decode of `batch`
     sequences plus a prefill chunk, timed as one step; files without it load as []."""
 
     model: str
     layers: PositiveInt
     dtype: str
-    mode: Literal["eager", "graph"]
+    mode: Literal["eager", "graph", "compile"]
     batch: PositiveInt
     context: PositiveInt
     chunk_tokens: Annotated[int, Field(ge=0)]
     chunk_prefix: Annotated[int, Field(ge=0)]
-    median_s: Positive
-    best_s: Positive
     weight_bytes: Positive
     cache_bytes: Share
     activation_bytes: Share
     flops: Positive
     predicted_s: Positive | None
-    flags: list[str] = []
+    one_pass: bool = False  # decode and chunk in one forward; older files timed two forwards
 
 
-class Verify(_Strict):
+class Verify(_Timed):
     """One row of the optional verify section (snippets.bench.verify): one target pass scoring
     `tokens` new tokens per sequence after `context` cached ones; files without it load as []."""
 
     model: str
     layers: PositiveInt
     dtype: str
-    mode: Literal["eager", "graph"]
+    mode: Literal["eager", "graph", "compile"]
     batch: PositiveInt
     context: PositiveInt
     tokens: PositiveInt
-    median_s: Positive
-    best_s: Positive
     weight_bytes: Positive
     cache_bytes: Share
     activation_bytes: Share
     flops: Positive
     predicted_s: Positive | None
-    flags: list[str] = []
 
 
-class Draft(_Strict):
+class Draft(_Timed):
     """The draft model's decode step at one batch and mode (its cost c against the target)."""
 
     model: str
     layers: PositiveInt
     dtype: str
-    mode: Literal["eager", "graph"]
+    mode: Literal["eager", "graph", "compile"]
     batch: PositiveInt
     context: PositiveInt
-    median_s: Positive
-    best_s: Positive
     weight_bytes: Positive
     draft_cost: Positive | None
-    flags: list[str] = []
 
 
 class BestGamma(_Strict):
-    mode: Literal["eager", "graph"]
+    mode: Literal["eager", "graph", "compile"]
     batch: PositiveInt
     alpha: Annotated[float, Field(ge=0, lt=1)]
     gamma: PositiveInt
@@ -239,6 +233,21 @@ class Speculative(_Strict):
     max_gamma: PositiveInt
     drafts: list[Draft]
     best: list[BestGamma]
+
+
+class Attention(_Timed):
+    """One layer's attention call at one shape through one kernel (snippets.bench.attention)."""
+
+    kernel: str
+    case: Literal["decode", "prefill"]
+    batch: PositiveInt
+    tokens: PositiveInt
+    context: PositiveInt
+    layers: PositiveInt
+    bytes: Positive
+    flops: Positive
+    GBps: Positive
+    TFLOPS: Positive
 
 
 class Kernel(_Strict):
@@ -287,6 +296,7 @@ class Results(_Strict):
     mixed: list[Mixed] = []
     verify: list[Verify] = []
     speculative: Speculative | None = None
+    attention: list[Attention] = []  # absent in older files
     notes: list[str]
 
 
@@ -419,12 +429,21 @@ def decode_table(doc: dict) -> str:
 
 
 def prefill_table(doc: dict) -> str:
-    """Prefill (time to first token) per prompt length, with MFU against the run's best matmul."""
-    rows = [[f"{r['prompt_tokens']:,}", f"{r['median_s'] * 1e3:,.2f}", f"{r['tokens_per_s']:,.0f}",
-             f"{r['TFLOPS']:,.2f}", _pct(r["mfu_pct"]), _flags(r)]
-            for r in sorted(doc.get("prefill", []), key=lambda r: r["prompt_tokens"])]
-    return markdown_table(["prompt tokens", "time to first token, ms", "prompt tokens/s", "TFLOP/s",
-                           "MFU (vs best matmul)", "flags"], rows, align="rrrrrl", escape=False)
+    """Prefill (time to first token) per mode and prompt length, with MFU against the run's best matmul."""
+    rows = [[r.get("mode", "eager"), f"{r['prompt_tokens']:,}", f"{r['median_s'] * 1e3:,.2f}",
+             f"{r['tokens_per_s']:,.0f}", f"{r['TFLOPS']:,.2f}", _pct(r["mfu_pct"]), _flags(r)]
+            for r in sorted(doc.get("prefill", []), key=lambda r: (r.get("mode", "eager"), r["prompt_tokens"]))]
+    return markdown_table(["mode", "prompt tokens", "time to first token, ms", "prompt tokens/s", "TFLOP/s",
+                           "MFU (vs best matmul)", "flags"], rows, align="lrrrrrl", escape=False)
+
+
+def attention_table(doc: dict) -> str:
+    """One layer's attention per case and kernel: ms, GB/s and TFLOP/s."""
+    rows = [[r["case"], md(r["kernel"]), r["batch"], f"{r['tokens']:,}", f"{r['context']:,}",
+             f"{r['median_s'] * 1e3:,.4f}", f"{r['GBps']:,.0f}", f"{r['TFLOPS']:,.1f}", _flags(r)]
+            for r in sorted(doc.get("attention", []), key=lambda r: (r["case"], r["batch"], r["tokens"], r["kernel"]))]
+    return markdown_table(["case", "kernel", "batch", "new tokens", "keys", "ms per layer", "GB/s", "TFLOP/s", "flags"],
+                          rows, align="llrrrrrrl", escape=False)
 
 
 def mixed_table(doc: dict) -> str:
@@ -433,11 +452,12 @@ def mixed_table(doc: dict) -> str:
     rows = []
     for r in sorted(doc.get("mixed", []), key=lambda r: (r["mode"], r["batch"], r["chunk_tokens"])):
         nbytes = r["weight_bytes"] + r["cache_bytes"] + r["activation_bytes"]
-        rows.append([r["mode"], r["batch"], f"{r['context']:,}", f"{r['chunk_tokens']:,}",
-                     f"{r['median_s'] * 1e3:,.2f}", f"{nbytes / 1e9:,.3f}", f"{r['flops'] / 1e9:,.1f}",
-                     f"{r['predicted_s'] * 1e3:,.2f}" if r["predicted_s"] else "–", _flags(r)])
-    return markdown_table(["mode", "decode batch", "context", "chunk tokens", "measured ms/step", "GB", "GFLOPs",
-                           "bound ms/step", "flags"], rows, align="lrrrrrrrl", escape=False)
+        rows.append([r["mode"], "one" if r.get("one_pass") else "two", r["batch"], f"{r['context']:,}",
+                     f"{r['chunk_tokens']:,}", f"{r['median_s'] * 1e3:,.2f}", f"{nbytes / 1e9:,.3f}",
+                     f"{r['flops'] / 1e9:,.1f}", f"{r['predicted_s'] * 1e3:,.2f}" if r["predicted_s"] else "–",
+                     _flags(r)])
+    return markdown_table(["mode", "forward passes", "decode batch", "context", "chunk tokens", "measured ms/step", "GB",
+                           "GFLOPs", "bound ms/step", "flags"], rows, align="llrrrrrrrl", escape=False)
 
 
 def verify_table(doc: dict) -> str:
@@ -491,10 +511,12 @@ def calibration_table(doc: dict) -> str:
                             else p.point.label),
                          f"{p.point.weight_bytes / 1e9:,.3f}", f"{p.point.cache_bytes / 1e9:,.3f}",
                          f"{p.point.flops / 1e9:,.1f}", p.bound, f"{run.calibration.fixed_s * 1e3:,.3f}",
+                         f"{p.attention_s * 1e3:,.3f}" if p.point.attention_s is not None else "–",
                          f"{p.predicted_s * 1e3:,.3f}", f"{p.point.measured_s * 1e3:,.3f}",
                          f"{p.residual_pct:+.1f} %", "fitted" if p.fitted else "held out"])
-    table = markdown_table(["step", "weight GB", "cache GB", "GFLOPs", "bound", "fixed ms", "predicted ms",
-                            "measured ms", "residual", "used for"], rows, align="lrrrlrrrrl", escape=False) if rows else ""
+    table = markdown_table(["step", "weight GB", "cache GB", "GFLOPs", "bound", "fixed ms", "attention ms (timed)",
+                            "predicted ms", "measured ms", "residual", "used for"], rows, align="lrrrlrrrrrl",
+                           escape=False) if rows else ""
     return "\n\n".join([table, *(f"- {md(n)}" for n in notes)]).strip()
 
 

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snippets.bench.timing import synchronize
+from snippets.device_sync import synchronize
 from snippets.transformer_data import (  # noqa: F401 - re-exported
     CacheDemo,
     StepModel,
@@ -57,6 +57,55 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return rotated.type_as(x)
 
 
+#: How the new tokens of a forward see the keys. The caller says which, from what it knows of the
+#: cache, so attention needs no materialised mask where the shapes say enough:
+#:   "causal": no cache, or the new tokens fill the cache from position 0 (T = S): causal;
+#:   "tail":   the new tokens are the last T positions of the cache (decode, verify, a later chunk):
+#:             T = 1 attends to every key, no mask at all; T > 1 is causal aligned to the bottom right;
+#:   "mask":   anything else (a cache longer than what is written so far): a boolean mask built
+#:             from the positions (the general case, as `generate` needs).
+PATTERNS = ("causal", "tail", "mask")
+
+
+def flash_usable(q: torch.Tensor) -> bool:
+    """True where FlashAttention-2 (torch's aten._scaled_dot_product_flash_attention) takes `q`:
+    a CUDA tensor in fp16 or bf16 with a head dimension that is a multiple of 8, at most 256."""
+    return q.is_cuda and q.dtype in (torch.float16, torch.bfloat16) and q.shape[-1] % 8 == 0 and q.shape[-1] <= 256
+
+
+def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
+    """Attention without a mask (causal: aligned to the bottom right when T < S). On CUDA in half
+    precision, FlashAttention-2 itself, which takes grouped KV heads natively and aligns its causal
+    mask to the bottom right; elsewhere SDPA (whose is_causal aligns to the top left, so a T < S
+    causal case gets its mask built here: the CPU path, for tests)."""
+    T, S = q.shape[-2], k.shape[-2]
+    if flash_usable(q):
+        return torch.ops.aten._scaled_dot_product_flash_attention(q, k, v, 0.0, causal, False)[0]
+    if causal and T != S:
+        mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+    return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pattern: str,
+           positions: torch.Tensor | None = None) -> torch.Tensor:
+    """Attention of q [B, H, T, D] over k, v [B, G, S, D] (H a multiple of G) in `pattern`
+    (PATTERNS); `positions` [T] only for "mask". Returns [B, H, T, D]."""
+    B, H, T, D = q.shape
+    G, S = k.shape[1], k.shape[2]
+    if pattern == "mask":
+        mask = torch.arange(S, device=q.device)[None, :] <= positions[:, None]  # [T, S]: no peeking ahead
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
+    if pattern == "tail" and T == 1:
+        # one query per sequence seeing every key: the H / G query heads that share a KV head
+        # become G heads of H / G query rows each, plain attention with no mask and no grouping
+        out = _sdpa(q.reshape(B, G, H // G, D), k, v, causal=False)
+        return out.reshape(B, H, 1, D)
+    if pattern not in PATTERNS:
+        raise ValueError(f"unknown attention pattern {pattern!r}; choose {', '.join(PATTERNS)}")
+    return _sdpa(q, k, v, causal=True)
+
+
 class Block(nn.Module):
     def __init__(self, cfg: TransformerConfig, dtype, device):
         super().__init__()
@@ -72,27 +121,34 @@ class Block(nn.Module):
         self.gate_up = nn.Linear(cfg.d_model, 2 * cfg.d_ff, **kw)
         self.down = nn.Linear(cfg.d_ff, cfg.d_model, **kw)
 
-    def attention(self, x, positions, cos, sin, cache: KVCache | None, layer: int):
-        B, T, _ = x.shape
+    def attention(self, qkv, tokens, positions, cos, sin, k_cache, v_cache, pattern):
+        """One part's attention: qkv [B*T, q+2kv] of its B sequences of T new tokens -> [B*T, q]."""
+        B, T = tokens.shape
         cfg = self.cfg
-        q, k, v = self.wqkv(x).split([self.q_size, self.kv_size, self.kv_size], dim=-1)
+        q, k, v = qkv.view(B, T, -1).split([self.q_size, self.kv_size, self.kv_size], dim=-1)
         q = q.view(B, T, cfg.n_heads, cfg.head_dim).transpose(1, 2)
         k = k.view(B, T, cfg.n_kv_heads, cfg.head_dim).transpose(1, 2)
         v = v.view(B, T, cfg.n_kv_heads, cfg.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if cache is None:  # attend to the T tokens given, causally
-            keys, values, key_positions = k, v, positions
-        else:  # store the new K and V, then attend to everything cached so far
-            cache.k[layer].index_copy_(2, positions, k)
-            cache.v[layer].index_copy_(2, positions, v)
-            keys, values = cache.k[layer], cache.v[layer]
-            key_positions = torch.arange(cache.max_len, device=x.device)
-        mask = key_positions[None, :] <= positions[:, None]  # [T, S]: no peeking ahead
-        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, enable_gqa=True)
-        return self.wo(out.transpose(1, 2).reshape(B, T, -1))
+        if k_cache is not None:  # store the new K and V, then attend to everything cached
+            k_cache.index_copy_(2, positions, k)
+            v_cache.index_copy_(2, positions, v)
+            k, v = k_cache, v_cache
+        out = attend(q, k, v, pattern, positions)
+        return out.transpose(1, 2).reshape(B * T, self.q_size)
 
-    def forward(self, x, positions, cos, sin, cache=None, layer=0):
-        x = x + self.attention(self.attn_norm(x), positions, cos, sin, cache, layer)
+    def forward(self, x, parts):
+        """x [N, d_model]: the rows of every part, packed one after another; `parts`: per part
+        (tokens [B, T], positions [T], cos, sin [T, D/2], this layer's K and V cache or None,
+        pattern). The matmuls run once over all N rows (one read of the weights); attention runs
+        per part, each over its own cache."""
+        qkv = self.wqkv(self.attn_norm(x))
+        outs, start = [], 0
+        for tokens, positions, cos, sin, k_cache, v_cache, pattern in parts:
+            rows = tokens.shape[0] * tokens.shape[1]
+            outs.append(self.attention(qkv[start:start + rows], tokens, positions, cos, sin, k_cache, v_cache, pattern))
+            start += rows
+        x = x + self.wo(outs[0] if len(outs) == 1 else torch.cat(outs))
         gate, up = self.gate_up(self.mlp_norm(x)).chunk(2, dim=-1)
         return x + self.down(F.silu(gate) * up)
 
@@ -112,25 +168,73 @@ class Decoder(nn.Module):
         cos, sin = rope_tables(cfg, device)
         self.register_buffer("cos", cos, persistent=False)
         self.register_buffer("sin", sin, persistent=False)
+        self._compiled = None  # compiled_layers(), made on first use
 
-    def forward(self, tokens: torch.Tensor, positions: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        """tokens [B, T] at `positions` [T] (a device tensor, so a captured graph can replay it)."""
-        x = self.embed(tokens)
-        cos, sin = self.cos[positions], self.sin[positions]
+    def hidden(self, parts, compiled: bool = False) -> torch.Tensor:
+        """The last layer's output [N, d_model] for `parts`, each (tokens [B, T], positions [T]
+        (a device tensor, so a captured graph can replay it), KVCache or None, pattern), their
+        rows packed in order: one pass over the weights for all of them. `compiled`: each layer
+        through compiled_layers()."""
+        xs = [self.embed(tokens).reshape(-1, self.cfg.d_model) for tokens, *_ in parts]
+        x = xs[0] if len(xs) == 1 else torch.cat(xs)
+        rope = [(self.cos[positions], self.sin[positions]) for _, positions, *_ in parts]
+        call = self.compiled_layers() if compiled else run_layer
         for i, layer in enumerate(self.layers):
-            x = layer(x, positions, cos, sin, cache, i)
-        return self.lm_head(self.norm(x))
+            x = call(layer, x, tuple((tokens, positions, cos, sin, cache.k[i] if cache is not None else None,
+                                cache.v[i] if cache is not None else None, pattern)
+                               for (tokens, positions, cache, pattern), (cos, sin) in zip(parts, rope)))
+        return x
+
+    def forward(self, tokens: torch.Tensor, positions: torch.Tensor, cache: KVCache | None = None,
+                tail: bool = False, compiled: bool = False) -> torch.Tensor:
+        """tokens [B, T] at `positions` [T]; logits [B, T, vocab]. `tail`: the T new tokens are the
+        last T positions of `cache` (decode and verify steps), so attention needs no mask."""
+        B, T = tokens.shape
+        x = self.hidden(((tokens, positions, cache, pattern_for(cache, tail)),), compiled)
+        return self.lm_head(self.norm(x)).view(B, T, -1)
+
+    def compiled_layers(self):
+        """A layer runner for `hidden`: torch.compile of one function that runs a layer (regional
+        compilation). The layers share its compiled code (their weights are its inputs), so a shape
+        compiles once, not once per layer: seconds, not a minute. The embedding, final norm and LM
+        head stay eager (capture the step in a CUDA graph to drop their launch cost). Made once
+        per model, on first use."""
+        if self._compiled is None:
+            self._compiled = torch.compile(run_layer, fullgraph=True)
+        return self._compiled
 
 
-def last_token_logits(model: Decoder, tokens: torch.Tensor, positions: torch.Tensor, cache: KVCache) -> torch.Tensor:
+def run_layer(layer: Block, x: torch.Tensor, parts) -> torch.Tensor:
+    """One layer's forward: what `Decoder.compiled_layers` compiles."""
+    return layer(x, parts)
+
+
+def pattern_for(cache: KVCache | None, tail: bool) -> str:
+    """The attention pattern of a forward: "causal" without a cache, "tail" when the caller says
+    the new tokens end the cache, else "mask"."""
+    return "causal" if cache is None else "tail" if tail else "mask"
+
+
+def last_token_logits(model: Decoder, tokens: torch.Tensor, positions: torch.Tensor, cache: KVCache,
+                      tail: bool = False, compiled: bool = False) -> torch.Tensor:
     """Decoder.forward, with the LM head run for the last position only: a prompt (or a prompt
     chunk) needs the logits of its last token, not of every token, and serving engines compute
-    only those."""
-    x = model.embed(tokens)
-    cos, sin = model.cos[positions], model.sin[positions]
-    for i, layer in enumerate(model.layers):
-        x = layer(x, positions, cos, sin, cache, i)
-    return model.lm_head(model.norm(x[:, -1:]))
+    only those. [B, 1, vocab]."""
+    B, T = tokens.shape
+    x = model.hidden(((tokens, positions, cache, pattern_for(cache, tail)),), compiled)
+    return model.lm_head(model.norm(x.view(B, T, -1)[:, -1:]))
+
+
+def mixed_logits(model: Decoder, decode: tuple, chunk: tuple, compiled: bool = False) -> torch.Tensor:
+    """One forward over a decode batch and a prefill chunk together, as a continuous-batching
+    server runs it: `decode` = (tokens [B, 1], positions [1], cache whose last position is that
+    one), `chunk` = (tokens [1, C], positions [C], cache ending at the chunk's last position).
+    Every matmul reads its weights once for all B + C rows; attention runs per part. Logits of
+    the B decode tokens and of the chunk's last token: [B + 1, vocab]."""
+    (dt, dp, dc), (ct, cp, cc) = decode, chunk
+    x = model.hidden(((dt, dp, dc, "tail"), (ct, cp, cc, "tail")), compiled)
+    B = dt.shape[0]
+    return model.lm_head(model.norm(torch.cat([x[:B], x[-1:]])))
 
 
 def matmul_parameters(model: Decoder) -> int:

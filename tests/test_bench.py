@@ -12,6 +12,7 @@ from snippets.bench import bandwidth, cli, decode, matmul, results
 from snippets.bench import device as devmod
 from snippets.bench.memory import allocate
 from snippets.bench.timing import Timing, time_fn
+from vis import bench as bench_entry
 
 CPU, _ = devmod.detect("cpu")
 
@@ -108,8 +109,8 @@ def test_decode_counts_bytes_and_flops():
 def cli_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     code = cli.main(["--device", "cpu", "--skip", "bandwidth,matmul", "--model", "GPT-2 small",
-                     "--layers", "1", "--batches", "1,2", "--context", "8", "--dtype", "fp32", "--prompts", "4,8",
-                     "--out", str(out)])
+                     "--layers", "1", "--batches", "1,2", "--context", "8", "--repeats", "1", "--dtype", "fp32", "--prompts", "4,8",
+                     "--out", str(out)], draw=bench_entry.draw)
     return code, out
 
 

@@ -10,8 +10,9 @@ import pytest
 from snippets import __main__ as entry
 from snippets import results
 from snippets.bench import cli, decode, memory, prefill
+from vis import bench as bench_entry
 
-TINY = ["--device", "cpu", "--model", "GPT-2 small", "--layers", "1", "--batches", "1,2", "--context", "8",
+TINY = ["--device", "cpu", "--model", "GPT-2 small", "--layers", "1", "--batches", "1,2", "--context", "8", "--repeats", "1",
         "--dtype", "fp32", "--prompts", "4,8"]
 
 
@@ -34,6 +35,9 @@ def no_measuring(monkeypatch):
     (["--profile", "3"], "--profile takes one of the batches measured"),
     (["--modes", "graph"], "need a CUDA GPU"),
     (["--skip", "everything"], "--skip takes"),
+    (["--skip", "bandwidth,matmul,decode,attention,prefill"], "nothing left to run"),
+    (["--draft", "GPT-2 small"], "--draft needs the verify section"),
+    (["--verify", "--draft", "Llama-3.1-8B"], "larger than the target"),
 ])
 def test_bad_options_exit_2_before_measuring(argv, message, no_measuring, tmp_path, capsys):
     args = [*TINY, *argv] if argv[0] != "--model" else [a for a in TINY if a not in ("GPT-2 small",)][:2] + [
@@ -114,7 +118,7 @@ def test_huge_batch_stops_the_sweep_and_says_so(tmp_path, capsys):
     (path,) = tmp_path.glob("*.json")
     doc = results.load(path)
     assert [r["batch"] for r in doc["decode"]] == [1]
-    assert any("stopped the batch sweep at 100000" in n for n in doc["notes"])
+    assert any("stopped the decode sweep at batch 100000" in n for n in doc["notes"])
 
 
 def test_allocator_failure_mid_sweep_is_a_note(monkeypatch, tmp_path):
@@ -131,25 +135,39 @@ def test_allocator_failure_mid_sweep_is_a_note(monkeypatch, tmp_path):
     assert any("out of memory" in n for n in doc["notes"])
 
 
-def test_weights_that_do_not_fit_build_fewer_layers(monkeypatch, tmp_path):
+def test_weights_that_do_not_fit_build_fewer_layers(monkeypatch):
+    """The decision alone (decode.build_fitting), no run: 3 of 12 layers fit, said in a note."""
     cfg = decode.TransformerConfig.from_model(decode.models.get("GPT-2 small"), max_seq_len=8)
     per_layer, outside = decode.decoder_weight_bytes(cfg, 4)
+    info, _ = cli.detect("cpu")
     monkeypatch.setattr(decode, "free_bytes", lambda kind: int((outside + 3 * per_layer) / 0.6))
-    assert cli.main([*TINY[:4], "--layers", "12", *TINY[6:], "--skip", "bandwidth,matmul,prefill",
-                     "--out", str(tmp_path)]) == 0
-    doc = results.load(next(tmp_path.glob("*.json")))
-    assert {r["layers"] for r in doc["decode"]} == {3}
-    assert any("built 3 of 12 layers" in n for n in doc["notes"])
+    model, built, notes = decode.build_fitting(info, "GPT-2 small", "fp32", 8, 12)
+    assert built.n_layers == 3 and any("built 3 of 12 layers" in n for n in notes)
     monkeypatch.setattr(decode, "free_bytes", lambda kind: int(outside / 2))
-    assert cli.main([*TINY, "--skip", "bandwidth,matmul", "--out", str(tmp_path)]) == 0
-    latest = max(tmp_path.glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
-    assert any("skipped decode and prefill: not even one layer" in n for n in results.load(latest)["notes"])
+    with pytest.raises(MemoryError, match="not even one layer"):
+        decode.build_fitting(info, "GPT-2 small", "fp32", 8, 12)
+
+
+@pytest.mark.parametrize("error", [MemoryError("not even one layer of GPT-2 small in fp32 fits"),
+                                   RuntimeError("CUDA out of memory. Tried to allocate 16.00 GiB")])
+def test_no_layer_fitting_skips_the_model_sections_with_a_note(monkeypatch, tmp_path, error):
+    """What the run does with that decision, or with an allocation that fails anyway: a note, and
+    no model section measured."""
+    def none_fit(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(decode, "build_fitting", none_fit)
+    chosen = cli.plan(cli.parser().parse_args([*TINY, "--skip", "bandwidth,matmul", "--out", str(tmp_path)]))
+    measured = cli.Measured()
+    cli.measure_model_sections(chosen, measured, lambda *a: None, lambda: None)
+    assert any(n.startswith("skipped decode and prefill") and str(error) in n for n in measured.notes)
+    assert not measured.decode and not measured.prefill and not measured.attention
 
 
 def test_second_run_does_not_overwrite_the_first(tmp_path):
     doc = results.load(sorted(p for p in __import__("pathlib").Path("docs/results").glob("*.json"))[0])
-    first, _ = cli.write(doc, tmp_path)
-    second, _ = cli.write(doc, tmp_path)
+    first, _ = cli.write(doc, tmp_path, draw=bench_entry.draw)
+    second, _ = cli.write(doc, tmp_path, draw=bench_entry.draw)
     assert first != second and first.exists() and second.exists()
     assert len(list(tmp_path.glob("*.json"))) == 2 and len(list(tmp_path.glob("*.svg"))) == 2
 
@@ -168,9 +186,51 @@ def test_help_names_the_program_it_was_called_as(monkeypatch, capsys):
 
 
 def test_written_file_is_strict_json(tmp_path):
-    code = cli.main([*TINY, "--skip", "bandwidth,matmul", "--out", str(tmp_path)])
-    assert code == 0
-    text = next(tmp_path.glob("*.json")).read_text()
+    """The writer alone (no run): a recorded document written back is strict JSON, atomically."""
+    from pathlib import Path
+
+    recorded = max(Path("docs/results").glob("nvidia-h200-*.json"))
+    path = cli.Writer(tmp_path).save(results.load(recorded))
+    text = path.read_text()
     json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in results file"))
     doc = json.loads(text)
     assert doc["schema"] == results.SCHEMA and doc["prefill"] and doc["environment"]["start"]["torch"]
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_full_disk_is_refused_before_writing(monkeypatch, tmp_path):
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10, 10, 10))
+    with pytest.raises(OSError, match="bytes free"):
+        cli.write_atomic(tmp_path / "x.json", "{}" * 1000)
+    assert not list(tmp_path.iterdir())
+
+
+def test_sigterm_mid_run_saves_like_ctrl_c(tmp_path):
+    """SIGTERM (a batch system's stop, a closed session's SIGHUP likewise) ends the run as Ctrl-C
+    does: status 130, what was measured saved, marked incomplete. The signal goes once the first
+    section's rows are on disk (the file is rewritten after every section), while others remain."""
+    import os
+    import signal
+    import subprocess
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    argv = [sys.executable, "-m", "snippets", "bench", *TINY, "--skip", "bandwidth,matmul,decode", "--mixed",
+            "--verify", "--draft", "GPT-2 small", "--out", str(tmp_path)]
+    proc = subprocess.Popen(argv, cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        while not list(tmp_path.glob("*.json")):
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    doc = results.load(next(tmp_path.glob("*.json")))
+    assert doc["complete"] is False and doc["attention"]
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary file behind

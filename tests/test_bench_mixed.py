@@ -14,7 +14,7 @@ from snippets.bench import device as devmod
 from snippets.transformer import KVCache, last_token_logits
 
 CPU, _ = devmod.detect("cpu")
-TINY = ["--device", "cpu", "--model", "GPT-2 small", "--layers", "1", "--batches", "1", "--context", "8",
+TINY = ["--device", "cpu", "--model", "GPT-2 small", "--layers", "1", "--batches", "1", "--context", "8", "--repeats", "1",
         "--dtype", "fp32"]
 
 
@@ -45,7 +45,7 @@ def test_chunk_logits_are_the_last_row_of_the_full_forward():
 
 def test_graph_mode_needs_cuda():
     model, _ = decode.build("GPT-2 small (gpt2)", "fp32", 16, 1, "cpu")
-    with pytest.raises(ValueError, match="mixed modes graph need a CUDA GPU"):
+    with pytest.raises(ValueError, match="mixed modes graph and compile need a CUDA GPU"):
         mixed.measure(CPU, model, "GPT-2 small (gpt2)", "fp32", 8, [1], [0], modes=["graph"], reps=1)
 
 
@@ -71,9 +71,10 @@ def test_cli_writes_the_mixed_section(monkeypatch, tmp_path, capsys):
     doc = results.load(path)
     assert [(r["batch"], r["chunk_tokens"]) for r in doc["mixed"]] == [(1, 0), (1, 4), (2, 0), (2, 4)]
     assert doc["settings"]["mixed_chunks"] == [0, 4] and not doc["decode"]
-    assert any("two forwards in one step" in n for n in doc["notes"])
+    assert any("in one forward pass" in n for n in doc["notes"])
+    assert all(r["one_pass"] and len(r["repeat_medians_s"]) == 1 for r in doc["mixed"])
     assert "chunk tokens" in capsys.readouterr().out
-    assert "| eager | 2 | 8 | 4 |" in results.mixed_table(doc)
+    assert "| eager | one | 2 | 8 | 4 |" in results.mixed_table(doc)
     json.loads(path.read_text())  # strict JSON
 
 

@@ -74,3 +74,27 @@ def test_time_left_and_plain_progress_lines():
     p.close()
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("[1/3 0:00] first") and "left] second" in lines[1]
+
+
+def test_repeats_pool_their_samples_and_flag_disagreement():
+    calls = iter([1.0] * 200)
+    steady = timing.time_repeats(lambda: next(calls), "cpu", repeats=3, reps=4, warmup=0, settle_rounds=0)
+    assert len(steady.repeat_medians_s) == 3 and len(steady.samples_s) >= 12
+    disagreeing = timing.Timing((1.0, 1.0, 1.2), repeat_medians_s=(1.0, 1.0, 1.2))
+    assert any("repeats disagree" in f for f in disagreeing.flags())
+    agreeing = timing.Timing((1.0, 1.01, 1.02), repeat_medians_s=(1.0, 1.01, 1.02))
+    assert not any("repeats disagree" in f for f in agreeing.flags())
+    with pytest.raises(ValueError, match="repeats"):
+        timing.time_repeats(lambda: None, "cpu", repeats=0)
+
+
+def test_clock_samples_summarise_per_reading():
+    from snippets.bench.device import ClockSampler, summarize_samples
+
+    summary = summarize_samples([{"sm_clock_MHz": 1980, "power_W": 300.0}, {"sm_clock_MHz": 1755, "power_W": 500.0},
+                                 {"sm_clock_MHz": 1980, "power_W": 420.0}])
+    assert summary == {"samples": 3, "power_W_min": 300.0, "power_W_median": 420.0, "power_W_max": 500.0,
+                       "sm_clock_MHz_min": 1755, "sm_clock_MHz_median": 1980, "sm_clock_MHz_max": 1980}
+    sampler = ClockSampler("cpu")  # no NVML on a CPU: no samples, no thread, no error
+    sampler.section("decode")
+    assert sampler.stop() == {}

@@ -15,7 +15,7 @@ from snippets.transformer import KVCache
 
 CPU, _ = devmod.detect("cpu")
 GPT2 = "GPT-2 small (gpt2)"
-TINY = ["--device", "cpu", "--model", GPT2, "--draft", GPT2, "--layers", "1", "--batches", "1", "--context", "8",
+TINY = ["--device", "cpu", "--model", GPT2, "--draft", GPT2, "--layers", "1", "--batches", "1", "--context", "8", "--repeats", "1",
         "--dtype", "fp32"]
 
 
@@ -87,15 +87,20 @@ def _plan(argv, tmp_path):
     return cli.plan(cli.parser().parse_args([*argv, "--out", str(tmp_path)]))
 
 
+NO_DRAFT = [a for i, a in enumerate(TINY) if a != "--draft" and (i == 0 or TINY[i - 1] != "--draft")]
+
+
 def test_off_on_cpus_unless_asked_and_skippable(tmp_path):
-    assert "verify" in _plan(TINY, tmp_path).skip
+    assert "verify" in _plan(NO_DRAFT, tmp_path).skip
+    with pytest.raises(ValueError, match="--draft needs the verify section"):
+        _plan(TINY, tmp_path)
     asked = _plan([*TINY, "--verify"], tmp_path)
     assert "verify" not in asked.skip and asked.verify_tokens == verify.CPU_TOKENS and asked.verify_context == 8
     assert asked.draft == GPT2
     steps = [s for s, _ in cli.step_plan(asked)]
     assert steps.count("verify") == len(verify.CPU_BATCHES) * len(verify.CPU_TOKENS)
     assert steps.count("draft") == len(verify.CPU_BATCHES)
-    skipped = _plan([*TINY, "--verify", "--skip", "verify"], tmp_path)
+    skipped = _plan([*NO_DRAFT, "--verify", "--skip", "verify"], tmp_path)
     assert "verify" in skipped.skip and not {"verify", "draft"} & {s for s, _ in cli.step_plan(skipped)}
     assert skipped.settings()["verify_tokens"] == [] and skipped.draft is None
     with pytest.raises(ValueError):
@@ -129,7 +134,8 @@ def test_cli_writes_the_verify_section(monkeypatch, tmp_path, capsys):
 
 
 def test_skip_verify_leaves_the_section_empty(tmp_path):
-    code = cli.main([*TINY, "--verify", "--skip", "bandwidth,matmul,decode,prefill,mixed,verify", "--out", str(tmp_path)])
+    code = cli.main([*NO_DRAFT, "--verify", "--skip", "bandwidth,matmul,decode,prefill,mixed,verify",
+                     "--out", str(tmp_path)])
     assert code == 0
     (path,) = tmp_path.glob("*.json")
     doc = results.load(path)

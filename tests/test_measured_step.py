@@ -28,7 +28,7 @@ def synthetic(fixed_s=FIXED, batches=(1, 16, 64), chunks=(0, 256, 1024), context
                          "context": context, "chunk_tokens": c, "chunk_prefix": 0, "median_s": t, "best_s": t,
                          "weight_bytes": step.weight_bytes, "cache_bytes": step.kv_bytes,
                          "activation_bytes": step.activation_bytes, "flops": step.flops, "predicted_s": None,
-                         "flags": []})
+                         "flags": [], "one_pass": True})
     doc["mixed"] = rows
     return results.validate(doc, "synthetic")
 
@@ -107,3 +107,12 @@ def test_measured_accelerator_has_the_runs_roofs():
     acc = measured_accelerator(doc)
     bw, flops = calibration.measured_rates(doc, "bf16")
     assert acc.bandwidth_Bps == pytest.approx(bw) and acc.peak_flops("bf16") == pytest.approx(flops)
+
+
+def test_two_forward_rows_are_used_only_without_one_pass_rows_and_said_so():
+    doc = synthetic()
+    two = {**doc, "mixed": [{**r, "one_pass": False} for r in doc["mixed"]]}
+    assert any("two forwards" in n for n in MeasuredStepTime.from_document(two).notes)
+    both = {**doc, "mixed": [*two["mixed"][:3], *doc["mixed"]]}
+    st = MeasuredStepTime.from_document(both)
+    assert not st.notes and len(st.predictions) == len(doc["mixed"])

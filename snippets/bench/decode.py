@@ -1,8 +1,11 @@
 """A decode step of a decoder shaped like a named model (random weights), with a static KV
-cache, timed in eager mode, eager + CUDA graph, and torch.compile + CUDA graph.
+cache, timed in eager mode, eager + CUDA graph, and torch.compile + CUDA graph (snippets.bench.steps).
 
-torch.compile runs once per model with the batch dimension marked dynamic (batch 1 is
-specialised by the compiler, so it compiles once more); each batch then gets its own CUDA graph.
+Attention runs without a mask: each step's one new token is the last position of its cache
+("tail", snippets.transformer.attend), so on CUDA it is FlashAttention-2 with grouped KV heads
+folded into the query rows. torch.compile compiles one layer, shared by all of them (batch 1 is
+specialised by the compiler, every larger batch shares a second compile); each batch then gets
+its own CUDA graph.
 """
 
 from __future__ import annotations
@@ -15,26 +18,14 @@ import torch
 from snippets import models, roofline
 from snippets.bench.device import DeviceInfo
 from snippets.bench.dtypes import COMPUTE_DTYPES, TORCH_DTYPES
-from snippets.bench.memory import fits, free_bytes, is_out_of_memory
-from snippets.bench.timing import slower_at_smaller_batch, time_until_steady
+from snippets.bench.memory import fits, free_bytes
+from snippets.bench.steps import MODES, prepared, validate_modes  # noqa: F401 - MODES re-exported
+from snippets.bench.sweep import Reps, SweepPoint, sweep
+from snippets.bench.timing import slower_at_smaller_batch
 from snippets.transformer import Decoder, KVCache, TransformerConfig, forward_flops
 
-MODES = ("eager", "graph", "compile")
 #: The decoder's dtypes, named as in snippets.units.BYTES_PER_ELEMENT.
 DTYPES = {name: TORCH_DTYPES[name] for name in COMPUTE_DTYPES}
-
-
-def validate_modes(modes, kind: str, allowed: tuple[str, ...] = MODES, section: str = "decode") -> list[str]:
-    """The one check of a section's step modes (decode, mixed, verify): known names, and every
-    mode but eager only on CUDA."""
-    modes = [m.strip() for m in modes if m.strip()]
-    unknown = sorted(set(modes) - set(allowed))
-    if unknown or not modes:
-        raise ValueError(f"{section} modes take {', '.join(allowed)}; got {', '.join(unknown) or 'none'}")
-    if kind != "cuda" and set(modes) - {"eager"}:
-        cuda_only = " and ".join(m for m in allowed if m != "eager")
-        raise ValueError(f"{section} modes {cuda_only} need a CUDA GPU; this run is on {kind}")
-    return modes
 
 
 @dataclass(frozen=True)
@@ -57,6 +48,7 @@ class DecodeResult:
     weight_bytes: float = 0.0  # every weight once, less the embedding table, plus B of its rows
     cache_bytes: float = 0.0  # the KV cache read: B sequences x context tokens
     flags: tuple[str, ...] = ()  # reasons to doubt this row (noise, warm-up, batch order)
+    repeat_medians_s: tuple[float, ...] = ()  # each independent repeat's median
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -138,42 +130,10 @@ def build_fitting(info: DeviceInfo, model_name: str, dtype: str, max_len: int,
     return model, cfg, notes
 
 
-def compiled(model: Decoder):
-    """torch.compile of the decoder, once per model; inputs of batch > 1 are marked dynamic."""
-    import torch._inductor.config as inductor
-
-    inductor.coordinate_descent_tuning = True  # tunes the generated kernels; as gpt-fast does
-    return torch.compile(model, fullgraph=True)  # max-autotune measured slower on an H200
-
-
-def mark_batch_dynamic(tokens: torch.Tensor, cache: KVCache) -> None:
-    """Tell the compiler the batch dimension varies, so one compile serves every batch > 1
-    (size 1 is always specialised, so batch 1 compiles on its own)."""
-    if tokens.shape[0] > 1:
-        for t in (tokens, *cache.k, *cache.v):
-            torch._dynamo.mark_dynamic(t, 0)
-
-
-def runner(mode: str, model: Decoder, tokens, pos, cache, kind: str, compiled_model=None) -> Callable[[], object]:
-    """A zero-argument callable that performs one decode step in `mode` (graphs captured here)."""
-    step = lambda fn=model: fn(tokens, pos, cache)  # noqa: E731
-    if mode == "eager":
-        return step
-    validate_modes([mode], kind)
-    fn = model
-    if mode == "compile":
-        fn = compiled_model if compiled_model is not None else compiled(model)
-        mark_batch_dynamic(tokens, cache)
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(3):  # compiles (compile mode) and warms up allocations outside the capture
-            fn(tokens, pos, cache)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn(tokens, pos, cache)
-    return graph.replay
+def runner(mode: str, model: Decoder, tokens, pos, cache, kind: str) -> Callable[[], object]:
+    """A zero-argument callable that performs one decode step in `mode` (graphs captured here):
+    the B new tokens are the last position of their caches, so attention needs no mask."""
+    return prepared(lambda compiled: model(tokens, pos, cache, tail=True, compiled=compiled), mode, kind)
 
 
 def with_batch_flags(rows: list[DecodeResult]) -> list[DecodeResult]:
@@ -186,11 +146,46 @@ def with_batch_flags(rows: list[DecodeResult]) -> list[DecodeResult]:
     return out
 
 
+def sweep_point(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, context: int, batch: int,
+                copy_GBps: float | None) -> SweepPoint:
+    """One batch of the decode sweep: its fit check, inputs, step and row."""
+    cfg, device = model.cfg, info.torch_device
+    element = torch.empty((), dtype=DTYPES[dtype]).element_size()
+    weights, kv = step_weight_bytes(model, batch), cache_bytes(cfg, batch, context, element)
+    named = models.get(model_name)
+    predicted = None
+    if info.spec and cfg.n_layers == named.n_layers:
+        cost = roofline.decode_step(named, batch, context, dtype, dtype)
+        predicted = cost.time_s(info.spec, "bf16" if dtype != "fp32" else "fp32")
+
+    def too_big() -> str | None:
+        free = free_bytes(info.kind)
+        return None if fits(kv, free) else f"its KV cache ({kv / 1e9:.1f} GB) does not fit in {free / 1e9:.1f} GB free"
+
+    def setup():
+        cache = KVCache(cfg, batch, context, DTYPES[dtype], device)
+        for t in cache.k + cache.v:
+            t.normal_()  # a full cache of random values: every position is attended
+        tokens = torch.randint(0, cfg.vocab_size, (batch, 1), generator=torch.Generator().manual_seed(batch)).to(device)
+        pos = torch.tensor([context - 1], device=device)
+        return lambda compiled: model(tokens, pos, cache, tail=True, compiled=compiled)
+
+    def row(mode: str, timing) -> DecodeResult:
+        gbps = (weights + kv) / timing.median_s / 1e9
+        return DecodeResult(model_name, cfg.n_layers, dtype, mode, batch, context, timing.median_s, timing.best_s,
+                            batch / timing.median_s, weights + kv, step_flops(model, batch, context), gbps,
+                            100 * gbps * 1e9 / info.spec.bandwidth_Bps if info.spec else None,
+                            100 * gbps / copy_GBps if copy_GBps else None, predicted, weights, kv,
+                            tuple(timing.flags()), timing.repeat_medians_s)
+
+    return SweepPoint(f"batch {batch}, context {context:,}", setup, row, too_big)
+
+
 @torch.inference_mode()
 def measure(info: DeviceInfo, model_name: str, dtype: str, context: int, batches, modes,
-            layers: int | None = None, compile_batches=None, copy_GBps: float | None = None,
-            reps: int = 20, progress=None, model: Decoder | None = None, rows: list | None = None,
-            notes: list | None = None, settle_rounds: int = 10) -> tuple[list[DecodeResult], list[str]]:
+            layers: int | None = None, copy_GBps: float | None = None, reps: int = 20, progress=None,
+            model: Decoder | None = None, rows: list | None = None, notes: list | None = None,
+            settle_rounds: int = 10, repeats: int = 3) -> tuple[list[DecodeResult], list[str]]:
     """Time one decode step per (mode, batch) at `context` cached tokens per sequence.
 
     Rows and notes are appended to `rows` and `notes` as they are measured (so an interrupted run
@@ -199,69 +194,14 @@ def measure(info: DeviceInfo, model_name: str, dtype: str, context: int, batches
     modes = validate_modes(modes, info.kind)
     rows = [] if rows is None else rows
     notes = [] if notes is None else notes
-    device = info.torch_device
     if model is None:
-        model, cfg, built = build_fitting(info, model_name, dtype, context, layers)
+        model, _, built = build_fitting(info, model_name, dtype, context, layers)
         notes += built
-    cfg = model.cfg
-    if context > cfg.max_seq_len:
-        raise ValueError(f"context {context} is beyond the decoder's {cfg.max_seq_len} positions")
-    named = models.get(model_name)
-    element = torch.empty((), dtype=DTYPES[dtype]).element_size()
-    fast = compiled(model) if "compile" in modes else None
-    for batch in batches:
-        need, free = cache_bytes(cfg, batch, context, element), free_bytes(info.kind)
-        if not fits(need, free):
-            notes.append(f"stopped the batch sweep at {batch}: its KV cache ({need / 1e9:.1f} GB) does not fit "
-                         f"in {free / 1e9:.1f} GB free")
-            break
-        try:
-            cache = KVCache(cfg, batch, context, DTYPES[dtype], device)
-        except (RuntimeError, MemoryError) as error:
-            if not is_out_of_memory(error):
-                raise
-            notes.append(f"stopped the batch sweep at {batch}: its KV cache does not fit (out of memory)")
-            break
-        for t in cache.k + cache.v:
-            t.normal_()  # a full cache of random values: every position is attended
-        torch.manual_seed(batch)
-        tokens = torch.randint(0, cfg.vocab_size, (batch, 1), device=device)
-        pos = torch.tensor([context - 1], device=device)
-        weights, kv = step_weight_bytes(model, batch), step_cache_bytes(cache, context)
-        nbytes = weights + kv
-        predicted = None
-        if info.spec and cfg.n_layers == named.n_layers:
-            cost = roofline.decode_step(named, batch, context, dtype, dtype)
-            predicted = cost.time_s(info.spec, "bf16" if dtype != "fp32" else "fp32")
-        for mode in modes:
-            if mode == "compile" and compile_batches is not None and batch not in compile_batches:
-                continue
-            if progress:
-                hint = " (compiling first: about a minute on a GPU)" if mode == "compile" and batch in batches[:2] else ""
-                progress(f"decode: {model_name} ({cfg.n_layers} layers, {dtype}) {mode}, batch {batch}, "
-                         f"context {context:,}{hint}")
-            try:
-                timing = time_until_steady(runner(mode, model, tokens, pos, cache, info.kind, fast), info.kind,
-                                           reps=reps, warmup=3, settle_rounds=settle_rounds)
-            except (RuntimeError, MemoryError) as error:
-                if not is_out_of_memory(error):
-                    raise
-                notes.append(f"skipped decode {mode} at batch {batch}: out of memory")
-                continue
-            except Exception as error:  # noqa: BLE001 - a failed compile must not lose the other results
-                if mode == "eager":
-                    raise
-                notes.append(f"decode {mode} at batch {batch} failed: {type(error).__name__}: {str(error)[:300]}")
-                continue
-            gbps = nbytes / timing.median_s / 1e9
-            rows.append(DecodeResult(
-                model_name, cfg.n_layers, dtype, mode, batch, context, timing.median_s, timing.best_s,
-                batch / timing.median_s, nbytes, step_flops(model, batch, context), gbps,
-                100 * gbps * 1e9 / info.spec.bandwidth_Bps if info.spec else None,
-                100 * gbps / copy_GBps if copy_GBps else None, predicted, weights, kv, tuple(timing.flags())))
-        del cache
-        if info.kind == "cuda":
-            torch.cuda.empty_cache()
+    if context > model.cfg.max_seq_len:
+        raise ValueError(f"context {context} is beyond the decoder's {model.cfg.max_seq_len} positions")
+    points = [sweep_point(info, model, model_name, dtype, context, b, copy_GBps) for b in batches]
+    sweep("decode", points, modes, info.kind, rows, notes, progress, Reps(repeats, reps, 3, settle_rounds),
+          title=f"decode: {model_name} ({model.cfg.n_layers} layers, {dtype})")
     rows[:] = with_batch_flags(rows)
     return rows, notes
 
@@ -280,5 +220,5 @@ def profile(info: DeviceInfo, model: Decoder, context: int, batch: int, rows, st
         t.normal_()
     tokens = torch.randint(0, cfg.vocab_size, (batch, 1), device=device)
     pos = torch.tensor([context - 1], device=device)
-    fn = runner(mode, model, tokens, pos, cache, info.kind, compiled(model) if mode == "compile" else None)
+    fn = runner(mode, model, tokens, pos, cache, info.kind)
     return {"mode": mode, "batch": batch, "steps": steps, "kernels": top_kernels(fn, info.kind, steps, top)}

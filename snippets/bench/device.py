@@ -178,3 +178,75 @@ def environment(info: DeviceInfo) -> dict:
     elif info.kind == "cpu":
         env["threads"] = torch.get_num_threads()
     return env
+
+
+def summarize_samples(samples: list[dict]) -> dict:
+    """Min, median and max of each reading over a section's samples (NVML readings: clocks in MHz,
+    power in W, temperature in C), plus how many samples there were."""
+    import statistics
+
+    out: dict = {"samples": len(samples)}
+    for key in sorted({k for s in samples for k in s}):
+        values = [s[key] for s in samples if key in s]
+        out.update({f"{key}_min": min(values), f"{key}_median": statistics.median(values), f"{key}_max": max(values)})
+    return out
+
+
+class ClockSampler:
+    """Reads the GPU's SM and memory clocks, power draw and temperature every `interval_s` on a
+    thread while a section runs (NVML via pynvml, where importable; nothing elsewhere).
+    `section(name)` starts a section's samples; `stop()` returns {name: summary} of every section."""
+
+    def __init__(self, kind: str, interval_s: float = 0.25):
+        import threading
+
+        self.summaries: dict[str, dict] = {}
+        self._name, self._samples, self._lock = None, [], threading.Lock()
+        self._stop = threading.Event()
+        self._handle, self._nvml = None, None
+        if kind == "cuda":
+            try:
+                import pynvml
+
+                pynvml.nvmlInit()
+                self._nvml, self._handle = pynvml, pynvml.nvmlDeviceGetHandleByIndex(0)
+            except Exception:  # noqa: BLE001 - readings are extras: no NVML, no samples
+                self._nvml = None
+        self._thread = threading.Thread(target=self._run, args=(interval_s,), daemon=True)
+        if self._nvml is not None:
+            self._thread.start()
+
+    def _read(self) -> dict:
+        n, h = self._nvml, self._handle
+        return {"sm_clock_MHz": n.nvmlDeviceGetClockInfo(h, n.NVML_CLOCK_SM),
+                "memory_clock_MHz": n.nvmlDeviceGetClockInfo(h, n.NVML_CLOCK_MEM),
+                "power_W": n.nvmlDeviceGetPowerUsage(h) / 1e3,
+                "temperature_C": n.nvmlDeviceGetTemperature(h, n.NVML_TEMPERATURE_GPU)}
+
+    def _run(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            try:
+                reading = self._read()
+            except Exception:  # noqa: BLE001
+                continue
+            with self._lock:
+                if self._name is not None:
+                    self._samples.append(reading)
+
+    def section(self, name: str | None) -> None:
+        """Close the current section's samples (summarised) and start `name`'s (None: none)."""
+        with self._lock:
+            if self._name is not None and self._samples:
+                self.summaries[self._name] = summarize_samples(self._samples)
+            self._name, self._samples = name, []
+
+    def stop(self) -> dict[str, dict]:
+        self.section(None)
+        self._stop.set()
+        if self._nvml is not None:
+            self._thread.join(timeout=2)
+            try:
+                self._nvml.nvmlShutdown()
+            except Exception:  # noqa: BLE001
+                pass
+        return dict(self.summaries)

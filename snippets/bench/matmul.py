@@ -28,6 +28,7 @@ class MatmulResult:
     best_TFLOPS: float
     pct_of_spec: float | None  # best vs the dense datasheet figure for this dtype
     flags: tuple[str, ...] = ()  # reasons to doubt this row (noise, warm-up)
+    role: str | None = None  # e.g. "Llama-3.1-8B gate_up at 2048 tokens": a model's own layer shape
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -42,12 +43,28 @@ def default_shapes(info: DeviceInfo, quick: bool) -> list[tuple[int, int, int]]:
     return [(m, n, k) for m in sizes for n in sizes for k in (4096, 8192, 16384)]
 
 
+#: Tokens per step at which a model's own layer matmuls are timed (prefill and mixed steps' sizes).
+LAYER_TOKENS = (256, 1024, 2048, 8192)
+
+
+def model_layer_shapes(model_name: str, tokens=LAYER_TOKENS) -> list[tuple[int, int, int, str]]:
+    """(m, n, k, role) of one layer's four weight matmuls of `model_name` at each token count:
+    the rate a prefill or mixed step's matmuls can reach, measured rather than assumed."""
+    from snippets.bench.quant import layer_shapes
+
+    names = ("qkv", "o", "gate_up", "down")
+    return [(t, n, k, f"{model_name} {name} at {t} tokens") for t in tokens
+            for name, (n, k) in zip(names, layer_shapes(model_name))]
+
+
 def default_dtypes(info: DeviceInfo) -> list[str]:
     """The device's fast dtype: bf16 on GPUs; bf16 and fp32 on CPUs."""
     return ["bf16", "fp32"] if info.kind == "cpu" else ["bf16"]
 
 
-def measure(info: DeviceInfo, shapes, dtypes, reps: int = 10, progress=None, settle_rounds: int = 4, rows: list | None = None) -> tuple[list[MatmulResult], list[str]]:
+def measure(info: DeviceInfo, shapes, dtypes, reps: int = 10, progress=None, settle_rounds: int = 4,
+            rows: list | None = None) -> tuple[list[MatmulResult], list[str]]:
+    """Time each (m, n, k) or (m, n, k, role) shape in each dtype, appending rows as measured."""
     device = info.torch_device
     flush = l2_flusher(info.kind)
     results, notes = ([] if rows is None else rows), []  # rows appended as measured
@@ -60,13 +77,13 @@ def measure(info: DeviceInfo, shapes, dtypes, reps: int = 10, progress=None, set
                 peak = info.spec.peak_flops(dtype)
             except ValueError:
                 peak = None
-        for m, n, k in shapes:
+        for m, n, k, *role in shapes:
             if progress:
                 progress(f"matmul: {m}x{k} @ {k}x{n} in {dtype}")
             try:
-                torch.manual_seed(0)
-                a = torch.randn(m, k, dtype=DTYPES[dtype], device=device)  # random: zeros run faster
-                b = torch.randn(k, n, dtype=DTYPES[dtype], device=device)
+                gen = torch.Generator(device=device).manual_seed(0)
+                a = torch.randn(m, k, dtype=DTYPES[dtype], device=device, generator=gen)  # random: zeros run faster
+                b = torch.randn(k, n, dtype=DTYPES[dtype], device=device, generator=gen)
                 c = torch.empty(m, n, dtype=DTYPES[dtype], device=device)
                 timing = time_until_steady(lambda a=a, b=b, c=c: torch.mm(a, b, out=c), info.kind, reps=reps, warmup=3, flush=flush,
                                            settle_rounds=settle_rounds)
@@ -79,6 +96,7 @@ def measure(info: DeviceInfo, shapes, dtypes, reps: int = 10, progress=None, set
             best = flops / timing.best_s
             results.append(MatmulResult(m, n, k, dtype, flops, timing.median_s, timing.best_s,
                                         flops / timing.median_s / 1e12, best / 1e12,
-                                        100 * best / peak if peak else None, tuple(timing.flags())))
+                                        100 * best / peak if peak else None, tuple(timing.flags()),
+                                        role[0] if role else None))
             del a, b, c
     return results, notes

@@ -7,6 +7,7 @@ from snippets.results import (  # noqa: F401 - re-exported
     SCHEMA,
     SCHEMA_V1,
     ResultsError,
+    attention_table,
     best,
     calibration_table,
     decode_table,
@@ -27,31 +28,16 @@ from snippets.results import (  # noqa: F401 - re-exported
 def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, decode, notes, created: str,
              prefill=(), profile: dict | None = None, environment: dict | None = None, complete: bool = True,
              interrupted_during: str | None = None, quant=(), mixed=(), verify=(),
-             speculative: dict | None = None) -> dict:
+             speculative: dict | None = None, attention=()) -> dict:
     """The results document of one run (schema version 2), from the measured rows."""
-    spec = info.spec
     env = environment or {}
-    start = env.get("start", {})
     return {
         "schema": SCHEMA,
         "created": created,
         "complete": complete,
         "interrupted_during": interrupted_during,
         "migrated_from": None,
-        "device": {
-            "kind": info.kind,
-            "name": info.name,
-            "chosen_because": why,
-            "spec_name": spec.name if spec else None,
-            "spec_bandwidth_GBps": spec.memory_bandwidth_GBps if spec else None,
-            "spec_dense_bf16_TFLOPS": spec.dense_fp16_bf16_TFLOPS if spec else None,
-            "bandwidth_from_clock_GBps": info.bandwidth_from_clock_GBps,
-            "memory_bytes": info.memory_bytes,
-            "cache_bytes": info.cache_bytes,
-            "threads_or_SMs": info.threads,
-            "torch": start.get("torch") or _torch_version(),
-            "python": start.get("python") or _python_version(),
-        },
+        "device": _device(info, why, env.get("start", {})),
         "environment": env or {"start": {"torch": _torch_version(), "python": _python_version()}},
         "settings": settings,
         "bandwidth": [_row(r) for r in bandwidth],
@@ -64,13 +50,36 @@ def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, de
         "mixed": [_row(r) for r in mixed],
         "verify": [_row(r) for r in verify],
         "speculative": speculative,
+        "attention": [_row(r) for r in attention],
         "notes": list(notes),
+    }
+
+
+def _device(info, why: str, start: dict) -> dict:
+    """The results' device object: what the system reports and the datasheet row it matched."""
+    spec = info.spec
+    return {
+        "kind": info.kind,
+        "name": info.name,
+        "chosen_because": why,
+        "spec_name": spec.name if spec else None,
+        "spec_bandwidth_GBps": spec.memory_bandwidth_GBps if spec else None,
+        "spec_dense_bf16_TFLOPS": spec.dense_fp16_bf16_TFLOPS if spec else None,
+        "bandwidth_from_clock_GBps": info.bandwidth_from_clock_GBps,
+        "memory_bytes": info.memory_bytes,
+        "cache_bytes": info.cache_bytes,
+        "threads_or_SMs": info.threads,
+        "torch": start.get("torch") or _torch_version(),
+        "python": start.get("python") or _python_version(),
     }
 
 
 def _row(r) -> dict:
     row = r if isinstance(r, dict) else r.as_dict()
-    return {**row, "flags": list(row.get("flags", ()))}
+    out = {**row, "flags": list(row.get("flags", ()))}
+    if "repeat_medians_s" in out:
+        out["repeat_medians_s"] = list(out["repeat_medians_s"])
+    return out
 
 
 def _torch_version() -> str:

@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from snippets.device_sync import synchronize  # noqa: F401 - re-exported
+
 #: Two successive warm-up medians within this fraction of each other count as settled.
 SETTLE_TOLERANCE = 0.02
 #: Warm-up rounds at most, before measuring anyway (and flagging it).
@@ -28,6 +30,7 @@ class Timing:
     samples_s: tuple[float, ...]
     warmup_rounds: int = 0  # settling rounds run before the samples
     settled: bool = True  # False when the warm-up hit its cap without two medians agreeing
+    repeat_medians_s: tuple[float, ...] = ()  # the median of each independent repeat (time_repeats)
 
     @property
     def median_s(self) -> float:
@@ -51,24 +54,23 @@ class Timing:
         """(median - best) / best: how far above the best sample the typical one sits."""
         return (self.median_s - self.best_s) / self.best_s
 
+    @property
+    def repeat_spread(self) -> float:
+        """(slowest - fastest) / fastest of the repeats' medians (0 with fewer than two repeats)."""
+        if len(self.repeat_medians_s) < 2:
+            return 0.0
+        return (max(self.repeat_medians_s) - min(self.repeat_medians_s)) / min(self.repeat_medians_s)
+
     def flags(self) -> list[str]:
         """Reasons to doubt this timing (empty when it looks sound)."""
         out = []
+        if self.repeat_spread > SPREAD_LIMIT:
+            out.append(f"repeats disagree: their medians spread {100 * self.repeat_spread:.0f} %")
         if self.median_over_best > SPREAD_LIMIT:
             out.append(f"noisy: median {100 * self.median_over_best:.0f} % above best")
         if not self.settled:
             out.append(f"unsettled: warm-up medians still moving after {self.warmup_rounds} rounds")
         return out
-
-
-def synchronize(kind: str) -> None:
-    """Wait for the device `kind` ("cuda", "mps" or "cpu") to finish its queued work."""
-    if kind == "cuda":
-        torch.cuda.synchronize()
-    elif kind == "mps":
-        torch.mps.synchronize()
-    elif kind != "cpu":
-        raise ValueError(f"unknown device kind {kind!r}; choose cuda, mps or cpu")
 
 
 def l2_flusher(kind: str, nbytes: int = 256 * 2**20) -> Callable[[], None] | None:
@@ -157,6 +159,19 @@ def time_until_steady(fn: Callable[[], object], kind: str, reps: int = 20, warmu
     second = time_fn(fn, kind, 2 * reps, 0, flush, 0)
     second = Timing(second.samples_s, first.warmup_rounds, first.settled)
     return min(first, second, key=lambda t: t.median_over_best)
+
+
+def time_repeats(fn: Callable[[], object], kind: str, repeats: int = 3, reps: int = 20, warmup: int = 3,
+                 flush: Callable[[], None] | None = None, settle_rounds: int = SETTLE_MAX_ROUNDS) -> Timing:
+    """`repeats` independent timings of `fn` (the first settles the clocks; each is
+    `time_until_steady`), pooled: every sample, and each repeat's median to show the spread
+    between repeats (flagged above SPREAD_LIMIT)."""
+    if repeats < 1:
+        raise ValueError("repeats must be >= 1")
+    runs = [time_until_steady(fn, kind, reps, warmup if i == 0 else 0, flush, settle_rounds if i == 0 else 0)
+            for i in range(repeats)]
+    return Timing(tuple(s for r in runs for s in r.samples_s), runs[0].warmup_rounds, runs[0].settled,
+                  tuple(r.median_s for r in runs))
 
 
 def slower_at_smaller_batch(times_by_batch: dict[int, float]) -> dict[int, str]:

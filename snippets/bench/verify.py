@@ -6,8 +6,9 @@ context, and both combined with a synthetic acceptance rate into tokens per seco
 How a verify pass is timed: Decoder.forward over k new tokens per sequence at positions
 context..context+k-1, each sequence with its own cache of context + k positions (the first
 `context` random, the k new ones written by the pass), logits for all k positions (the target
-must score every draft). k = 1 is a plain decode step. Modes: eager everywhere, "graph" (the
-pass captured in one CUDA graph) on CUDA only. On CPUs the run builds a few layers of the model
+must score every draft). k = 1 is a plain decode step. The k new tokens end their cache, so
+attention needs no mask (causal, aligned to the bottom right: FlashAttention-2 on CUDA). Modes
+(snippets.bench.steps): eager everywhere; "graph" and "compile" on CUDA. On CPUs the run builds a few layers of the model
 (the decode rows' truncation) at a short context: times are for that shape, not the model.
 
 Bytes and FLOPs per row: `verify_cost`, counted the way chapter 5 counts them (every weight
@@ -47,7 +48,7 @@ CPU_BATCHES = [1, 4]
 #: Cached tokens per sequence before the pass: the run's --context on GPUs (1,024 by default);
 #: on CPUs at most this many (the truncated decoder's time would otherwise be mostly attention).
 CPU_CONTEXT = 64
-MODES = ("eager", "graph")
+MODES = ("eager", "graph", "compile")
 #: Draft shapes, the first one in the data is used: a Llama-3.2-1B-shaped decoder when the data
 #: has it, else OPT-1.3B's shape (built as the course's Llama-style decoder: gated MLP, RoPE).
 DRAFT_MODELS = ("Llama-3.2-1B", "OPT-1.3B")
@@ -67,7 +68,10 @@ def default_grid(kind: str) -> tuple[list[int], list[int]]:
 
 
 def modes_for(kind: str) -> list[str]:
-    return list(MODES) if kind == "cuda" else ["eager"]
+    """graph and compile on CUDA, eager elsewhere (snippets.bench.steps)."""
+    from snippets.bench.steps import modes_for as default
+
+    return default(kind, ("graph", "compile"))
 
 
 # ---- what a verify pass costs ---------------------------------------------------------------
@@ -142,7 +146,7 @@ class VerifyResult:
     model: str
     layers: int  # layers built (truncated on CPUs)
     dtype: str
-    mode: str  # "eager" or "graph"
+    mode: str  # "eager", "graph" or "compile"
     batch: int
     context: int  # tokens cached per sequence before the pass
     tokens: int  # k: new tokens per sequence scored (logits for all k)
@@ -154,6 +158,7 @@ class VerifyResult:
     flops: float  # matmuls (LM head for all k) + causal attention
     predicted_s: float | None  # datasheet roofline bound (whole model on a known device only)
     flags: tuple[str, ...] = ()
+    repeat_medians_s: tuple[float, ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -172,15 +177,10 @@ class DraftResult:
     weight_bytes: float  # the built draft's parameters less its embedding table, plus `batch` rows
     draft_cost: float | None  # c: median / the target's k = 1 verify median (same mode, batch)
     flags: tuple[str, ...] = ()
+    repeat_medians_s: tuple[float, ...] = ()
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def _graphed(fn):
-    from snippets.bench.mixed import _graphed as graphed
-
-    return graphed(fn)
 
 
 def _random_cache(cfg, batch: int, length: int, dtype, device):
@@ -192,84 +192,74 @@ def _random_cache(cfg, batch: int, length: int, dtype, device):
     return cache
 
 
-def _time(fn, mode: str, kind: str, reps: int, settle_rounds: int):
-    from snippets.bench.timing import time_until_steady
+def _verify_point(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, context: int, batch: int, k: int):
+    """One (batch, k) of the verify sweep: fit check, inputs, the pass (logits for all k), row."""
+    import torch
 
-    return time_until_steady(fn if mode == "eager" else _graphed(fn), kind, reps=reps, warmup=2,
-                             settle_rounds=settle_rounds)
+    from snippets.bench.memory import fits, free_bytes
+    from snippets.bench.sweep import SweepPoint
+
+    cfg, device = model.cfg, info.torch_device
+    torch_dtype = model.lm_head.weight.dtype
+    per_token = kv_cache.mha_elements_per_token(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim) * model.lm_head.weight.element_size()
+    need = per_token * batch * (context + k)
+    named, cost = models.get(model_name), verify_cost(shape(model_name, cfg.n_layers), batch, context, k, dtype, dtype)
+    predicted = None
+    if info.spec and cfg.n_layers == named.n_layers:
+        predicted = verify_cost(named, batch, context, k, dtype, dtype).time_s(info.spec, "bf16" if dtype != "fp32" else "fp32")
+
+    def too_big() -> str | None:
+        free = free_bytes(info.kind)
+        return None if fits(need, free) else f"its cache ({need / 1e9:.1f} GB) does not fit in {free / 1e9:.1f} GB free"
+
+    def setup():
+        cache = _random_cache(cfg, batch, context + k, torch_dtype, device)
+        gen = torch.Generator(device="cpu").manual_seed(batch * 10_007 + k)
+        new = torch.randint(0, cfg.vocab_size, (batch, k), generator=gen).to(device)
+        pos = torch.arange(context, context + k, device=device)
+        return lambda compiled: model(new, pos, cache, tail=True, compiled=compiled)
+
+    def row(mode: str, timing) -> VerifyResult:
+        return VerifyResult(model_name, cfg.n_layers, dtype, mode, batch, context, k, timing.median_s, timing.best_s,
+                            cost.weight_bytes, cost.kv_bytes, cost.activation_bytes, cost.flops, predicted,
+                            tuple(timing.flags()), timing.repeat_medians_s)
+
+    return SweepPoint(f"batch {batch}, k = {k} tokens after {context:,}", setup, row, too_big)
+
+
+def with_token_flags(rows: list, first: int = 0) -> None:
+    """Flag, in place from `first`, a k that ran faster than a smaller k (same mode and batch)."""
+    from snippets.bench.timing import slower_at_smaller_batch
+
+    for mode, batch in {(r.mode, r.batch) for r in rows[first:]}:
+        mine = [i for i in range(first, len(rows)) if (rows[i].mode, rows[i].batch) == (mode, batch)]
+        flags = slower_at_smaller_batch({rows[i].tokens: rows[i].median_s for i in mine})
+        for i in mine:
+            if rows[i].tokens in flags:
+                rows[i] = replace(rows[i], flags=(*rows[i].flags, flags[rows[i].tokens].replace("batch", "k =")))
 
 
 def measure(info: DeviceInfo, model: Decoder, model_name: str, dtype: str, context: int, batches, tokens,
             modes=None, reps: int = 20, progress=None, rows: list | None = None, notes: list | None = None,
-            settle_rounds: int = 10) -> tuple[list[VerifyResult], list[str]]:
+            settle_rounds: int = 10, repeats: int = 3) -> tuple[list[VerifyResult], list[str]]:
     """Time one verify pass per (batch, k, mode), appending rows and notes as they come."""
     import torch
 
-    from snippets.bench.decode import validate_modes
-    from snippets.bench.memory import fits, free_bytes, is_out_of_memory
-    from snippets.bench.timing import slower_at_smaller_batch
+    from snippets.bench.steps import validate_modes
+    from snippets.bench.sweep import Reps, sweep
 
     rows = [] if rows is None else rows
     notes = [] if notes is None else notes
     modes = validate_modes(modes or modes_for(info.kind), info.kind, MODES, "verify")
-    cfg, device = model.cfg, info.torch_device
-    torch_dtype = model.lm_head.weight.dtype
-    if context + max(tokens) > cfg.max_seq_len:
-        raise ValueError(f"context {context} + {max(tokens)} tokens is beyond the decoder's {cfg.max_seq_len} positions")
-    named, built = models.get(model_name), shape(model_name, cfg.n_layers)
-    element = torch.empty((), dtype=torch_dtype).element_size()
-    per_token = kv_cache.mha_elements_per_token(cfg.n_layers, cfg.n_kv_heads, cfg.head_dim) * element
+    if context + max(tokens) > model.cfg.max_seq_len:
+        raise ValueError(f"context {context} + {max(tokens)} tokens is beyond the decoder's "
+                         f"{model.cfg.max_seq_len} positions")
     first = len(rows)
     with torch.inference_mode():
-        for batch in batches:
-            for k in tokens:
-                need, free = per_token * batch * (context + k), free_bytes(info.kind)
-                if not fits(need, free):
-                    notes.append(f"skipped verify from batch {batch}, k = {k}: its cache ({need / 1e9:.1f} GB) "
-                                 f"does not fit in {free / 1e9:.1f} GB free")
-                    break
-                try:
-                    cache = _random_cache(cfg, batch, context + k, torch_dtype, device)
-                    gen = torch.Generator(device="cpu").manual_seed(batch * 10_007 + k)
-                    new = torch.randint(0, cfg.vocab_size, (batch, k), generator=gen).to(device)
-                    pos = torch.arange(context, context + k, device=device)
-                except (RuntimeError, MemoryError) as error:
-                    if not is_out_of_memory(error):
-                        raise
-                    notes.append(f"skipped verify from batch {batch}, k = {k}: out of memory")
-                    break
-                cost = verify_cost(built, batch, context, k, dtype, dtype)
-                predicted = None
-                if info.spec and cfg.n_layers == named.n_layers:
-                    predicted = verify_cost(named, batch, context, k, dtype, dtype).time_s(
-                        info.spec, "bf16" if dtype != "fp32" else "fp32")
-                for mode in modes:
-                    if progress:
-                        progress(f"verify: {model_name} ({cfg.n_layers} layers, {dtype}) {mode}, batch {batch}, "
-                                 f"k = {k} tokens after {context:,}")
-                    try:
-                        timing = _time(lambda t=new, p=pos, kv=cache: model(t, p, kv), mode, info.kind, reps,
-                                       settle_rounds)
-                    except (RuntimeError, MemoryError) as error:
-                        if not is_out_of_memory(error):
-                            raise
-                        notes.append(f"skipped verify {mode} at batch {batch}, k = {k}: out of memory")
-                        continue
-                    rows.append(VerifyResult(model_name, cfg.n_layers, dtype, mode, batch, context, k, timing.median_s,
-                                             timing.best_s, cost.weight_bytes, cost.kv_bytes, cost.activation_bytes,
-                                             cost.flops, predicted, tuple(timing.flags())))
-                del cache
-                if info.kind == "cuda":
-                    torch.cuda.empty_cache()
-    # flag a k that ran faster than a smaller k (same mode and batch)
-    for mode in modes:
-        for batch in batches:
-            mine = [i for i in range(first, len(rows)) if (rows[i].mode, rows[i].batch) == (mode, batch)]
-            flags = slower_at_smaller_batch({rows[i].tokens: rows[i].median_s for i in mine})
-            for i in mine:
-                if rows[i].tokens in flags:
-                    flag = flags[rows[i].tokens].replace("batch", "k =")
-                    rows[i] = replace(rows[i], flags=(*rows[i].flags, flag))
+        points = [_verify_point(info, model, model_name, dtype, context, b, k) for b in batches for k in tokens]
+        sweep("verify", points, modes, info.kind, rows, notes, progress, Reps(repeats, reps, 2, settle_rounds),
+              title=f"verify: {model_name} ({model.cfg.n_layers} layers, {dtype})")
+    with_token_flags(rows, first)
     return rows, notes
 
 
@@ -282,60 +272,62 @@ def draft_layers(draft_name: str, target_name: str, target_layers: int) -> int |
     return max(1, round(draft.n_layers * target_layers / target.n_layers))
 
 
+def _draft_point(info: DeviceInfo, model, draft_name: str, dtype: str, context: int, batch: int, plain: dict):
+    """One batch of the draft's sweep: a decode step at position `context`; c against `plain`,
+    the target's k = 1 times by (mode, batch)."""
+    import torch
+
+    from snippets.bench import decode
+    from snippets.bench.sweep import SweepPoint
+
+    cfg = model.cfg
+
+    def setup():
+        cache = _random_cache(cfg, batch, context + 1, model.lm_head.weight.dtype, info.torch_device)
+        gen = torch.Generator(device="cpu").manual_seed(batch)
+        new = torch.randint(0, cfg.vocab_size, (batch, 1), generator=gen).to(info.torch_device)
+        pos = torch.tensor([context], device=info.torch_device)
+        return lambda compiled: model(new, pos, cache, tail=True, compiled=compiled)
+
+    def row(mode: str, timing) -> DraftResult:
+        target = plain.get((mode, batch))
+        return DraftResult(draft_name, cfg.n_layers, dtype, mode, batch, context, timing.median_s, timing.best_s,
+                           float(decode.step_weight_bytes(model, batch)), timing.median_s / target if target else None,
+                           tuple(timing.flags()), timing.repeat_medians_s)
+
+    return SweepPoint(f"batch {batch}, one token after {context:,}", setup, row)
+
+
 def measure_draft(info: DeviceInfo, draft_name: str, dtype: str, context: int, batches, layers: int | None,
                   verify_rows: list[VerifyResult], modes=None, reps: int = 20, progress=None,
                   rows: list | None = None, notes: list | None = None,
-                  settle_rounds: int = 10) -> tuple[list[DraftResult], list[str]]:
+                  settle_rounds: int = 10, repeats: int = 3) -> tuple[list[DraftResult], list[str]]:
     """Build the draft decoder and time its decode step (one token at position `context`) per
     (batch, mode); c against the target's k = 1 verify row of the same batch and mode."""
     import torch
 
     from snippets.bench import decode
     from snippets.bench.memory import is_out_of_memory
+    from snippets.bench.sweep import Reps, sweep
 
     rows = [] if rows is None else rows
     notes = [] if notes is None else notes
-    modes = list(modes or modes_for(info.kind))
     try:
         model, cfg, built = decode.build_fitting(info, draft_name, dtype, context + 1, layers)
-    except MemoryError as error:
+    except (MemoryError, RuntimeError) as error:  # refused by the fit check, or out of memory anyway
+        if not is_out_of_memory(error):
+            raise
         notes.append(f"skipped the draft: {error}")
         return rows, notes
     notes += built
     plain = {(r.mode, r.batch): r.median_s for r in verify_rows if r.tokens == 1}
+
     with torch.inference_mode():
-        for batch in batches:
-            try:
-                cache = _random_cache(cfg, batch, context + 1, model.lm_head.weight.dtype, info.torch_device)
-                gen = torch.Generator(device="cpu").manual_seed(batch)
-                new = torch.randint(0, cfg.vocab_size, (batch, 1), generator=gen).to(info.torch_device)
-                pos = torch.tensor([context], device=info.torch_device)
-            except (RuntimeError, MemoryError) as error:
-                if not is_out_of_memory(error):
-                    raise
-                notes.append(f"skipped the draft from batch {batch}: out of memory")
-                break
-            for mode in modes:
-                if progress:
-                    progress(f"verify: draft {draft_name} ({cfg.n_layers} layers, {dtype}) {mode}, batch {batch}, "
-                             f"one token after {context:,}")
-                try:
-                    timing = _time(lambda t=new, p=pos, kv=cache, fn=model: fn(t, p, kv), mode, info.kind, reps,
-                                   settle_rounds)
-                except (RuntimeError, MemoryError) as error:
-                    if not is_out_of_memory(error):
-                        raise
-                    notes.append(f"skipped the draft {mode} at batch {batch}: out of memory")
-                    continue
-                target = plain.get((mode, batch))
-                rows.append(DraftResult(draft_name, cfg.n_layers, dtype, mode, batch, context, timing.median_s,
-                                        timing.best_s, float(decode.step_weight_bytes(model, batch)),
-                                        timing.median_s / target if target else None, tuple(timing.flags())))
-            del cache
-    del model
-    if info.kind == "cuda":
-        torch.cuda.empty_cache()
-    return rows, notes
+        points = [_draft_point(info, model, draft_name, dtype, context, b, plain) for b in batches]
+        sweep("draft", points, list(modes or modes_for(info.kind)), info.kind, rows, notes,
+              progress, Reps(repeats, reps, 2, settle_rounds), title=f"verify: draft {draft_name} ({cfg.n_layers} "
+              f"layers, {dtype})")
+    return rows, notes  # the draft's weights go when this returns
 
 
 def speculative_section(draft_rows: list, verify_rows: list, alphas=ALPHAS, max_gamma: int = MAX_GAMMA) -> dict | None:
@@ -347,5 +339,5 @@ def speculative_section(draft_rows: list, verify_rows: list, alphas=ALPHAS, max_
         return None
     return {"draft_model": drafts[0]["model"], "draft_layers": drafts[0]["layers"], "alphas": list(alphas),
             "acceptance": "synthetic: independent Bernoulli(alpha) per draft token (random weights)",
-            "max_gamma": max_gamma, "drafts": [{**d, "flags": list(d["flags"])} for d in drafts],
+            "max_gamma": max_gamma, "drafts": [{**d, "flags": list(d["flags"]), "repeat_medians_s": list(d.get("repeat_medians_s", ()))} for d in drafts],
             "best": summarize(verifies, drafts, alphas, max_gamma)}
