@@ -2,12 +2,14 @@
 one rule that picks among them.
 
 Pages never name a results file: they ask for a run by what it measured (device, model, dtype,
-whole model, a section with rows, optionally a mode), so a new recording of the same setup
+whole model, a section with rows, optionally a mode or a test on the rows, such as the kernel
+path they ran), so a new recording of the same setup
 replaces the old one with no edit to any page, and a measured point never sits on a curve
 computed for something else. The rule:
 
 - a run qualifies when it measured the whole `model` (no `layers` cut) in `dtype` on `spec_name`
-  and its `section` has rows (of `mode`, when one is asked for);
+  and its `section` has rows (of `mode`, when one is asked for, and passing `where`, when given:
+  a test on one row's content, e.g. its kernel `path`; never a file name);
 - among those the newest wins (`created`);
 - a row is *steady* when the bench did not flag it and its median is within STEADY of its best
   (older files carry no flags, so the spread is checked directly); a page quotes steady rows, or
@@ -16,6 +18,7 @@ computed for something else. The rule:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from snippets import results
@@ -36,20 +39,23 @@ def _whole(doc: dict, model: str, dtype: str) -> bool:
             and doc["settings"].get("layers") is None)
 
 
-def _has(doc: dict, section: str, mode: str | None) -> bool:
-    return any(mode is None or r.get("mode") == mode for r in doc.get(section) or ())
+def _has(doc: dict, section: str, mode: str | None, where: Callable[[dict], bool] | None = None) -> bool:
+    return any((mode is None or r.get("mode") == mode) and (where is None or where(r)) for r in doc.get(section) or ())
 
 
-def run_for(spec_name: str, model: str, dtype: str, section: str, mode: str | None = None) -> dict:
+def run_for(spec_name: str, model: str, dtype: str, section: str, mode: str | None = None,
+            where: Callable[[dict], bool] | None = None) -> dict:
     """The newest recorded run on `spec_name` of the whole `model` in `dtype` whose `section`
-    has rows (of `mode`, if given). LookupError naming what is recorded if there is none."""
+    has rows (of `mode`, if given; and passing `where(row)`, if given: a test on what a row
+    measured, such as its kernel `path`). LookupError naming what is recorded if there is none."""
     docs = load_all()
     matching = [d for d in docs if d["device"]["spec_name"] == spec_name and _whole(d, model, dtype)
-                and _has(d, section, mode)]
+                and _has(d, section, mode, where)]
     if not matching:
         have = "; ".join(f"{d['file']}: {d['device']['spec_name']}, {d['settings']['model']}, {d['settings']['dtype']}"
                          for d in docs) or "none"
-        raise LookupError(f"no recorded run in {RESULTS} measures {section}{f' in {mode} mode' if mode else ''} of the "
+        raise LookupError(f"no recorded run in {RESULTS} measures {section}{f' in {mode} mode' if mode else ''}"
+                          f"{' with rows that pass the test asked for' if where else ''} of the "
                           f"whole {model} in {dtype} on the {spec_name}; recorded: {have}")
     return max(matching, key=lambda d: d["created"])
 

@@ -46,6 +46,25 @@ def test_mode_and_missing_runs():
         recorded.run_for("NVIDIA L4", "Llama-3.1-8B", "bf16", "decode")
 
 
+def test_a_row_test_picks_the_newest_run_whose_rows_pass_it(tmp_path, monkeypatch):
+    for path in recorded.RESULTS.glob("*.json"):
+        (tmp_path / path.name).write_text(path.read_text())
+    monkeypatch.setattr(recorded, "RESULTS", tmp_path)
+    newest = recorded.run_for("NVIDIA H200 SXM", "Llama-3.1-8B", "bf16", "quant")
+    newer = json.loads(json.dumps(newest))
+    del newer["file"]
+    newer["created"] = "2099-01-01T00:00:00+00:00"
+    for r in newer["quant"]:
+        r["path"] = "a kernel no page asks for"
+    (tmp_path / "newer-other-kernels.json").write_text(json.dumps(newer))
+    assert recorded.run_for("NVIDIA H200 SXM", "Llama-3.1-8B", "bf16", "quant")["file"] == "newer-other-kernels.json"
+    picked = recorded.run_for("NVIDIA H200 SXM", "Llama-3.1-8B", "bf16", "quant",
+                              where=lambda r: "static shapes" in r["path"])
+    assert picked["file"] == newest["file"]
+    with pytest.raises(LookupError, match="pass the test"):
+        recorded.run_for("NVIDIA H200 SXM", "Llama-3.1-8B", "bf16", "quant", where=lambda r: r["path"] == "warp drive")
+
+
 def test_best_decoder_looks_at_every_gpu_and_only_steady_rows():
     doc, row = recorded.best_decoder("Llama-3.1-8B", "bf16")
     assert recorded.steady(row) and row["batch"] == 1
