@@ -353,6 +353,8 @@ ex6_gain_exceeds_loss = claim(
 ex6_worse_than_bound = claim("measured, batching pays less than the datasheet bound says: each user slows more and "
                              "the total grows less", ex6_per_user_loss > ex6_bound_per_user_loss
                              and ex6_throughput_gain < ex6_bound_throughput_gain)
+ex6_big_compute_bound = claim("at the largest batch the weight matmuls are compute-bound at the measured rates",
+                              _ex6_by_batch[ex6_large].bound == "compute")
 ex6_all_close = claim("the calibrated model predicts every held-out batch within 15 %",
                       ex6_held_out_close == tuple(b for b in ex6_batches if not ex6[b].fitted))
 # Attention read the cache, timed alone: GB/s at each batch, against the copy bandwidth.
