@@ -204,7 +204,7 @@ def overview_table() -> str:
 
 def roofline_figures() -> str:
     return "\n".join(cached(measured.measured_roofline, doc, name=f"measured-{Path(doc['file']).stem}")
-                     for doc in _recorded)
+                     for doc in recorded.newest_per_device(_recorded, "bandwidth"))
 
 
 def gpu_sections() -> str:
@@ -230,7 +230,7 @@ def gpu_sections() -> str:
 
 def decode_figures() -> str:
     return "\n".join(cached(measured.decode_vs_prediction, doc, name=f"decode-{Path(doc['file']).stem}")
-                     for doc in _gpus)
+                     for doc in recorded.newest_per_device(_gpus, "decode"))
 
 
 def gap_reading() -> str:
@@ -261,7 +261,7 @@ def calibration_sections() -> str:
 
 def calibration_figures() -> str:
     return "\n".join(cached(measured.predicted_vs_measured, doc, name=f"calibrated-{Path(doc['file']).stem}")
-                     for doc in _recorded if results.calibration_table(doc))
+                     for doc in recorded.newest_per_device(_recorded, "decode") if results.calibration_table(doc))
 
 
 def prefill_sections() -> str:

@@ -60,6 +60,17 @@ def run_for(spec_name: str, model: str, dtype: str, section: str, mode: str | No
     return max(matching, key=lambda d: d["created"])
 
 
+def newest_per_device(docs: list[dict], section: str) -> list[dict]:
+    """Of the runs with rows in `section`, the newest on each device, in the order of `docs`: a
+    page draws each device once (its tables list every run)."""
+    newest: dict[str, dict] = {}
+    for doc in (d for d in docs if d.get(section)):
+        name = doc["device"]["name"]
+        if name not in newest or doc["created"] > newest[name]["created"]:
+            newest[name] = doc
+    return [doc for doc in docs if newest.get(doc["device"]["name"]) is doc]
+
+
 def spread(row: dict) -> float:
     """How far a row's median sits above its best (0.06 = 6 %)."""
     return row["median_s"] / row["best_s"] - 1

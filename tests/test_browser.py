@@ -147,10 +147,11 @@ def test_standalone_and_committed_figures_are_readable(browser, tmp_path):
     """The SVG `bench` writes beside its results file, and the committed vis/*.svg, each opened alone."""
     from snippets import results
     from snippets.bench.cli import write
+    from vis.bench import draw
     from vis.check import check_page
 
     doc = results.load_folder(ROOT / "docs" / "results")[0]
-    _, standalone = write(doc, tmp_path)
+    _, standalone = write(doc, tmp_path, draw=draw)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     found = []

@@ -80,3 +80,9 @@ def test_a_noisy_row_is_not_steady():
     assert not recorded.steady({"median_s": 1.5, "best_s": 1.0, "flags": None})  # no flags, but 50 % spread
     assert not recorded.steady({"median_s": 1.0, "best_s": 1.0, "flags": ["noisy"]})
     assert recorded.steady({"median_s": 1.04, "best_s": 1.0, "flags": []})
+
+
+def test_figures_show_the_newest_run_of_each_device_with_the_section():
+    docs = [{"device": {"name": "A"}, "created": "1", "decode": [1]}, {"device": {"name": "A"}, "created": "2", "decode": [1]},
+            {"device": {"name": "A"}, "created": "3", "decode": []}, {"device": {"name": "B"}, "created": "1", "decode": [1]}]
+    assert recorded.newest_per_device(docs, "decode") == [docs[1], docs[3]]
