@@ -221,7 +221,7 @@ def gpu_sections() -> str:
             f"Copy moved **{copy['GBps']:,.0f} GB/s**, {copy['pct_of_spec']:.1f} % of the datasheet's "
             f"{dev['spec_bandwidth_GBps']:,.0f} GB/s. The best bf16 matmul ran at **{mm['best_TFLOPS']:,.0f} "
             f"TFLOP/s**, {mm['pct_of_spec']:.1f} % of the dense {dev['spec_dense_bf16_TFLOPS']:,.1f}. "
-            f"A {results.md(s['model'])}-shaped decode step in {s['dtype']} at batch 1 and {s['context']:,} tokens of "
+            f"A {results.md(s['model'])}-shaped decode step in {results.md(s['dtype'])} at batch 1 and {s['context']:,} tokens of "
             f"context took **{fast['median_s'] * 1e3:.2f} ms** ({fast['mode']}): MBU {fast['mbu_pct']:.1f} %, "
             f"{fast['pct_of_copy']:.1f} % of the measured copy bandwidth; it takes {longer:.0f} % longer than "
             f"chapter 1's bound of {fast['predicted_s'] * 1e3:.2f} ms.\n\n" + results.decode_table(doc) + "\n")

@@ -25,6 +25,19 @@ def escape_html(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]|~^])")
+
+
+def escape_markdown(text: object) -> str:
+    """A data string (a device name, a kernel, a flag) as literal text in Markdown and the HTML it
+    becomes, on one line: line breaks folded to spaces, &, <, > as entities, and every character
+    that Markdown or this site's extensions read as syntax backslash-escaped (emphasis `*` `_`,
+    code spans, links `[ ]`, attr_list `{ }`, table cells `|`, `~` and `^`). It still reads in
+    a terminal: `float*` shows as `float\\*`."""
+    text = re.sub(r"\s*[\r\n]+\s*", " ", str(text))
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def escape_markdown_cell(text: object) -> str:
     """`text` made safe in one markdown table cell: &, <, > as entities, '|' as '\\|', line
     breaks as spaces. Code spans (`...`) are left as written: Markdown shows them literally

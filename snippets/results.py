@@ -9,7 +9,6 @@ may be called `<img src=x onerror=...>` or contain a `|`).
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from pathlib import Path
@@ -19,7 +18,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from snippets import calibration
-from snippets.report import markdown_table
+from snippets.report import escape_markdown, markdown_table
 
 SCHEMA_V1 = "llm-course-bench/1"
 SCHEMA = "llm-course-bench/2"
@@ -368,12 +367,10 @@ def load_folder(folder: Path) -> list[dict]:
 
 
 def md(value: object) -> str:
-    """Text from a results file made safe for a Markdown table cell and the HTML it becomes:
-    HTML special characters escaped, `|` `[` `]` (table cells, links) as entities, and `*` and
-    backticks backslash-escaped (emphasis, code spans; a kernel name like `float*, float*` stays
-    literal, and still reads in a terminal)."""
-    text = html.escape(str(value), quote=False).replace("\\", "\\\\").replace("*", "\\*").replace("`", "\\`")
-    return text.replace("|", "&#124;").replace("[", "&#91;").replace("]", "&#93;")
+    """Text from a results file as literal text in a Markdown table cell and the HTML it becomes:
+    report.escape_markdown (HTML, emphasis, code spans, links, attr_list braces, cell bars, `~`,
+    `^` and line breaks neutralised)."""
+    return escape_markdown(value)
 
 
 def best(doc: dict, section: str, key: str, **match) -> dict | None:
@@ -481,7 +478,7 @@ def quant_table(doc: dict) -> str:
     """One layer's weight matmuls per quantization format: time, achieved GB/s and the share of
     the format's own bound (datasheet or measured copy bandwidth; the roof that binds)."""
     return markdown_table(["format", "path", "batch", "ms", "GB/s", "% of bound", "flags"], [
-        [r["format"], md(r["path"]), r["batch"], f"{r['median_s'] * 1e3:.3f}", f"{r['GBps']:,.1f}",
+        [md(r["format"]), md(r["path"]), r["batch"], f"{r['median_s'] * 1e3:.3f}", f"{r['GBps']:,.1f}",
          f"{r['pct_of_bound']:.0f} ({r['bound_from']}, {r.get('bound_roof') or 'memory'})"
          if r["pct_of_bound"] is not None else "–", _flags(r)] for r in doc.get("quant", [])], align="llrrrrl")
 

@@ -57,3 +57,50 @@ def test_hostile_name_is_inert_in_a_figure():
     assert len(drawn) == 4  # title, label, text and legend, each drawn as written:
     assert all(t == "&lt;script&gt;alert(1)&lt;/script&gt; $x$ | &amp; \"q\"" for t in drawn), drawn
     assert "\\$" not in svg  # course_style turns mathtext off: '$' is drawn as written
+
+
+PAYLOADS = ("X<img src=x onerror=alert(1)>", "_x_{: tabindex=1 autofocus onfocus=alert(2) }", "a\n# heading\n!!! note",
+            "`code` [link](javascript:alert(3)) ~~s~~ ^^c^^ | cell")
+
+
+def site_markdown(text: str) -> str:
+    """Markdown rendered with the extensions of mkdocs.yml that read inline syntax."""
+    return markdown.markdown(text, extensions=["tables", "attr_list", "admonition", "md_in_html", "pymdownx.tilde",
+                                               "pymdownx.caret", "pymdownx.superfences"])
+
+
+def hostile_run(payload: str) -> dict:
+    """A recorded run whose free-text fields (issue 23's list) all carry `payload`."""
+    import copy
+    from pathlib import Path
+
+    from snippets import results
+
+    docs = results.load_folder(Path(__file__).resolve().parents[1] / "docs" / "results")
+    doc = copy.deepcopy(next(d for d in docs if d.get("quant") and d.get("profile")))
+    doc["device"]["name"] = doc["device"]["torch"] = payload
+    for section in ("bandwidth", "decode", "prefill", "mixed", "verify", "quant", "attention"):
+        for row in doc.get(section) or []:
+            row["flags"] = [payload]
+            for key in ("path", "format", "kernel"):
+                if isinstance(row.get(key), str) and section != "bandwidth":
+                    row[key] = payload
+    for kernel in (doc.get("profile") or {}).get("kernels", []):
+        kernel["name"] = payload
+    if doc.get("speculative"):
+        doc["speculative"]["draft_model"] = payload
+    return doc
+
+
+def test_a_hostile_string_in_any_free_text_field_of_a_run_stays_text_in_every_table():
+    from snippets import results
+
+    for payload in PAYLOADS:
+        doc = hostile_run(payload)
+        tables = [results.overview_table([doc])] + [getattr(results, name)(doc) for name in (
+            "decode_table", "prefill_table", "attention_table", "mixed_table", "verify_table", "quant_table",
+            "speculative_table", "profile_table")]
+        html_out = site_markdown("\n\n".join(tables))
+        assert not re.search(r"<[^>]*\bon\w+=", html_out), payload  # no element carries an event handler
+        assert not re.search(r"<(img|h1|em|del|sup|code)\b", html_out) and "admonition" not in html_out, payload
+        assert 'href="javascript' not in html_out, payload  # the only links are the table's own file links
