@@ -18,6 +18,7 @@ def on_pre_build(config, **kwargs):
     global _seen
     from pages import store
 
+    store.module_file.cache_clear()  # a module file may have been added or removed
     now = _files()
     changed = {path for path in now.keys() | _seen.keys() if now.get(path) != _seen.get(path)}
     if _seen and changed:

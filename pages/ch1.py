@@ -280,8 +280,8 @@ prefill_knee = claim(
     "a prompt of the knee's length or more (up to the model's context) makes prefill compute-bound on the A100; "
     "one token shorter is memory-bound",
     roofline.prefill(llama, knee_tokens - 1, DTYPE).is_memory_bound(a100)
-    and not any(roofline.prefill(llama, n, DTYPE).is_memory_bound(a100)
-                for n in range(knee_tokens, llama.max_position_embeddings + 1)))
+    and not cached(roofline.memory_bound_prefills, llama, a100, range(knee_tokens, llama.max_position_embeddings + 1),
+                   DTYPE))
 
 
 # ---- Figures: the same parameters as the prose -------------------------------------------

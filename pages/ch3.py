@@ -114,12 +114,11 @@ full_step_reads_most_memory = claim(
 # 2,048 to 131,072 tokens (the model's maximum) in steps of 256: the scope of "never slower"
 FITS_CONTEXT_STEP = 256
 FITS_CONTEXTS = tuple(range(2048, model.max_position_embeddings + 1, FITS_CONTEXT_STEP))
-_fits_steps = [roofline.decode_step(model, b, c, DTYPE, DTYPE) for c in FITS_CONTEXTS  # every batch that fits
-               for b in range(1, kv_cache.max_batch(model, gpu, c, DTYPE, DTYPE) + 1)]
+_fits_steps = cached(roofline.decode_steps_that_fit, model, gpu, FITS_CONTEXTS, DTYPE, DTYPE)  # (b, c, bound?, s)
 decode_fits_is_memory_bound = claim(
     "at 2,048 tokens of context or more, a decode-only step of any batch that fits is memory-bound and no "
     "slower than reading all usable memory",
-    all(x.is_memory_bound(gpu) and x.time_s(gpu) * 1e3 <= memory_read_ms for x in _fits_steps))
+    all(memory_bound and seconds * 1e3 <= memory_read_ms for _, _, memory_bound, seconds in _fits_steps))
 fits_min_context, fits_max_context = FITS_CONTEXTS[0], FITS_CONTEXTS[-1]
 short_context, short_batch = 256, 2048  # short prompts, many of them: the exception
 short_ms = step_s(short_batch, short_context) * 1e3
@@ -133,7 +132,7 @@ reading_tokens_per_s = 1 / reading_tpot_s
 reading_tpot_ms = reading_tpot_s * 1e3
 streams_faster_than_reading = claim(
     "every batch that fits, at 2,048 tokens of context or more and at 256, streams faster than people read",
-    all(x.time_s(gpu) < reading_tpot_s for x in _fits_steps) and all(
+    all(seconds < reading_tpot_s for _, _, _, seconds in _fits_steps) and all(
         step_s(b, short_context) < reading_tpot_s
         for b in range(1, kv_cache.max_batch(model, gpu, short_context, DTYPE, DTYPE) + 1)))
 slo_tpot_ms = SLO.tpot_s * 1e3
@@ -237,9 +236,7 @@ request_flops_closed_form = claim(
 @cache
 def ceiling_rps(seed: int) -> tuple[float, float]:
     """(requests/s the peak FLOPS allow, prefill's share of the FLOPs) on one seed's requests."""
-    flops = [request_flops(r.prompt_tokens, r.output_tokens) for r in workload(RATE, seed).requests()]
-    pre, dec = sum(f for f, _ in flops), sum(d for _, d in flops)
-    return gpu.peak_flops(DTYPE) / ((pre + dec) / len(flops)), pre / (pre + dec)
+    return cached(serving.workload_ceiling, workload(RATE, seed), MODEL, GPU, DTYPE)
 
 
 _ceilings = [ceiling_rps(seed) for seed in SEEDS]

@@ -37,6 +37,7 @@ def location() -> Path | None:
     return None if setting == "off" else Path(setting) if setting else ROOT / ".cache" / "store"
 
 
+@cache  # files come and go only under `mkdocs serve`, whose reload hook clears this before each build
 def module_file(name: str) -> Path | None:
     """The file of a course module ('snippets.roofline'); None for any other module."""
     base = ROOT.joinpath(*name.split("."))

@@ -313,3 +313,20 @@ def cache_outweighs_weights_context(m: ModelConfig, batch: int, weight_dtype: st
     if found is None:
         return None
     return found
+
+
+def decode_steps_that_fit(m: ModelConfig, accelerator: Accelerator, contexts: tuple[int, ...], weight_dtype: str,
+                          kv_dtype: str) -> list[tuple[int, int, bool, float]]:
+    """(batch, context, memory-bound?, seconds) of the decode step of every batch whose cache fits
+    in the accelerator's usable memory, at each context: the range a verdict "at every batch that
+    fits" is checked over."""
+    return [(batch, context, step.is_memory_bound(accelerator), step.time_s(accelerator))
+            for context in contexts for batch in range(1, kv_cache.max_batch(m, accelerator, context, weight_dtype,
+                                                                              kv_dtype) + 1)
+            for step in (decode_step(m, batch, context, weight_dtype, kv_dtype),)]
+
+
+def memory_bound_prefills(m: ModelConfig, accelerator: Accelerator, prompts: range, dtype: str) -> tuple[int, ...]:
+    """The prompt lengths in `prompts` whose prefill is memory-bound on the accelerator (a verdict
+    "every prompt from the knee on is compute-bound" holds when this is empty)."""
+    return tuple(n for n in prompts if prefill(m, n, dtype).is_memory_bound(accelerator))

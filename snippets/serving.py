@@ -243,6 +243,25 @@ def request_flops_parts(m: ModelConfig, prompt_tokens: int, output_tokens: int, 
     return roofline.prefill(m, prompt_tokens, weight_dtype, kv_dtype).flops, decodes * base + per_position * contexts
 
 
+def workload_ceiling(workload: Workload, model: str, accelerator: str, dtype: str = "bf16") -> tuple[float, float]:
+    """(requests/s the accelerator's dense peak allows on the workload's requests, prefill's share of
+    their FLOPs): the compute ceiling of a whole workload, whatever the scheduler."""
+    m, gpu = models.get(model), hardware.get(accelerator)
+    flops = [request_flops_parts(m, r.prompt_tokens, r.output_tokens, dtype, dtype) for r in workload.requests()]
+    prefill, decode = sum(f for f, _ in flops), sum(d for _, d in flops)
+    return gpu.peak_flops(dtype) / ((prefill + decode) / len(flops)), prefill / (prefill + decode)
+
+
+def worst_chunked_step_s(m: ModelConfig, accelerator: Accelerator, batch: int, context: int, prompt: int,
+                         chunks: tuple[int, ...], dtype: str = "bf16") -> dict[int, float]:
+    """chunk -> the longest of the decode steps that carry a `prompt`-token prefill in chunks of that
+    many tokens beside `batch` sequences at `context` (each chunk attends to the chunks before it):
+    the longest gap a decoding user sees while the prompt is prefilled."""
+    return {chunk: max(roofline.mixed_step(m, batch, context, ((start, min(chunk, prompt - start)),), dtype,
+                                           dtype).time_s(accelerator) for start in range(0, prompt, chunk))
+            for chunk in chunks}
+
+
 def compute_ceiling_rps(m: ModelConfig, accelerator: Accelerator, prompt_tokens: int, output_tokens: int,
                         dtype: str = "bf16") -> float:
     """The most requests a second the accelerator's dense peak in `dtype` can serve, whatever the

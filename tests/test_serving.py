@@ -416,3 +416,10 @@ def test_time_average_in_system_weights_each_step_by_its_overlap_and_gaps_count_
     assert serving.time_average_in_system(steps, 0.5, 1.5) == pytest.approx(3.0)
     with pytest.raises(ValueError, match="positive length"):
         serving.time_average_in_system(steps, 1.0, 1.0)
+
+
+def test_worst_chunked_step_is_the_longest_step_of_the_chunked_prefill():
+    m, gpu = models.get("Llama-3.1-8B"), hardware.get("H100 SXM")
+    steps = [roofline.mixed_step(m, 8, 1024, ((start, min(1000, 3000 - start)),), "bf16", "bf16").time_s(gpu)
+             for start in range(0, 3000, 1000)]
+    assert serving.worst_chunked_step_s(m, gpu, 8, 1024, 3000, (1000,)) == {1000: max(steps)}
