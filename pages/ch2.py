@@ -46,6 +46,7 @@ def flops_table() -> str:
                            f"time bound without, {h100.name}", "with", "time saved"], rows)
 
 
+@cache
 def _saved(m: models.ModelConfig) -> tuple[float, float]:
     """(FLOPs saved, time bound saved) by the cache for one sequence of the table."""
     return (roofline.generation_flops(m, PROMPT, NEW, False) / roofline.generation_flops(m, PROMPT, NEW, True),
