@@ -19,7 +19,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     # No NVIDIA GPU: the CPU wheel, never ~3 GB of CUDA wheels. The pin (torch==X) is then
     # satisfied by X+cpu, so the next install keeps it.
     echo "setup: no NVIDIA GPU; installing the CPU build of $torch_pin"
-    .venv/bin/python -m pip install --quiet "$torch_pin" --index-url https://download.pytorch.org/whl/cpu \
+    .venv/bin/python -m pip install --quiet --retries 1 --timeout 15 "$torch_pin" --index-url https://download.pytorch.org/whl/cpu \
       || echo "setup: the CPU wheel index is unreachable; installing $torch_pin from the default index"
   fi
   .venv/bin/python -m pip install --quiet -r requirements/dev.txt
