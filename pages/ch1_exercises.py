@@ -77,16 +77,8 @@ ex2_simple_batch = roofline.critical_batch_size(ex2_gpu, ex2_weight_dtype)
 ex2_fp16_batch = roofline.critical_batch_size(ex2_gpu, "fp16")
 
 
-def first_compute_bound_batch(m: models.ModelConfig, gpu: hardware.Accelerator, context: int,
-                              weight_dtype: str, kv_dtype: str = "fp16", limit: int = 100_000) -> int | None:
-    """Smallest batch whose decode step is compute-bound on `gpu` (None if none up to `limit`)."""
-    for batch in range(1, limit + 1):
-        if not roofline.decode_step(m, batch, context, weight_dtype, kv_dtype).is_memory_bound(gpu):
-            return batch
-    return None
-
-
-ex2_batch = first_compute_bound_batch(ex2_model, ex2_gpu, 0, ex2_weight_dtype)
+ex2_batch = roofline.first_compute_bound_batch(
+    lambda batch: roofline.decode_step(ex2_model, batch, 0, ex2_weight_dtype, "fp16"), ex2_gpu, limit=100_000)
 _ex2_huge = roofline.decode_step(ex2_model, 10**6, ex2_context, ex2_weight_dtype, ex2_kv_dtype)
 ex2_limit_intensity = _ex2_huge.intensity  # the whole step's intensity as the batch grows without end
 _ex2_one = roofline.decode_step(ex2_model, 1, ex2_context, ex2_weight_dtype, ex2_kv_dtype)

@@ -319,8 +319,9 @@ def batch_speedup(batch: int, context: int = SHORT_CONTEXT, gamma: int = GAMMA, 
     return speculative.speedup_at_batch(model, gpu, batch, context, ALPHA, gamma, drafter, DTYPE, DTYPE, per_operator)
 
 
-def first_compute_bound_batch(context: int, tokens: int) -> int:
-    return next(b for b in range(1, 1 << 14) if not verify(tokens, b, context).is_memory_bound(gpu))
+def first_compute_bound_batch(context: int, tokens: int) -> int | None:
+    """Smallest batch whose verify pass of `tokens` per sequence is compute-bound (roofline's bisection)."""
+    return roofline.first_compute_bound_batch(lambda batch: verify(tokens, batch, context), gpu)
 
 
 def break_even(context: int, gamma: int = GAMMA, per_operator: bool = True, limit: int | None = None) -> int | None:
