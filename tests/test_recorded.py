@@ -20,10 +20,17 @@ def test_no_page_module_names_a_results_file():
         assert not typed, f"{module.name} names {typed}: ask recorded.run_for / best_decoder instead"
 
 
-def test_newest_matching_run_wins_and_a_new_recording_replaces_it(tmp_path, monkeypatch):
+@pytest.fixture
+def results_copy(tmp_path, monkeypatch):
+    """A copy of docs/results/ that recorded.py reads instead, for a test to add runs to."""
     for path in recorded.RESULTS.glob("*.json"):
         (tmp_path / path.name).write_text(path.read_text())
     monkeypatch.setattr(recorded, "RESULTS", tmp_path)
+    return tmp_path
+
+
+def test_newest_matching_run_wins_and_a_new_recording_replaces_it(results_copy):
+    tmp_path = results_copy
     old = recorded.run_for("NVIDIA H200 SXM", "Llama-3.1-8B", "bf16", "decode")
     newer = json.loads(json.dumps(old))
     del newer["file"]
@@ -46,10 +53,8 @@ def test_mode_and_missing_runs():
         recorded.run_for("NVIDIA L4", "Llama-3.1-8B", "bf16", "decode")
 
 
-def test_a_row_test_picks_the_newest_run_whose_rows_pass_it(tmp_path, monkeypatch):
-    for path in recorded.RESULTS.glob("*.json"):
-        (tmp_path / path.name).write_text(path.read_text())
-    monkeypatch.setattr(recorded, "RESULTS", tmp_path)
+def test_a_row_test_picks_the_newest_run_whose_rows_pass_it(results_copy):
+    tmp_path = results_copy
     newest = recorded.run_for("NVIDIA H200 SXM", "Llama-3.1-8B", "bf16", "quant")
     newer = json.loads(json.dumps(newest))
     del newer["file"]
