@@ -1,44 +1,30 @@
-"""MkDocs hook: when many code blocks fail with the same error (a syntax error in a module they
-all import), log the traceback once and then one line saying how many more blocks failed.
-
-markdown-exec logs one warning per failing block; a broken `snippets` module would otherwise
-print the same traceback fifteen times. The warnings still count: a strict build still fails.
-"""
+"""MkDocs hook: an error that many code blocks raise alike (a syntax error in a module they all
+import) is logged once with its traceback, then one line counts the rest. markdown-exec logs a
+warning per block; the warnings still fail a strict build."""
 
 import logging
 import re
 
-LOGGER = "mkdocs.plugins.markdown_exec._internal.formatters.base"
+BLOCKS = logging.getLogger("mkdocs.plugins.markdown_exec._internal.formatters.base")
 log = logging.getLogger("mkdocs.plugins.repeated_errors")
+seen: dict[str, int] = {}  # error (innermost file and line, last line) -> blocks that raised it
 
 
-class OncePerError(logging.Filter):
-    """Pass the first record of each distinct error (its innermost file, line and exception)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: dict[str, int] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        frames = re.findall(r'File "([^"]+)", line (\d+)', message)
-        lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-        key = f"{frames[-1] if frames else ''} {lines[-1] if lines else ''}"
-        self.seen[key] = self.seen.get(key, 0) + 1
-        return self.seen[key] == 1
-
-
-_filter = OncePerError()
+def first_of_its_kind(record: logging.LogRecord) -> bool:
+    message = record.getMessage().strip()
+    frames = re.findall(r'File "([^"]+)", line (\d+)', message)
+    key = f"{frames[-1] if frames else ''} {message.splitlines()[-1] if message else ''}"
+    seen[key] = seen.get(key, 0) + 1
+    return seen[key] == 1
 
 
 def on_pre_build(config, **kwargs):
-    _filter.seen.clear()
-    logger = logging.getLogger(LOGGER)
-    if _filter not in logger.filters:
-        logger.addFilter(_filter)
+    seen.clear()
+    if first_of_its_kind not in BLOCKS.filters:
+        BLOCKS.addFilter(first_of_its_kind)
 
 
 def on_post_build(config, **kwargs):
-    for key, count in _filter.seen.items():
+    for key, count in seen.items():
         if count > 1:
             log.warning("%d more code blocks failed with the same error: %s", count - 1, key)

@@ -23,8 +23,10 @@ class PageRun:
     seconds: float
 
 
-def run_page(page: str) -> PageRun:
+def run_page(page: str, live: bool = False) -> PageRun:
     """Each block run as markdown-exec runs it: fresh globals, what it prints captured."""
+    if live:
+        os.environ["COURSE_LIVE"] = "1"
     start, outputs, errors = time.perf_counter(), {}, {}
     for block in registry.blocks(page):
         out = io.StringIO()
@@ -33,30 +35,20 @@ def run_page(page: str) -> PageRun:
                 exec(compile(block.code, f"<code block: {page} {block.id}>", "exec"), {"__name__": "__main__"})
             outputs[block.id] = out.getvalue()
             if "<svg" in outputs[block.id] and not block.html:
-                raise ValueError(f'block {block.id} prints a figure but is not marked html="true": Markdown would '
-                                 "mangle it")
+                raise ValueError(f'block {block.id} prints a figure but is not marked html="true"')
         except Exception:  # noqa: BLE001 - reported with its page and block
             errors[block.id] = traceback.format_exc()
     return PageRun(page, outputs, errors, time.perf_counter() - start)
 
 
-def _live(live: bool) -> None:
-    if live:
-        os.environ["COURSE_LIVE"] = "1"
-
-
 def run_pages(pages: list[str], jobs: int = 1, live: bool = False) -> list[PageRun]:
-    """Run the pages' blocks, `jobs` pages at a time (the most module code first: chapter 3's
-    simulations do not wait behind the rest); the result is in the order of `pages`."""
+    """Run the pages' blocks, `jobs` pages at a time, the pages with the most module code first
+    (chapter 3's simulations do not wait behind the rest); the result is in the order of `pages`."""
     size = {page: sum((registry.ROOT / "pages" / f"{m}.py").stat().st_size for m in registry.cited_modules(page))
             for page in pages}
     order = sorted(pages, key=size.get, reverse=True)
-    if jobs <= 1:
-        _live(live)
-        runs = [run_page(page) for page in order]
-    else:
-        # spawned, not forked: a fork of a process whose torch or OpenMP threads ran can hang
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_live,
-                                 initargs=(live,)) as pool:
-            runs = list(pool.map(run_page, order))
+    # spawned, not forked: a fork of a process whose torch or OpenMP threads ran can hang
+    spawned = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) if jobs > 1 else None
+    with spawned or contextlib.nullcontext() as pool:
+        runs = list((pool.map if pool else map)(run_page, order, [live] * len(order)))
     return sorted(runs, key=lambda run: pages.index(run.page))

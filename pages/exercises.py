@@ -60,7 +60,7 @@ def exercise_modules() -> list:
     """The modules that declare EXERCISES, in nav order."""
     from pages import registry
 
-    return registry.exercise_modules()
+    return [registry.load(name) for name in registry.page_modules("EXERCISES")]
 
 
 def all_exercises() -> list[tuple[str, Exercise]]:

@@ -42,9 +42,9 @@ def cold_and_warm_s() -> tuple[float, float, float]:
 
 
 def _entries() -> set[str]:
-    """One alias per computed result, named by the definitions it depends on: a result the store
-    reuses after an edit that changed none of them keeps its alias; one computed again gets a new one."""
-    return {p.name for p in STORE.glob("*.alias")}
+    """One entry per result, named by its key: a result the store reuses after an edit keeps its
+    entry; one computed again (its key changed) gets a new one."""
+    return {p.name for p in STORE.glob("*.pickle")}
 
 
 def _log_lines(stream, lines: queue.Queue) -> None:

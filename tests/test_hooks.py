@@ -1,5 +1,5 @@
 """The MkDocs hooks: fresh modules for exactly what an edit changed, math rendered without JavaScript,
-the garbage collector kept off what a build holds."""
+no cyclic garbage collection during a build."""
 
 import importlib.util
 import sys
@@ -37,7 +37,7 @@ def test_pre_build_drops_exactly_the_changed_modules_and_those_importing_them(mo
     import pages.ch1  # noqa: F401 - imports snippets.roofline, vis.chapter1, snippets.units
     import snippets.hardware  # noqa: F401 - does not import snippets.roofline
 
-    root = hook.ROOT
+    root = hook.store.ROOT
     stamps = {root / "snippets" / "roofline.py": (1, 10), root / "snippets" / "units.py": (1, 10)}
     monkeypatch.setattr(hook, "_files", lambda: dict(stamps))
     hook.on_pre_build(config=None)  # the first build only records
@@ -70,28 +70,28 @@ def test_the_same_error_from_many_blocks_is_logged_once():
 
     hook = load("repeated_errors")
     hook.on_pre_build(config=None)
-    logger = logging.getLogger(hook.LOGGER)
+    logger = hook.BLOCKS
     error = 'Output is:\n  File "/x/snippets/roofline.py", line 12\n    def (\nSyntaxError: invalid syntax\n'
     records = [logger.makeRecord(logger.name, logging.WARNING, __file__, 1, f"block {i}\n{error}", None, None)
                for i in range(15)]
-    assert [hook._filter.filter(r) for r in records] == [True] + [False] * 14
+    assert [hook.first_of_its_kind(r) for r in records] == [True] + [False] * 14
     other = logger.makeRecord(logger.name, logging.WARNING, __file__, 1, "NameError: x", None, None)
-    assert hook._filter.filter(other)
+    assert hook.first_of_its_kind(other)
     hook.on_pre_build(config=None)  # a new build starts counting afresh
-    assert hook._filter.filter(records[0])
+    assert hook.first_of_its_kind(records[0])
 
 
-def test_each_page_freezes_what_the_build_holds_and_serve_unfreezes_it_after_the_build():
+def test_a_build_runs_without_cyclic_collections_and_serve_collects_after_it():
     import gc
 
-    hook = load("gc_freeze")
-    hook.on_startup(command="serve", dirty=False)
-    hook.on_pre_build(config=None)
-    assert hook.on_page_markdown("text", page=None) == "text"
-    assert gc.get_freeze_count() > 0
-    hook.on_post_build(config=None)
-    assert gc.get_freeze_count() == 0
-    hook.on_startup(command="build", dirty=False)  # exits next: stays frozen
-    hook.on_post_build(config=None)
-    assert gc.get_freeze_count() > 0
-    gc.unfreeze()
+    hook = load("gc_off")
+    try:
+        hook.on_pre_build(config=None)
+        assert not gc.isenabled()
+        hook.on_post_build(config=None)
+        assert gc.isenabled()
+        hook.on_pre_build(config=None)
+        hook.on_build_error(error=None)
+        assert gc.isenabled()  # a failed build collects again too
+    finally:
+        gc.enable()

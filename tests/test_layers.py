@@ -19,7 +19,7 @@ def course_modules() -> list[str]:
 
 
 def imports(name: str) -> set[str]:
-    return set(store.file_facts(store.module_file(name))[1]) - {name}
+    return set(store.file_facts(store.module_file(name)).imports) - {name}
 
 
 def core(name: str) -> bool:
@@ -63,6 +63,8 @@ def test_no_circles():
 
 
 def test_the_check_sees_an_upward_import(monkeypatch):
-    monkeypatch.setattr(store, "file_facts", lambda path: (b"", frozenset({"pages.ch1"})) if path.name == "svg.py"
-                        else (b"", frozenset()))
+    def facts(path):
+        return store.Facts(frozenset({"pages.ch1"} if path.name == "svg.py" else ()), b"", {}, frozenset())
+
+    monkeypatch.setattr(store, "file_facts", facts)
     assert "vis.svg imports pages.ch1" in upward_imports()

@@ -74,15 +74,6 @@ def test_the_key_follows_the_code_the_function_imports():
         "vis", "vis.chapter1", "vis.svg", "snippets.roofline"}
 
 
-def test_an_edit_changes_the_keys_of_exactly_the_calls_that_import_it(monkeypatch):
-    before = {m: store.code_digest(m) for m in ("vis.chapter1", "snippets.units")}
-    real = store.file_facts
-    edited = store.module_file("snippets.roofline")
-    monkeypatch.setattr(store, "file_facts", lambda path: (b"edited", real(path)[1]) if path == edited else real(path))
-    assert store.code_digest("vis.chapter1") != before["vis.chapter1"]
-    assert store.code_digest("snippets.units") == before["snippets.units"]
-
-
 def test_evict_removes_what_was_neither_read_nor_written(folder):
     old, kept = folder / "old.pickle", folder / "kept.pickle"
     old.write_bytes(b"x")
@@ -92,31 +83,74 @@ def test_evict_removes_what_was_neither_read_nor_written(folder):
     assert store.evict(folder, since) == 1 and not old.exists() and kept.exists()
 
 
-def test_a_function_just_added_recomputes_nothing_an_edit_of_a_used_one_does(tmp_path, monkeypatch):
-    """The bar of issue 20: a new function in a module that results depend on recomputes nothing
-    (no call can reach it); an edit of a function they call recomputes them."""
-    package = tmp_path / "snippets"
-    (package / "data").mkdir(parents=True)
-    (package / "__init__.py").write_text("", encoding="utf-8")
-    (package / "a.py").write_text("from snippets import b\n\n\ndef g(x):\n    return b.f(x)\n", encoding="utf-8")
-    b = package / "b.py"
-    b.write_text("def f(x):\n    return x\n", encoding="utf-8")
+@pytest.fixture
+def package(tmp_path, monkeypatch):
+    """A course package of three modules: a imports b, c imports nothing; b.f is what a calls."""
+    root = tmp_path / "snippets"
+    (root / "data").mkdir(parents=True)
+    (root / "__init__.py").write_text("", encoding="utf-8")
+    (root / "a.py").write_text("from snippets import b\n\n\ndef g(x):\n    return b.f(x)\n", encoding="utf-8")
+    (root / "b.py").write_text("SCALE = 1\n\n\ndef f(x):\n    return x\n", encoding="utf-8")
+    (root / "c.py").write_text("def h(x):\n    return x\n", encoding="utf-8")
     monkeypatch.setattr(store, "ROOT", tmp_path)
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "store"))
+    store.clear()
+    yield root
+    store.clear()
+
+
+def edit(path, text: str) -> None:
+    """Write `text` with a new modification time, then start a new build (store.clear)."""
+    path.write_text(text, encoding="utf-8")
+    os.utime(path, ns=(time.time_ns() + len(text), time.time_ns() + len(text)))
+    store.clear()
+
+
+def test_an_edit_changes_the_keys_of_exactly_the_calls_that_reach_it(package):
+    digests = lambda: {m: store.code_digest((f"snippets.{m}",)) for m in "abc"}  # noqa: E731
+    before = digests()
+    edit(package / "b.py", "SCALE = 1\n\n\ndef f(x):\n    return 2 * x\n")
+    after = digests()
+    assert after["a"] != before["a"] and after["c"] == before["c"]
+    edit(package / "b.py", "SCALE = 2\n\n\ndef f(x):\n    return 2 * x\n")  # any other statement counts
+    assert digests()["a"] != after["a"]
+
+
+def test_a_function_just_added_or_a_comment_line_recomputes_nothing_an_edit_of_a_used_one_does(package):
+    """The bar of issue 20: a new function in a module that results depend on recomputes nothing
+    (no call can reach it); an edit of a function they call recomputes them."""
     calls = []
     g = counted(calls)
     g.__module__, g.__qualname__ = "snippets.a", "g"
-
-    def edit(text: str) -> None:
-        b.write_text(text, encoding="utf-8")
-        os.utime(b, ns=(time.time_ns() + len(text), time.time_ns() + len(text)))
-
+    b = package / "b.py"
     store.cached(g, 1.0)
-    edit("def f(x):\n    return x\n\n\ndef just_added():\n    return 2\n")
+    edit(b, "SCALE = 1\n\n\ndef f(x):\n    return x\n\n\ndef just_added():\n    return 2\n")
     store.cached(g, 1.0)
-    edit("def f(x):\n    return x  # a comment\n\n\ndef just_added():\n    return 2\n")
+    edit(b, "SCALE = 1\n\n\ndef f(x):\n    # a comment\n    return x\n\n\ndef just_added():\n    return 2\n")
     store.cached(g, 1.0)
-    assert calls == [1.0]  # neither a new function nor a comment recomputed it
-    edit("def f(x):\n    return x + 1\n\n\ndef just_added():\n    return 2\n")
+    assert calls == [1.0]  # neither a new function nor a comment line recomputed it
+    edit(b, "SCALE = 1\n\n\ndef f(x):\n    return x + 1\n\n\ndef just_added():\n    return 2\n")
     store.cached(g, 1.0)
     assert calls == [1.0, 1.0]  # an edit of what it calls did
+    edit(b, "SCALE = 1\n\n\ndef f(x):\n    return x + 1\n\n\ndef just_added():\n    return f(2)\n")
+    store.cached(g, 1.0)
+    assert calls == [1.0, 1.0]  # nor does an edit of a function nothing it reaches names
+
+
+def test_a_listing_is_keyed_on_what_its_source_names(package):
+    before = store.imports_digest("from snippets import b\nprint(b.f(1))\n")
+    edit(package / "b.py", "SCALE = 1\n\n\ndef f(x):\n    return x\n\n\ndef unused():\n    return 3\n")
+    assert store.imports_digest("from snippets import b\nprint(b.f(1))\n") == before
+    assert store.imports_digest("from snippets import b\nprint(b.unused())\n") != before
+
+
+def test_the_pattern_finds_the_top_level_definitions_pythons_parser_finds():
+    """The store cuts files with a pattern (no parsing in a warm build); on every course module it
+    must find exactly the functions and classes `ast` finds, or an edit could go unseen."""
+    import ast
+
+    for package in store.PACKAGES:
+        for path in sorted((store.ROOT / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+            assert set(store.file_facts(path).definitions) == names, path
