@@ -13,9 +13,13 @@ call it; under `torchrun` a program would call `parallel_mlp` directly.
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import os
 import socket
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 #: How close the split MLP must come to the unsplit one: the sums are the same numbers added in
 #: another order, so float32 rounding (about 1e-7 of each term) is all that may differ.
@@ -78,18 +82,22 @@ def _weights(seed: int, tokens: int, d_model: int, hidden: int):
             torch.randn(hidden, d_model, generator=g) * hidden ** -0.5)
 
 
-def _rank(rank: int, world: int, port: int, seed: int, tokens: int, d_model: int, hidden: int, results) -> None:
+def _rank(seed: int, tokens: int, d_model: int, hidden: int) -> None:
+    """One rank, started by run_exactness with torchrun's environment (RANK, WORLD_SIZE,
+    MASTER_ADDR, MASTER_PORT); rank 0 prints its comparison as JSON."""
     import torch
     import torch.distributed as dist
 
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    dist.init_process_group("gloo")
     try:
+        rank, world = dist.get_rank(), dist.get_world_size()
         x, w_gate, w_up, w_down = _weights(seed, tokens, d_model, hidden)  # every rank draws the same
         y = parallel_mlp(x, *shard(w_gate, w_up, w_down, rank, world))
         if rank == 0:
             reference = mlp(x, w_gate, w_up, w_down)
-            results.put((float((y - reference).abs().max()), float(reference.abs().max())))
+            print(json.dumps({"max_abs_error": float((y - reference).abs().max()),
+                              "max_abs_output": float(reference.abs().max())}))
     finally:
         dist.destroy_process_group()
 
@@ -100,26 +108,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def launch(module_args: list[str], world: int, timeout_s: float) -> list[subprocess.CompletedProcess]:
+    """Run `python -m <module_args>` as `world` local ranks with torchrun's environment, as
+    separate interpreters (no multiprocessing: nothing depends on how the caller was started)."""
+    root = str(Path(__file__).resolve().parents[1])
+    port = free_port()
+    procs = []
+    for rank in range(world):
+        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
+               "LOCAL_WORLD_SIZE": str(world), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+               "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        procs.append(subprocess.Popen([sys.executable, "-m", *module_args], env=env, cwd=root,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    done = []
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=timeout_s)
+            done.append(subprocess.CompletedProcess(p.args, p.returncode, out, err))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    failed = next((d for d in done if d.returncode), None)
+    if failed:
+        raise RuntimeError(f"a rank exited with status {failed.returncode}: {failed.stderr[-2000:]}")
+    return done
+
+
 def run_exactness(world: int = 2, tokens: int = 4, d_model: int = 64, hidden: int = 256, seed: int = 0,
                   timeout_s: float = 120.0) -> Exactness:
     """Split the MLP over `world` CPU processes (gloo) and compare with the unsplit one."""
     if world < 1 or hidden % world:
         raise ValueError(f"world must be >= 1 and divide hidden = {hidden}, got {world}")
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    port = free_port()
-    ranks = [context.Process(target=_rank, args=(r, world, port, seed, tokens, d_model, hidden, results))
-             for r in range(world)]
-    for p in ranks:
-        p.start()
-    try:
-        error, largest = results.get(timeout=timeout_s)
-    finally:
-        for p in ranks:
-            p.join(timeout=timeout_s)
-            if p.is_alive():
-                p.kill()
-    failed = [p.exitcode for p in ranks if p.exitcode]
-    if failed:
-        raise RuntimeError(f"a rank exited with status {failed[0]}")
-    return Exactness(world, tokens, d_model, hidden, error, largest)
+    done = launch(["snippets.tensor_parallel", str(seed), str(tokens), str(d_model), str(hidden)], world, timeout_s)
+    found = json.loads(done[0].stdout.strip().splitlines()[-1])
+    return Exactness(world, tokens, d_model, hidden, found["max_abs_error"], found["max_abs_output"])
+
+
+if __name__ == "__main__":
+    _rank(*(int(a) for a in sys.argv[1:5]))

@@ -101,6 +101,51 @@ def _time_collective(dist, torch, collective: str, size_bytes: int, device, dtyp
     return times.cpu().tolist()
 
 
+def _rows(dist, torch, args, device, dtype, grid: list[int], world: int) -> list[dict]:
+    rows = []
+    for collective in COLLECTIVES:
+        for size in grid:
+            times = _time_collective(dist, torch, collective, size, device, dtype, args.iterations, args.warmup, world)
+            median = statistics.median(times)
+            rows.append({"collective": collective, "size_bytes": size, "median_s": median, "best_s": min(times),
+                         "algbw_GBps": comm.algbw_GBps(size, median),
+                         "busbw_GBps": comm.busbw_GBps(collective, world, size, median)})
+    return rows
+
+
+def fits(rows: list[dict], world: int, per_end: int, notes: list[str]) -> list[dict]:
+    """Each collective's alpha-beta fit on its `per_end` smallest and largest sizes, and its
+    prediction of every size between (kept apart)."""
+    out = []
+    for collective in COLLECTIVES:
+        pts = tuple(comm.Point(r["size_bytes"], r["median_s"]) for r in rows if r["collective"] == collective)
+        if len(pts) > 2 * per_end:
+            fitted, held = comm.split_ends(pts, per_end)
+        else:
+            fitted, held = pts, ()
+            notes.append(f"{collective}: too few sizes to keep some apart; every size was fitted")
+        model = comm.fit_alpha_beta(fitted, collective, world)
+        out.append({"collective": collective, "alpha_s": model.alpha_s, "beta_s_per_byte": model.beta_s_per_byte,
+                    "busbw_GBps": model.busbw_GBps, "fitted_sizes_bytes": [int(p.size_bytes) for p in fitted],
+                    "checked": [{"size_bytes": int(p.size_bytes), "measured_s": p.time_s,
+                                 "predicted_s": model.time_s(collective, world, p.size_bytes),
+                                 "residual": comm.residual(model, p, collective, world)} for p in held]})
+    return out
+
+
+def prediction(fitted: list[dict], world: int, model_name: str, batch: int) -> dict | None:
+    """The all-reduce fit's time for one TP=world decode step of `model_name` at `batch`."""
+    if world < 2:
+        return None
+    m = models.get(model_name)
+    reduce_fit = next(f for f in fitted if f["collective"] == "all_reduce")
+    model = comm.AlphaBeta(reduce_fit["alpha_s"], reduce_fit["beta_s_per_byte"])
+    message = parallel.allreduce_message_bytes(m, batch)
+    count = parallel.ALL_REDUCES_PER_LAYER * m.n_layers
+    return {"model": m.name, "batch": batch, "tp": world, "all_reduces": count, "message_bytes": int(message),
+            "comm_s": count * model.time_s("all_reduce", world, message)}
+
+
 def sweep(args: argparse.Namespace) -> dict | None:
     """Run in every rank of an initialised process group; rank 0 returns the results document."""
     import torch
@@ -113,39 +158,11 @@ def sweep(args: argparse.Namespace) -> dict | None:
     element = torch.tensor([], dtype=dtype).element_size()
     max_bytes = args.max_bytes or (GPU_MAX_BYTES if device.type == "cuda" else CPU_MAX_BYTES)
     grid = sizes(args.min_bytes, max_bytes, args.factor, element * world)
-    rows, notes = [], []
-    for collective in COLLECTIVES:
-        for size in grid:
-            times = _time_collective(dist, torch, collective, size, device, dtype, args.iterations, args.warmup, world)
-            median = statistics.median(times)
-            rows.append({"collective": collective, "size_bytes": size, "median_s": median, "best_s": min(times),
-                         "algbw_GBps": comm.algbw_GBps(size, median),
-                         "busbw_GBps": comm.busbw_GBps(collective, world, size, median)})
+    rows = _rows(dist, torch, args, device, dtype, grid, world)
     if rank != 0:
         return None
-    fits = []
-    for collective in COLLECTIVES:
-        pts = tuple(comm.Point(r["size_bytes"], r["median_s"]) for r in rows if r["collective"] == collective)
-        if len(pts) > 2 * args.fit_per_end:
-            fitted, held = comm.split_ends(pts, args.fit_per_end)
-        else:
-            fitted, held = pts, ()
-            notes.append(f"{collective}: too few sizes to keep some apart; every size was fitted")
-        model = comm.fit_alpha_beta(fitted, collective, world)
-        fits.append({"collective": collective, "alpha_s": model.alpha_s, "beta_s_per_byte": model.beta_s_per_byte,
-                     "busbw_GBps": model.busbw_GBps, "fitted_sizes_bytes": [int(p.size_bytes) for p in fitted],
-                     "checked": [{"size_bytes": int(p.size_bytes), "measured_s": p.time_s,
-                                  "predicted_s": model.time_s(collective, world, p.size_bytes),
-                                  "residual": comm.residual(model, p, collective, world)} for p in held]})
-    prediction = None
-    if world > 1:
-        m = models.get(args.model)
-        reduce_fit = next(f for f in fits if f["collective"] == "all_reduce")
-        model = comm.AlphaBeta(reduce_fit["alpha_s"], reduce_fit["beta_s_per_byte"])
-        message = parallel.allreduce_message_bytes(m, args.batch)
-        count = parallel.ALL_REDUCES_PER_LAYER * m.n_layers
-        prediction = {"model": m.name, "batch": args.batch, "tp": world, "all_reduces": count,
-                      "message_bytes": int(message), "comm_s": count * model.time_s("all_reduce", world, message)}
+    notes: list[str] = []
+    fitted = fits(rows, world, args.fit_per_end, notes)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.machine()} CPU, {os.cpu_count()} threads"
     return comm_results.validate({
         "schema": comm_results.SCHEMA,
@@ -155,7 +172,7 @@ def sweep(args: argparse.Namespace) -> dict | None:
                    "python": platform.python_version()},
         "settings": {"ranks": world, "sizes_bytes": grid, "iterations": args.iterations, "warmup": args.warmup,
                      "dtype": str(dtype).removeprefix("torch."), "fit_per_end": args.fit_per_end},
-        "rows": rows, "fits": fits, "prediction": prediction, "notes": notes,
+        "rows": rows, "fits": fitted, "prediction": prediction(fitted, world, args.model, args.batch), "notes": notes,
     }, "bench-comm")
 
 
@@ -181,40 +198,25 @@ def summary(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def _local_rank(rank: int, world: int, port: int, argv: list[str], results) -> None:
-    import torch
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    try:
-        doc = sweep(parser().parse_args(argv))
-        if rank == 0:
-            results.put(doc)
-    finally:
-        dist.destroy_process_group()
+def forwarded(args: argparse.Namespace) -> list[str]:
+    """The sweep's options as arguments for the ranks run_local starts."""
+    out = ["--min-bytes", str(args.min_bytes), "--factor", str(args.factor), "--iterations", str(args.iterations),
+           "--warmup", str(args.warmup), "--fit-per-end", str(args.fit_per_end), "--model", args.model,
+           "--batch", str(args.batch)]
+    return out + (["--max-bytes", str(args.max_bytes)] if args.max_bytes else [])
 
 
 def run_local(world: int, argv: list[str], timeout_s: float = 300.0) -> dict:
-    """Start `world` gloo processes on this machine, sweep, and return rank 0's document."""
-    import multiprocessing
+    """Start `world` gloo processes on this machine, as torchrun would, sweep, and return rank 0's
+    document (written to a temporary folder, then read back)."""
+    import tempfile
 
-    from snippets.tensor_parallel import free_port
+    from snippets.tensor_parallel import launch
 
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    port = free_port()
-    ranks = [context.Process(target=_local_rank, args=(r, world, port, argv, results)) for r in range(world)]
-    for p in ranks:
-        p.start()
-    try:
-        doc = results.get(timeout=timeout_s)
-    finally:
-        for p in ranks:
-            p.join(timeout=timeout_s)
-            if p.is_alive():
-                p.kill()
-    return doc
+    with tempfile.TemporaryDirectory() as folder:
+        launch(["snippets", "bench-comm", "--device", "cpu", *argv, "--out", folder], world, timeout_s)
+        (path,) = Path(folder).glob("comm-*.json")
+        return comm_results.load(path)
 
 
 def main(argv: list[str]) -> int:
@@ -224,7 +226,7 @@ def main(argv: list[str]) -> int:
             print(f"bench-comm: --{name.replace('_', '-')} is too small", file=sys.stderr)
             return 2
     if args.local:
-        doc = run_local(args.local, [a for a in argv if not a.startswith("--local") and a != str(args.local)])
+        doc = run_local(args.local, forwarded(args))
     elif "RANK" in os.environ and "WORLD_SIZE" in os.environ:
         import torch
         import torch.distributed as dist
