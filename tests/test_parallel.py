@@ -215,3 +215,48 @@ def test_a_schema_violation_is_named():
         comm_results.validate(doc)
     with pytest.raises(comm_results.CommResultsError, match="schema"):
         comm_results.validate({**doc, "schema": "llm-course-comm/0"})
+
+
+# ---- disaggregated prefill and decode --------------------------------------------------------------
+
+
+def test_kv_transfer_by_hand():
+    from snippets import disaggregation, kv_cache
+
+    m = models.get("Llama-3.1-8B")
+    assert disaggregation.kv_transfer_s(m, 1000, "bf16", 50, 10e-6) == pytest.approx(
+        10e-6 + kv_cache.bytes_per_sequence(m, 1000, "bf16") / 50e9)
+
+
+def test_prefill_arrives_charges_the_decode_batch_alone():
+    from snippets import disaggregation
+
+    seen = []
+
+    def step_time(batch, context, chunks=()):
+        seen.append(chunks)
+        return 1.0 + len(chunks)
+
+    free = disaggregation.PrefillArrives(step_time)
+    assert free(0, 0, ((0, 100),)) == 0.0
+    assert free(4, 100, ((0, 100),)) == 1.0 and seen == [()]
+
+
+def test_disaggregated_run_hands_each_request_over():
+    from snippets import disaggregation, kv_cache, serving
+
+    m, gpu = models.get("Llama-3.1-8B"), H100
+    step_time = serving.RooflineStepTime(m, gpu)
+    capacity = kv_cache.max_tokens(m, gpu, "bf16", "bf16")
+    requests = serving.Workload(n_requests=40, rate_per_s=5.0, seed=3, prompt_min=64, prompt_max=512,
+                                output_mean=16, output_max=64).requests()
+    whole = serving.Policy("whole")
+    run = disaggregation.simulate_disaggregated(requests, whole, whole, step_time, capacity, 1, 1, lambda r: 0.01)
+    assert [s.request for s in run.served] == sorted(requests, key=lambda r: r.id)
+    for s, p, d in zip(run.served, run.prefill.served, run.decode.served):
+        assert s.token_times_s[0] == p.token_times_s[0]  # the first token is the prefill pool's
+        assert d.request.arrival_s == pytest.approx(p.token_times_s[0] + 0.01)  # the cache's crossing
+        if len(s.token_times_s) > 1:
+            assert s.token_times_s[1] > d.request.arrival_s  # the decode pool's steps make the rest
+    pool = disaggregation.serve_pool(requests, whole, step_time, capacity, 2)
+    assert len(pool.sims) == 2 and len(pool.served) == len(requests) and pool.busy_s > 0

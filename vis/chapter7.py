@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from snippets import comm, hardware, models, parallel
-from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_figure, plain_log_axis, to_svg
+from vis.svg import BLUE, GREEN, INK, ORANGE, PURPLE, course_style, new_figure, plain_log_axis, to_svg
 
 LINK_COLOURS = (BLUE, ORANGE, PURPLE, GREEN)
 
