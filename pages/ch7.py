@@ -132,7 +132,7 @@ def tp_table() -> str:
         rows.append([str(tp), f"{s.weight_bytes / GB:.1f}", f"{max_batch[tp]:,}", f"{s.compute_memory_s * 1e3:.2f}",
                      f"{s.comm_s * 1e3:.2f} / {p.comm_s * 1e3:.2f}", f"{s.time_s * 1e3:.2f} / {p.time_s * 1e3:.2f}",
                      f"{1 / s.time_s:.0f} / {1 / p.time_s:.0f}"])
-    return markdown_table(["TP", "weights per GPU (GB)", f"max batch at {CONTEXT:,} tokens", "each GPU's share (ms)",
+    return markdown_table(["TP", "weights each GPU reads per step (GB)", f"max batch at {CONTEXT:,} tokens", "each GPU's share (ms)",
                            "all-reduces (ms): NVLink / PCIe", "step (ms): NVLink / PCIe",
                            "tokens/s per sequence: NVLink / PCIe"], rows)
 
