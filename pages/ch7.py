@@ -418,6 +418,13 @@ def alpha_beta_figure() -> str:
                   (_fits["all_reduce"]["alpha_s"], _fits["all_reduce"]["beta_s_per_byte"]), sweep_ranks)
 
 
+def disaggregation_figure() -> str:
+    rows = tuple((r, _dis[r]["split"]["ttft"], _dis[r]["together"]["ttft"], _dis[r]["split"]["itl"],
+                  _dis[r]["together"]["itl"]) for r in DIS_RATES)
+    return cached(chapter7.disaggregation_vs_rate, rows, TTFT_PCT, ITL_PCT, DIS_SLO.ttft_s,
+                  f"{DIS_MODEL}, {DTYPE}, {gpu.name}, chapter 3's workload; KV cache over InfiniBand")
+
+
 def moe_figure() -> str:
     return cached(chapter7.experts_vs_batch, MOE_MODELS, MOE_FIGURE_BATCHES, DTYPE)
 
@@ -427,4 +434,5 @@ FIGURES = {
     "multi_gpu_tp_step_h100": tp_figure,
     "multi_gpu_alpha_beta": alpha_beta_figure,
     "multi_gpu_moe_experts": moe_figure,
+    "multi_gpu_disaggregation": disaggregation_figure,
 }

@@ -130,3 +130,38 @@ def experts_vs_batch(names: tuple[str, ...], batches: tuple[int, ...], dtype: st
             fig, "moe-experts-vs-batch", "Experts touched and weights read per decode step against batch, MoE models",
             "Two panels against batch, uniform routing. " + "; ".join(described) + ".",
         )
+
+
+def disaggregation_vs_rate(rows: tuple[tuple[float, float, float, float, float], ...], ttft_pct: int, itl_pct: int,
+                           ttft_target_s: float, setting: str) -> str:
+    """Time to first token and the inter-token latency's tail against arrival rate, for a split
+    (prefill GPU + decode GPU) and a colocated pair: rows of (rate, split TTFT s, colocated TTFT s,
+    split ITL s, colocated ITL s)."""
+    rate, split_ttft, together_ttft, split_itl, together_itl = (np.array(c) for c in zip(*rows))
+    with course_style():
+        fig = new_figure(7.0, 3.8)
+        left, right = fig.subplots(1, 2)
+        for ax, split, together, label in ((left, split_ttft, together_ttft, f"p{ttft_pct} time to first token (ms, log)"),
+                                           (right, split_itl, together_itl, f"p{itl_pct} inter-token latency (ms)")):
+            ax.plot(rate, split * 1e3, "o-", color=ORANGE, markersize=4, label="split: 1 prefill + 1 decode GPU")
+            ax.plot(rate, together * 1e3, "s--", color=BLUE, markersize=4, label="colocated: 2 chunked servers")
+            ax.set_xlabel("arrival rate (requests/s)")
+            ax.set_ylabel(label)
+        left.set_yscale("log")
+        plain_log_axis(left.yaxis)
+        left.axhline(ttft_target_s * 1e3, color=INK, linestyle=":", linewidth=1)
+        left.text(rate[0], ttft_target_s * 1e3 * 1.15, f"TTFT target {ttft_target_s:g} s", fontsize=8)
+        right.legend(fontsize=8, loc="upper left")
+        left.set_title("The split queues prefills on one GPU", loc="left", fontsize=10)
+        right.set_title("but keeps chunks out of decode steps", loc="left", fontsize=10)
+        fig.suptitle(setting, fontsize=9, x=0.01, ha="left")
+        calm = [r for r, a, b in zip(rate, split_itl, together_itl) if a < b]
+        return to_svg(
+            fig, "disaggregation-vs-rate", "Disaggregated against colocated serving: TTFT and inter-token latency by rate",
+            f"Two panels against arrival rate. Left, log scale: the split's p{ttft_pct} TTFT rises from "
+            f"{split_ttft[0] * 1e3:.0f} ms to {split_ttft[-1] * 1e3:,.0f} ms, the colocated pair's from "
+            f"{together_ttft[0] * 1e3:.0f} ms to {together_ttft[-1] * 1e3:.0f} ms. Right: the split's p{itl_pct} "
+            f"inter-token latency is the lower up to {max(calm) if calm else rate[0]:.0f} requests/s "
+            f"({split_itl[0] * 1e3:.1f} against {together_itl[0] * 1e3:.1f} ms at {rate[0]:.0f}), and the higher "
+            f"beyond ({split_itl[-1] * 1e3:.1f} against {together_itl[-1] * 1e3:.1f} ms at {rate[-1]:.0f}).",
+        )
