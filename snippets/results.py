@@ -18,7 +18,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from snippets import calibration
-from snippets.report import escape_markdown, markdown_table
+from snippets.report import Markdown, escape_markdown, markdown_table
 
 SCHEMA_V1 = "llm-course-bench/1"
 SCHEMA = "llm-course-bench/2"
@@ -369,8 +369,9 @@ def load_folder(folder: Path) -> list[dict]:
 def md(value: object) -> str:
     """Text from a results file as literal text in a Markdown table cell and the HTML it becomes:
     report.escape_markdown (HTML, emphasis, code spans, links, attr_list braces, cell bars, `~`,
-    `^` and line breaks neutralised)."""
-    return escape_markdown(value)
+    `^` and line breaks neutralised), marked as Markdown so that markdown_table does not escape it
+    twice."""
+    return Markdown(escape_markdown(value))
 
 
 def best(doc: dict, section: str, key: str, **match) -> dict | None:
@@ -384,7 +385,7 @@ def _pct(value: float | None) -> str:
 
 
 def _flags(row: dict) -> str:
-    return md("; ".join(row.get("flags") or [])) or "–"
+    return md("; ".join(row.get("flags") or [])) or Markdown("–")
 
 
 def overview_table(docs: list[dict], link_base: str = "") -> str:

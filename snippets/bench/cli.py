@@ -25,7 +25,7 @@ from snippets.bench.memory import is_out_of_memory
 from snippets.bench.prog import bench_prog
 from snippets.bench.steps import attention_check
 from snippets.bench.steps import modes_for as step_modes
-from snippets.report import markdown_table, slug
+from snippets.report import Markdown, markdown_table, slug
 from snippets.transformer import TransformerConfig
 
 #: Defaults, used by the run and quoted by --help (and so by the site's options table).
@@ -108,7 +108,7 @@ def options_table() -> str:
     for action in parser("llm-course bench")._actions:  # argparse has no public accessor for its options
         if action.help is None or action.dest == "help":
             continue
-        flags = " / ".join(f"`{o}`" for o in action.option_strings)
+        flags = Markdown(" / ".join(f"`{o}`" for o in action.option_strings))  # the parser's own names
         choices = f" ({', '.join(map(str, action.choices))})" if action.choices else ""
         rows.append([flags, action.help.replace("%(default)s", str(action.default)) + choices])
     return markdown_table(["option", "meaning"], rows, align="ll")
