@@ -302,3 +302,23 @@ def _bench_options() -> str:
     from snippets.bench import cli
 
     return cli.options_table()
+
+
+def comm_sections() -> str:
+    """One row per recorded bench-comm sweep (docs/results/comm/), newest last."""
+    from snippets import comm_results
+    from snippets.report import markdown_table
+
+    md = results.md
+    rows = []
+    for doc in comm_results.load_folder(recorded.RESULTS / "comm"):
+        fits = {f["collective"]: f for f in doc["fits"]}
+        cells = [md(doc["device"]["name"]), md(doc["device"]["backend"]), str(doc["settings"]["ranks"]),
+                 md(doc["created"][:10])]
+        for collective in ("all_reduce", "all_to_all"):
+            f = fits[collective]
+            worst = max((abs(c["residual"]) for c in f["checked"]), default=0.0)
+            cells.append(f"{f['alpha_s'] * 1e6:,.0f} µs, {f['busbw_GBps']:.3g} GB/s, worst held-out {worst:.0%}")
+        rows.append(cells)
+    return markdown_table(["device", "backend", "ranks", "date", "all-reduce: α, busbw", "all-to-all: α, busbw"], rows,
+                          escape=False)

@@ -31,7 +31,6 @@ _IMPORT = re.compile(r"^\s*(?:from\s+([\w.]+)\s+import\s+(\([^)]*\)|[^\n]*)|impo
 _STATEMENT = re.compile(r"^(?=[^\s#)\]}])", re.M)  # a line at column 0 starts a top-level statement
 _DEFINED = re.compile(r"^(?:async\s+)?(?:def|class)\s+(\w+)", re.M)
 _COMMENT_LINE = re.compile(r"^[ \t]*#[^\n]*\n", re.M)
-_read: dict[Path, tuple[int, object]] = {}  # entry -> (mtime, value) as this process last saw it
 
 
 def location() -> Path | None:
@@ -143,11 +142,8 @@ def key(fn: Callable, args: tuple, kwargs: dict) -> str:
 
 
 def _load(path: Path, entry_key: str) -> tuple[bool, object]:
-    """(True, value) for a sound entry of `entry_key` (from memory if this process saw it
-    unchanged), else (False, None), with a note if it is damaged."""
+    """(True, value) for a sound entry of `entry_key`, else (False, None), with a note if it is damaged."""
     try:
-        if _read.get(path, (None,))[0] == path.stat().st_mtime_ns:
-            return True, _read[path][1]
         stored_key, value = pickle.loads(path.read_bytes())
     except FileNotFoundError:
         return False, None
@@ -158,7 +154,6 @@ def _load(path: Path, entry_key: str) -> tuple[bool, object]:
         log.info("store: %s holds another call's result; computing it again", path)
         return False, None
     os.utime(path)  # used now: `python -m pages compute` evicts what it neither read nor wrote
-    _read[path] = (path.stat().st_mtime_ns, value)
     return True, value
 
 
@@ -175,7 +170,6 @@ def cached(fn: Callable[..., T], *args, live: bool = False, **kwargs) -> T:
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")  # whole or not at all
         partial.write_bytes(pickle.dumps((entry_key, value)))
         os.replace(partial, path)
-        _read[path] = (path.stat().st_mtime_ns, value)
     return value
 
 

@@ -17,11 +17,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
 
-#: (what, file, text appended): each edit is undone after the rebuild it triggers.
+#: (what, file, text replaced or "" to append, new text): each edit is undone after the rebuild it triggers.
+_SPEEDUP = "def speedup(alpha: float, gamma: int, draft_cost: float) -> float:\n"
 EDITS = (
-    ("prose edit (chapter 1)", "docs/01_memory_bound.md", "\nA sentence added by bench_build.\n"),
-    ("page module edit (ch1)", "pages/ch1.py", "\ntouched_by_bench_build = 1\n"),
-    ("snippets edit, code", "snippets/roofline.py", "\n\ndef touched_by_bench_build():\n    return 1\n"),
+    ("prose edit (chapter 1)", "docs/01_memory_bound.md", "", "\nA sentence added by bench_build.\n"),
+    ("page module edit (ch1)", "pages/ch1.py", "", "\ntouched_by_bench_build = 1\n"),
+    ("new function (roofline)", "snippets/roofline.py", "", "\n\ndef touched_by_bench_build():\n    return 1\n"),
+    ("function body (speedup)", "snippets/speculative.py", _SPEEDUP, _SPEEDUP + "    alpha = float(alpha)\n"),
 )
 STORE = ROOT / ".cache" / "store"
 
@@ -68,9 +70,9 @@ def _rebuilt_s(lines: queue.Queue, start: float, quiet_s: float = 2.0) -> float:
             last = when
 
 
-def rebuild_times_s(port: int = 8799) -> list[tuple[str, float, int]]:
+def rebuild_times_s(port: int = 8799) -> list[tuple[str, float, list[str]]]:
     """Seconds from saving each edit to mkdocs serve logging the end of the rebuild it triggers,
-    and how many store entries that rebuild computed."""
+    and the functions of the store entries that rebuild computed."""
     server = subprocess.Popen(
         [sys.executable, "-m", "mkdocs", "serve", "--no-strict", "-a", f"127.0.0.1:{port}"],
         cwd=ROOT, env=ENV, stderr=subprocess.STDOUT, stdout=subprocess.PIPE, text=True,
@@ -81,15 +83,16 @@ def rebuild_times_s(port: int = 8799) -> list[tuple[str, float, int]]:
     try:
         while "Serving on" not in lines.get(timeout=900)[1]:
             pass
-        for what, name, text in EDITS:
+        for what, name, old, new in EDITS:
             path = ROOT / name
             original = path.read_text(encoding="utf-8")
             time.sleep(1.0)
             before = _entries()
             start = time.perf_counter()
-            path.write_text(original + text, encoding="utf-8")
+            assert not old or old in original, f"{name} no longer has {old!r}"
+            path.write_text(original.replace(old, new, 1) if old else original + new, encoding="utf-8")
             try:
-                times.append((what, _rebuilt_s(lines, start), len(_entries() - before)))
+                times.append((what, _rebuilt_s(lines, start), sorted(n.split('-')[0] for n in _entries() - before)))
             finally:
                 path.write_text(original, encoding="utf-8")
             _rebuilt_s(lines, time.perf_counter())  # the rebuild that undoing the edit triggers
@@ -101,7 +104,9 @@ def rebuild_times_s(port: int = 8799) -> list[tuple[str, float, int]]:
 
 if __name__ == "__main__":
     compute, build, warm = cold_and_warm_s()
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     print(f"cold: compute {compute:.2f} s + strict build {build:.2f} s = {compute + build:.2f} s")
     print(f"warm strict build:               {warm:.2f} s")
     for what, seconds, computed in rebuild_times_s():
-        print(f"serve rebuild after {what + ':':<26} {seconds:.2f} s ({computed} store entries computed)")
+        print(f"serve rebuild after {what + ':':<26} {seconds:.2f} s ({len(computed)} store entries computed"
+              f"{': ' + ', '.join(computed) if computed else ''})")

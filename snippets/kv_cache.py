@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from snippets import formulas
 from snippets.hardware import Accelerator
 from snippets.models import ModelConfig, weight_bytes
 from snippets.units import bytes_per_element, require_int, require_positive_int
@@ -25,7 +26,7 @@ def _check_context(m: ModelConfig, context: int, minimum: int = 1) -> None:
 def kv_elements_per_token(m: ModelConfig) -> int:
     """Cached elements per token across all layers."""
     if m.attention_kind == "MLA":
-        return m.n_layers * (m.kv_lora_rank + m.qk_rope_head_dim)
+        return formulas.mla_elements_per_token(m.n_layers, m.kv_lora_rank, m.qk_rope_head_dim)
     return mha_elements_per_token(m.n_layers, m.n_kv_heads, m.head_dim)
 
 
@@ -33,7 +34,7 @@ def mha_elements_per_token(n_layers: int, n_kv_heads: int, head_dim: int) -> int
     """2 (K and V) x layers x KV heads x head_dim: the MHA/GQA/MQA cache of one token."""
     for name, value in (("n_layers", n_layers), ("n_kv_heads", n_kv_heads), ("head_dim", head_dim)):
         require_positive_int(name, value)
-    return 2 * n_layers * n_kv_heads * head_dim
+    return formulas.mha_elements_per_token(n_layers, n_kv_heads, head_dim)
 
 
 def bytes_per_token(m: ModelConfig, dtype: str = "fp16") -> float:

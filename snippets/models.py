@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from functools import cache, lru_cache
 from pathlib import Path
 
+from snippets import formulas
 from snippets._data import find_by_name, read_text
 from snippets.schema import ARCHITECTURES, ModelRow, parse_rows  # noqa: F401 - ARCHITECTURES is re-exported
 from snippets.units import bytes_per_element, require_positive_int
@@ -188,7 +189,7 @@ def expected_experts_touched(n_experts: int, experts_per_token: int, tokens: int
     1 token touches k experts; a large batch touches nearly all E. Real routers are not
     uniform, so this is the typical case, not a bound.
     """
-    return n_experts * (1 - (1 - experts_per_token / n_experts) ** tokens)
+    return formulas.expected_experts_touched(n_experts, experts_per_token, tokens)
 
 
 @lru_cache(maxsize=4096)  # pure; the serving simulator asks for the same step sizes thousands of times

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from snippets import kv_cache
+from snippets import formulas, kv_cache
 from snippets.hardware import Accelerator
 from snippets.models import (
     ModelConfig,
@@ -31,7 +31,7 @@ def ridge_point(peak_flops: float, bandwidth_Bps: float) -> float:
     """Intensity (FLOP/byte) where the memory roof meets the compute roof."""
     require_positive("peak_flops", peak_flops)
     require_positive("bandwidth_Bps", bandwidth_Bps)
-    return peak_flops / bandwidth_Bps
+    return formulas.ridge_point(peak_flops, bandwidth_Bps)
 
 
 def attainable_flops(intensity: float, peak_flops: float, bandwidth_Bps: float) -> float:
@@ -39,7 +39,7 @@ def attainable_flops(intensity: float, peak_flops: float, bandwidth_Bps: float) 
     require_positive("intensity", intensity)
     require_positive("peak_flops", peak_flops)
     require_positive("bandwidth_Bps", bandwidth_Bps)
-    return min(peak_flops, intensity * bandwidth_Bps)
+    return formulas.attainable_flops(intensity, peak_flops, bandwidth_Bps)
 
 
 def time_lower_bound_s(flops: float, bytes_moved: float, peak_flops: float, bandwidth_Bps: float) -> float:
@@ -48,7 +48,7 @@ def time_lower_bound_s(flops: float, bytes_moved: float, peak_flops: float, band
     require_positive("bandwidth_Bps", bandwidth_Bps)
     require_non_negative("flops", flops)
     require_non_negative("bytes_moved", bytes_moved)
-    return max(flops / peak_flops, bytes_moved / bandwidth_Bps)
+    return formulas.time_lower_bound_s(flops, bytes_moved, peak_flops, bandwidth_Bps)
 
 
 def first_int_where(holds: Callable[[int], bool], low: int, high: int) -> int | None:

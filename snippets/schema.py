@@ -223,6 +223,31 @@ class AttentionKernelRow(_Row):
     notes: str = ""
 
 
+#: Where a link sits: inside a server or rack (scale-up), between servers (scale-out), or to the host.
+LINK_KINDS = ("scale-up", "scale-out", "host")
+
+
+class InterconnectRow(_Row):
+    """One GPU interconnect (interconnects.csv): the bandwidth one GPU has to its peers, per
+    direction and as the datasheet's bidirectional total, in GB/s (1e9 B/s)."""
+
+    kind: Literal[LINK_KINDS]
+    per_direction_GBps: Positive  # what one GPU can send while it receives as much
+    bidirectional_GBps: Positive  # the datasheet's total: send plus receive
+    gpus_in_domain: PositiveInt | None = None  # GPUs one switch domain joins at this bandwidth
+    effective_busbw_GBps: Positive | None = None  # a maintainer's or vendor's measured NCCL figure, where published
+    in_network_reduction: str = ""  # the switch-side reduction it offers (NVLS, SHARP), named by its vendor
+    source: Text
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _directions_agree(self) -> InterconnectRow:
+        if abs(self.bidirectional_GBps - 2 * self.per_direction_GBps) > 1e-6 * self.bidirectional_GBps:
+            raise CrossCheck("bidirectional_GBps", f"{self.bidirectional_GBps} is not twice per_direction_GBps = "
+                                                   f"{self.per_direction_GBps}")
+        return self
+
+
 @dataclass(frozen=True)
 class Problem:
     """One bad cell (or row, or header) of a data file."""

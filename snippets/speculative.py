@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from snippets import kv_cache, roofline
+from snippets import formulas, kv_cache, roofline
 from snippets.hardware import Accelerator
 from snippets.models import ModelConfig, step_weight_bytes, weight_bytes
 from snippets.units import bytes_per_element, require_int, require_non_negative, require_positive_int
@@ -43,7 +43,7 @@ def expected_tokens(alpha: float, gamma: int) -> float:
     sum of alpha^i for i = 0..gamma (1 at alpha = 0; gamma + 1 as alpha -> 1). Assumes each
     draft token is accepted independently with probability alpha."""
     alpha, gamma = _check_alpha(alpha), _check_gamma(gamma)
-    return sum(alpha**i for i in range(gamma + 1))
+    return formulas.expected_tokens(alpha, gamma)
 
 
 def speedup(alpha: float, gamma: int, draft_cost: float) -> float:
@@ -51,7 +51,7 @@ def speedup(alpha: float, gamma: int, draft_cost: float) -> float:
     c = `draft_cost` the draft's step time over the target's, and one verification costing
     one target step (true while the verify step stays memory-bound: see verify_step)."""
     require_non_negative("draft_cost (c)", draft_cost)
-    return expected_tokens(alpha, gamma) / (gamma * draft_cost + 1)
+    return formulas.speculative_speedup(_check_alpha(alpha), _check_gamma(gamma), draft_cost)
 
 
 def best_gamma(alpha: float, draft_cost: float, max_gamma: int = 16) -> int:

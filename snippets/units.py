@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from snippets import formulas
 from snippets.errors import UnknownName, WrongType
 
 GB = 1e9
@@ -21,16 +22,9 @@ MiB = 2**20
 GiB = 2**30
 TERA = 1e12
 
-#: Bytes per element of each storage dtype, by canonical (lower-case) name: the one list of
-#: dtypes the package knows. int4 ignores per-group scale overhead.
-BYTES_PER_ELEMENT: dict[str, float] = {
-    "fp32": 4,
-    "bf16": 2,
-    "fp16": 2,
-    "fp8": 1,
-    "int8": 1,
-    "int4": 0.5,
-}
+#: Bytes per element of each storage dtype (defined in snippets.formulas, which the in-page
+#: cells import too): the one list of dtypes the package knows.
+BYTES_PER_ELEMENT: dict[str, float] = formulas.BYTES_PER_ELEMENT
 
 
 def dtype_name(dtype: str) -> str:

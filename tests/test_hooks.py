@@ -95,3 +95,24 @@ def test_a_build_runs_without_cyclic_collections_and_serve_collects_after_it():
         assert gc.isenabled()  # a failed build collects again too
     finally:
         gc.enable()
+
+
+def test_search_never_sees_a_figure_and_the_page_gets_every_figure_back():
+    hook = load("figures_unindexed")
+    figure = '<svg viewBox="0 0 1 1"><title>A</title><path d="M0 0"/></svg>'
+    page = type("Page", (), {"url": "ch1/", "content": f"<p>one</p>{figure}<p>two</p>{figure.replace('A', 'B')}"})()
+    hook.on_page_context({}, page)
+    assert "<svg" not in page.content and "<p>two</p>" in page.content  # what the search plugin reads
+    rendered = f"<html><nav>menu</nav>{page.content}</html>"
+    assert hook.on_post_page(rendered, page) == f"<html><nav>menu</nav><p>one</p>{figure}<p>two</p>{figure.replace('A', 'B')}</html>"
+    assert hook.held == {}
+
+
+def test_notebook_conversion_logs_no_per_file_lines_but_keeps_warnings():
+    import logging
+
+    hook = load("quiet_notebooks")
+    hook.on_startup(command="build", dirty=False)
+    for name in hook.NOISY:
+        logger = logging.getLogger(name)
+        assert not logger.isEnabledFor(logging.INFO) and logger.isEnabledFor(logging.WARNING)

@@ -11,7 +11,8 @@ LABS = sorted((Path(__file__).resolve().parents[1] / "docs" / "labs").glob("*.ip
 PRINTS = {"lab1_memory_bound": "% of the way there", "lab2_kv_cache": "same tokens: True",
           "lab3_quantization": "int4 error bound holds: True",
           "lab4_serving": "highest rate with at least 90 % on target",
-          "lab5_speculative": "speculative sampling matches the target: True"}
+          "lab5_speculative": "speculative sampling matches the target: True",
+          "lab7_multi_gpu": "split MLP equals the unsplit one: True"}
 
 
 @pytest.mark.parametrize("path", LABS, ids=[p.stem for p in LABS])

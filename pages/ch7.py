@@ -1,0 +1,438 @@
+"""Values, claims, tables and figures of docs/07_multi_gpu.md (chapter 7)."""
+
+from __future__ import annotations
+
+import itertools
+
+from pages import recorded
+from pages.claims import claim
+from pages.store import cached
+from snippets import (
+    comm,
+    comm_results,
+    disaggregation,
+    hardware,
+    kv_cache,
+    models,
+    parallel,
+    roofline,
+    serving,
+    tensor_parallel,
+)
+from snippets.report import markdown_table
+from snippets.units import GB, GiB, KiB, MiB
+from vis import chapter7
+
+PAGE = "07_multi_gpu.md"
+
+# ---- the page's parameters: prose, tables and figures all read these -----------------------
+GPU = "H100 SXM"
+MODEL = "Llama-3.1-70B"
+DTYPE = "bf16"  # weights, cache, activations and math
+CONTEXT = 4096  # tokens of context per sequence in a decode step
+TPS = (1, 2, 4, 8)
+BATCHES = (1, 8, 32, 64, 128, 256)
+FIGURE_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+NVLINK, PCIE, IB = "NVLink 4 (H100 SXM)", "PCIe Gen5 x16", "InfiniBand NDR 400 Gb/s (ConnectX-7)"
+# The latency of one all-reduce call, an assumption of this page (no datasheet states it): the
+# bench at the end of the chapter fits yours. The same on every link, so links differ by bandwidth.
+ALPHA_US = 10.0
+PROMPT = 2048  # tokens of a prefill, for "prefill's messages are large"
+BUBBLE_STAGES, BUBBLE_MICROBATCHES = (2, 4, 8), (1, 4, 16, 64)
+MOE_MODELS = ("Mixtral-8x7B-v0.1", "DeepSeek-V3")
+MOE_BATCHES = (1, 8, 32, 64, 256, 1024)
+MOE_FIGURE_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# Load imbalance under uniform random routing: DeepSeek-V3's 256 routed experts over the 32 GPUs
+# of its prefill unit (8 experts each), at several tokens per step; seeded.
+EP_GPUS, IMBALANCE_TOKENS, IMBALANCE_TRIALS, SEED = 32, (32, 256, 2048, 16384), 20, 0
+
+gpu = hardware.get(GPU)
+model = models.get(MODEL)
+nvlink, pcie, ib = (comm.get_link(name) for name in (NVLINK, PCIE, IB))
+alpha_s = ALPHA_US * 1e-6
+# Ring all-reduce runs at NCCL's effective NVLink figure (the line rate less protocol overhead);
+# PCIe and InfiniBand at their line rate per direction (no measured figure in the data).
+nvlink_busbw = nvlink.effective_busbw_GBps
+links = {"NVLink": comm.link_model(nvlink_busbw, alpha_s), "PCIe": comm.link_model(pcie.per_direction_GBps, alpha_s)}
+
+# ---- Why one GPU is not enough ---------------------------------------------------------------
+weights_GB = models.weight_bytes(model, DTYPE) / GB
+usable_GiB = gpu.usable_memory_bytes() / GiB
+fits_at = {tp: parallel.tp_fits(model, gpu, tp, DTYPE) for tp in TPS}
+smallest_tp = min(tp for tp in TPS if fits_at[tp])
+needs_two = claim(f"{MODEL}'s weights do not fit one {GPU} and fit two", not fits_at[1] and fits_at[2])
+max_batch = {tp: parallel.tp_max_batch(model, gpu, tp, CONTEXT, DTYPE, DTYPE) for tp in TPS}
+max_batch_2, max_batch_4, max_batch_8 = max_batch[2], max_batch[4], max_batch[8]
+kv_heads = model.n_kv_heads
+cache_grows_faster = claim("doubling the GPUs from 2 to 4 and from 4 to 8 more than doubles the batch that fits",
+                           max_batch[4] > 2 * max_batch[2] and max_batch[8] > 2 * max_batch[4])
+
+
+def step(tp: int, batch: int, link: str = "NVLink") -> parallel.TPStep:
+    return parallel.tp_decode_step(model, gpu, links[link], tp, batch, CONTEXT, DTYPE, DTYPE)
+
+
+# ---- The alpha-beta model and bus bandwidth ----------------------------------------------------
+ranks = 8
+ring_factor = comm.bus_factor("all_reduce", ranks)
+a2a_factor = comm.bus_factor("all_to_all", ranks)
+nvlink_line = nvlink.per_direction_GBps
+nvlink_bidir = nvlink.bidirectional_GBps
+nvls_busbw, nvls_algbw = 480, 275  # NCCL maintainer's figures, quoted in the data file's row
+nvls_above_line = claim("with NVLS the all-reduce's busbw (480 GB/s) exceeds the 450 GB/s line rate, and the ring's "
+                        "effective busbw is below it", nvls_busbw > nvlink_line > nvlink_busbw
+                        and f"{nvls_busbw} GB/s" in nvlink.in_network_reduction.replace("about ", ""))
+nvls_algbw_check = nvls_algbw * ring_factor  # what the ring accounting would call busbw for that algbw
+message_1_KiB = parallel.allreduce_message_bytes(model, 1) / KiB
+half_MiB = links["NVLink"].half_bandwidth_bytes("all_reduce", ranks) / MiB
+half_batch = next(b for b in range(1, 100_000)
+                  if parallel.allreduce_message_bytes(model, b) >= links["NVLink"].half_bandwidth_bytes("all_reduce", ranks))
+latency_bound_small_batches = claim(
+    "below that batch the latency is more than half of every all-reduce's time",
+    all(links["NVLink"].alpha_s > ring_factor * parallel.allreduce_message_bytes(model, b) * links["NVLink"].beta_s_per_byte
+        for b in range(1, half_batch)))
+pcie_line = pcie.per_direction_GBps
+ib_line = ib.per_direction_GBps
+nvlink_over_ib = nvlink_line / ib_line
+
+# ---- Tensor parallelism for decode ------------------------------------------------------------
+all_reduces = parallel.ALL_REDUCES_PER_LAYER * model.n_layers
+comm_ms_1 = step(8, 1).comm_s * 1e3
+share_ms = {tp: step(tp, 1).compute_memory_s * 1e3 for tp in TPS}
+total_ms = {tp: step(tp, 1).time_s * 1e3 for tp in TPS}
+speedup_4_to_8 = total_ms[4] / total_ms[8]
+tp8_comm_share = step(8, 1).comm_share
+tp8_comm_share_pcie = step(8, 1, "PCIe").comm_share
+tp_pays_less = claim("at batch 1 going from TP=4 to TP=8 over NVLink speeds the step up by less than 2x, and "
+                     "the all-reduces are a larger share of the step at every batch of the table as TP grows",
+                     speedup_4_to_8 < 2 and all(step(a, b).comm_share < step(c, b).comm_share
+                                                for b in BATCHES for a, c in ((2, 4), (4, 8))))
+small_batch, large_batch = BATCHES[2], BATCHES[-1]
+comm_near_constant_small_batch = claim(
+    f"over NVLink the all-reduce time at TP=8 grows by less than 25 % from batch 1 to batch {BATCHES[2]}",
+    step(8, BATCHES[2]).comm_s < 1.25 * step(8, 1).comm_s)
+pcie_tp8_worse_share = claim("over PCIe the all-reduces take a larger share of the TP=8 step than over NVLink at every batch",
+                             all(step(8, b, "PCIe").comm_share > step(8, b).comm_share for b in BATCHES))
+pcie_large_batch_ms = step(8, BATCHES[-1], "PCIe").comm_s * 1e3
+nvlink_large_batch_ms = step(8, BATCHES[-1]).comm_s * 1e3
+tokens_per_gpu = {tp: step(tp, 1).tokens_per_s / tp for tp in TPS if fits_at[tp]}
+per_gpu_throughput_falls = claim("at batch 1 the tokens per second per GPU fall as TP grows",
+                                 all(tokens_per_gpu[a] > tokens_per_gpu[b]
+                                     for a, b in zip(sorted(tokens_per_gpu), sorted(tokens_per_gpu)[1:])))
+
+
+def tp_table() -> str:
+    rows = []
+    for tp in TPS:
+        if not fits_at[tp]:
+            rows.append([str(tp), f"{parallel.tp_weight_bytes_per_gpu(model, tp, DTYPE) / GB:.1f}", "does not fit",
+                         "", "", "", ""])
+            continue
+        s, p = step(tp, 1), step(tp, 1, "PCIe")
+        rows.append([str(tp), f"{s.weight_bytes / GB:.1f}", f"{max_batch[tp]:,}", f"{s.compute_memory_s * 1e3:.2f}",
+                     f"{s.comm_s * 1e3:.2f} / {p.comm_s * 1e3:.2f}", f"{s.time_s * 1e3:.2f} / {p.time_s * 1e3:.2f}",
+                     f"{1 / s.time_s:.0f} / {1 / p.time_s:.0f}"])
+    return markdown_table(["TP", "weights each GPU reads per step (GB)", f"max batch at {CONTEXT:,} tokens", "each GPU's share (ms)",
+                           "all-reduces (ms): NVLink / PCIe", "step (ms): NVLink / PCIe",
+                           "tokens/s per sequence: NVLink / PCIe"], rows)
+
+
+def batch_table() -> str:
+    rows = []
+    for b in BATCHES:
+        s, p = step(8, b), step(8, b, "PCIe")
+        rows.append([f"{b:,}", f"{s.message_bytes / KiB:,.0f}", f"{s.compute_memory_s * 1e3:.2f}",
+                     f"{s.comm_s * 1e3:.2f} ({s.comm_share:.0%})", f"{p.comm_s * 1e3:.2f} ({p.comm_share:.0%})",
+                     f"{b / s.time_s:,.0f}"])
+    return markdown_table(["batch", "all-reduce message (KiB)", "each GPU's share (ms)", "all-reduces, NVLink (ms, share)",
+                           "all-reduces, PCIe (ms, share)", "tokens/s, NVLink"], rows)
+
+
+# Prefill: each all-reduce carries the whole prompt's activations, and the compute grows with it.
+prefill_message_MiB = parallel.allreduce_message_bytes(model, PROMPT) / MiB
+prefill_share_nvlink = parallel.prefill_allreduce_share(model, gpu, links["NVLink"], 8, PROMPT, DTYPE)
+prefill_share_pcie = parallel.prefill_allreduce_share(model, gpu, links["PCIe"], 8, PROMPT, DTYPE)
+prefill_bandwidth_bound = claim(f"a {PROMPT:,}-token prompt's all-reduces are far above the half-bandwidth size, "
+                                "and over PCIe they take longer than the prefill's compute at TP=8",
+                                prefill_message_MiB > 10 * half_MiB and prefill_share_pcie > 1 > prefill_share_nvlink)
+
+# ---- Exactness: the split MLP on gloo (pages/listings/ch7_tensor_parallel.py shows the same runs)
+EXACT_WORLDS = (2, 4)
+_exact = {w: cached(tensor_parallel.run_exactness, w, 4, 64, 256, 0) for w in EXACT_WORLDS}
+exact_tolerance = tensor_parallel.RELATIVE_TOLERANCE
+exact_worst = max(r.relative_error for r in _exact.values())
+split_is_exact = claim("over 2 and over 4 processes the split MLP equals the unsplit one within the tolerance",
+                       all(r.exact for r in _exact.values()))
+
+# ---- Pipeline parallelism ---------------------------------------------------------------------
+bubble_example = parallel.pipeline_bubble(4, 16)
+bubble_shrinks = claim("at every number of stages the bubble shrinks as microbatches are added",
+                       all(parallel.pipeline_bubble(p, a) > parallel.pipeline_bubble(p, b)
+                           for p in BUBBLE_STAGES for a, b in zip(BUBBLE_MICROBATCHES, BUBBLE_MICROBATCHES[1:])))
+pp_messages = 1  # two nodes: one hand-off of batch x d_model activations per step
+pp_message_KiB = message_1_KiB
+pp_fewer_messages = claim("across two nodes a pipeline split sends one message per step where tensor parallelism "
+                          "sends one all-reduce per block", pp_messages < all_reduces)
+ib_tp_ms = all_reduces * comm.link_model(ib_line, alpha_s).time_s("all_reduce", 2, parallel.allreduce_message_bytes(model, 1)) * 1e3
+
+
+def bubble_table() -> str:
+    rows = [[str(p)] + [f"{parallel.pipeline_bubble(p, m):.0%}" for m in BUBBLE_MICROBATCHES] for p in BUBBLE_STAGES]
+    return markdown_table(["stages p"] + [f"m = {m}" for m in BUBBLE_MICROBATCHES], rows)
+
+
+# ---- Mixture of experts -----------------------------------------------------------------------
+mixtral, deepseek = (models.get(name) for name in MOE_MODELS)
+
+
+def _moe_GB(m: models.ModelConfig, batch: int) -> float:
+    return models.step_weight_bytes(m, DTYPE, batch) / GB
+
+
+mixtral_total_GB = models.weight_bytes(mixtral, DTYPE) / GB
+deepseek_total_GB = models.weight_bytes(deepseek, DTYPE) / GB
+deepseek_fp8_GB = models.weight_bytes(deepseek, "fp8") / GB
+mixtral_1_GB, deepseek_1_GB = _moe_GB(mixtral, 1), _moe_GB(deepseek, 1)
+mixtral_all_at = next(b for b in MOE_BATCHES if parallel.experts_touched(mixtral, b) > 0.99 * mixtral.n_routed_experts)
+deepseek_touched_64 = parallel.experts_touched(deepseek, 64)
+deepseek_reads_most_at_256 = claim("at batch 256 a DeepSeek-V3 step touches more than 99 % of its routed experts",
+                                   parallel.experts_touched(deepseek, 256) > 0.99 * deepseek.n_routed_experts)
+moe_bytes_grow = claim("for both models the bytes a step reads grow with batch at every batch of the table, "
+                       "and at batch 1 are under a third of the weights",
+                       all(_moe_GB(m, a) < _moe_GB(m, b) for m in (mixtral, deepseek)
+                           for a, b in zip(MOE_BATCHES, MOE_BATCHES[1:]))
+                       and mixtral_1_GB < mixtral_total_GB / 3 and deepseek_1_GB < deepseek_total_GB / 3)
+
+
+def moe_table() -> str:
+    rows = []
+    for b in MOE_BATCHES:
+        row = [f"{b:,}"]
+        for m in (mixtral, deepseek):
+            row += [f"{parallel.experts_touched(m, b):.1f} of {m.n_routed_experts}",
+                    f"{_moe_GB(m, b):,.0f} ({_moe_GB(m, b) / (models.weight_bytes(m, DTYPE) / GB):.0%})"]
+        rows.append(row)
+    return markdown_table(["batch", "Mixtral: experts per layer", f"Mixtral: GB read ({DTYPE})",
+                           "DeepSeek-V3: experts per layer", f"DeepSeek-V3: GB read ({DTYPE})"], rows)
+
+
+# Expert parallelism's all-to-all: every token's hidden state to each expert (dispatch, fp8) and
+# each expert's output back (combine, bf16); DeepSeek-V3's decode counts the shared expert too.
+DISPATCH, COMBINE = "fp8", "bf16"
+ds_moe_layers = parallel.moe_layers(deepseek)
+ds_experts_sent = deepseek.experts_per_token + deepseek.n_shared_experts
+ds_ep_MB_per_token = parallel.ep_bytes_per_token(deepseek, DISPATCH, COMBINE) / 1e6
+ds_ep_KB_per_layer = ds_ep_MB_per_token * 1e3 / ds_moe_layers
+ds_ep_vs_tp = parallel.ep_bytes_per_token(deepseek, DISPATCH, COMBINE) / (
+    all_reduces * parallel.allreduce_message_bytes(model, 1))
+dispatch_fp8_saves_quarter = claim("sending the dispatch in fp8 rather than bf16 cuts the all-to-all volume by a quarter", abs(
+                            parallel.ep_bytes_per_token(deepseek, "fp8", "bf16")
+                            / parallel.ep_bytes_per_token(deepseek, "bf16", "bf16") - 0.75) < 1e-12)
+
+
+def imbalance(tokens: int) -> float:
+    return parallel.busiest_gpu_load(deepseek.n_routed_experts, deepseek.experts_per_token, EP_GPUS, tokens,
+                                     IMBALANCE_TRIALS, SEED)
+
+
+_imbalance = {t: cached(imbalance, t) for t in IMBALANCE_TOKENS}
+imbalance_small = _imbalance[IMBALANCE_TOKENS[0]]
+imbalance_large = _imbalance[IMBALANCE_TOKENS[-1]]
+imbalance_shrinks = claim("the busiest GPU's excess over the mean shrinks as tokens per step grow, at every step of "
+                          "the table, and at the fewest tokens it is above 40 %",
+                          all(_imbalance[a] > _imbalance[b] for a, b in zip(IMBALANCE_TOKENS, IMBALANCE_TOKENS[1:]))
+                          and imbalance_small > 1.4)
+
+
+def imbalance_table() -> str:
+    rows = [[f"{t:,}", f"{t * deepseek.experts_per_token / EP_GPUS:,.0f}", f"{_imbalance[t]:.2f}x"]
+            for t in IMBALANCE_TOKENS]
+    return markdown_table(["tokens per step", "expert slots per GPU, mean", "busiest GPU / mean"], rows)
+
+
+# DeepSeek-V3's deployment as its technical report states it (arXiv 2412.19437, section 3.4), and
+# the communication-bound decode figure of its 'Insights' paper (arXiv 2505.09343, section 2.3.2).
+DS_PREFILL_NODES, DS_PREFILL_GPUS, DS_PREFILL_EP = 4, 32, 32
+DS_DECODE_NODES, DS_DECODE_GPUS, DS_DECODE_EP, DS_DECODE_DP = 40, 320, 320, 80
+DS_REDUNDANT_GPUS = 64
+DS_MAX_NODES = 4  # each token is sent to at most 4 nodes
+DS_TOKENS_PER_GPU, DS_HIDDEN_APPROX = 32, 7000  # the paper's "about 32 tokens" and "approximately 7K"
+DS_IB_GBPS, DS_NVL72_GBPS = ib_line, comm.get_link("NVLink 5 (GB200 NVL72)").per_direction_GBps
+DS_REPORTED_ROUND_US, DS_REPORTED_TPOT_MS, DS_REPORTED_TPS = 120.96, 14.76, 67
+DS_REPORTED_NVL72_US, DS_REPORTED_NVL72_TPOT_MS, DS_REPORTED_NVL72_TPS = 6.72, 0.82, 1200
+ds_round_us = parallel.ep_round_time_s(DS_TOKENS_PER_GPU, ds_experts_sent, DS_HIDDEN_APPROX, DS_IB_GBPS) * 1e6
+ds_layer_us = 2 * ds_round_us  # two micro-batches, each a dispatch and a combine, computation hidden
+ds_tpot_ms = deepseek.n_layers * ds_layer_us / 1e3
+ds_tps = 1e3 / ds_tpot_ms
+ds_nvl72_us = parallel.ep_round_time_s(DS_TOKENS_PER_GPU, ds_experts_sent, DS_HIDDEN_APPROX, DS_NVL72_GBPS) * 1e6
+ds_nvl72_tpot_ms = deepseek.n_layers * 2 * ds_nvl72_us / 1e3
+ds_nvl72_tps = 1e3 / ds_nvl72_tpot_ms
+ds_exact_round_us = parallel.ep_round_time_s(DS_TOKENS_PER_GPU, ds_experts_sent, deepseek.d_model, DS_IB_GBPS) * 1e6
+ds_exact_tpot_ms = deepseek.n_layers * 2 * ds_exact_round_us / 1e3
+ds_reproduced = claim("the course's arithmetic reproduces the paper's 120.96 µs, 14.76 ms and 67 tokens/s, and "
+                      "6.72 µs and 0.82 ms on NVL72 (to the paper's rounding)",
+                      abs(ds_round_us - DS_REPORTED_ROUND_US) < 0.005 and abs(ds_tpot_ms - DS_REPORTED_TPOT_MS) < 0.005
+                      and int(ds_tps) == DS_REPORTED_TPS and abs(ds_nvl72_us - DS_REPORTED_NVL72_US) < 0.005
+                      and abs(ds_nvl72_tpot_ms - DS_REPORTED_NVL72_TPOT_MS) < 0.005
+                      and abs(ds_nvl72_tps / DS_REPORTED_NVL72_TPS - 1) < 0.03)
+ds_counts_all_layers = claim("the paper multiplies by all 61 layers, although the first 3 are dense and send nothing",
+                             deepseek.n_layers == 61 and deepseek.first_dense_layers == 3)
+ds_moe_tpot_ms = ds_moe_layers * 2 * ds_round_us / 1e3
+
+# ---- Disaggregated prefill and decode (chapter 3's simulator, setting and workload) ----------------
+DIS_MODEL = "Llama-3.1-8B"  # chapter 3's model and GPU: one GPU holds it, so each pool is one GPU
+DIS_WORKLOAD = dict(prompt_min=256, prompt_max=2048, output_mean=128, output_max=1024)  # chapter 3's
+DIS_REQUESTS, DIS_SEED = 1000, 1
+DIS_RATES = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0)
+DIS_SLO = serving.SLO(ttft_s=1.0, tpot_s=0.020)  # chapter 3's targets
+DIS_CHUNK = 512  # chapter 3's token budget for the colocated servers' chunked prefill
+DIS_LINK = IB  # the KV cache crosses between servers
+ITL_PCT, TTFT_PCT = 99, 90
+dis_model = models.get(DIS_MODEL)
+dis_link_GBps = comm.get_link(DIS_LINK).per_direction_GBps
+dis_kv_KiB = kv_cache.bytes_per_token(dis_model, DTYPE) / KiB
+dis_short_prompt, dis_long_prompt = DIS_WORKLOAD["prompt_min"], DIS_WORKLOAD["prompt_max"]
+dis_transfer_ms = disaggregation.kv_transfer_s(dis_model, dis_long_prompt, DTYPE, dis_link_GBps, alpha_s) * 1e3
+dis_prefill_ms = roofline.prefill(dis_model, dis_long_prompt, DTYPE, DTYPE).time_s(gpu) * 1e3
+dis_cache_MiB = kv_cache.bytes_per_sequence(dis_model, dis_long_prompt, DTYPE) / MiB
+transfer_small = claim("over InfiniBand the longest prompt's cache crosses in under a fifth of its prefill time",
+                       dis_transfer_ms < dis_prefill_ms / 5)
+
+
+def dis_run(rate: float) -> dict:
+    """Both setups at one arrival rate: p90 TTFT, p99 inter-token latency, p90 TPOT and SLO attainment,
+    and the prefill GPU's busy share."""
+    step_time = serving.RooflineStepTime(dis_model, gpu, DTYPE, DTYPE, DTYPE)
+    capacity = kv_cache.max_tokens(dis_model, gpu, DTYPE, DTYPE)
+    requests = serving.Workload(n_requests=DIS_REQUESTS, rate_per_s=rate, seed=DIS_SEED, **DIS_WORKLOAD).requests()
+    whole = serving.Policy("whole prompts")
+    split = disaggregation.simulate_disaggregated(
+        requests, whole, whole, step_time, capacity, 1, 1,
+        lambda r: disaggregation.kv_transfer_s(dis_model, r.prompt_tokens, DTYPE, dis_link_GBps, alpha_s))
+    together = disaggregation.serve_pool(requests, serving.Policy("chunked", chunk_tokens=DIS_CHUNK), step_time,
+                                         capacity, 2)
+    end = max(s.token_times_s[-1] for s in split.served)
+
+    def stats(served):
+        return {"ttft": serving.percentile([s.ttft_s for s in served], TTFT_PCT),
+                "itl": serving.percentile([g for s in served for g in s.itl_s], ITL_PCT),
+                "tpot": serving.percentile([s.tpot_s for s in served], TTFT_PCT),
+                "met": serving.slo_attainment(served, DIS_SLO)}
+
+    return {"split": stats(split.served), "together": stats(together.served),
+            "prefill_busy": split.prefill.busy_s / (end - requests[0].arrival_s)}
+
+
+_dis = {rate: cached(dis_run, rate) for rate in DIS_RATES}
+dis_low, dis_high = DIS_RATES[0], DIS_RATES[-1]
+_calm = list(itertools.takewhile(lambda r: _dis[r]["split"]["itl"] < _dis[r]["together"]["itl"], DIS_RATES))
+dis_calm_max = _calm[-1]
+dis_itl_split_low = _dis[dis_low]["split"]["itl"] * 1e3
+dis_itl_together_low = _dis[dis_low]["together"]["itl"] * 1e3
+split_smooths_itl = claim(f"up to {dis_calm_max:.0f} requests/s the split's p{ITL_PCT} inter-token latency is below "
+                          "the colocated servers', and above it not", len(_calm) >= 3 and all(
+                              _dis[r]["split"]["itl"] >= _dis[r]["together"]["itl"] for r in DIS_RATES[len(_calm):]))
+_busy = DIS_RATES[1:]
+dis_ttft_from = _busy[0]
+_gap = [_dis[r]["split"]["ttft"] - _dis[r]["together"]["ttft"] for r in _busy]
+split_costs_ttft = claim(f"from {dis_ttft_from:.0f} requests/s on the split's p{TTFT_PCT} TTFT is higher, by more at "
+                         "every higher rate", all(g > 0 for g in _gap) and all(a < b for a, b in zip(_gap, _gap[1:])))
+split_tpot_higher = claim(f"at every rate of the table the split's p{TTFT_PCT} TPOT is higher",
+                          all(_dis[r]["split"]["tpot"] > _dis[r]["together"]["tpot"] for r in DIS_RATES))
+dis_collapse_met = _dis[dis_high]["split"]["met"]
+dis_together_met = _dis[dis_high]["together"]["met"]
+dis_busy_before = _dis[DIS_RATES[-2]]["prefill_busy"]
+split_saturates_first = claim(f"at {dis_high:.0f} requests/s the split meets the targets for under half its requests "
+                              "and the colocated pair for 99 % or more, after the prefill GPU was busy over 80 % of "
+                              "the time one rate lower", dis_collapse_met < 0.5 <= 0.99 <= dis_together_met
+                              and dis_busy_before > 0.8)
+# Why colocation can carry more: a prefill chunk mixed into a memory-bound decode step costs less
+# than the same chunk and decode run apart (chapter 3's mixed step), and the split gives that up.
+MIX_BATCH, MIX_CONTEXT = 64, 1024
+dis_decode_ms = roofline.decode_step(dis_model, MIX_BATCH, MIX_CONTEXT, DTYPE, DTYPE).time_s(gpu) * 1e3
+dis_chunk_ms = roofline.mixed_step(dis_model, 0, 0, ((0, DIS_CHUNK),), DTYPE, DTYPE).time_s(gpu) * 1e3
+dis_mixed_ms = roofline.mixed_step(dis_model, MIX_BATCH, MIX_CONTEXT, ((0, DIS_CHUNK),), DTYPE, DTYPE).time_s(gpu) * 1e3
+dis_mixed_saving = 1 - dis_mixed_ms / (dis_decode_ms + dis_chunk_ms)
+mixing_is_cheaper = claim("the mixed step costs at least a tenth less than its two parts run apart",
+                          dis_mixed_saving > 0.1)
+
+
+def dis_table() -> str:
+    rows = []
+    for rate in DIS_RATES:
+        a, b = _dis[rate]["split"], _dis[rate]["together"]
+        rows.append([f"{rate:.0f}", f"{a['ttft'] * 1e3:,.0f} / {b['ttft'] * 1e3:,.0f}",
+                     f"{a['itl'] * 1e3:.1f} / {b['itl'] * 1e3:.1f}", f"{a['tpot'] * 1e3:.1f} / {b['tpot'] * 1e3:.1f}",
+                     f"{a['met']:.0%} / {b['met']:.0%}", f"{_dis[rate]['prefill_busy']:.0%}"])
+    return markdown_table(["requests/s", f"p{TTFT_PCT} TTFT (ms): split / colocated",
+                           f"p{ITL_PCT} inter-token (ms): split / colocated", f"p{TTFT_PCT} TPOT (ms): split / colocated",
+                           "meet both targets: split / colocated", "prefill GPU busy"], rows)
+
+
+# ---- Measure your own: the recorded sweep ----------------------------------------------------
+RESULTS = recorded.RESULTS / "comm"
+_sweep = comm_results.load_folder(RESULTS)[-1]
+sweep_device = _sweep["device"]["name"]
+sweep_backend = _sweep["device"]["backend"]
+sweep_ranks = _sweep["settings"]["ranks"]
+sweep_iterations = _sweep["settings"]["iterations"]
+sweep_created = _sweep["created"][:10]
+_fits = {f["collective"]: f for f in _sweep["fits"]}
+sweep_alpha_us = _fits["all_reduce"]["alpha_s"] * 1e6
+sweep_busbw = _fits["all_reduce"]["busbw_GBps"]
+a2a_alpha_us = _fits["all_to_all"]["alpha_s"] * 1e6
+a2a_busbw = _fits["all_to_all"]["busbw_GBps"]
+_a2a_res = [abs(c["residual"]) for c in _fits["all_to_all"]["checked"]]
+_ar_res = [abs(c["residual"]) for c in _fits["all_reduce"]["checked"]]
+a2a_worst_residual = max(_a2a_res)
+ar_worst_residual = max(_ar_res)
+sweep_fit_sizes = len(_fits["all_reduce"]["fitted_sizes_bytes"])
+sweep_checked_sizes = len(_fits["all_reduce"]["checked"])
+sweep_prediction_ms = _sweep["prediction"]["comm_s"] * 1e3
+sweep_prediction_batch = _sweep["prediction"]["batch"]
+sweep_cpu_latency_vs_nvlink = sweep_alpha_us / ALPHA_US
+sweep_fits_apart = claim("the recorded sweep's fits used only its smallest and largest sizes; every size between "
+                         "was predicted", all(not set(f["fitted_sizes_bytes"]) & {c["size_bytes"] for c in f["checked"]}
+                                              and f["checked"] for f in _sweep["fits"]))
+
+
+def sweep_table(collective: str) -> str:
+    return comm_results.sweep_table(_sweep, collective)
+
+
+# ---- Figures: the same parameters as the prose --------------------------------------------------
+def tp_figure() -> str:
+    return cached(chapter7.tp_step_vs_batch, GPU, MODEL, 8, CONTEXT,
+                  (("NVLink", nvlink_busbw, alpha_s), ("PCIe Gen5", pcie.per_direction_GBps, alpha_s)),
+                  FIGURE_BATCHES, DTYPE)
+
+
+def alpha_beta_figure() -> str:
+    fitted = set(_fits["all_reduce"]["fitted_sizes_bytes"])
+    measured = tuple((r["size_bytes"], r["median_s"], r["size_bytes"] in fitted)
+                     for r in _sweep["rows"] if r["collective"] == "all_reduce")
+    return cached(chapter7.alpha_beta_curve, "all_reduce", ranks,
+                  (("NVLink 4, ring", nvlink_busbw, alpha_s), ("PCIe Gen5", pcie.per_direction_GBps, alpha_s),
+                   ("InfiniBand NDR", ib_line, alpha_s)),
+                  measured, f"recorded: {sweep_ranks} {sweep_backend} processes, {sweep_device}",
+                  (_fits["all_reduce"]["alpha_s"], _fits["all_reduce"]["beta_s_per_byte"]), sweep_ranks)
+
+
+def disaggregation_figure() -> str:
+    rows = tuple((r, _dis[r]["split"]["ttft"], _dis[r]["together"]["ttft"], _dis[r]["split"]["itl"],
+                  _dis[r]["together"]["itl"]) for r in DIS_RATES)
+    return cached(chapter7.disaggregation_vs_rate, rows, TTFT_PCT, ITL_PCT, DIS_SLO.ttft_s,
+                  f"{DIS_MODEL}, {DTYPE}, {gpu.name}, chapter 3's workload; KV cache over InfiniBand")
+
+
+def moe_figure() -> str:
+    return cached(chapter7.experts_vs_batch, MOE_MODELS, MOE_FIGURE_BATCHES, DTYPE)
+
+
+#: The committed copies in vis/ (`python -m pages figures --update`), by file name.
+FIGURES = {
+    "multi_gpu_tp_step_h100": tp_figure,
+    "multi_gpu_alpha_beta": alpha_beta_figure,
+    "multi_gpu_moe_experts": moe_figure,
+    "multi_gpu_disaggregation": disaggregation_figure,
+}

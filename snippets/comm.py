@@ -1,0 +1,161 @@
+"""Collective communication on the alpha-beta model, and the interconnects it runs over
+(data/interconnects.csv, one sourced row per link).
+
+Definitions follow nccl-tests' doc/PERFORMANCE.md, the figures every NCCL user sees:
+
+- algorithm bandwidth, algbw = S / t: the message size over the time, as the caller sees it;
+- bus bandwidth, busbw = algbw x a factor per collective, the rate each GPU's link carries in
+  the ring algorithm: 2(n - 1)/n for all-reduce (a reduce-scatter then an all-gather, each
+  moving (n - 1)/n of the message), (n - 1)/n for all-gather, reduce-scatter and all-to-all.
+
+busbw is what to compare with a link's per-direction bandwidth. It can exceed the line rate
+when the switch reduces (NVLS, SHARP): the ring's accounting no longer describes the wire.
+
+The alpha-beta model: a collective of S bytes over n GPUs takes t = alpha + factor(n) x S x beta,
+alpha a fixed latency per call, beta the seconds per byte each link carries (1 / busbw).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from snippets._data import find_by_name, read_text
+from snippets.errors import UnknownName
+from snippets.schema import InterconnectRow, parse_rows
+from snippets.units import GB, require_positive, require_positive_int
+
+#: Collectives the course times, and the factor from algbw to busbw at n ranks (nccl-tests).
+COLLECTIVES = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all")
+
+
+def bus_factor(collective: str, ranks: int) -> float:
+    """busbw / algbw for `collective` over `ranks` GPUs: 2(n - 1)/n for all-reduce, (n - 1)/n
+    for the others (nccl-tests doc/PERFORMANCE.md). One rank moves nothing: 0."""
+    require_positive_int("ranks", ranks)
+    if collective not in COLLECTIVES:
+        raise UnknownName(f"unknown collective {collective!r}; known: {', '.join(COLLECTIVES)}")
+    share = (ranks - 1) / ranks
+    return 2 * share if collective == "all_reduce" else share
+
+
+def algbw_GBps(size_bytes: float, time_s: float) -> float:
+    """Algorithm bandwidth: the message size over the time, GB/s."""
+    require_positive("size_bytes", size_bytes)
+    require_positive("time_s", time_s)
+    return size_bytes / time_s / GB
+
+
+def busbw_GBps(collective: str, ranks: int, size_bytes: float, time_s: float) -> float:
+    """Bus bandwidth: algbw x bus_factor, what each link carried, GB/s."""
+    return algbw_GBps(size_bytes, time_s) * bus_factor(collective, ranks)
+
+
+@dataclass(frozen=True)
+class AlphaBeta:
+    """t = alpha_s + bus_factor(collective, n) x size x beta_s_per_byte."""
+
+    alpha_s: float
+    beta_s_per_byte: float
+
+    @property
+    def busbw_GBps(self) -> float:
+        """The bus bandwidth large messages approach."""
+        return 1 / self.beta_s_per_byte / GB
+
+    def time_s(self, collective: str, ranks: int, size_bytes: float) -> float:
+        if ranks == 1:
+            return 0.0  # nothing to send: frameworks skip the call
+        return self.alpha_s + bus_factor(collective, ranks) * size_bytes * self.beta_s_per_byte
+
+    def half_bandwidth_bytes(self, collective: str, ranks: int) -> float:
+        """The message size at which the latency equals the bandwidth term: below it, alpha
+        dominates, and busbw is under half of what large messages reach."""
+        return self.alpha_s / (bus_factor(collective, ranks) * self.beta_s_per_byte)
+
+
+def link_model(busbw_GBps: float, alpha_s: float) -> AlphaBeta:
+    """The alpha-beta model of a link carrying `busbw_GBps` per direction, with latency `alpha_s`."""
+    require_positive("busbw_GBps", busbw_GBps)
+    if alpha_s < 0:
+        raise ValueError(f"alpha_s must be >= 0, got {alpha_s}")
+    return AlphaBeta(alpha_s, 1 / (busbw_GBps * GB))
+
+
+@dataclass(frozen=True)
+class Point:
+    """One timed collective: its size in bytes and median time in seconds."""
+
+    size_bytes: float
+    time_s: float
+
+
+def fit_alpha_beta(points: tuple[Point, ...] | list[Point], collective: str, ranks: int) -> AlphaBeta:
+    """Least-squares alpha and beta through `points`, weighted so that each point's *relative*
+    error counts alike (sizes span six orders of magnitude; unweighted, the largest would
+    decide alone). alpha is kept >= 0: a negative fit is refitted through the origin."""
+    if len(points) < 2:
+        raise ValueError("fitting alpha and beta needs at least two points")
+    x = np.array([bus_factor(collective, ranks) * p.size_bytes for p in points], dtype=float)
+    t = np.array([p.time_s for p in points], dtype=float)
+    w = 1 / t
+    design = np.stack([np.ones_like(x), x], axis=1) * w[:, None]
+    (alpha, beta), *_ = np.linalg.lstsq(design, t * w, rcond=None)
+    if alpha < 0 or beta <= 0:
+        alpha = 0.0
+        beta = float(np.sum(w * w * x * t) / np.sum(w * w * x * x))
+    if beta <= 0:
+        raise ValueError("the points do not grow with size: no bandwidth to fit")
+    return AlphaBeta(float(alpha), float(beta))
+
+
+def split_ends(points: tuple[Point, ...] | list[Point], per_end: int) -> tuple[tuple[Point, ...], tuple[Point, ...]]:
+    """(the `per_end` smallest and `per_end` largest points, the points between them): the
+    ends fix alpha and beta, the middle is predicted and checked."""
+    ordered = sorted(points, key=lambda p: p.size_bytes)
+    if len(ordered) < 2 * per_end + 1:
+        raise ValueError(f"need more than {2 * per_end} points to keep some apart, got {len(ordered)}")
+    return tuple(ordered[:per_end] + ordered[-per_end:]), tuple(ordered[per_end:-per_end])
+
+
+def residual(model: AlphaBeta, point: Point, collective: str, ranks: int) -> float:
+    """(predicted - measured) / measured."""
+    return model.time_s(collective, ranks, point.size_bytes) / point.time_s - 1
+
+
+# ---- interconnects (data/interconnects.csv) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interconnect:
+    name: str
+    kind: str
+    per_direction_GBps: float
+    bidirectional_GBps: float
+    gpus_in_domain: int | None
+    effective_busbw_GBps: float | None
+    in_network_reduction: str
+    source: str
+    notes: str
+
+
+def load_interconnects(text: str | None = None, path: str | Path | None = None) -> tuple[Interconnect, ...]:
+    """Links from CSV `text`, a file at `path`, or the packaged interconnects.csv, validated
+    against schema.InterconnectRow; a bad cell raises schema.DataFileError."""
+    csv_text, file = read_text("interconnects.csv", text, path)
+    rows = parse_rows(csv_text, file, InterconnectRow)
+    return tuple(Interconnect(**{f.name: getattr(row, f.name) for f in fields(Interconnect)}) for row in rows)
+
+
+@cache
+def all_interconnects() -> tuple[Interconnect, ...]:
+    return load_interconnects()
+
+
+def get_link(name: str) -> Interconnect:
+    """Look a link up by name ('NVLink 4', 'pcie gen5'); unknown names raise UnknownName."""
+    found = find_by_name(name, [link.name for link in all_interconnects()], "interconnect")
+    return next(link for link in all_interconnects() if link.name == found)

@@ -1,0 +1,77 @@
+"""snippets.formulas against independent known values, and the one-definition rule: the
+snippets modules call these formulas, and the module needs nothing beyond the standard library
+(the in-page cells import it under Pyodide)."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import sys
+from pathlib import Path
+
+import pytest
+
+from snippets import formulas, kv_cache, models, roofline, speculative, units
+
+
+def test_ridge_of_an_h100_sxm_in_bf16():
+    # 989 TFLOP/s dense bf16 over 3.35 TB/s: about 295 FLOP/byte (NVIDIA's datasheet figures)
+    assert formulas.ridge_point(989e12, 3.35e12) == pytest.approx(295.2, abs=0.1)
+
+
+def test_roofline_bends_at_the_ridge():
+    assert formulas.attainable_flops(1.0, 100.0, 10.0) == 10.0
+    assert formulas.attainable_flops(1000.0, 100.0, 10.0) == 100.0
+    assert formulas.time_lower_bound_s(100.0, 10.0, 100.0, 10.0) == 1.0
+
+
+def test_decode_bound_of_a_7b_model_on_2tbps():
+    # 14 GB of fp16 weights read per token at 2 TB/s: at most ~143 tokens/s
+    assert formulas.decode_tokens_per_s_bound(14e9, 2e12) == pytest.approx(142.857, rel=1e-5)
+    assert formulas.decode_tokens_per_s_bound(14e9, 2e12, batch=8) == pytest.approx(1142.857, rel=1e-5)
+
+
+def test_kv_bytes_per_token_of_llama_2_7b_and_llama_3_8b():
+    # Llama-2-7B: 32 layers, 32 KV heads of 128, fp16 -> 512 KiB per token (a widely quoted figure)
+    assert formulas.kv_bytes_per_token(formulas.mha_elements_per_token(32, 32, 128), "fp16") == 512 * 1024
+    # Llama-3-8B (GQA, 8 KV heads): 128 KiB per token
+    assert formulas.kv_bytes_per_token(formulas.mha_elements_per_token(32, 8, 128), "bf16") == 128 * 1024
+    # DeepSeek-V3 MLA: 61 layers x (512 + 64) elements
+    assert formulas.mla_elements_per_token(61, 512, 64) == 35136
+    assert formulas.kv_bytes_for_batch(2.0, 10, 3) == 60.0
+
+
+def test_experts_touched_limits():
+    assert formulas.expected_experts_touched(256, 8, 1) == pytest.approx(8)
+    assert formulas.expected_experts_touched(8, 2, 2) == pytest.approx(8 * (1 - 0.75**2))  # 3.5
+    assert formulas.expected_experts_touched(256, 8, 10_000) == pytest.approx(256)
+
+
+def test_speculative_gain_matches_leviathan_closed_form():
+    alpha, gamma = 0.8, 4
+    assert formulas.expected_tokens(alpha, gamma) == pytest.approx((1 - alpha**5) / (1 - alpha))
+    assert formulas.speculative_speedup(alpha, gamma, 0.0) == pytest.approx(3.3616)
+    assert formulas.speculative_speedup(0.0, 3, 0.1) == pytest.approx(1 / 1.3)
+
+
+def test_weight_bytes():
+    assert formulas.weight_bytes(7e9, "int4") == 3.5e9
+
+
+def test_the_snippets_modules_call_these_definitions():
+    assert units.BYTES_PER_ELEMENT is formulas.BYTES_PER_ELEMENT
+    uses = {roofline.ridge_point: "formulas.ridge_point", roofline.attainable_flops: "formulas.attainable_flops",
+            roofline.time_lower_bound_s: "formulas.time_lower_bound_s",
+            kv_cache.mha_elements_per_token: "formulas.mha_elements_per_token",
+            kv_cache.kv_elements_per_token: "formulas.mla_elements_per_token",
+            models.expected_experts_touched: "formulas.expected_experts_touched",
+            speculative.expected_tokens: "formulas.expected_tokens", speculative.speedup: "formulas.speculative_speedup"}
+    for function, call in uses.items():
+        assert call in inspect.getsource(inspect.unwrap(function)), function.__qualname__
+
+
+def test_only_the_standard_library():
+    tree = ast.parse(Path(formulas.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
