@@ -15,7 +15,7 @@
     var out = cellEl.querySelector(".pycell-out");
     result.hidden = false;
     out.classList.toggle("pycell-error", !!failed);
-    out.firstChild.textContent = text;
+    out.querySelector("code").textContent = text;  // Material adds a copy button before it
   }
 
   function finish() {
