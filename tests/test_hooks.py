@@ -106,3 +106,13 @@ def test_search_never_sees_a_figure_and_the_page_gets_every_figure_back():
     rendered = f"<html><nav>menu</nav>{page.content}</html>"
     assert hook.on_post_page(rendered, page) == f"<html><nav>menu</nav><p>one</p>{figure}<p>two</p>{figure.replace('A', 'B')}</html>"
     assert hook.held == {}
+
+
+def test_notebook_conversion_logs_no_per_file_lines_but_keeps_warnings():
+    import logging
+
+    hook = load("quiet_notebooks")
+    hook.on_startup(command="build", dirty=False)
+    for name in hook.NOISY:
+        logger = logging.getLogger(name)
+        assert not logger.isEnabledFor(logging.INFO) and logger.isEnabledFor(logging.WARNING)
