@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from pages import recorded
 from pages.claims import claim
 from pages.exercises import Exercise
 from snippets import attention, hardware, kv_cache, models, roofline
@@ -25,7 +26,10 @@ EXERCISES = (
              ("NVIDIA A100 80GB SXM",), ("Llama-3.1-70B",)),
     Exercise("6.4", 6, "Blocks of 16 tokens or of 256?", "paged waste against the cache", "judgement",
              ("NVIDIA H100 SXM",), ("Llama-3.1-8B",)),
-    Exercise("6.5", 6, "Merge two partial results by hand", "the log-sum-exp merge", "number", (), ()),
+    Exercise("6.5", 6, "Merge two partial results by hand", "the log-sum-exp merge", "number",
+             ("NVIDIA H100 SXM",), ("Llama-3.1-8B",)),
+    Exercise("6.6", 6, "Time attention against its bound on your GPU", "bench: attention per backend", "practical",
+             ("NVIDIA H200 SXM",), ("Llama-3.1-8B",)),
 )
 
 # ---- 6.1 When does Qwen2.5-7B's cache outweigh its weights? ----------------------------------
@@ -121,3 +125,37 @@ _lse_wrong = math.log(math.exp(ex5_lse_a) + math.exp(ex5_lse_b_base2))
 ex5_wrong = math.exp(ex5_lse_a - _lse_wrong) * ex5_o_a + math.exp(ex5_lse_b_base2 - _lse_wrong) * ex5_o_b
 ex5_merge_exact = claim("the merge gives the unsplit answer", abs(ex5_o - ex5_exact) < 1e-9)
 ex5_mixed_wrong = claim("a base-2 lse merged as base e moves the answer by over 1", abs(ex5_wrong - ex5_exact) > 1)
+
+# ---- 6.6 Time attention against its bound on your GPU -------------------------------------------
+ex6_gpu = hardware.get("H200 SXM")
+ex6_model = models.get("Llama-3.1-8B")
+ex6_dtype = "bf16"
+ex6_context = 8192
+ex6_batches = (1, 32)
+
+
+def ex6_bytes(batch: int, context: int = ex6_context) -> float:
+    """One layer's decode attention: K and V of every sequence read, Q read and the output written."""
+    m = ex6_model
+    return float((2 * batch * m.n_kv_heads * context * m.head_dim + 2 * batch * m.n_heads * m.head_dim) * 2)
+
+
+ex6_bound_1_us = ex6_bytes(1) / ex6_gpu.bandwidth_Bps * 1e6
+ex6_bound_32_us = ex6_bytes(32) / ex6_gpu.bandwidth_Bps * 1e6
+ex6_MB_1, ex6_MB_32 = ex6_bytes(1) / 1e6, ex6_bytes(32) / 1e6
+_run = recorded.run_for(ex6_gpu.name, ex6_model.name, ex6_dtype, "attention")
+_decode = [r for r in _run["attention"] if r["case"] == "decode" and r["batch"] == 32]
+ex6_recorded_context = _decode[0]["context"]
+ex6_recorded_32_pct = max(ex6_bytes(32, ex6_recorded_context) / ex6_gpu.bandwidth_Bps / r["median_s"] for r in _decode)
+ex6_recorded_short = claim("the recorded H200 run timed decode attention at a shorter context than the exercise's",
+                           ex6_recorded_context < ex6_context)
+ex6_memory_bound = claim("both batches are memory-bound on the H200's roofline",
+                         all(kv_cache.attention_intensity(ex6_model, ex6_dtype) < ex6_gpu.ridge_point(ex6_dtype)
+                             for _ in ex6_batches))
+
+
+def commands() -> str:
+    """The bench run of exercise 6.6, as a shell block."""
+    return ("```bash\n" "python -m snippets bench --skip bandwidth,matmul,decode,prefill,quant,mixed,verify "
+            f"--model {ex6_model.name} --dtype {ex6_dtype} --context {ex6_context} "
+            f"--batches {','.join(map(str, ex6_batches))}\n```")
