@@ -13,7 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-_CITED = re.compile(r"`#!(?:val|math|claim) ([A-Za-z]\w*)\.|^ *```cell\n *([A-Za-z]\w*)\.|^ *from pages import ([\w, ]+)$",
+_CITED = re.compile(r"`#!(?:val|math|claim) ([A-Za-z]\w*)\.|^```cell\n([A-Za-z]\w*)\.|^ *from pages import ([\w, ]+)$",
                     re.M)
 _FENCE = re.compile(r'^(?P<indent> *)```python exec="on"(?P<options>[^\n]*)\n(?P<code>.*?)^(?P=indent)```$', re.M | re.S)
 
