@@ -347,3 +347,29 @@ FIGURES = {
     "attention_traffic_h100": traffic_figure,
     "attention_splits_h100": splits_figure,
 }
+
+
+# ---- Editable cells (pages/cells.py) -------------------------------------------------------
+from pages.cells import cell  # noqa: E402 - the cells read the values above
+
+cache_share_cell = cell('''
+    weight_bytes = $weights  # $model's weights read per decode step, $dtype
+    per_token = formulas.kv_bytes_per_token(formulas.mha_elements_per_token($layers, $kv_heads, $head_dim), "$dtype")
+    bandwidth_Bps = $bandwidth  # $gpu
+    batch = 1
+    for context in (4096, 32768, 131072):
+        cache_bytes = formulas.kv_bytes_for_batch(per_token, context, batch)
+        step_ms = (weight_bytes + cache_bytes) / bandwidth_Bps * 1e3
+        print(f"context {context:>7,}: the cache is {cache_bytes / (weight_bytes + cache_bytes):4.0%} of the bytes,"
+              f" {step_ms:5.2f} ms per step at best")
+''', weights=roofline.decode_step(model, 1, 0, DTYPE, DTYPE).weight_bytes, model=MODEL, dtype=DTYPE,
+    layers=layers, kv_heads=kv_heads, head_dim=head_dim, bandwidth=gpu.bandwidth_Bps, gpu=GPU)
+
+block_waste_cell = cell('''
+    per_token = formulas.kv_bytes_per_token(formulas.mha_elements_per_token($layers, $kv_heads, $head_dim), "$dtype")
+    tokens = $tokens  # one sequence's length so far
+    for block in (1, 16, 256):  # tokens per cache block
+        blocks = -(-tokens // block)  # the last block is allocated whole
+        wasted = blocks * block - tokens
+        print(f"block {block:>3}: {blocks:>4} blocks, {wasted:>3} empty slots, {wasted * per_token / 2**10:6.0f} KiB unused")
+''', layers=layers, kv_heads=kv_heads, head_dim=head_dim, dtype=DTYPE, tokens=PAGED_TOKENS + 100)

@@ -57,7 +57,7 @@ def run_cell(page, index: int) -> str:
 
 def test_pages_with_cells_cover_every_chapter():
     assert {"01_memory_bound.md", "02_kv_cache.md", "03_serving.md", "04_quantization.md", "05_speculative.md",
-            "07_multi_gpu.md"} <= set(PAGES)
+            "06_attention.md", "07_multi_gpu.md"} <= set(PAGES)
 
 
 @pytest.mark.parametrize("source", PAGES)
