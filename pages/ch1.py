@@ -308,3 +308,26 @@ FIGURES = {
     "batching_a100": batching_figure,
     "prefill_vs_decode_a100": prefill_figure,
 }
+
+
+# ---- Editable cells (pages/cells.py): the reader's own GPU, model or batch --------------------
+from pages.cells import cell  # noqa: E402 - the cells read the values above
+
+bound_cell = cell('''
+    bytes_per_step = $weights  # $model's weights in $dtype, read once per decode step
+    bandwidth_Bps = $bandwidth  # $gpu (data/hardware.csv)
+    batch = 1                     # sequences decoded together
+    tokens_per_s = formulas.decode_tokens_per_s_bound(bytes_per_step, bandwidth_Bps, batch)
+    print(f"{bytes_per_step / bandwidth_Bps * 1e3:.2f} ms per step at best")
+    print(f"at most {tokens_per_s:,.0f} tokens/s")
+''', weights=one.weight_bytes, model=MODEL, dtype=DTYPE, bandwidth=a100.bandwidth_Bps, gpu=GPU)
+
+ridge_cell = cell('''
+    peak_flops = $peak  # $gpu, dense bf16 (data/hardware.csv)
+    bandwidth_Bps = $bandwidth
+    ridge = formulas.ridge_point(peak_flops, bandwidth_Bps)
+    print(f"ridge point: {ridge:.0f} FLOP/byte")
+    for intensity in (1, 10, 100, 1000):  # FLOP per byte read
+        tflops = formulas.attainable_flops(intensity, peak_flops, bandwidth_Bps) / 1e12
+        print(f"{intensity:>5} FLOP/byte: at most {tflops:6.1f} TFLOP/s")
+''', peak=a100.peak_flops("bf16"), bandwidth=a100.bandwidth_Bps, gpu=GPU)

@@ -327,3 +327,28 @@ kv_int4_gain = 1 / kv_int4_share
 int4_cache_share = claim("a grouped int4 cache stores a little more than a quarter of a 16-bit one",
                          0.25 < kv_int4_share < 0.3)
 
+
+
+# ---- Editable cells (pages/cells.py) -------------------------------------------------------
+from pages.cells import cell  # noqa: E402 - the cells read the values above
+
+per_token_cell = cell('''
+    n_layers, n_kv_heads, head_dim = $layers, $kv_heads, $head_dim  # $model (data/models.csv)
+    dtype = "fp16"  # or "fp8", "int4"
+    elements = formulas.mha_elements_per_token(n_layers, n_kv_heads, head_dim)
+    per_token = formulas.kv_bytes_per_token(elements, dtype)
+    print(f"{per_token / 2**10:.0f} KiB per token")
+    for context in $contexts:
+        print(f"{context:>7,} tokens: {formulas.kv_bytes_for_batch(per_token, context, 1) / 2**30:6.2f} GiB")
+''', layers=llama3.n_layers, kv_heads=llama3.n_kv_heads, head_dim=llama3.head_dim, model=llama3.name,
+    contexts=CONTEXTS)
+
+budget_cell = cell('''
+    usable_bytes = $usable  # $gpu, less the driver's share
+    weight_bytes = $weights  # $model in fp16
+    per_token = formulas.kv_bytes_per_token(formulas.mha_elements_per_token($layers, $kv_heads, $head_dim), "fp16")
+    context = $context
+    batch = int((usable_bytes - weight_bytes) // formulas.kv_bytes_for_batch(per_token, context, 1))
+    print(f"{batch} sequences of {context:,} tokens fit")
+''', usable=a100.usable_memory_bytes(), gpu=BUDGET_GPU, weights=models.weight_bytes(llama3, "fp16"), model=llama3.name,
+    layers=llama3.n_layers, kv_heads=llama3.n_kv_heads, head_dim=llama3.head_dim, context=CONTEXTS[1])

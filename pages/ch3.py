@@ -762,3 +762,29 @@ FIGURES = {
     "serving_chunked_prefill_h100": chunk_figure,
     "serving_cache_occupancy_h100": occupancy_figure,
 }
+
+
+# ---- Editable cells (pages/cells.py) -------------------------------------------------------
+from pages.cells import cell  # noqa: E402 - the cells read the values above
+
+two_speeds_cell = cell('''
+    params, weight_bytes = $params, $weights  # $model in $dtype
+    kv_bytes_per_token = $kv
+    peak_flops, bandwidth_Bps = $peak, $bandwidth  # $gpu
+    context = $context
+    for batch in $batches:
+        flops = 2 * params * batch
+        bytes_moved = weight_bytes + batch * context * kv_bytes_per_token
+        step_s = formulas.time_lower_bound_s(flops, bytes_moved, peak_flops, bandwidth_Bps)
+        print(f"batch {batch:>3}: {step_s * 1e3:5.2f} ms per step, {batch / step_s:8,.0f} tokens/s in all")
+''', params=models.param_count(model), weights=models.weight_bytes(model, DTYPE), model=MODEL, dtype=DTYPE,
+    kv=kv_cache.bytes_per_token(model, DTYPE), peak=gpu.peak_flops(DTYPE), bandwidth=gpu.bandwidth_Bps, gpu=GPU,
+    context=CONTEXT, batches=BATCHES)
+
+tokens_fit_cell = cell('''
+    usable_bytes, weight_bytes = $usable, $weights  # $gpu, $model in $dtype
+    n_layers, n_kv_heads, head_dim = $layers, $kv_heads, $head_dim
+    per_token = formulas.kv_bytes_per_token(formulas.mha_elements_per_token(n_layers, n_kv_heads, head_dim), "$dtype")
+    print(f"{int((usable_bytes - weight_bytes) // per_token):,} tokens in flight at most")
+''', usable=gpu.usable_memory_bytes(), weights=models.weight_bytes(model, DTYPE), gpu=GPU, model=MODEL, dtype=DTYPE,
+    layers=model.n_layers, kv_heads=model.n_kv_heads, head_dim=model.head_dim)

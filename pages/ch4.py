@@ -686,3 +686,26 @@ FIGURES = {
     "quant_error_vs_group": error_figure,
     "quant_kv_max_batch_h100": kv_figure,
 }
+
+
+# ---- Editable cells (pages/cells.py) -------------------------------------------------------
+from pages.cells import cell  # noqa: E402 - the cells read the values above
+
+format_bound_cell = cell('''
+    params = $params  # $model
+    bandwidth_Bps = $bandwidth  # $gpu
+    for dtype in ("bf16", "fp8", "int8", "int4"):  # scales left out: see the table above
+        weight_bytes = formulas.weight_bytes(params, dtype)
+        tokens_per_s = formulas.decode_tokens_per_s_bound(weight_bytes, bandwidth_Bps)
+        print(f"{dtype:>5}: {weight_bytes / 1e9:5.1f} GB, at most {tokens_per_s:5.0f} tokens/s at batch 1")
+''', params=models.param_count(llama), model=MODEL, bandwidth=h100.bandwidth_Bps, gpu=GPU)
+
+critical_batch_cell = cell('''
+    bandwidth_Bps = $bandwidth  # $gpu
+    peak_bf16, peak_fp8 = $bf16, $fp8  # dense FLOP/s
+    for weights, math, peak_flops in (("bf16", "bf16", peak_bf16), ("int4", "bf16", peak_bf16), ("fp8", "fp8", peak_fp8)):
+        ridge = formulas.ridge_point(peak_flops, bandwidth_Bps)
+        # a weight matmul at batch B does 2 B FLOPs per weight read: intensity 2 B / bytes per weight
+        batch = ridge * formulas.BYTES_PER_ELEMENT[weights] / 2
+        print(f"{weights} weights, {math} math: ridge {ridge:4.0f} FLOP/byte, compute-bound from batch {batch:4.0f}")
+''', bandwidth=h100.bandwidth_Bps, gpu=GPU, bf16=h100.peak_flops("bf16"), fp8=h100.peak_flops("fp8"))

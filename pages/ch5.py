@@ -590,3 +590,24 @@ FIGURES = {
     "speculative_speedup_heatmap": heatmap_figure,
     "speculative_batch_h100": batch_figure,
 }
+
+
+# ---- Editable cells (pages/cells.py) -------------------------------------------------------
+from pages.cells import cell  # noqa: E402 - the cells read the values above
+
+gain_cell = cell('''
+    alpha = 0.8        # chance each drafted token is accepted
+    draft_cost = 0.05  # a draft step's time over the target's
+    for gamma in range(1, 9):  # tokens drafted per step
+        tokens = formulas.expected_tokens(alpha, gamma)
+        gain = formulas.speculative_speedup(alpha, gamma, draft_cost)
+        print(f"gamma {gamma}: {tokens:.2f} tokens per step, {gain:.2f}x faster")
+''')
+
+experts_cell = cell('''
+    n_experts, experts_per_token = $experts, $per_token  # $model's routed experts per layer
+    for tokens in (1, 2, 4, 8, 16, 32, 64, 128):  # tokens one step verifies (or decodes)
+        touched = formulas.expected_experts_touched(n_experts, experts_per_token, tokens)
+        print(f"{tokens:>3} tokens read {touched:5.1f} of {n_experts} experts ({touched / n_experts:4.0%})")
+''', experts=models.get("DeepSeek-V3").n_routed_experts, per_token=models.get("DeepSeek-V3").experts_per_token,
+    model="DeepSeek-V3")

@@ -436,3 +436,27 @@ FIGURES = {
     "multi_gpu_moe_experts": moe_figure,
     "multi_gpu_disaggregation": disaggregation_figure,
 }
+
+
+# ---- Editable cells (pages/cells.py) -------------------------------------------------------
+from pages.cells import cell  # noqa: E402 - the cells read the values above
+
+allreduce_cell = cell('''
+    alpha_s = $alpha_us * 1e-6  # latency per collective, in seconds (this page's assumption)
+    links = {"NVLink": $nvlink, "PCIe": $pcie}  # busbw in bytes/s ($nvlink_name; $pcie_name)
+    ranks = 4
+    d_model, bytes_per_activation = $d_model, 2  # $model, bf16
+    for batch in (1, 8, 64, 512):
+        size = batch * d_model * bytes_per_activation  # one tensor-parallel all-reduce
+        times = ", ".join(f"{name} {formulas.collective_time_s(alpha_s, 1 / busbw, 'all_reduce', ranks, size) * 1e6:6.1f} us"
+                          for name, busbw in links.items())
+        print(f"batch {batch:>3} ({size / 2**10:6.0f} KiB): {times}")
+''', alpha_us=ALPHA_US, nvlink=nvlink_busbw * GB, pcie=pcie.per_direction_GBps * GB, nvlink_name=NVLINK, pcie_name=PCIE,
+    d_model=model.d_model, model=MODEL)
+
+bubble_cell = cell('''
+    stages = 4  # GPUs in the pipeline, one stage each
+    for microbatches in (1, 4, 16, 64):
+        idle = formulas.pipeline_bubble(stages, microbatches)
+        print(f"{microbatches:>2} microbatches through {stages} stages: idle {idle:.0%} of the pass")
+''')

@@ -13,7 +13,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-_CITED = re.compile(r"`#!(?:val|math|claim) ([A-Za-z]\w*)\.|^ *from pages import ([\w, ]+)$", re.M)
+_CITED = re.compile(r"`#!(?:val|math|claim) ([A-Za-z]\w*)\.|^```cell\n([A-Za-z]\w*)\.|^ *from pages import ([\w, ]+)$",
+                    re.M)
 _FENCE = re.compile(r'^(?P<indent> *)```python exec="on"(?P<options>[^\n]*)\n(?P<code>.*?)^(?P=indent)```$', re.M | re.S)
 
 
@@ -40,9 +41,10 @@ def declares(name: str, attribute: str) -> bool:
 
 
 def cited_modules(page: str) -> list[str]:
-    """The page modules a page cites: `#!val ch1.x`, `from pages import ch1`."""
+    """The page modules a page cites: `#!val ch1.x`, a ```cell naming ch1.x, `from pages import ch1`."""
     found = _CITED.findall((DOCS / page).read_text(encoding="utf-8"))
-    names = [name.strip() for val, imported in found for name in ([val] if val else imported.split(","))]
+    names = [name.strip() for val, fenced, imported in found
+             for name in ([val or fenced] if val or fenced else imported.split(","))]
     return [name for name in dict.fromkeys(names) if declares(name, "PAGE")]
 
 

@@ -51,5 +51,15 @@ def resolve(run: PageRun) -> str:
     kept = set(re.findall(r'^ *```python exec="on"[^\n]*\bid="([^"]+)"', text, re.M))  # not the live region's
     outputs = iter(run.outputs[b.id] for b in registry.blocks(run.page) if b.id in kept)
     text = _FENCE.sub(lambda m: textwrap.indent(shown(next(outputs)), m["indent"]), text)
+    text = _CELL.sub(cell, text)
     return _INLINE.sub(inline, text)
+
+
+_CELL = re.compile(r"^```cell\n(?P<reference>[^\n]+)\n```$", re.M)
+
+
+def cell(match: re.Match) -> str:
+    """An editable cell as its code and what the build printed (pages/cells.py)."""
+    found = values.lookup(match["reference"].strip())
+    return f"```python\n{found.code}```\n\n[cell output]\n\n```text\n{found.output()}```"
 

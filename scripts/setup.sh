@@ -28,3 +28,16 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
   echo "$want" > "$stamp"
 fi
+# The npm packages of package.json: Pyodide (the site serves it to the editable cells, see
+# hooks/pycells.py) and axe-core (the browser tests). Without npm the site still builds; its
+# cells then cannot run.
+if command -v npm >/dev/null 2>&1; then
+  npm_stamp=node_modules/.course-setup
+  npm_want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "$npm_want" ]; then
+    echo "setup: installing the npm packages of package.json (npm ci: pyodide, axe-core)"
+    npm ci --no-audit --no-fund --silent && echo "$npm_want" > "$npm_stamp"
+  fi
+else
+  echo "setup: npm is missing; the site builds, but its Python cells cannot run (no node_modules/pyodide)"
+fi

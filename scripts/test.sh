@@ -13,10 +13,7 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "test: Chromium is missing and cannot be installed here; the browser tests will be skipped"
   fi
 fi
-if [ ! -f node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then
-  echo "test: installing axe-core (npm ci)"
-  npm ci --no-audit --no-fund --silent
-fi
+# scripts/setup.sh ran npm ci: axe-core for the browser tests, pyodide for the cells
 export NO_MKDOCS_2_WARNING=1
 lint=0
 echo "test: ruff check (snippets, vis, pages, tests, hooks, scripts)"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from snippets import formulas
 from snippets._data import find_by_name, read_text
 from snippets.errors import UnknownName
 from snippets.schema import InterconnectRow, parse_rows
@@ -38,8 +39,7 @@ def bus_factor(collective: str, ranks: int) -> float:
     require_positive_int("ranks", ranks)
     if collective not in COLLECTIVES:
         raise UnknownName(f"unknown collective {collective!r}; known: {', '.join(COLLECTIVES)}")
-    share = (ranks - 1) / ranks
-    return 2 * share if collective == "all_reduce" else share
+    return formulas.bus_factor(collective, ranks)
 
 
 def algbw_GBps(size_bytes: float, time_s: float) -> float:
@@ -69,7 +69,8 @@ class AlphaBeta:
     def time_s(self, collective: str, ranks: int, size_bytes: float) -> float:
         if ranks == 1:
             return 0.0  # nothing to send: frameworks skip the call
-        return self.alpha_s + bus_factor(collective, ranks) * size_bytes * self.beta_s_per_byte
+        bus_factor(collective, ranks)  # checks the collective and the ranks
+        return formulas.collective_time_s(self.alpha_s, self.beta_s_per_byte, collective, ranks, size_bytes)
 
     def half_bandwidth_bytes(self, collective: str, ranks: int) -> float:
         """The message size at which the latency equals the bandwidth term: below it, alpha

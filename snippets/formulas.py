@@ -96,3 +96,26 @@ def speculative_speedup(alpha: float, gamma: int, draft_cost: float) -> float:
 def weight_bytes(params: float, dtype: str = "fp16") -> float:
     """Bytes of `params` weights stored as `dtype` (no scales)."""
     return params * BYTES_PER_ELEMENT[dtype]
+
+
+# ---- several GPUs (chapter 7) ----------------------------------------------------------------
+
+
+def bus_factor(collective: str, ranks: int) -> float:
+    """busbw / algbw over `ranks` GPUs: 2(n - 1)/n for all-reduce, (n - 1)/n for all-gather,
+    reduce-scatter and all-to-all (nccl-tests doc/PERFORMANCE.md)."""
+    share = (ranks - 1) / ranks
+    return 2 * share if collective == "all_reduce" else share
+
+
+def collective_time_s(alpha_s: float, beta_s_per_byte: float, collective: str, ranks: int, size_bytes: float) -> float:
+    """The alpha-beta model: alpha + bus factor x size x beta, beta = 1 / busbw (0 on one rank:
+    nothing to send)."""
+    if ranks == 1:
+        return 0.0
+    return alpha_s + bus_factor(collective, ranks) * size_bytes * beta_s_per_byte
+
+
+def pipeline_bubble(stages: int, microbatches: int) -> float:
+    """Share of a pipeline pass its stages sit idle (GPipe's fill and drain): (p - 1) / (m + p - 1)."""
+    return (stages - 1) / (microbatches + stages - 1)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from snippets import kv_cache, models, roofline
+from snippets import formulas, kv_cache, models, roofline
 from snippets.comm import AlphaBeta
 from snippets.hardware import Accelerator
 from snippets.models import ModelConfig
@@ -130,7 +130,7 @@ def pipeline_bubble(stages: int, microbatches: int) -> float:
     `stages` (GPipe's fill and drain): (p - 1) / (m + p - 1)."""
     require_positive_int("stages", stages)
     require_positive_int("microbatches", microbatches)
-    return (stages - 1) / (microbatches + stages - 1)
+    return formulas.pipeline_bubble(stages, microbatches)
 
 
 # ---- mixture of experts ------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from snippets import calibration
+from snippets import calibration, result_checks
 from snippets.report import Markdown, escape_markdown, markdown_table
 
 SCHEMA_V1 = "llm-course-bench/1"
@@ -330,7 +330,8 @@ def upgrade(doc: dict) -> dict:
 def validate(doc: object, source: str = "results") -> dict:
     """The document checked against its declared schema (version 1 is upgraded to 2).
 
-    Raises ResultsError naming `source`, the key path and what is wrong.
+    Raises ResultsError naming `source`, the key path and what is wrong: a field out of its
+    range, or rows that make no sense together (snippets.result_checks), in one message per file.
     """
     if not isinstance(doc, dict):
         raise ResultsError(f"{source}: (top level): expected a JSON object, got {type(doc).__name__}")
@@ -342,9 +343,25 @@ def validate(doc: object, source: str = "results") -> dict:
         if doc["schema"] == SCHEMA_V1:
             ResultsV1.model_validate(doc)
             doc = upgrade(doc)
-        return Results.model_validate(doc).model_dump(by_alias=True)
+        checked = Results.model_validate(doc).model_dump(by_alias=True)
     except ValidationError as error:
         raise _problem(source, error) from None
+    return _sensible(checked, source)
+
+
+#: At most this many faults are listed in the one message a bad file raises.
+SHOWN_PROBLEMS = 12
+
+
+def _sensible(doc: dict, source: str) -> dict:
+    """The document if its rows make sense together (snippets.result_checks), else one
+    ResultsError naming the file and each faulty key path (the first SHOWN_PROBLEMS of them)."""
+    found = result_checks.problems(doc)
+    if not found:
+        return doc
+    more = f"\n  ... and {len(found) - SHOWN_PROBLEMS} more" if len(found) > SHOWN_PROBLEMS else ""
+    listed = "".join(f"\n  {p}" for p in found[:SHOWN_PROBLEMS])
+    raise ResultsError(f"{source}: {len(found)} measurement(s) that make no sense:{listed}{more}")
 
 
 def load(path: Path) -> dict:

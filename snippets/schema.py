@@ -196,6 +196,33 @@ class QuantMeasurementRow(_Row):
         return self
 
 
+class SMRow(_Row):
+    """Streaming multiprocessors and on-chip shared memory of one GPU (gpu_sms.csv); `name` is the
+    hardware.csv row. Shared memory is the most one SM can give its thread blocks, in KiB."""
+
+    sms: PositiveInt
+    compute_capability: Text
+    smem_per_sm_KiB: PositiveInt
+    source: Text
+    notes: str = ""
+
+
+class AttentionKernelRow(_Row):
+    """One published attention-kernel throughput (attention_kernels.csv): a forward pass at one
+    shape on one GPU (`spec_name`, a hardware.csv row), in TFLOPS as the source counts them (4 x
+    head_dim per query-key pair, causal: half)."""
+
+    kernel: Text
+    spec_name: Text
+    dtype: Text
+    head_dim: PositiveInt
+    seq_len: PositiveInt | None = None  # blank: the source gives no single length for the figure
+    causal: bool
+    TFLOPS: Positive
+    source: Text
+    notes: str = ""
+
+
 #: Where a link sits: inside a server or rack (scale-up), between servers (scale-out), or to the host.
 LINK_KINDS = ("scale-up", "scale-out", "host")
 

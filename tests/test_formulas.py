@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from snippets import formulas, kv_cache, models, roofline, speculative, units
+from snippets import comm, formulas, kv_cache, models, parallel, roofline, speculative, units
 
 
 def test_ridge_of_an_h100_sxm_in_bf16():
@@ -54,6 +54,17 @@ def test_speculative_gain_matches_leviathan_closed_form():
     assert formulas.speculative_speedup(0.0, 3, 0.1) == pytest.approx(1 / 1.3)
 
 
+def test_collectives_and_pipelines():
+    # nccl-tests: all-reduce busbw = algbw x 2(n-1)/n; 8 ranks -> 1.75
+    assert formulas.bus_factor("all_reduce", 8) == 1.75
+    assert formulas.bus_factor("all_gather", 4) == 0.75
+    # 1 MB all-reduce over 4 ranks at 100 GB/s busbw with 10 us latency: 10 us + 1.5 x 10 us
+    assert formulas.collective_time_s(10e-6, 1 / 100e9, "all_reduce", 4, 1e6) == pytest.approx(25e-6)
+    assert formulas.collective_time_s(10e-6, 1 / 100e9, "all_reduce", 1, 1e6) == 0.0
+    # GPipe: 4 stages, 4 microbatches -> 3/7 idle
+    assert formulas.pipeline_bubble(4, 4) == pytest.approx(3 / 7)
+
+
 def test_weight_bytes():
     assert formulas.weight_bytes(7e9, "int4") == 3.5e9
 
@@ -65,7 +76,9 @@ def test_the_snippets_modules_call_these_definitions():
             kv_cache.mha_elements_per_token: "formulas.mha_elements_per_token",
             kv_cache.kv_elements_per_token: "formulas.mla_elements_per_token",
             models.expected_experts_touched: "formulas.expected_experts_touched",
-            speculative.expected_tokens: "formulas.expected_tokens", speculative.speedup: "formulas.speculative_speedup"}
+            speculative.expected_tokens: "formulas.expected_tokens", speculative.speedup: "formulas.speculative_speedup",
+            comm.bus_factor: "formulas.bus_factor", comm.AlphaBeta.time_s: "formulas.collective_time_s",
+            parallel.pipeline_bubble: "formulas.pipeline_bubble"}
     for function, call in uses.items():
         assert call in inspect.getsource(inspect.unwrap(function)), function.__qualname__
 

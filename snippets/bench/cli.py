@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from snippets import models
+from snippets import models, result_checks
 from snippets.bench import attention, bandwidth, decode, matmul, mixed, prefill, quant, verify
 from snippets.bench import results as res
 from snippets.bench.device import ClockSampler, DeviceInfo, detect, environment
@@ -559,7 +559,7 @@ def document(p: Plan, m: Measured, complete: bool = True, during: str | None = N
                        interrupted_during=None if complete else during or m.section, quant=m.quant, mixed=m.mixed,
                        verify=m.verify, speculative=verify.speculative_section(m.drafts, m.verify),
                        attention=m.attention)
-    return res.validate(doc, "this run's results")
+    return res.validate(result_checks.flag_beyond_bounds(doc), "this run's results")
 
 
 def unique_stem(folder: Path, base: str) -> str:
