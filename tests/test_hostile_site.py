@@ -8,7 +8,7 @@ name column, which claims read: hostile names are the results copies' device and
 and tests/test_escaping.py's `#!val` and table tests); the pages that print
 data are built there (non-strict, so that a page whose claims the payload breaks still renders
 what it can); then the HTML is parsed: no element carries an event handler, no injected heading,
-admonition or image exists, and the payload shows as text. About 60-90 s on a 2-core CPU (every
+admonition or image exists, and the payload shows as text. About 85-100 s on a 2-core CPU (every
 data file changed, so the store of the copy starts empty).
 """
 
@@ -30,13 +30,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = ' X<img src=x onerror=alert(1)> _x_{: tabindex=1 autofocus onfocus=alert(2) }\n# injected heading\n!!! danger "injected admonition"\n'
 #: The pages that print strings from data files (chapter 7 and the labs print none; left out for time).
-PAGES = ["01_memory_bound.md", "02_kv_cache.md", "03_serving.md", "04_quantization.md", "05_speculative.md",
+PAGES = ["01_memory_bound.md", "02_kv_cache.md", "03_serving.md", "04_quantization.md", "05_speculative.md", "06_attention.md",
          "exercises.md", "calculator.md", "run_on_your_hardware.md"]
 COPIED = ["snippets", "vis", "pages", "hooks", "overrides", "docs", "pyproject.toml"]
 #: CSV columns that page modules assert over or look rows up by (a 7B model's name ends in 7B, the L4's
-#: memory is GDDR6, Marlin's rows by technique):
+#: memory is GDDR6, Marlin's rows by technique, a published kernel's GPU by spec_name):
 #: left as they are, or the pages would fail their claims instead of showing the payload.
-READ_BY_CLAIMS = {"name", "memory_type", "technique"}
+READ_BY_CLAIMS = {"name", "memory_type", "technique", "spec_name"}
 NUMERIC = re.compile(r"^-?[\d.,eE+-]*$")
 
 
@@ -122,6 +122,7 @@ def test_hostile_strings_in_every_data_file_stay_text(tmp_path):
         (shutil.copytree(source, site / name, ignore=shutil.ignore_patterns("__pycache__", "*.svg", "snapshots"))
          if source.is_dir() else shutil.copy(source, site / name))
     from snippets import comm, hardware, models, quant_measurements, results
+    from snippets.schema import AttentionKernelRow, SMRow, parse_rows
 
     poisoned = 0
     for path in sorted((site / "docs" / "results").glob("*.json")):  # a hostile copy of each run beside it
@@ -129,11 +130,13 @@ def test_hostile_strings_in_every_data_file_stay_text(tmp_path):
         poisoned += json.dumps(doc).count("onerror")
         path.with_name(f"hostile-{path.name}").write_text(json.dumps(doc), encoding="utf-8")
     loaders = {"hardware.csv": hardware.load_accelerators, "models.csv": models.load_models,
-               "quant_measurements.csv": quant_measurements.load, "interconnects.csv": comm.load_interconnects}
+               "quant_measurements.csv": quant_measurements.load, "interconnects.csv": comm.load_interconnects,
+               "gpu_sms.csv": lambda text: parse_rows(text, "gpu_sms.csv", SMRow),
+               "attention_kernels.csv": lambda text: parse_rows(text, "attention_kernels.csv", AttentionKernelRow)}
     assert {p.name for p in (site / "snippets" / "data").glob("*.csv")} == set(loaders)  # a new file needs its loader
     for name, load in loaders.items():
         path = site / "snippets" / "data" / name
-        text = poison_csv(path.read_text(encoding="utf-8"), lambda t: accepted(load, t))
+        text = poison_csv(path.read_text(encoding="utf-8"), lambda t, load=load: accepted(load, t))
         poisoned += text.count("onerror")
         path.write_text(text, encoding="utf-8")
     assert poisoned > 100
