@@ -75,3 +75,28 @@ def browser():
         )
         yield launched
         launched.close()
+
+
+def _one_call(fn, kind, repeats=3, reps=20, warmup=3, flush=None, settle_rounds=0):
+    """time_repeats' stand-in for tests of the command's plumbing: the step runs once (so it is
+    built and runs as in a real run) and that one wall-clock time is every sample."""
+    import time
+
+    from snippets.bench.timing import Timing
+
+    if flush:
+        flush()
+    start = time.perf_counter()
+    fn()
+    took = time.perf_counter() - start
+    return Timing((took,) * max(reps, 1), 0, True, (took,) * repeats)
+
+
+@pytest.fixture
+def one_call_timing(monkeypatch):
+    """Every sweep and attention timing runs its step once: for tests of what the command writes,
+    where the numbers' quality is not what is tested (snippets.bench.timing is tested alone)."""
+    from snippets.bench import attention, quant, sweep
+
+    for module in (sweep, attention, quant):
+        monkeypatch.setattr(module, "time_repeats", _one_call)

@@ -92,7 +92,7 @@ def test_small_measurements_on_cpu():
     assert mm[0].flops == 2 * 64 * 32 * 16 and mm[0].best_TFLOPS >= mm[0].TFLOPS
 
 
-def test_decode_counts_bytes_and_flops():
+def test_decode_counts_bytes_and_flops(one_call_timing):
     dec, _ = decode.measure(CPU, "GPT-2 small (gpt2)", "fp32", context=8, batches=[1, 2], modes=["eager"],
                             layers=1, reps=2)
     model, cfg = decode.build("GPT-2 small (gpt2)", "fp32", 8, 1, "cpu")
@@ -107,10 +107,17 @@ def test_decode_counts_bytes_and_flops():
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
+    """A whole tiny run, each step timed once (tests/conftest.py: what is written, not how fast)."""
+    from conftest import _one_call
+    from snippets.bench import attention, quant, sweep
+
     out = tmp_path_factory.mktemp("bench")
-    code = cli.main(["--device", "cpu", "--skip", "bandwidth,matmul", "--model", "GPT-2 small",
-                     "--layers", "1", "--batches", "1,2", "--context", "8", "--repeats", "1", "--dtype", "fp32", "--prompts", "4,8",
-                     "--out", str(out)], draw=bench_entry.draw)
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (sweep, attention, quant):
+            patch.setattr(module, "time_repeats", _one_call)
+        code = cli.main(["--device", "cpu", "--skip", "bandwidth,matmul", "--model", "GPT-2 small", "--layers", "1",
+                         "--batches", "1,2", "--context", "8", "--repeats", "1", "--dtype", "fp32", "--prompts", "4,8",
+                         "--out", str(out)], draw=bench_entry.draw)
     return code, out
 
 

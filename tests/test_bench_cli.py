@@ -72,7 +72,7 @@ def test_canonical_model_name_is_stored(tmp_path):
     assert chosen.model == "Llama-3.1-8B"
 
 
-def test_ctrl_c_saves_what_was_measured(monkeypatch, tmp_path, capsys):
+def test_ctrl_c_saves_what_was_measured(one_call_timing, monkeypatch, tmp_path, capsys):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
 
@@ -87,7 +87,7 @@ def test_ctrl_c_saves_what_was_measured(monkeypatch, tmp_path, capsys):
     assert [r["batch"] for r in doc["decode"]] == [1, 2] and doc["prefill"] == []
 
 
-def test_a_section_that_raises_is_noted_and_the_run_goes_on(monkeypatch, tmp_path, capsys):
+def test_a_section_that_raises_is_noted_and_the_run_goes_on(one_call_timing, monkeypatch, tmp_path, capsys):
     """A broken path (say, a kernel this torch build lacks) loses only its own section."""
     def broken(*args, **kwargs):
         raise RuntimeError("no kernel image is available")
@@ -110,7 +110,7 @@ def test_cpu_out_of_memory_is_recognised():
     assert not memory.is_out_of_memory(RuntimeError("device-side assert"))
 
 
-def test_huge_batch_stops_the_sweep_and_says_so(tmp_path, capsys):
+def test_huge_batch_stops_the_sweep_and_says_so(one_call_timing, tmp_path, capsys):
     """The issue's input: --batches 100000 used to end in a traceback."""
     code = cli.main(["--device", "cpu", "--model", "GPT-2 small", "--layers", "1", "--batches", "1,100000",
                      "--context", "1024", "--dtype", "fp32", "--skip", "bandwidth,matmul,prefill", "--out", str(tmp_path)])
@@ -121,7 +121,7 @@ def test_huge_batch_stops_the_sweep_and_says_so(tmp_path, capsys):
     assert any("stopped the decode sweep at batch 100000" in n for n in doc["notes"])
 
 
-def test_allocator_failure_mid_sweep_is_a_note(monkeypatch, tmp_path):
+def test_allocator_failure_mid_sweep_is_a_note(one_call_timing, monkeypatch, tmp_path):
     real = decode.KVCache
 
     def cache(cfg, batch, *args):

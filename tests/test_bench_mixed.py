@@ -18,7 +18,7 @@ TINY = ["--device", "cpu", "--model", "GPT-2 small", "--layers", "1", "--batches
         "--dtype", "fp32"]
 
 
-def test_rows_count_what_roofline_mixed_step_counts():
+def test_rows_count_what_roofline_mixed_step_counts(one_call_timing):
     model, cfg = decode.build("GPT-2 small (gpt2)", "fp32", 16, 1, "cpu")
     rows, _ = mixed.measure(CPU, model, "GPT-2 small (gpt2)", "fp32", 8, [1, 2], [0, 4], reps=2, settle_rounds=0)
     assert [(r.batch, r.chunk_tokens, r.mode) for r in rows] == [(1, 0, "eager"), (1, 4, "eager"), (2, 0, "eager"),
@@ -62,7 +62,7 @@ def test_off_on_cpus_unless_asked_and_skippable(tmp_path):
     assert "mixed" in skipped.skip and "mixed" not in [s for s, _ in cli.step_plan(skipped)]
 
 
-def test_cli_writes_the_mixed_section(monkeypatch, tmp_path, capsys):
+def test_cli_writes_the_mixed_section(one_call_timing, monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(mixed, "CPU_BATCHES", [1, 2])
     monkeypatch.setattr(mixed, "CPU_CHUNKS", [0, 4])
     code = cli.main([*TINY, "--mixed", "--skip", "bandwidth,matmul,decode,prefill", "--out", str(tmp_path)])

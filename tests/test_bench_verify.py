@@ -19,7 +19,7 @@ TINY = ["--device", "cpu", "--model", GPT2, "--draft", GPT2, "--layers", "1", "-
         "--dtype", "fp32"]
 
 
-def test_rows_count_the_chapter_formula_for_the_shape_built():
+def test_rows_count_the_chapter_formula_for_the_shape_built(one_call_timing):
     model, cfg = decode.build(GPT2, "fp32", 16, 1, "cpu")
     rows, _ = verify.measure(CPU, model, GPT2, "fp32", 8, [1, 2], [1, 4], reps=2, settle_rounds=0)
     assert [(r.batch, r.tokens) for r in rows] == [(1, 1), (1, 4), (2, 1), (2, 4)]
@@ -107,7 +107,7 @@ def test_off_on_cpus_unless_asked_and_skippable(tmp_path):
         _plan([*TINY, "--verify", "--draft", "no such model"], tmp_path)
 
 
-def test_cli_writes_the_verify_section(monkeypatch, tmp_path, capsys):
+def test_cli_writes_the_verify_section(one_call_timing, monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(verify, "CPU_BATCHES", [1, 2])
     monkeypatch.setattr(verify, "CPU_TOKENS", [1, 2, 4])
     code = cli.main([*TINY, "--verify", "--skip", "bandwidth,matmul,decode,prefill,mixed", "--out", str(tmp_path)])
