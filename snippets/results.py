@@ -430,6 +430,25 @@ def overview_table(docs: list[dict], link_base: str = "") -> str:
     return markdown_table(["device", "copy (% of spec)", "triad", "best matmul TFLOP/s", "decode, batch 1", "file"], rows, escape=False)
 
 
+def bandwidth_table(doc: dict) -> str:
+    """Each bandwidth kernel's GB/s against the datasheet, and the C triad beside torch's."""
+    rows = [[md(r["kernel"]), f"{r['GBps']:,.1f}", _pct(r["pct_of_spec"]), _flags(r)] for r in doc["bandwidth"]]
+    text = markdown_table(["kernel", "GB/s", "% of spec", "flags"], rows, align="lrrl", escape=False)
+    triad = best(doc, "bandwidth", "GBps", kernel="triad")
+    if doc.get("stream_triad_GBps"):
+        ratio = f" (torch triad = {100 * triad['GBps'] / doc['stream_triad_GBps']:.0f} % of it)" if triad else ""
+        text += f"\n\nSTREAM-style C triad: {doc['stream_triad_GBps']:,.1f} GB/s{ratio}"
+    return text
+
+
+def matmul_table(doc: dict) -> str:
+    """Each matmul shape's best and median TFLOP/s against the dense datasheet peak."""
+    rows = [[f"{r['m']}x{r['n']}x{r['k']}", md(r["dtype"]), f"{r['best_TFLOPS']:,.1f}", f"{r['TFLOPS']:,.1f}",
+             _pct(r["pct_of_spec"]), md(r.get("role") or "") or "–"] for r in doc["matmul"]]
+    return markdown_table(["m x n x k", "dtype", "best TFLOP/s", "median", "% of dense spec", "role"], rows,
+                          align="llrrrl", escape=False)
+
+
 def decode_table(doc: dict) -> str:
     """Every decode measurement of one file beside chapter 1's roofline bound, with the gap."""
     rows = []

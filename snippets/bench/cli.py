@@ -623,34 +623,9 @@ def write(doc: dict, out: Path, writer: Writer | None = None, draw: Draw | None 
 # ---- summary ---------------------------------------------------------------------------------
 
 
-def _bandwidth_table(doc: dict) -> str:
-    rows = [[r["kernel"], f"{r['GBps']:,.1f}", f"{r['pct_of_spec']:.1f}" if r["pct_of_spec"] else "-",
-             res.md("; ".join(r["flags"])) or "-"] for r in doc["bandwidth"]]
-    text = markdown_table(["kernel", "GB/s", "% of spec", "flags"], rows, align="lrrl")
-    triad = res.best(doc, "bandwidth", "GBps", kernel="triad")
-    if doc["stream_triad_GBps"]:
-        ratio = f" (torch triad = {100 * triad['GBps'] / doc['stream_triad_GBps']:.0f} % of it)" if triad else ""
-        text += f"\n\nSTREAM-style C triad: {doc['stream_triad_GBps']:,.1f} GB/s{ratio}"
-    return text
-
-
-def _matmul_table(doc: dict) -> str:
-    return markdown_table(["m x n x k", "dtype", "best TFLOP/s", "median", "% of dense spec"], [
-        [f"{r['m']}x{r['n']}x{r['k']}", r["dtype"], f"{r['best_TFLOPS']:,.1f}", f"{r['TFLOPS']:,.1f}",
-         f"{r['pct_of_spec']:.1f}" if r["pct_of_spec"] else "-"] for r in doc["matmul"]])
-
-
-def _decode_table(doc: dict) -> str:
-    return markdown_table(["mode", "batch", "ms/step", "tokens/s", "GB/s", "MBU %", "% of copy", "bound ms", "flags"], [
-        [r["mode"], r["batch"], f"{r['median_s'] * 1e3:.3f}", f"{r['tokens_per_s']:,.0f}", f"{r['GBps']:,.0f}",
-         f"{r['mbu_pct']:.1f}" if r["mbu_pct"] else "-", f"{r['pct_of_copy']:.1f}" if r["pct_of_copy"] else "-",
-         f"{r['predicted_s'] * 1e3:.3f}" if r["predicted_s"] else "-", res.md("; ".join(r["flags"])) or "-"]
-        for r in doc["decode"]], align="lrrrrrrrl")
-
-
 #: The summary's tables in order: (results key, heading or "", table of a document).
 SUMMARY_TABLES = (
-    ("bandwidth", "", _bandwidth_table), ("matmul", "", _matmul_table), ("decode", "", _decode_table),
+    ("bandwidth", "", res.bandwidth_table), ("matmul", "", res.matmul_table), ("decode", "", res.decode_table),
     ("prefill", "", res.prefill_table), ("profile", "", res.profile_table), ("quant", "", res.quant_table),
     ("attention", "Attention alone, one layer's call per kernel:", res.attention_table),
     ("mixed", "Mixed steps (a decode batch plus a prefill chunk, timed as one step):", res.mixed_table),
