@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import quote
 
@@ -561,3 +563,43 @@ def profile_table(doc: dict) -> str:
     rows = [[md(k["name"]), k["calls"], f"{k['per_step_ms']:,.3f}", f"{k['pct']:.1f} %"] for k in prof["kernels"]]
     return markdown_table([f"kernel ({md(prof['mode'])}, batch {prof['batch']})", "calls", "ms per step",
                            "share"], rows, align="lrrr", escape=False)
+
+
+# ---- the sections --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SectionSchema:
+    """One section of a results document: its key, the model of its rows (or of its one object,
+    for `profile` and `speculative`), its table, the heading printed above the table in the
+    command's summary ("" for none), and the fields that say which point a row measured."""
+
+    key: str
+    row_model: type[BaseModel]
+    table: Callable[[dict], str]
+    heading: str = ""
+    identity: tuple[str, ...] = ()
+
+    @property
+    def rows(self) -> bool:
+        """Whether the section is a list of timed rows (not one object)."""
+        return issubclass(self.row_model, _Timed)
+
+
+def _section(key: str, row_model: type[BaseModel], table: Callable[[dict], str], heading: str = "") -> SectionSchema:
+    return SectionSchema(key, row_model, table, heading, result_checks.IDENTITY.get(key, ()))
+
+
+#: Every section in the order the summary prints them; the bench's document and the summary
+#: iterate this, so a new section is one entry here (and its model, table and identity).
+SECTIONS = (
+    _section("bandwidth", Bandwidth, bandwidth_table), _section("matmul", Matmul, matmul_table),
+    _section("decode", DecodeV2, decode_table), _section("prefill", Prefill, prefill_table),
+    _section("profile", Profile, profile_table), _section("quant", Quant, quant_table),
+    _section("attention", Attention, attention_table, "Attention alone, one layer's call per kernel:"),
+    _section("mixed", Mixed, mixed_table, "Mixed steps (a decode batch plus a prefill chunk, timed as one step):"),
+    _section("verify", Verify, verify_table,
+             "Verify passes T(k) (k tokens per sequence scored in one forward, logits for all k):"),
+    _section("speculative", Speculative, speculative_table,
+             "Speculative decoding at synthetic acceptance rates (best gamma per alpha; c = draft step / T(1)):"),
+)

@@ -553,12 +553,12 @@ def document(p: Plan, m: Measured, complete: bool = True, during: str | None = N
         except Exception:  # noqa: BLE001 - an interrupted run still saves its rows
             pass
     created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-    doc = res.document(p.info, p.why, p.settings(), m.bandwidth, m.stream_triad_GBps, m.matmul,
-                       decode.with_batch_flags(m.decode), m.notes, created, prefill=m.prefill, profile=m.profile,
+    sections = {"bandwidth": m.bandwidth, "matmul": m.matmul, "decode": decode.with_batch_flags(m.decode),
+                "prefill": m.prefill, "profile": m.profile, "quant": m.quant, "attention": m.attention,
+                "mixed": m.mixed, "verify": m.verify, "speculative": verify.speculative_section(m.drafts, m.verify)}
+    doc = res.document(p.info, p.why, p.settings(), sections, m.notes, created, stream_triad=m.stream_triad_GBps,
                        environment=m.environment, complete=complete,
-                       interrupted_during=None if complete else during or m.section, quant=m.quant, mixed=m.mixed,
-                       verify=m.verify, speculative=verify.speculative_section(m.drafts, m.verify),
-                       attention=m.attention)
+                       interrupted_during=None if complete else during or m.section)
     return res.validate(result_checks.flag_beyond_bounds(doc), "this run's results")
 
 
@@ -623,17 +623,6 @@ def write(doc: dict, out: Path, writer: Writer | None = None, draw: Draw | None 
 # ---- summary ---------------------------------------------------------------------------------
 
 
-#: The summary's tables in order: (results key, heading or "", table of a document).
-SUMMARY_TABLES = (
-    ("bandwidth", "", res.bandwidth_table), ("matmul", "", res.matmul_table), ("decode", "", res.decode_table),
-    ("prefill", "", res.prefill_table), ("profile", "", res.profile_table), ("quant", "", res.quant_table),
-    ("attention", "Attention alone, one layer's call per kernel:", res.attention_table),
-    ("mixed", "Mixed steps (a decode batch plus a prefill chunk, timed as one step):", res.mixed_table),
-    ("verify", "Verify passes T(k) (k tokens per sequence scored in one forward, logits for all k):", res.verify_table),
-    ("speculative", "Speculative decoding at synthetic acceptance rates (best gamma per alpha; "
-                    "c = draft step / T(1)):", res.speculative_table))
-
-
 def summary(doc: dict) -> str:
     """The run as text: its tables (the results' own), the calibrated model, flags and notes."""
     from snippets.calibration import calibrate_document
@@ -642,15 +631,14 @@ def summary(doc: dict) -> str:
     lines = [f"Device: {dev['name']} ({dev['spec_name'] or 'unknown device: no % of spec'})"]
     if not doc.get("complete", True):
         lines.append(f"INCOMPLETE: interrupted during {doc['interrupted_during']}; what was measured is below.")
-    for key, heading, table in SUMMARY_TABLES:
-        if doc.get(key):
-            lines += [heading, table(doc)] if heading else [table(doc)]
+    for section in res.SECTIONS:
+        if doc.get(section.key):
+            lines += [section.heading, section.table(doc)] if section.heading else [section.table(doc)]
     if calibrate_document(doc)[0] or doc["decode"]:
         lines.append("Calibrated model: fixed cost + max((weight + cache bytes) / copy bandwidth, FLOPs / matmul "
                      "rate) + attention where timed alone, fixed cost fitted on the two smallest points of each sweep:")
         lines.append(res.calibration_table(doc))
-    flagged = sum(bool(r.get("flags")) for s in ("bandwidth", "matmul", "decode", "prefill", "mixed", "verify",
-                                                 "attention") for r in doc.get(s, []))
+    flagged = sum(bool(r.get("flags")) for s in res.SECTIONS if s.rows for r in doc.get(s.key) or [])
     if flagged:
         lines.append(f"note: {flagged} rows are flagged (see flags): run-to-run spread is large or the order of "
                      "batch times is unexpected; rerun on an idle machine before trusting them")
