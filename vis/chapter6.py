@@ -70,6 +70,12 @@ def naive_vs_tiled(accelerator: str, model: str, sram_sizes_KiB: tuple[int, ...]
             tiled_last[size] = tiled[-1]
             ax.plot(tokens, tiled, color=BLUE, linestyle=style, linewidth=1.6,
                     label=f"tiled, {size} KiB SRAM: tiles of {attention.tile_rows(m.head_dim, size * KiB, 2)} rows")
+        group = m.n_heads // m.n_kv_heads
+        size = sram_sizes_KiB[-1]
+        shared = np.array([m.n_heads * attention.tiled_bytes_per_head(int(n), int(n), m.head_dim, 2, size * KiB, True,
+                                                                      group) for n in tokens]) / GB
+        ax.plot(tokens, shared, color=GREEN, linewidth=1.6,
+                label=f"tiled, {size} KiB, the {group} query heads of a group sharing each K, V tile")
         ax.plot(tokens, balance, color=INK, linestyle="-.", linewidth=1,
                 label=f"bytes the {gpu.name} moves while it does the FLOPs")
         ax.set_xscale("log", base=2)
@@ -79,16 +85,18 @@ def naive_vs_tiled(accelerator: str, model: str, sram_sizes_KiB: tuple[int, ...]
         ax.set_xlabel("prompt tokens (causal prefill, log)")
         ax.set_ylabel("HBM traffic, one layer (GB, log)")
         ax.legend(fontsize=8, loc="upper left")
-        ax.set_title("Tiling keeps the score matrix on chip: traffic falls below what the FLOPs take\n"
+        ax.set_title("Tiling keeps the score matrix on chip; with K and V tiles shared, traffic falls below the FLOPs' time\n"
                      f"{m.name}, one layer ({m.n_heads} heads, head dim {m.head_dim}), bf16, {gpu.name}",
                      loc="left", fontsize=9)
         return to_svg(
             fig, "attention-traffic", f"HBM traffic of naive and tiled attention against prompt length, {m.name}",
             f"All lines grow with the square of the prompt. The naive line, dominated by the score matrix's round "
             f"trips, lies above the line of bytes the GPU can move in the time the FLOPs take, so naive attention is "
-            f"memory-bound; at {tokens[-1]:,} tokens it moves {naive[-1]:,.0f} GB per layer. The tiled lines lie below "
-            f"it and fall as the SRAM grows (at {tokens[-1]:,} tokens: "
-            + ", ".join(f"{s} KiB {v:,.0f} GB" for s, v in tiled_last.items()) + "): tiled attention is compute-bound.",
+            f"memory-bound; at {tokens[-1]:,} tokens it moves {naive[-1]:,.0f} GB per layer. The blue tiled lines, "
+            f"each query head reading its own K and V tiles, lie far below it and fall as the SRAM grows (at "
+            f"{tokens[-1]:,} tokens: " + ", ".join(f"{s} KiB {v:,.0f} GB" for s, v in tiled_last.items())
+            + "), above the compute line. The green line, a GQA group's query heads sharing each K and V "
+            f"tile, lies below it ({shared[-1]:,.0f} GB): compute-bound.",
         )
 
 
@@ -107,8 +115,9 @@ def split_occupancy(accelerator: str, model: str, context: int) -> str:
     with course_style():
         fig = new_figure(7.0, 3.8)
         ax = fig.add_subplot()
-        ax.plot(batches, np.array(plain) * 100, color=ORANGE, label="one block per sequence and KV head")
         ax.plot(batches, np.array(split) * 100, color=BLUE, label="split as FlashAttention-2 picks")
+        ax.plot(batches, np.array(plain) * 100, color=ORANGE, linewidth=1.4, zorder=3,
+                label="one block per sequence and KV head (unsplit)")
         ax.set_ylim(0, 105)
         ax.set_xlabel("batch: sequences decoding together")
         ax.set_ylabel("block slots busy (%)")
@@ -119,10 +128,10 @@ def split_occupancy(accelerator: str, model: str, context: int) -> str:
         twin.grid(False)
         twin.spines["right"].set_visible(True)
         ax.axvline(stop, color=GREY, linestyle=":", linewidth=1)
-        ax.text(stop + 1, 15, f"from batch {stop}:\nno split", fontsize=8)
+        ax.text(stop + 1, 40, f"from batch {stop}:\nno split", fontsize=8)
         lines = ax.get_legend_handles_labels()
         more = twin.get_legend_handles_labels()
-        ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="center right")
+        ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="lower right", bbox_to_anchor=(1, 0.06))
         ax.set_title(f"At small batch a decode launch has too few blocks for {sm.sms} SMs; splitting the context fills them\n"
                      f"{m.name} ({m.n_kv_heads} KV heads), {context:,} tokens, {gpu.name}: two blocks an SM",
                      loc="left", fontsize=9)
@@ -142,6 +151,7 @@ def measured_vs_bound(accelerator: str, dtype: str, points: tuple, file: str) ->
     gpu = hardware.get(accelerator)
     kernels = sorted({p[0] for p in points})
     colours = dict(zip(kernels, (GREY, BLUE, ORANGE, GREEN, PURPLE)))
+    markers = dict(zip(kernels, ("s", "o", "^", "D", "v")))
     with course_style():
         fig = new_figure(7.0, 4.0)
         axes = fig.subplots(1, 2)
@@ -154,7 +164,8 @@ def measured_vs_bound(accelerator: str, dtype: str, points: tuple, file: str) ->
                 x = [p[key] for p in rows]
                 y = [roofline.time_lower_bound_s(p[5], p[6], gpu.peak_flops(dtype), gpu.bandwidth_Bps) / p[4] * 100
                      for p in rows]
-                ax.plot(x, y, "o-", color=colours[kernel], markersize=4, linewidth=1.2, label=kernel)
+                ax.plot(x, y, marker=markers[kernel], color=colours[kernel], markersize=5 if markers[kernel] == "s" else 4,
+                        linewidth=1.2, label=kernel)
             ax.set_xscale("log", base=2)
             plain_log_axis(ax.xaxis)
             ax.set_ylim(0, 100)
