@@ -86,6 +86,7 @@ class Settings(_Strict):
     mixed_modes: list[str] = []
     verify_modes: list[str] = []
     repeats: PositiveInt | None = None  # independent timings per point (older files: one)
+    attention_contexts: list[PositiveInt] = []  # the attention section's context sweep (absent in older files)
 
 
 class Bandwidth(_Timed):

@@ -86,6 +86,9 @@ def parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="independent timings of every point, their spread flagged (default %(default)s)")
     p.add_argument("--profile", type=int, default=None, metavar="BATCH",
                    help="profile the decode step at this batch (its fastest mode): top kernels by time, saved in the results")
+    p.add_argument("--attention-contexts", type=int_list, default=None,
+                   help=f"decode attention at batches {_csv(attention.CONTEXT_BATCHES)} over these contexts (default "
+                        f"{_csv(attention.GPU_CONTEXTS)} on CUDA GPUs, up to the model's maximum; none elsewhere)")
     p.add_argument("--skip", default="", help="sections to skip: " + ",".join(SECTIONS))
     p.add_argument("--quant", action="store_true",
                    help="run the quant section on a CPU or MPS too (it runs by default on CUDA GPUs only: it is slow elsewhere)")
@@ -164,6 +167,7 @@ class Plan:
     prefill_modes: list[str] = field(default_factory=list)
     mixed_modes: list[str] = field(default_factory=list)
     verify_modes: list[str] = field(default_factory=list)
+    attention_contexts: list[int] = field(default_factory=list)
 
     def settings(self) -> dict:
         return {"quick": self.quick, "model": self.model, "layers": self.layers, "dtype": self.dtype,
@@ -173,7 +177,7 @@ class Plan:
                 "verify_batches": self.verify_batches, "verify_tokens": self.verify_tokens,
                 "verify_context": self.verify_context, "draft_model": self.draft, "repeats": self.repeats,
                 "prefill_modes": self.prefill_modes, "mixed_modes": self.mixed_modes,
-                "verify_modes": self.verify_modes}
+                "verify_modes": self.verify_modes, "attention_contexts": self.attention_contexts}
 
 
 def section_modes(asked: str | None, default: list[str]) -> list[str]:
@@ -253,7 +257,10 @@ def plan(args: argparse.Namespace) -> Plan:
                 [k for k in verify_tokens if verify_context + k <= limit], verify_context, draft, args.repeats,
                 section_modes(args.modes, step_modes(info.kind)) if "prefill" not in skip else [],
                 section_modes(args.modes, mixed.modes_for(info.kind)) if "mixed" not in skip else [],
-                section_modes(args.modes, verify.modes_for(info.kind)) if draft else [])
+                section_modes(args.modes, verify.modes_for(info.kind)) if draft else [],
+                [c for c in (args.attention_contexts if args.attention_contexts is not None
+                             else (attention.GPU_CONTEXTS if gpu else [])) if c <= limit]
+                if "attention" not in skip else [])
 
 
 # ---- running ---------------------------------------------------------------------------------
@@ -295,7 +302,7 @@ def attention_cases(p: Plan) -> list:
     """The attention section's shapes: decode at every decode (and mixed) batch, prefill at every
     prompt (and mixed chunk) length the run times."""
     prompts = [t for t in (*(p.prompts if "prefill" not in p.skip else []), *p.mixed_chunks) if t]
-    return attention.plan([*p.batches, *p.mixed_batches], p.context, prompts)
+    return attention.plan([*p.batches, *p.mixed_batches], p.context, prompts, p.attention_contexts)
 
 
 def step_plan(p: Plan) -> list[tuple[str, float]]:
