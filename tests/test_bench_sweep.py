@@ -3,6 +3,7 @@ fit stops the sweep with a note, out of memory in a mode skips that mode, a fail
 raises; the attention plan covers every shape the run times."""
 
 import pytest
+import torch
 
 from snippets.bench import attention
 from snippets.bench.sweep import Reps, SweepPoint, sweep
@@ -44,3 +45,22 @@ def test_attention_plan_covers_decode_batches_and_prompt_lengths():
     assert [(c.case, c.batch, c.tokens, c.context) for c in cases] == [
         ("decode", 1, 1, 1024), ("decode", 4, 1, 1024), ("prefill", 1, 128, 128), ("prefill", 1, 512, 512)]
     assert not cases[0].causal and cases[-1].causal
+
+
+def test_attention_plan_adds_the_context_sweep_at_batch_1_and_32_without_repeats():
+    cases = attention.plan([1], 1024, [], contexts=[4096, 1024])
+    assert [(c.batch, c.context) for c in cases] == [(1, 1024), (32, 1024), (1, 4096), (32, 4096)]
+
+
+def test_attention_context_sweep_runs_on_the_cpu_at_tiny_shapes(monkeypatch):
+    """The section's decode sweep measures on a CPU (each call timed once), a row per case."""
+    from conftest import _one_call
+    from snippets.bench.device import detect
+    from snippets.transformer import TransformerConfig
+
+    monkeypatch.setattr(attention, "time_repeats", _one_call)
+    cfg = TransformerConfig(2, 32, 4, 2, 8, 64, 50, 64)
+    cases = attention.plan([1], 8, [4], contexts=[16, 32])
+    rows, notes = attention.measure(detect("cpu")[0], cfg, torch.float32, cases)
+    assert [(r.case, r.batch, r.context) for r in rows] == [(c.case, c.batch, c.context) for c in cases]
+    assert all(r.kernel == "flash" and r.median_s > 0 for r in rows) and not notes

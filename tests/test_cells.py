@@ -53,3 +53,16 @@ def test_every_chapter_has_two_cells_that_run_and_cites_them():
             assert made.output().strip(), cell_name
             assert "numpy" not in made.code and "snippets" not in made.code.split("\n", 1)[1]
         assert name in registry.cited_modules(module.PAGE)
+
+
+def test_the_hook_serves_formulas_and_pyodide(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pycells_hook", registry.ROOT / "hooks" / "pycells.py")
+    pycells = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pycells)
+    pycells.on_post_build({"site_dir": str(tmp_path)})
+    assert (tmp_path / "pycells" / "formulas.py").read_bytes() == (registry.ROOT / "snippets" / "formulas.py").read_bytes()
+    if cells.download_bytes() > 1_000_000:  # npm ci ran
+        assert sorted(p.name for p in (tmp_path / "pyodide").iterdir()) == sorted(cells.PYODIDE_FILES)
+        assert "MB, once)" in cells.download_label()

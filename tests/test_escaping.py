@@ -103,7 +103,7 @@ def test_a_hostile_string_in_any_free_text_field_of_a_run_stays_text_in_every_ta
     for payload in PAYLOADS:
         doc = hostile_run(payload)
         tables = [results.overview_table([doc])] + [getattr(results, name)(doc) for name in (
-            "decode_table", "prefill_table", "attention_table", "mixed_table", "verify_table", "quant_table",
+            "bandwidth_table", "matmul_table", "decode_table", "prefill_table", "attention_table", "mixed_table", "verify_table", "quant_table",
             "speculative_table", "profile_table")]
         html_out = site_markdown("\n\n".join(tables))
         assert not re.search(r"<[^>]*\bon\w+=", html_out), payload  # no element carries an event handler

@@ -3,10 +3,13 @@ torch offers on the device: what a step's attention costs, measured, for the cal
 (snippets.calibration) and to say which kernel is fastest.
 
 Cases: "decode" (one new token per sequence over a cache of `context` tokens, no mask) at each
-decode batch; "prefill" (a prompt of T tokens, causal, batch 1) at each prompt and chunk length.
+decode batch, and at batch 1 and 32 over each context of the context sweep (chapter 6: attention's
+time against context; `--attention-contexts`, on by default on CUDA GPUs); "prefill" (a prompt of T
+tokens, causal, batch 1) at each prompt and chunk length.
 Kernels: "flash" (snippets.transformer.attend, what the decoder runs: FlashAttention-2 on CUDA in
 half precision), and on CUDA torch's SDPA backends, each with grouped KV heads: "cudnn",
-"efficient" (memory-efficient attention) and "sdpa" (whichever backend torch picks). A kernel that
+"efficient" (memory-efficient attention), "math" (the unfused reference, which materialises the
+scores) and "sdpa" (whichever backend torch picks). A kernel that
 refuses a shape is skipped with its reason. Each call is captured in a CUDA graph on CUDA, the L2
 flushed before every timed call; bytes are K and V read plus Q and the output; FLOPs 4 x heads x
 head_dim x query-key pairs (causal: half the square).
@@ -25,7 +28,10 @@ from snippets.bench.steps import graphed
 from snippets.bench.timing import l2_flusher, time_repeats
 from snippets.transformer import TransformerConfig, attend
 
-KERNELS = ("flash", "cudnn", "efficient", "sdpa")
+KERNELS = ("flash", "cudnn", "efficient", "math", "sdpa")
+#: The context sweep: decode attention at these batches over each context (chapter 6).
+CONTEXT_BATCHES = (1, 32)
+GPU_CONTEXTS = (1024, 4096, 16384, 65536, 131072)
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,13 @@ class AttentionCase:
         return self.tokens > 1
 
 
-def plan(batches, context: int, prompts) -> list[AttentionCase]:
-    """The cases one run times: decode at each batch over `context` keys, prefill at each
+def plan(batches, context: int, prompts, contexts=()) -> list[AttentionCase]:
+    """The cases one run times: decode at each batch over `context` keys, decode at batch 1 and 32
+    over each of `contexts` (the sweep; a shape already planned is not repeated), prefill at each
     prompt length (its own keys). Pure: no torch, nothing measured."""
-    return ([AttentionCase("decode", b, 1, context) for b in sorted(set(batches))]
+    decode = [AttentionCase("decode", b, 1, context) for b in sorted(set(batches))]
+    sweep = [AttentionCase("decode", b, 1, c) for c in sorted(set(contexts)) for b in CONTEXT_BATCHES]
+    return (decode + [c for c in dict.fromkeys(sweep) if c not in decode]
             + [AttentionCase("prefill", 1, t, t) for t in sorted(set(prompts))])
 
 
@@ -87,7 +96,8 @@ def _call(kernel: str, q, k, v, causal: bool):
         return attend(q, k, v, "tail" if q.shape[-2] < k.shape[-2] or not causal else "causal")
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    backends = {"cudnn": [SDPBackend.CUDNN_ATTENTION], "efficient": [SDPBackend.EFFICIENT_ATTENTION]}
+    backends = {"cudnn": [SDPBackend.CUDNN_ATTENTION], "efficient": [SDPBackend.EFFICIENT_ATTENTION],
+                "math": [SDPBackend.MATH]}
     if kernel == "sdpa":
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal, enable_gqa=True)
     with sdpa_kernel(backends[kernel]):
