@@ -3,30 +3,50 @@ source and setup, and the fraction of the roofline bound it reached."""
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 from snippets import hardware, models, quant_formats
 from snippets._data import read_text
-from snippets.schema import QuantMeasurementRow, parse_rows
+from snippets.schema import DataFileError, Problem, QuantMeasurementRow, parse_rows
 
 Measurement = QuantMeasurementRow
 
 
 def load(text: str | None = None, path: str | Path | None = None) -> tuple[Measurement, ...]:
     """Rows of CSV `text`, a file at `path`, or the packaged file, validated; spec names, models
-    and formats must be known (UnknownName otherwise)."""
+    and formats must be known: otherwise one DataFileError naming the file and the line and
+    column of every unknown name."""
     csv_text, file = read_text("quant_measurements.csv", text, path)
     rows = tuple(parse_rows(csv_text, file, QuantMeasurementRow))
-    for r in rows:
-        models.get(r.spec_model)
-        for name in (r.spec_name, *candidates(r)):
-            if name:
-                hardware.get(name)
-        if r.format:
-            quant_formats.get(r.format)
+    problems = []
+    for r, line in zip(rows, _record_lines(csv_text)):
+        checks = [("spec_model", models.get, r.spec_model), ("format", quant_formats.get, r.format),
+                  *(("spec_name" if name == r.spec_name else "spec_candidates", hardware.get, name)
+                    for name in (r.spec_name, *candidates(r)))]
+        for column, get, name in checks:
+            try:
+                if name:
+                    get(name)
+            except (KeyError, ValueError) as error:
+                problems.append(Problem(file, line, r.name, column, str(error).strip("'\"").split(" Known:")[0]))
+    if problems:
+        raise DataFileError(problems)
     return rows
+
+
+def _record_lines(csv_text: str) -> list[int]:
+    """The line each record of `csv_text` starts on (a quoted cell may span lines)."""
+    reader = csv.reader(io.StringIO(csv_text, newline=""))
+    next(reader, None)
+    lines, line = [], reader.line_num + 1
+    for _ in reader:
+        lines.append(line)
+        line = reader.line_num + 1
+    return lines
 
 
 @cache

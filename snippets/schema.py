@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Iterator, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -290,6 +290,19 @@ def _problems(error: ValidationError, file: str, line: int, name: str) -> list[P
     return found
 
 
+def _records(reader: csv.DictReader, file: str) -> Iterator[dict]:
+    """The reader's records; a record the csv module cannot read (a cell over its field size limit,
+    an unclosed quote at the end) raises DataFileError naming the file and the line it starts on."""
+    while True:
+        line = reader.line_num + 1  # the line the next record starts on
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise DataFileError([Problem(file, line, "", "-", f"cannot be read as CSV: {error}")]) from None
+
+
 def parse_rows(text: str, file: str, row_type: type[Row]) -> list[Row]:
     """Every row of CSV `text` validated as `row_type`, in order; `file` names it in errors.
 
@@ -307,7 +320,7 @@ def parse_rows(text: str, file: str, row_type: type[Row]) -> list[Row]:
     rows: list[Row] = []
     seen: dict[str, tuple[int, str]] = {}
     line = reader.line_num + 1  # the line the next record starts on
-    for record in reader:
+    for record in _records(reader, file):
         name = (record.get("name") or "").strip()
         extra = record.pop(_EXTRA, None)
         short = [column for column, value in record.items() if value is None]

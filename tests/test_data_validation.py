@@ -191,3 +191,23 @@ def test_load_from_a_path_names_the_path(tmp_path):
     with pytest.raises(DataFileError, match=rf"my-hardware.csv, line {line} \(NVIDIA H200 SXM\), column memory_GB"):
         hardware.load_accelerators(path=path)
     assert len(models.load_models(path=resources.files("snippets").joinpath("data", "models.csv"))) == 23
+
+
+def test_unknown_names_in_quant_measurements_are_one_error_naming_file_line_and_column():
+    from snippets import quant_measurements
+
+    text = resources.files("snippets").joinpath("data", "quant_measurements.csv").read_text(encoding="utf-8")
+    bad = text.replace(",Llama-2-7B,Llama-2-7B,", ",Llama-2-7B,Llama-9-7B,", 1)  # model, spec_model
+    with pytest.raises(DataFileError) as raised:
+        quant_measurements.load(bad)
+    problems = raised.value.problems
+    assert len(problems) == 1 and problems[0].line == 2 and problems[0].column == "spec_model"
+    assert str(problems[0]).startswith("<text for quant_measurements.csv>, line 2 (") and "Llama-9-7B" in str(problems[0])
+
+
+def test_a_cell_over_the_csv_size_limit_names_file_and_line():
+    text = resources.files("snippets").joinpath("data", "hardware.csv").read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    lines[3] = lines[3].replace(",NVIDIA,", "," + "x" * 140_000 + ",", 1)
+    with pytest.raises(DataFileError, match=r"hardware.csv>, line 4, .*field larger than field limit"):
+        hardware.load_accelerators("".join(lines))

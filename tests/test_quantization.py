@@ -176,7 +176,7 @@ def test_measurements_file_rejects_a_row_that_measures_nothing():
         quant_measurements.load(_csv(**row))
     with pytest.raises(DataFileError, match="needs the batch"):
         quant_measurements.load(_csv(**row, tokens_per_s=5.0))
-    with pytest.raises(UnknownName, match="supported"):
+    with pytest.raises(DataFileError, match=r"line 2 \(x\), column format: unknown weight format 'int3'; supported"):
         quant_measurements.load(_csv(**row, tokens_per_s=5.0, batch=1, gpu="g", format="int3"))
 
 
