@@ -8,7 +8,7 @@ from pages import recorded
 from pages.claims import claim
 from pages.store import cached
 from snippets import hardware, kv_cache, models, quant_errors, quant_formats, quant_measurements, results, roofline
-from snippets.report import markdown_table
+from snippets.report import escape_markdown, markdown_table
 from snippets.units import GB, GiB
 from vis import chapter4
 
@@ -396,7 +396,7 @@ def measured_table() -> str:
 
 def sources_list() -> str:
     seen = dict.fromkeys(r.source for r in quant_measurements.all_measurements())
-    return "\n".join(f"- {s}" for s in seen)
+    return "\n".join(f"- {escape_markdown(s)}" for s in seen)
 
 
 _int4_of_ratio = {r.name: quant_measurements.measured_speedup(r) / quant_measurements.ideal_speedup(r)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from snippets.report import markdown_table
+from snippets.report import Markdown, escape_markdown, markdown_table
 
 PAGE = "exercises.md"
 
@@ -78,7 +78,8 @@ def index_table() -> str:
     """Markdown for docs/exercises.md: one section per chapter, one row per exercise, linked."""
     parts = []
     for module in exercise_modules():
-        rows = [[f"[{ex.id} {ex.title}]({page_url(module.PAGE)}#{ex.anchor})", ex.topic, KINDS[ex.kind]]
+        rows = [[Markdown(f"[{escape_markdown(f'{ex.id} {ex.title}')}]({page_url(module.PAGE)}#{ex.anchor})"), ex.topic,
+                 KINDS[ex.kind]]
                 for ex in module.EXERCISES]
         parts.append(f"## {module.CHAPTER_TITLE}\n\n" + markdown_table(["exercise", "topic", "asks for"], rows, "lll"))
     return "\n\n".join(parts)

@@ -1,9 +1,9 @@
 """Small text helpers for pages and the command line: markdown tables, and escaping data.
 
 Data strings (device and model names, notes, anything read from a file) are escaped before
-they reach a page, so a '<' or a '|' in them shows as itself instead of becoming HTML or
-splitting a table cell. Markdown written by the page's own code (**bold**, [text](link),
-`code`) keeps working.
+they reach a page, by one function (escape_markdown), so a '<', a '_' or a '{' in them shows as
+itself instead of becoming HTML, emphasis, an attribute or a split table cell. Markdown written
+by the page's own code (**bold**, [text](link), `code`) is marked as such: Markdown(...).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import html
 import re
 from typing import Iterable, Sequence
-
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
 
 
 def slug(text: str) -> str:
@@ -25,36 +23,22 @@ def escape_html(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]|~^])")
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]|~^$#])")
 
 
 def escape_markdown(text: object) -> str:
     """A data string (a device name, a kernel, a flag) as literal text in Markdown and the HTML it
     becomes, on one line: line breaks folded to spaces, &, <, > as entities, and every character
     that Markdown or this site's extensions read as syntax backslash-escaped (emphasis `*` `_`,
-    code spans, links `[ ]`, attr_list `{ }`, table cells `|`, `~` and `^`). It still reads in
+    code spans, links `[ ]`, attr_list `{ }`, table cells `|`, `~` and `^`, math `$`, `#`). It still reads in
     a terminal: `float*` shows as `float\\*`."""
     text = re.sub(r"\s*[\r\n]+\s*", " ", str(text))
     return _MARKDOWN_SYNTAX.sub(r"\\\1", html.escape(text, quote=False))
 
 
-def escape_markdown_cell(text: object) -> str:
-    """`text` made safe in one markdown table cell: &, <, > as entities, '|' as '\\|', line
-    breaks as spaces. Code spans (`...`) are left as written: Markdown shows them literally
-    and does not split cells inside them."""
-    text = re.sub(r"\s*[\r\n]+\s*", " ", str(text))
-    parts = []
-    last = 0
-    for span in _CODE_SPAN.finditer(text):
-        parts.append(_escape_cell_text(text[last : span.start()]))
-        parts.append(span.group(0))
-        last = span.end()
-    parts.append(_escape_cell_text(text[last:]))
-    return "".join(parts)
-
-
-def _escape_cell_text(text: str) -> str:
-    return html.escape(text, quote=False).replace("|", "\\|")
+class Markdown(str):
+    """A table cell the page's own code wrote as Markdown (**bold**, [text](link), `code`):
+    markdown_table passes it through as written. Only for text no data file can reach."""
 
 
 def markdown_table(
@@ -62,10 +46,12 @@ def markdown_table(
 ) -> str:
     """A GitHub-style markdown table. `align` is one of 'l', 'r', 'c' per column (default: l then r).
 
-    Every header and cell goes through escape_markdown_cell unless escape=False (only for
-    cells the caller has made safe itself).
+    Every header and cell goes through escape_markdown, except one marked `Markdown(...)` (the
+    page's own Markdown) and every one when escape=False (only for cells the caller has escaped).
     """
-    cell = escape_markdown_cell if escape else str
+    def cell(text: object) -> str:
+        return str(text) if not escape or isinstance(text, Markdown) else escape_markdown(text)
+
     headers = [cell(h) for h in headers]
     rows = [[cell(c) for c in row] for row in rows]
     align = align or "l" + "r" * (len(headers) - 1)

@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from snippets import calibration, result_checks
-from snippets.report import escape_markdown, markdown_table
+from snippets.report import Markdown, escape_markdown, markdown_table
 
 SCHEMA_V1 = "llm-course-bench/1"
 SCHEMA = "llm-course-bench/2"
@@ -387,8 +389,9 @@ def load_folder(folder: Path) -> list[dict]:
 def md(value: object) -> str:
     """Text from a results file as literal text in a Markdown table cell and the HTML it becomes:
     report.escape_markdown (HTML, emphasis, code spans, links, attr_list braces, cell bars, `~`,
-    `^` and line breaks neutralised)."""
-    return escape_markdown(value)
+    `^` and line breaks neutralised), marked as Markdown so that markdown_table does not escape it
+    twice."""
+    return Markdown(escape_markdown(value))
 
 
 def best(doc: dict, section: str, key: str, **match) -> dict | None:
@@ -402,7 +405,7 @@ def _pct(value: float | None) -> str:
 
 
 def _flags(row: dict) -> str:
-    return md("; ".join(row.get("flags") or [])) or "–"
+    return md("; ".join(row.get("flags") or [])) or Markdown("–")
 
 
 def overview_table(docs: list[dict], link_base: str = "") -> str:
@@ -429,6 +432,25 @@ def overview_table(docs: list[dict], link_base: str = "") -> str:
             f"[{md(file)}]({link_base}{quote(file)})" if file else "–",
         ])
     return markdown_table(["device", "copy (% of spec)", "triad", "best matmul TFLOP/s", "decode, batch 1", "file"], rows, escape=False)
+
+
+def bandwidth_table(doc: dict) -> str:
+    """Each bandwidth kernel's GB/s against the datasheet, and the C triad beside torch's."""
+    rows = [[md(r["kernel"]), f"{r['GBps']:,.1f}", _pct(r["pct_of_spec"]), _flags(r)] for r in doc["bandwidth"]]
+    text = markdown_table(["kernel", "GB/s", "% of spec", "flags"], rows, align="lrrl", escape=False)
+    triad = best(doc, "bandwidth", "GBps", kernel="triad")
+    if doc.get("stream_triad_GBps"):
+        ratio = f" (torch triad = {100 * triad['GBps'] / doc['stream_triad_GBps']:.0f} % of it)" if triad else ""
+        text += f"\n\nSTREAM-style C triad: {doc['stream_triad_GBps']:,.1f} GB/s{ratio}"
+    return text
+
+
+def matmul_table(doc: dict) -> str:
+    """Each matmul shape's best and median TFLOP/s against the dense datasheet peak."""
+    rows = [[f"{r['m']}x{r['n']}x{r['k']}", md(r["dtype"]), f"{r['best_TFLOPS']:,.1f}", f"{r['TFLOPS']:,.1f}",
+             _pct(r["pct_of_spec"]), md(r.get("role") or "") or "–"] for r in doc["matmul"]]
+    return markdown_table(["m x n x k", "dtype", "best TFLOP/s", "median", "% of dense spec", "role"], rows,
+                          align="llrrrl", escape=False)
 
 
 def decode_table(doc: dict) -> str:
@@ -543,3 +565,43 @@ def profile_table(doc: dict) -> str:
     rows = [[md(k["name"]), k["calls"], f"{k['per_step_ms']:,.3f}", f"{k['pct']:.1f} %"] for k in prof["kernels"]]
     return markdown_table([f"kernel ({md(prof['mode'])}, batch {prof['batch']})", "calls", "ms per step",
                            "share"], rows, align="lrrr", escape=False)
+
+
+# ---- the sections --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SectionSchema:
+    """One section of a results document: its key, the model of its rows (or of its one object,
+    for `profile` and `speculative`), its table, the heading printed above the table in the
+    command's summary ("" for none), and the fields that say which point a row measured."""
+
+    key: str
+    row_model: type[BaseModel]
+    table: Callable[[dict], str]
+    heading: str = ""
+    identity: tuple[str, ...] = ()
+
+    @property
+    def rows(self) -> bool:
+        """Whether the section is a list of timed rows (not one object)."""
+        return issubclass(self.row_model, _Timed)
+
+
+def _section(key: str, row_model: type[BaseModel], table: Callable[[dict], str], heading: str = "") -> SectionSchema:
+    return SectionSchema(key, row_model, table, heading, result_checks.IDENTITY.get(key, ()))
+
+
+#: Every section in the order the summary prints them; the bench's document and the summary
+#: iterate this, so a new section is one entry here (and its model, table and identity).
+SECTIONS = (
+    _section("bandwidth", Bandwidth, bandwidth_table), _section("matmul", Matmul, matmul_table),
+    _section("decode", DecodeV2, decode_table), _section("prefill", Prefill, prefill_table),
+    _section("profile", Profile, profile_table), _section("quant", Quant, quant_table),
+    _section("attention", Attention, attention_table, "Attention alone, one layer's call per kernel:"),
+    _section("mixed", Mixed, mixed_table, "Mixed steps (a decode batch plus a prefill chunk, timed as one step):"),
+    _section("verify", Verify, verify_table,
+             "Verify passes T(k) (k tokens per sequence scored in one forward, logits for all k):"),
+    _section("speculative", Speculative, speculative_table,
+             "Speculative decoding at synthetic acceptance rates (best gamma per alpha; c = draft step / T(1)):"),
+)

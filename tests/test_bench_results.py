@@ -188,6 +188,7 @@ def test_the_cli_summary_prints_every_section_of_a_full_gpu_run():
 
     (doc,) = [d for d in results.load_folder(Path("docs/results")) if "h100" in d["file"]]
     text = cli.summary(doc)
-    for heading in ("| kernel | GB/s", "| m x n x k", "| mode | batch | ms/step", "| prompt tokens", "| format | path",
+    for heading in ("| kernel | GB/s", "| m x n x k", "| batch | mode | measured ms/step", "| prompt tokens", "| format | path",
                     "Mixed steps", "Verify passes", "Speculative decoding", "Calibrated model"):
         assert heading in text, heading
+    assert results.decode_table(doc) in text  # the results' own tables, not the command's copies

@@ -5,6 +5,7 @@ Python and weighs at most 30 kB more for its cells.
 
 Skipped where Chromium, Playwright or the vendored Pyodide (npm ci) is missing."""
 
+import re
 import shutil
 from urllib.parse import urlparse
 
@@ -15,8 +16,8 @@ from pages import cells
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PAGES = [source for source in nav_sources()
-         if source.endswith(".md") and "```cell" in (ROOT / "docs" / source).read_text(encoding="utf-8")]
+PAGES = [source for source in nav_sources()  # a page with a cell fence (not one shown indented, as code)
+         if source.endswith(".md") and re.search(r"^```cell$", (ROOT / "docs" / source).read_text(encoding="utf-8"), re.M)]
 GROWTH_LIMIT_BYTES = 30_000
 LOAD_MS = 120_000  # the first Run loads Pyodide (about 13 MB) on a shared 2-core machine
 

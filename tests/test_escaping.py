@@ -5,7 +5,7 @@ import re
 
 import markdown
 
-from snippets.report import escape_html, escape_markdown_cell, markdown_table
+from snippets.report import Markdown, escape_html, escape_markdown, markdown_table
 from vis.svg import course_style, new_figure, to_svg
 
 HOSTILE = '<script>alert(1)</script> $x$ | & "q"'
@@ -24,8 +24,8 @@ def test_markdown_table_escapes_cells_and_headers_by_default():
     assert "| a | b |\n| :-- | --: |\n| 1 | 2 |" == markdown_table(["a", "b"], [[1, 2]])
 
 
-def test_page_markdown_in_cells_keeps_working():
-    page = render(markdown_table(["a", "b"], [["**bold** and [text](other.md)", "`--out` and `x|y`"]]))
+def test_page_markdown_in_cells_keeps_working_when_marked():
+    page = render(markdown_table(["a", "b"], [[Markdown("**bold** and [text](other.md)"), Markdown("`--out` and `x|y`")]]))
     assert "<strong>bold</strong>" in page and '<a href="other.md">text</a>' in page
     assert "<code>--out</code>" in page and "<code>x|y</code>" in page and page.count("<td") == 2
 
@@ -36,8 +36,13 @@ def test_escape_false_passes_cells_through():
 
 def test_helpers():
     assert escape_html(HOSTILE) == "&lt;script&gt;alert(1)&lt;/script&gt; $x$ | &amp; &quot;q&quot;"
-    assert escape_markdown_cell("a | b\nc & <d>") == "a \\| b c &amp; &lt;d&gt;"
-    assert escape_markdown_cell("`<kbd>` <kbd>") == "`<kbd>` &lt;kbd&gt;"  # code spans are literal already
+    assert escape_markdown("a | b\nc & <d>") == "a \\| b c &amp; &lt;d&gt;"
+    assert escape_markdown("`<kbd>` $x$ _y_ {z}") == "\\`&lt;kbd&gt;\\` \\$x\\$ \\_y\\_ \\{z\\}"
+
+
+def test_data_markdown_in_cells_stays_text():
+    page = render(markdown_table(["a"], [["**bold** [text](other.md) `code` _x_{: onfocus=alert(2) }"]]))
+    assert "<strong>" not in page and "<a " not in page and "<code>" not in page and "<em>" not in page
 
 
 def test_hostile_name_is_inert_in_a_figure():
@@ -98,7 +103,7 @@ def test_a_hostile_string_in_any_free_text_field_of_a_run_stays_text_in_every_ta
     for payload in PAYLOADS:
         doc = hostile_run(payload)
         tables = [results.overview_table([doc])] + [getattr(results, name)(doc) for name in (
-            "decode_table", "prefill_table", "attention_table", "mixed_table", "verify_table", "quant_table",
+            "bandwidth_table", "matmul_table", "decode_table", "prefill_table", "attention_table", "mixed_table", "verify_table", "quant_table",
             "speculative_table", "profile_table")]
         html_out = site_markdown("\n\n".join(tables))
         assert not re.search(r"<[^>]*\bon\w+=", html_out), payload  # no element carries an event handler

@@ -89,3 +89,30 @@ def test_any_printable_device_name_works_as_a_figure_name(name, h200):
     doc = results.validate(copy.deepcopy(h200), "h200")
     doc["device"]["name"] = name
     assert "<svg" in measured.measured_roofline(doc)
+
+
+def test_every_section_of_the_schema_is_registered_once():
+    """A new section is one SECTIONS entry: its model, table, heading and identity; the bench's
+    document, the summary and the checks all iterate the registry."""
+    keys = [s.key for s in results.SECTIONS]
+    assert len(keys) == len(set(keys))
+    for key, field in results.Results.model_fields.items():
+        listed = getattr(field.annotation, "__origin__", None) is list and key != "notes"
+        assert (key in keys) == (listed or key in ("profile", "speculative")), key
+    for s in results.SECTIONS:
+        assert s.rows == bool(s.identity) and set(s.identity) <= set(s.row_model.model_fields), s.key
+
+
+def test_the_bench_document_fills_every_section_from_one_dict(h200):
+    from types import SimpleNamespace
+
+    from snippets.bench import results as bench_results
+
+    info = SimpleNamespace(kind="cuda", name="x", spec=None, bandwidth_from_clock_GBps=None, memory_bytes=None,
+                           cache_bytes=None, threads=1)
+    env = {"start": {"torch": "2", "python": "3"}}
+    doc = bench_results.document(info, "asked", h200["settings"], {"decode": h200["decode"][:2]}, ["n"], "t",
+                                 environment=env)
+    assert len(doc["decode"]) == 2 and doc["mixed"] == [] and doc["speculative"] is None
+    assert set(doc) >= {s.key for s in results.SECTIONS}
+    assert results.validate(doc, "built")["decode"][1]["batch"] == h200["decode"][1]["batch"]

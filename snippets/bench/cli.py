@@ -25,7 +25,7 @@ from snippets.bench.memory import is_out_of_memory
 from snippets.bench.prog import bench_prog
 from snippets.bench.steps import attention_check
 from snippets.bench.steps import modes_for as step_modes
-from snippets.report import markdown_table, slug
+from snippets.report import Markdown, markdown_table, slug
 from snippets.transformer import TransformerConfig
 
 #: Defaults, used by the run and quoted by --help (and so by the site's options table).
@@ -111,7 +111,7 @@ def options_table() -> str:
     for action in parser("llm-course bench")._actions:  # argparse has no public accessor for its options
         if action.help is None or action.dest == "help":
             continue
-        flags = " / ".join(f"`{o}`" for o in action.option_strings)
+        flags = Markdown(" / ".join(f"`{o}`" for o in action.option_strings))  # the parser's own names
         choices = f" ({', '.join(map(str, action.choices))})" if action.choices else ""
         rows.append([flags, action.help.replace("%(default)s", str(action.default)) + choices])
     return markdown_table(["option", "meaning"], rows, align="ll")
@@ -560,12 +560,12 @@ def document(p: Plan, m: Measured, complete: bool = True, during: str | None = N
         except Exception:  # noqa: BLE001 - an interrupted run still saves its rows
             pass
     created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-    doc = res.document(p.info, p.why, p.settings(), m.bandwidth, m.stream_triad_GBps, m.matmul,
-                       decode.with_batch_flags(m.decode), m.notes, created, prefill=m.prefill, profile=m.profile,
+    sections = {"bandwidth": m.bandwidth, "matmul": m.matmul, "decode": decode.with_batch_flags(m.decode),
+                "prefill": m.prefill, "profile": m.profile, "quant": m.quant, "attention": m.attention,
+                "mixed": m.mixed, "verify": m.verify, "speculative": verify.speculative_section(m.drafts, m.verify)}
+    doc = res.document(p.info, p.why, p.settings(), sections, m.notes, created, stream_triad=m.stream_triad_GBps,
                        environment=m.environment, complete=complete,
-                       interrupted_during=None if complete else during or m.section, quant=m.quant, mixed=m.mixed,
-                       verify=m.verify, speculative=verify.speculative_section(m.drafts, m.verify),
-                       attention=m.attention)
+                       interrupted_during=None if complete else during or m.section)
     return res.validate(result_checks.flag_beyond_bounds(doc), "this run's results")
 
 
@@ -630,42 +630,6 @@ def write(doc: dict, out: Path, writer: Writer | None = None, draw: Draw | None 
 # ---- summary ---------------------------------------------------------------------------------
 
 
-def _bandwidth_table(doc: dict) -> str:
-    rows = [[r["kernel"], f"{r['GBps']:,.1f}", f"{r['pct_of_spec']:.1f}" if r["pct_of_spec"] else "-",
-             res.md("; ".join(r["flags"])) or "-"] for r in doc["bandwidth"]]
-    text = markdown_table(["kernel", "GB/s", "% of spec", "flags"], rows, align="lrrl")
-    triad = res.best(doc, "bandwidth", "GBps", kernel="triad")
-    if doc["stream_triad_GBps"]:
-        ratio = f" (torch triad = {100 * triad['GBps'] / doc['stream_triad_GBps']:.0f} % of it)" if triad else ""
-        text += f"\n\nSTREAM-style C triad: {doc['stream_triad_GBps']:,.1f} GB/s{ratio}"
-    return text
-
-
-def _matmul_table(doc: dict) -> str:
-    return markdown_table(["m x n x k", "dtype", "best TFLOP/s", "median", "% of dense spec"], [
-        [f"{r['m']}x{r['n']}x{r['k']}", r["dtype"], f"{r['best_TFLOPS']:,.1f}", f"{r['TFLOPS']:,.1f}",
-         f"{r['pct_of_spec']:.1f}" if r["pct_of_spec"] else "-"] for r in doc["matmul"]])
-
-
-def _decode_table(doc: dict) -> str:
-    return markdown_table(["mode", "batch", "ms/step", "tokens/s", "GB/s", "MBU %", "% of copy", "bound ms", "flags"], [
-        [r["mode"], r["batch"], f"{r['median_s'] * 1e3:.3f}", f"{r['tokens_per_s']:,.0f}", f"{r['GBps']:,.0f}",
-         f"{r['mbu_pct']:.1f}" if r["mbu_pct"] else "-", f"{r['pct_of_copy']:.1f}" if r["pct_of_copy"] else "-",
-         f"{r['predicted_s'] * 1e3:.3f}" if r["predicted_s"] else "-", res.md("; ".join(r["flags"])) or "-"]
-        for r in doc["decode"]], align="lrrrrrrrl")
-
-
-#: The summary's tables in order: (results key, heading or "", table of a document).
-SUMMARY_TABLES = (
-    ("bandwidth", "", _bandwidth_table), ("matmul", "", _matmul_table), ("decode", "", _decode_table),
-    ("prefill", "", res.prefill_table), ("profile", "", res.profile_table), ("quant", "", res.quant_table),
-    ("attention", "Attention alone, one layer's call per kernel:", res.attention_table),
-    ("mixed", "Mixed steps (a decode batch plus a prefill chunk, timed as one step):", res.mixed_table),
-    ("verify", "Verify passes T(k) (k tokens per sequence scored in one forward, logits for all k):", res.verify_table),
-    ("speculative", "Speculative decoding at synthetic acceptance rates (best gamma per alpha; "
-                    "c = draft step / T(1)):", res.speculative_table))
-
-
 def summary(doc: dict) -> str:
     """The run as text: its tables (the results' own), the calibrated model, flags and notes."""
     from snippets.calibration import calibrate_document
@@ -674,15 +638,14 @@ def summary(doc: dict) -> str:
     lines = [f"Device: {dev['name']} ({dev['spec_name'] or 'unknown device: no % of spec'})"]
     if not doc.get("complete", True):
         lines.append(f"INCOMPLETE: interrupted during {doc['interrupted_during']}; what was measured is below.")
-    for key, heading, table in SUMMARY_TABLES:
-        if doc.get(key):
-            lines += [heading, table(doc)] if heading else [table(doc)]
+    for section in res.SECTIONS:
+        if doc.get(section.key):
+            lines += [section.heading, section.table(doc)] if section.heading else [section.table(doc)]
     if calibrate_document(doc)[0] or doc["decode"]:
         lines.append("Calibrated model: fixed cost + max((weight + cache bytes) / copy bandwidth, FLOPs / matmul "
                      "rate) + attention where timed alone, fixed cost fitted on the two smallest points of each sweep:")
         lines.append(res.calibration_table(doc))
-    flagged = sum(bool(r.get("flags")) for s in ("bandwidth", "matmul", "decode", "prefill", "mixed", "verify",
-                                                 "attention") for r in doc.get(s, []))
+    flagged = sum(bool(r.get("flags")) for s in res.SECTIONS if s.rows for r in doc.get(s.key) or [])
     if flagged:
         lines.append(f"note: {flagged} rows are flagged (see flags): run-to-run spread is large or the order of "
                      "batch times is unexpected; rerun on an idle machine before trusting them")

@@ -6,14 +6,18 @@ from __future__ import annotations
 from snippets.results import (  # noqa: F401 - re-exported
     SCHEMA,
     SCHEMA_V1,
+    SECTIONS,
     ResultsError,
+    SectionSchema,
     attention_table,
+    bandwidth_table,
     best,
     calibration_table,
     decode_table,
     load,
     load_folder,
     md,
+    matmul_table,
     mixed_table,
     overview_table,
     prefill_table,
@@ -25,13 +29,12 @@ from snippets.results import (  # noqa: F401 - re-exported
 )
 
 
-def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, decode, notes, created: str,
-             prefill=(), profile: dict | None = None, environment: dict | None = None, complete: bool = True,
-             interrupted_during: str | None = None, quant=(), mixed=(), verify=(),
-             speculative: dict | None = None, attention=()) -> dict:
-    """The results document of one run (schema version 2), from the measured rows."""
+def document(info, why: str, settings: dict, sections: dict, notes, created: str, stream_triad: float | None = None,
+             environment: dict | None = None, complete: bool = True, interrupted_during: str | None = None) -> dict:
+    """The results document of one run (schema version 2). `sections` maps a key of SECTIONS to
+    its measured rows (or, for `profile` and `speculative`, its one object); absent keys are empty."""
     env = environment or {}
-    return {
+    doc = {
         "schema": SCHEMA,
         "created": created,
         "complete": complete,
@@ -40,19 +43,12 @@ def document(info, why: str, settings: dict, bandwidth, stream_triad, matmul, de
         "device": _device(info, why, env.get("start", {})),
         "environment": env or {"start": {"torch": _torch_version(), "python": _python_version()}},
         "settings": settings,
-        "bandwidth": [_row(r) for r in bandwidth],
         "stream_triad_GBps": stream_triad,
-        "matmul": [_row(r) for r in matmul],
-        "decode": [_row(r) for r in decode],
-        "prefill": [_row(r) for r in prefill],
-        "profile": profile,
-        "quant": [_row(r) for r in quant],
-        "mixed": [_row(r) for r in mixed],
-        "verify": [_row(r) for r in verify],
-        "speculative": speculative,
-        "attention": [_row(r) for r in attention],
         "notes": list(notes),
     }
+    for s in SECTIONS:
+        doc[s.key] = [_row(r) for r in sections.get(s.key, ())] if s.rows else sections.get(s.key)
+    return doc
 
 
 def _device(info, why: str, start: dict) -> dict:
