@@ -12,6 +12,7 @@ PRINTS = {"lab1_memory_bound": "% of the way there", "lab2_kv_cache": "same toke
           "lab3_quantization": "int4 error bound holds: True",
           "lab4_serving": "highest rate with at least 90 % on target",
           "lab5_speculative": "speculative sampling matches the target: True",
+          "lab6_attention": "online softmax matches softmax(QK^T)V: True",
           "lab7_multi_gpu": "split MLP equals the unsplit one: True"}
 
 
