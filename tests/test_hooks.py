@@ -116,3 +116,19 @@ def test_notebook_conversion_logs_no_per_file_lines_but_keeps_warnings():
     for name in hook.NOISY:
         logger = logging.getLogger(name)
         assert not logger.isEnabledFor(logging.INFO) and logger.isEnabledFor(logging.WARNING)
+
+
+def test_values_failing_for_one_cause_are_logged_once():
+    import logging
+
+    hook = load("repeated_errors")
+    hook.on_pre_build(config=None)
+    logger = hook.VALUES
+    cause = "ClaimFailed: no longer true: the model fits"
+    records = [logger.makeRecord(logger.name, logging.WARNING, __file__, 1, f"value `#!val ch1.v{i}` failed: {cause}",
+                                 None, None) for i in range(40)]
+    assert [hook.first_of_its_kind(r) for r in records] == [True] + [False] * 39
+    other = logger.makeRecord(logger.name, logging.WARNING, __file__, 1, "value `#!val ch1.x` failed: UnknownValue: x",
+                              None, None)
+    assert hook.first_of_its_kind(other)
+    assert logger.filters.count(hook.first_of_its_kind) == 1
