@@ -132,3 +132,12 @@ def test_values_failing_for_one_cause_are_logged_once():
                               None, None)
     assert hook.first_of_its_kind(other)
     assert logger.filters.count(hook.first_of_its_kind) == 1
+
+
+def test_a_figure_printed_as_markdown_is_an_error_naming_it():
+    import markdown
+
+    hook = load("figure_blocks")
+    svg = '<svg xmlns="http://www.w3.org/2000/svg">\n<title id="roof-title">t</title>\n<defs>\n\n<style>*{}</style>\n</defs>\n</svg>'
+    assert hook.broken_figures(markdown.markdown(svg)) == ["roof"]  # what a block without html="true" becomes
+    assert hook.broken_figures(svg) == []  # stashed as HTML: untouched
