@@ -50,6 +50,18 @@ class _Timed(_Strict):
     repeat_medians_s: list[Positive] = []  # absent in older files (one timing per point)
 
 
+class _Step(_Timed):
+    """A timed step of a decoder (decode, mixed, verify, the draft): which model, how many of its
+    layers were built, in which dtype and step mode, at which batch and context."""
+
+    model: str
+    layers: PositiveInt
+    dtype: str
+    mode: Literal["eager", "graph", "compile"]
+    batch: PositiveInt
+    context: PositiveInt
+
+
 class Device(_Strict):
     kind: Literal["cuda", "mps", "cpu"]
     name: str
@@ -110,13 +122,7 @@ class Matmul(_Timed):
     role: str | None = None  # a model's own layer shape ("... gate_up at 2048 tokens"); absent: a square sweep
 
 
-class Decode(_Timed):
-    model: str
-    layers: PositiveInt
-    dtype: str
-    mode: Literal["eager", "graph", "compile"]
-    batch: PositiveInt
-    context: PositiveInt
+class Decode(_Step):
     tokens_per_s: Positive
     bytes_per_step: Positive
     flops_per_step: Positive
@@ -162,16 +168,10 @@ class Quant(_Timed):
     l2_flushed: bool = False  # the L2 evicted before each timed call (older files: not)
 
 
-class Mixed(_Timed):
+class Mixed(_Step):
     """One row of the optional mixed section (snippets.bench.mixed): a decode of `batch`
     sequences plus a prefill chunk, timed as one step; files without it load as []."""
 
-    model: str
-    layers: PositiveInt
-    dtype: str
-    mode: Literal["eager", "graph", "compile"]
-    batch: PositiveInt
-    context: PositiveInt
     chunk_tokens: Annotated[int, Field(ge=0)]
     chunk_prefix: Annotated[int, Field(ge=0)]
     weight_bytes: Positive
@@ -182,16 +182,10 @@ class Mixed(_Timed):
     one_pass: bool = False  # decode and chunk in one forward; older files timed two forwards
 
 
-class Verify(_Timed):
+class Verify(_Step):
     """One row of the optional verify section (snippets.bench.verify): one target pass scoring
     `tokens` new tokens per sequence after `context` cached ones; files without it load as []."""
 
-    model: str
-    layers: PositiveInt
-    dtype: str
-    mode: Literal["eager", "graph", "compile"]
-    batch: PositiveInt
-    context: PositiveInt
     tokens: PositiveInt
     weight_bytes: Positive
     cache_bytes: Share
@@ -200,15 +194,9 @@ class Verify(_Timed):
     predicted_s: Positive | None
 
 
-class Draft(_Timed):
+class Draft(_Step):
     """The draft model's decode step at one batch and mode (its cost c against the target)."""
 
-    model: str
-    layers: PositiveInt
-    dtype: str
-    mode: Literal["eager", "graph", "compile"]
-    batch: PositiveInt
-    context: PositiveInt
     weight_bytes: Positive
     draft_cost: Positive | None
 
