@@ -9,7 +9,8 @@ import pytest
 
 from snippets import __main__ as entry
 from snippets import results
-from snippets.bench import cli, decode, memory, prefill
+from snippets.bench import cli, decode, memory, prefill, section, sections
+from snippets.bench.device import detect
 from vis import bench as bench_entry
 
 TINY = ["--device", "cpu", "--model", "GPT-2 small", "--layers", "1", "--batches", "1,2", "--context", "8", "--repeats", "1",
@@ -139,7 +140,7 @@ def test_weights_that_do_not_fit_build_fewer_layers(monkeypatch):
     """The decision alone (decode.build_fitting), no run: 3 of 12 layers fit, said in a note."""
     cfg = decode.TransformerConfig.from_model(decode.models.get("GPT-2 small"), max_seq_len=8)
     per_layer, outside = decode.decoder_weight_bytes(cfg, 4)
-    info, _ = cli.detect("cpu")
+    info, _ = detect("cpu")
     monkeypatch.setattr(decode, "free_bytes", lambda kind: int((outside + 3 * per_layer) / 0.6))
     model, built, notes = decode.build_fitting(info, "GPT-2 small", "fp32", 8, 12)
     assert built.n_layers == 3 and any("built 3 of 12 layers" in n for n in notes)
@@ -159,7 +160,7 @@ def test_no_layer_fitting_skips_the_model_sections_with_a_note(monkeypatch, tmp_
     monkeypatch.setattr(decode, "build_fitting", none_fit)
     chosen = cli.plan(cli.parser().parse_args([*TINY, "--skip", "bandwidth,matmul", "--out", str(tmp_path)]))
     measured = cli.Measured()
-    cli.measure_model_sections(chosen, measured, lambda *a: None, lambda: None)
+    section.run_sections(section.Run(chosen, measured), sections.ORDER)
     assert any(n.startswith("skipped decode and prefill") and str(error) in n for n in measured.notes)
     assert not measured.decode and not measured.prefill and not measured.attention
 

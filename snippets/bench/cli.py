@@ -11,42 +11,32 @@ import argparse
 import datetime as dt
 import json
 import sys
-import tempfile
-import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from snippets import models, result_checks
-from snippets.bench import attention, bandwidth, decode, matmul, mixed, prefill, quant, verify
+from snippets import result_checks
+from snippets.bench import attention, decode, prefill, verify
 from snippets.bench import results as res
-from snippets.bench.device import ClockSampler, DeviceInfo, detect, environment
-from snippets.bench.memory import is_out_of_memory
+from snippets.bench.device import ClockSampler, environment
+from snippets.bench.plan import (  # noqa: F401 - re-exported: the command's defaults, its Plan
+    CPU_CONTEXT,
+    CPU_LAYERS,
+    GPU_CONTEXT,
+    REPEATS,
+    SECTIONS,
+    Plan,
+    check_out_dir,
+    check_something_left,
+    shared,
+)
+from snippets.bench.plan import csv as _csv
 from snippets.bench.prog import bench_prog
-from snippets.bench.steps import attention_check
-from snippets.bench.steps import modes_for as step_modes
+from snippets.bench.section import Measured, Run, run_sections
+from snippets.bench.section import step_plan as section_steps
+from snippets.bench.sections import ORDER, with_options
+from snippets.bench.sections.decode import CPU_BATCHES, GPU_BATCHES_FULL, GPU_BATCHES_QUICK
 from snippets.report import Markdown, markdown_table, slug
-from snippets.transformer import TransformerConfig
-
-#: Defaults, used by the run and quoted by --help (and so by the site's options table).
-GPU_CONTEXT, CPU_CONTEXT = 1024, 256
-GPU_BATCHES_QUICK = [1, 8, 32, 64, 128, 256]
-GPU_BATCHES_FULL = [1, 2, 4, 8, 16, 32, 64, 128, 256]
-CPU_BATCHES = [1, 4, 16]
-CPU_LAYERS = 2
-SECTIONS = ("bandwidth", "matmul", "decode", "attention", "prefill", "quant", "mixed", "verify")
-#: Estimated seconds per step, for the time left: (CPU, GPU).
-STEP_SECONDS = {"bandwidth": (6, 3), "matmul": (4, 3), "eager": (6, 3), "graph": (6, 3), "compile": (6, 4),
-                "first compile": (6, 25), "prefill": (6, 5), "profile": (5, 10), "quant": (8, 3),
-                "mixed": (5, 4), "verify": (5, 3), "draft": (5, 3), "attention": (1, 1)}
-#: Independent timings of every point (each one settled, many samples), their spread flagged.
-REPEATS = 3
-#: Batches of the quant section (one layer's weight matmuls per format).
-QUANT_BATCHES = [1, 16, 64, 256]
-
-
-def _csv(values: list[int]) -> str:
-    return ",".join(map(str, values))
 
 
 def int_list(text: str) -> list[int]:
@@ -117,438 +107,29 @@ def options_table() -> str:
     return markdown_table(["option", "meaning"], rows, align="ll")
 
 
-# ---- checking every option before measuring ---------------------------------------------------
-
-
-def check_out_dir(path: Path) -> Path:
-    """`path` as a folder the results can be written to (created if missing); ValueError if it is a
-    file, lies under a file, or cannot be written."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"--out {path} is a file; give a folder")
-    parent = path
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ValueError(f"--out {path} lies under {parent}, which is a file")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
-            pass
-    except OSError as error:
-        raise ValueError(f"--out {path} is not writable: {error.strerror or error}") from None
-    return path
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Every choice of a run, checked: nothing here can fail once measuring starts."""
-
-    info: DeviceInfo
-    why: str
-    quick: bool
-    model: str  # the canonical name from the data, never the user's spelling
-    layers: int | None
-    dtype: str
-    context: int
-    batches: list[int]
-    prompts: list[int]
-    modes: list[str]
-    skip: set[str]
-    profile_batch: int | None
-    out: Path
-    mixed_batches: list[int] = field(default_factory=list)
-    mixed_chunks: list[int] = field(default_factory=list)
-    verify_batches: list[int] = field(default_factory=list)
-    verify_tokens: list[int] = field(default_factory=list)
-    verify_context: int | None = None
-    draft: str | None = None
-    repeats: int = REPEATS
-    prefill_modes: list[str] = field(default_factory=list)
-    mixed_modes: list[str] = field(default_factory=list)
-    verify_modes: list[str] = field(default_factory=list)
-    attention_contexts: list[int] = field(default_factory=list)
-
-    def settings(self) -> dict:
-        return {"quick": self.quick, "model": self.model, "layers": self.layers, "dtype": self.dtype,
-                "context": self.context, "batches": self.batches, "modes": self.modes,
-                "skipped": sorted(self.skip), "prompts": self.prompts, "profile_batch": self.profile_batch,
-                "mixed_batches": self.mixed_batches, "mixed_chunks": self.mixed_chunks,
-                "verify_batches": self.verify_batches, "verify_tokens": self.verify_tokens,
-                "verify_context": self.verify_context, "draft_model": self.draft, "repeats": self.repeats,
-                "prefill_modes": self.prefill_modes, "mixed_modes": self.mixed_modes,
-                "verify_modes": self.verify_modes, "attention_contexts": self.attention_contexts}
-
-
-def section_modes(asked: str | None, default: list[str]) -> list[str]:
-    """A section's modes: those of --modes (already checked), or its default when none was given."""
-    return [m.strip() for m in asked.split(",") if m.strip()] if asked else list(default)
-
-
-def _check_model_options(args: argparse.Namespace, skip: set[str]) -> models.ModelConfig:
-    """The model and the options bounded by it (layers, context, prompts); the model's row."""
-    named = models.get(args.model)  # unknown names: ValueError listing close matches
-    if {"decode", "attention", "prefill", "mixed", "verify"} - skip:
-        TransformerConfig.from_model(named)  # MLA and MoE models: ValueError saying so
-    if args.layers is not None and not 1 <= args.layers <= named.n_layers:
-        raise ValueError(f"--layers must be between 1 and {named.n_layers} for {named.name}; got {args.layers}")
-    limit = named.max_position_embeddings
-    if args.context is not None and not 1 <= args.context <= limit:
-        raise ValueError(f"--context must be between 1 and {named.name}'s maximum of {limit:,} tokens; got {args.context:,}")
-    if args.prompts and max(args.prompts) > limit:
-        raise ValueError(f"--prompts must be at most {named.name}'s maximum of {limit:,} tokens; got {max(args.prompts):,}")
-    if args.repeats < 1:
-        raise ValueError(f"--repeats must be at least 1; got {args.repeats}")
-    return named
-
-
-def _skipped(args: argparse.Namespace, kind: str) -> set[str]:
-    """--skip, checked, plus the sections that run only on CUDA unless asked for."""
-    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    if skip - set(SECTIONS):
-        raise ValueError(f"--skip takes {', '.join(SECTIONS)}; got {', '.join(sorted(skip - set(SECTIONS)))}")
-    if kind != "cuda":
-        skip |= {name for name, asked in (("quant", args.quant), ("mixed", args.mixed), ("verify", args.verify))
-                 if not asked}
-    return skip
-
-
-def _draft_name(args: argparse.Namespace, named: models.ModelConfig, skip: set[str], kind: str) -> str | None:
-    """The draft model's name (None with verify off); refuses a --draft with nothing to draft for,
-    an unsupported shape, or a draft larger than the target."""
-    if args.draft and "verify" in skip:
-        raise ValueError("--draft needs the verify section: it is skipped"
-                         + ("" if kind == "cuda" else f" (add --verify on a {kind})"))
-    if "verify" in skip:
-        return None
-    drafted = models.get(args.draft or verify.default_draft())
-    TransformerConfig.from_model(drafted)  # MLA and MoE drafts: ValueError saying so
-    if models.param_count(drafted) > models.param_count(named):
-        raise ValueError(f"--draft {drafted.name}{'' if args.draft else ' (the default)'} is larger than the "
-                         f"target {named.name}: a draft must be the cheaper model"
-                         + ("" if args.draft else "; name one with --draft"))
-    return drafted.name
+# ---- planning and running ------------------------------------------------------------------
 
 
 def plan(args: argparse.Namespace) -> Plan:
-    """Check every option (ValueError with one message on the first problem) and fill in defaults."""
-    _skipped(args, "cuda")  # --skip's names, before anything is detected
-    named = _check_model_options(args, {s.strip() for s in args.skip.split(",")})
-    info, why = detect(args.device)
-    gpu, limit, skip = info.kind == "cuda", named.max_position_embeddings, _skipped(args, info.kind)
-    modes = decode.validate_modes(args.modes.split(",") if args.modes else step_modes(info.kind), info.kind)
-    batches = args.batches or ((GPU_BATCHES_QUICK if args.quick else GPU_BATCHES_FULL) if gpu else CPU_BATCHES)
-    if args.profile is not None and args.profile not in batches:
-        raise ValueError(f"--profile takes one of the batches measured ({_csv(batches)}); got {args.profile}")
-    draft = _draft_name(args, named, skip, info.kind)
-    if set(SECTIONS) <= skip:
-        raise ValueError("nothing left to run: every section is skipped"
-                         + ("" if gpu else f" (quant, mixed and verify are off on a {info.kind} unless asked for)"))
-    context = args.context or min(GPU_CONTEXT if gpu else CPU_CONTEXT, limit)
-    mixed_batches, mixed_chunks = mixed.default_grid(info.kind) if "mixed" not in skip else ([], [])
-    verify_batches, verify_tokens = verify.default_grid(info.kind) if draft else ([], [])
-    verify_context = (context if gpu else min(context, verify.CPU_CONTEXT)) if draft else None
-    return Plan(info, why, args.quick, named.name,
-                args.layers if args.layers is not None else (None if gpu else min(CPU_LAYERS, named.n_layers)),
-                args.dtype or ("bf16" if info.kind != "mps" else "fp16"), context, batches,
-                [p for p in (args.prompts or (prefill.GPU_PROMPTS if gpu else prefill.CPU_PROMPTS)) if p <= limit],
-                modes, skip, args.profile, check_out_dir(args.out), mixed_batches,
-                [c for c in mixed_chunks if c <= limit], verify_batches,
-                [k for k in verify_tokens if verify_context + k <= limit], verify_context, draft, args.repeats,
-                section_modes(args.modes, step_modes(info.kind)) if "prefill" not in skip else [],
-                section_modes(args.modes, mixed.modes_for(info.kind)) if "mixed" not in skip else [],
-                section_modes(args.modes, verify.modes_for(info.kind)) if draft else [],
-                [c for c in (args.attention_contexts if args.attention_contexts is not None
-                             else (attention.GPU_CONTEXTS if gpu else [])) if c <= limit]
-                if "attention" not in skip else [])
-
-
-# ---- running ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Measured:
-    """What a run has measured so far (filled in as it goes, so Ctrl-C can save it)."""
-
-    bandwidth: list = field(default_factory=list)
-    stream_triad_GBps: float | None = None
-    matmul: list = field(default_factory=list)
-    decode: list = field(default_factory=list)
-    prefill: list = field(default_factory=list)
-    profile: dict | None = None
-    quant: list = field(default_factory=list)
-    mixed: list = field(default_factory=list)
-    verify: list = field(default_factory=list)
-    drafts: list = field(default_factory=list)
-    attention: list = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # sections that raised (each also has a note)
-    section: str = "start"
-    environment: dict = field(default_factory=dict)
-    #: Called with a section's name as it starts, and with None when it ends (clock samples,
-    #: saving the rows so far): set by main, None in tests.
-    boundary: Callable[[str | None], None] | None = None
-
-
-def matmul_shapes(p: Plan) -> list[tuple]:
-    """The matmul sweep's shapes, and on GPUs the model's own layer matmuls at prefill sizes."""
-    shapes = list(matmul.default_shapes(p.info, p.quick))
-    if p.info.kind == "cuda" and {"prefill", "mixed"} - p.skip:
-        shapes += matmul.model_layer_shapes(p.model)
-    return shapes
-
-
-def attention_cases(p: Plan) -> list:
-    """The attention section's shapes: decode at every decode (and mixed) batch, prefill at every
-    prompt (and mixed chunk) length the run times."""
-    prompts = [t for t in (*(p.prompts if "prefill" not in p.skip else []), *p.mixed_chunks) if t]
-    return attention.plan([*p.batches, *p.mixed_batches], p.context, prompts, p.attention_contexts)
+    """Check every option (ValueError with one message on the first problem) and fill in defaults:
+    the run's shared choices, then each section's own (snippets.bench.sections), then the folder."""
+    chosen = with_options(args, shared(args))
+    check_something_left(chosen)
+    return replace(chosen, out=check_out_dir(chosen.out))
 
 
 def step_plan(p: Plan) -> list[tuple[str, float]]:
     """(section, estimated seconds) of every progress step the run will take."""
-    gpu = int(p.info.kind == "cuda")
-    shapes, dtypes = matmul_shapes(p), matmul.default_dtypes(p.info)
-    steps: list[tuple[str, float]] = []
-    if "bandwidth" not in p.skip:
-        steps += [("bandwidth", STEP_SECONDS["bandwidth"][gpu])] * len(bandwidth.KERNELS)
-    if "matmul" not in p.skip:
-        steps += [("matmul", STEP_SECONDS["matmul"][gpu])] * (len(shapes) * len(dtypes))
-    if "decode" not in p.skip:
-        for i, _ in enumerate(p.batches):
-            for mode in p.modes:
-                key = "first compile" if mode == "compile" and i < 2 else mode
-                steps.append(("decode", STEP_SECONDS[key][gpu]))
-        if p.profile_batch:
-            steps.append(("profile", STEP_SECONDS["profile"][gpu]))
-    if "attention" not in p.skip:
-        steps += [("attention", STEP_SECONDS["attention"][gpu])] * (len(attention_cases(p))
-                                                                   * len(attention.kernels_for(p.info.kind)))
-    if "prefill" not in p.skip:
-        steps += [("prefill", STEP_SECONDS["prefill"][gpu])] * (len(p.prompts) * len(p.prefill_modes))
-    if "quant" not in p.skip:
-        steps += [("quant", STEP_SECONDS["quant"][gpu])] * (len(quant.FORMATS) * len(QUANT_BATCHES))
-    if "mixed" not in p.skip:
-        steps += [("mixed", STEP_SECONDS["mixed"][gpu])] * (len(p.mixed_batches) * len(p.mixed_chunks)
-                                                           * len(p.mixed_modes))
-    if "verify" not in p.skip:
-        n_modes = len(p.verify_modes)
-        steps += [("verify", STEP_SECONDS["verify"][gpu])] * (len(p.verify_batches) * len(p.verify_tokens) * n_modes)
-        steps += [("draft", STEP_SECONDS["draft"][gpu])] * (len(p.verify_batches) * n_modes)
-    return steps
-
-
-def attempt(m: Measured, section: str, measure) -> bool:
-    """Run one section's `measure()`. An exception other than Ctrl-C does not end the run: its
-    traceback goes to stderr, a note says which section failed and why, and the next section runs
-    (what the other sections measured is kept). True if the section finished."""
-    m.section = section
-    if m.boundary:
-        m.boundary(section)
-    try:
-        measure()
-    except Exception as error:  # noqa: BLE001 - one broken path must not lose the other sections
-        traceback.print_exc(file=sys.stderr)
-        m.failed.append(section)
-        m.notes.append(f"{section} failed and was skipped: {type(error).__name__}: {error}")
-        return False
-    finally:
-        if m.boundary:
-            m.boundary(None)
-    return True
-
-
-@dataclass
-class ModelRun:
-    """What the model sections share: the plan, what is measured so far, the progress callback,
-    the run's copy bandwidth (once measured), and the decoder built once for all of them."""
-
-    p: Plan
-    m: Measured
-    step: Callable[[str, str], None]
-    copy_GBps: Callable[[], float | None]
-    model: object = None
-    cfg: TransformerConfig | None = None
-
-    @property
-    def cuda(self) -> bool:
-        return self.p.info.kind == "cuda"
-
-    @property
-    def few(self) -> bool:
-        """Fewer repetitions off CUDA (a CPU step of hundreds of tokens takes seconds)."""
-        return self.p.info.kind != "cuda"
-
-    def progress(self, section: str):
-        return lambda label: self.step(label, section)
-
-
-def _model_length(p: Plan) -> int:
-    """Positions the shared decoder needs: the longest context, prompt, chunk or verify pass."""
-    return max([p.context] + (p.prompts if "prefill" not in p.skip else [])
-               + (p.mixed_chunks if "mixed" not in p.skip else [])
-               + ([p.verify_context + max(p.verify_tokens)] if "verify" not in p.skip else []))
-
-
-def _build(r: ModelRun) -> bool:
-    """Build the decoder (fewer layers where the weights do not fit, said); False if none fits."""
-    p, m = r.p, r.m
-    m.section = "building the model"
-    try:
-        r.model, r.cfg, built = decode.build_fitting(p.info, p.model, p.dtype, _model_length(p), p.layers)
-    except (MemoryError, RuntimeError) as error:  # the fit check's refusal, or an allocation that failed anyway
-        if not is_out_of_memory(error):
-            raise
-        also = " and ".join(s for s in ("mixed", "verify") if s not in p.skip)
-        m.notes.append(f"skipped decode and prefill{f' (and {also})' if also else ''}: {error}")
-        return False
-    m.notes += built
-    try:
-        check = attention_check(p.info.torch_device, r.model.lm_head.weight.dtype)
-        kernel = "FlashAttention-2, aten._scaled_dot_product_flash_attention" if r.cuda and p.dtype != "fp32" else "SDPA"
-        m.notes.append(f"attention without a mask ({kernel}): largest difference from SDPA with the mask built, "
-                       "on small random tensors: " + ", ".join(f"{k} {v:.2g}" for k, v in check.items()))
-    except Exception as error:  # noqa: BLE001 - a check, not a section
-        m.notes.append(f"attention check failed: {type(error).__name__}: {str(error)[:200]}")
-    whole = models.get(p.model).n_layers
-    if r.cfg.n_layers < whole:
-        m.notes.append(f"decode, prefill, mixed and verify steps ran {r.cfg.n_layers} of {p.model}'s {whole} "
-                       "layers: their times are for that many layers, not the whole model")
-    return True
-
-
-def _decode(r: ModelRun) -> None:
-    p, m = r.p, r.m
-    attempt(m, "decode", lambda: decode.measure(
-        p.info, p.model, p.dtype, p.context, p.batches, p.modes, copy_GBps=r.copy_GBps(), model=r.model,
-        rows=m.decode, notes=m.notes, progress=r.progress("decode"), repeats=p.repeats))
-    if p.profile_batch:
-        def measure_profile():
-            r.step(f"profile: decode at batch {p.profile_batch}", "profile")
-            m.profile = decode.profile(p.info, r.model, p.context, p.profile_batch, m.decode)
-        attempt(m, "profile", measure_profile)
-
-
-def _attention(r: ModelRun) -> None:
-    p, m = r.p, r.m
-    attempt(m, "attention", lambda: attention.measure(
-        p.info, r.cfg, r.model.lm_head.weight.dtype, attention_cases(p), rows=m.attention, notes=m.notes,
-        progress=r.progress("attention"), reps=5 if r.few else 20, settle_rounds=2 if r.few else 5,
-        repeats=p.repeats))
-
-
-def _prefill(r: ModelRun) -> None:
-    p, m = r.p, r.m
-    if not r.cuda:
-        m.notes.append(f"prefill on {p.info.kind}: prompts of {_csv(p.prompts)} tokens (GPUs default to "
-                       f"{_csv(prefill.GPU_PROMPTS)}) with the same {r.cfg.n_layers} layers as decode")
-    mm = [row for row in m.matmul if row.dtype == p.dtype] or m.matmul
-    best_tflops = max((row.best_TFLOPS for row in mm), default=None)
-    attempt(m, "prefill", lambda: prefill.measure(
-        p.info, r.model, p.model, p.dtype, p.prompts, best_TFLOPS=best_tflops, rows=m.prefill, notes=m.notes,
-        progress=r.progress("prefill"), reps=5 if r.few else 10, settle_rounds=2 if r.few else 5,
-        modes=p.prefill_modes, repeats=p.repeats))
-
-
-def _mixed(r: ModelRun) -> None:
-    p, m = r.p, r.m
-    m.notes.append(f"mixed steps: a decode of batches {_csv(p.mixed_batches)} at context {p.context:,} plus a "
-                   f"prefill chunk of {_csv(p.mixed_chunks)} tokens, in one forward pass (one read of the "
-                   f"weights, as servers run it), on the same {r.cfg.n_layers}-layer decoder as decode")
-    attempt(m, "mixed", lambda: mixed.measure(
-        p.info, r.model, p.model, p.dtype, p.context, p.mixed_batches, p.mixed_chunks, modes=p.mixed_modes,
-        rows=m.mixed, notes=m.notes, progress=r.progress("mixed"), reps=5 if r.few else 20,
-        settle_rounds=2 if r.few else 10, repeats=p.repeats))
-
-
-def _verify(r: ModelRun) -> None:
-    p, m = r.p, r.m
-    m.notes.append(f"verify: the target ({r.cfg.n_layers} layers of {p.model}) scores k = {_csv(p.verify_tokens)} "
-                   f"tokens per sequence after {p.verify_context:,} cached ones, logits for all k, at batches "
-                   f"{_csv(p.verify_batches)}" + ("" if r.cuda else f" (a short context on {p.info.kind}: GPUs use "
-                                                  f"--context, {GPU_CONTEXT:,} by default)"))
-    attempt(m, "verify", lambda: verify.measure(
-        p.info, r.model, p.model, p.dtype, p.verify_context, p.verify_batches, p.verify_tokens, modes=p.verify_modes,
-        rows=m.verify, notes=m.notes, progress=r.progress("verify"), reps=5 if r.few else 20,
-        settle_rounds=2 if r.few else 10, repeats=p.repeats))
-
-
-def _draft(r: ModelRun) -> None:
-    """The draft's steps, after the target is freed (chapter 5's c)."""
-    p, m = r.p, r.m
-    layers = verify.draft_layers(p.draft, p.model, r.cfg.n_layers)
-    if layers is not None:
-        m.notes.append(f"verify: the draft {p.draft} is cut to {layers} of its {models.get(p.draft).n_layers} "
-                       f"layers, as the target to {r.cfg.n_layers}: c is the ratio of two truncated models")
-    m.notes.append("verify: acceptance is synthetic (each draft token kept with probability alpha = "
-                   f"{', '.join(map(str, verify.ALPHAS))}, independently): random weights make a real alpha "
-                   "meaningless; T(gamma + 1) between measured k is interpolated linearly")
-    attempt(m, "verify (draft)", lambda: verify.measure_draft(
-        p.info, p.draft, p.dtype, p.verify_context, p.verify_batches, layers, m.verify, modes=p.verify_modes,
-        rows=m.drafts, notes=m.notes, progress=r.progress("draft"), reps=5 if r.few else 20,
-        settle_rounds=2 if r.few else 10, repeats=p.repeats))
-
-
-#: The sections that run the course decoder, in their order: (name in --skip, how it runs).
-MODEL_SECTIONS = (("decode", _decode), ("attention", _attention), ("prefill", _prefill), ("mixed", _mixed),
-                  ("verify", _verify))
-
-
-def measure_model_sections(p: Plan, m: Measured, step, copy_GBps) -> None:
-    """The sections that run the course decoder, built once; then the draft, the target freed."""
-    r = ModelRun(p, m, step, copy_GBps)
-    if not _build(r):
-        return
-    for name, run_section in MODEL_SECTIONS:
-        if name not in p.skip:
-            run_section(r)
-    r.model = None  # free the target before the draft is built
-    if "verify" not in p.skip:
-        _draft(r)
-
-
-def _bandwidth(r: ModelRun) -> None:
-    p, m = r.p, r.m
-
-    def measure():
-        m.notes.extend(bandwidth.measure(p.info, bandwidth.default_buffer_bytes(p.info, p.quick), rows=m.bandwidth,
-                                         progress=r.progress("bandwidth"))[1])
-        if p.info.kind == "cpu":
-            m.stream_triad_GBps = bandwidth.stream_triad_GBps(m.bandwidth[0].buffer_bytes, threads=p.info.threads)
-    attempt(m, "bandwidth", measure)
-
-
-def _matmul(r: ModelRun) -> None:
-    p, m = r.p, r.m
-    attempt(m, "matmul", lambda: m.notes.extend(matmul.measure(
-        p.info, matmul_shapes(p), matmul.default_dtypes(p.info), rows=m.matmul, progress=r.progress("matmul"))[1]))
-
-
-def _quant(r: ModelRun) -> None:
-    p, m = r.p, r.m
-    attempt(m, "quant", lambda: quant.measure(p.info, p.model, QUANT_BATCHES, copy_GBps=r.copy_GBps(), rows=m.quant,
-                                              notes=m.notes, progress=r.progress("quant"), repeats=p.repeats))
-
-
-def _model_sections(r: ModelRun) -> None:
-    if {name for name, _ in MODEL_SECTIONS} - r.p.skip:
-        measure_model_sections(r.p, r.m, r.step, r.copy_GBps)
-
-
-#: A run's sections in order: (name in --skip, or "model" for those that share one decoder; how it runs).
-RUN_ORDER = (("bandwidth", _bandwidth), ("matmul", _matmul), ("model", _model_sections), ("quant", _quant))
+    return section_steps(p, ORDER)
 
 
 def run(p: Plan, m: Measured, progress=None) -> Measured:
-    """Measure every section not skipped, filling `m` as results arrive."""
+    """Measure every section not skipped, in order, filling `m` as results arrive."""
     m.environment["start"] = environment(p.info)
     m.notes.append(f"device chosen: {p.why}")
     weights = dict(step_plan(p))
     step = (lambda label, section: progress(label, weights.get(section, 1.0))) if progress else (lambda *a: None)
-    r = ModelRun(p, m, step, lambda: next((row.GBps for row in m.bandwidth if row.kernel == "copy"), None))
-    for name, section in RUN_ORDER:
-        if name not in p.skip:
-            section(r)
+    run_sections(Run(p, m, step), ORDER)
     m.section = "done"
     return m
 
@@ -560,9 +141,7 @@ def document(p: Plan, m: Measured, complete: bool = True, during: str | None = N
         except Exception:  # noqa: BLE001 - an interrupted run still saves its rows
             pass
     created = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-    sections = {"bandwidth": m.bandwidth, "matmul": m.matmul, "decode": decode.with_batch_flags(m.decode),
-                "prefill": m.prefill, "profile": m.profile, "quant": m.quant, "attention": m.attention,
-                "mixed": m.mixed, "verify": m.verify, "speculative": verify.speculative_section(m.drafts, m.verify)}
+    sections = {s.schema.key: s.result(m) for s in ORDER}
     doc = res.document(p.info, p.why, p.settings(), sections, m.notes, created, stream_triad=m.stream_triad_GBps,
                        environment=m.environment, complete=complete,
                        interrupted_during=None if complete else during or m.section)
