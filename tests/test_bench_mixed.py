@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from snippets import models, results, roofline
-from snippets.bench import cli, decode, mixed
+from snippets.bench import cli, decode, mixed, section
 from snippets.bench import device as devmod
+from snippets.bench.sections import mixed as mixed_section
 from snippets.transformer import KVCache, last_token_logits
 
 CPU, _ = devmod.detect("cpu")
@@ -62,20 +63,21 @@ def test_off_on_cpus_unless_asked_and_skippable(tmp_path):
     assert "mixed" in skipped.skip and "mixed" not in [s for s, _ in cli.step_plan(skipped)]
 
 
-def test_cli_writes_the_mixed_section(one_call_timing, monkeypatch, tmp_path, capsys):
+def test_the_mixed_section_writes_its_rows(one_call_timing, monkeypatch, tmp_path):
+    """The section alone, through the loop a run uses, into the document the command writes."""
     monkeypatch.setattr(mixed, "CPU_BATCHES", [1, 2])
     monkeypatch.setattr(mixed, "CPU_CHUNKS", [0, 4])
-    code = cli.main([*TINY, "--mixed", "--skip", "bandwidth,matmul,decode,prefill", "--out", str(tmp_path)])
-    assert code == 0
-    (path,) = tmp_path.glob("*.json")
-    doc = results.load(path)
+    chosen = _plan([*TINY, "--mixed", "--skip", "bandwidth,matmul,decode,prefill"], tmp_path)
+    measured = section.Measured()
+    section.run_sections(section.Run(chosen, measured), [mixed_section.SECTION])
+    doc = cli.document(chosen, measured)
     assert [(r["batch"], r["chunk_tokens"]) for r in doc["mixed"]] == [(1, 0), (1, 4), (2, 0), (2, 4)]
     assert doc["settings"]["mixed_chunks"] == [0, 4] and not doc["decode"]
     assert any("in one forward pass" in n for n in doc["notes"])
     assert all(r["one_pass"] and len(r["repeat_medians_s"]) == 1 for r in doc["mixed"])
-    assert "chunk tokens" in capsys.readouterr().out
+    assert "chunk tokens" in cli.summary(doc)
     assert "| eager | one | 2 | 8 | 4 |" in results.mixed_table(doc)
-    json.loads(path.read_text())  # strict JSON
+    json.dumps(doc, allow_nan=False)  # strict JSON
 
 
 def test_old_documents_without_mixed_still_load():

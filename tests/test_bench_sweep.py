@@ -32,6 +32,18 @@ def test_out_of_memory_while_timing_skips_the_mode_and_goes_on():
     assert rows == [("b", "eager")] and notes == ["skipped demo eager at a: out of memory"]
 
 
+def test_an_allocator_failure_while_building_a_point_stops_the_sweep_with_a_note():
+    """A point whose inputs the allocator refuses (the CPU's words for it): the rows so far are
+    kept and the sweep stops, said."""
+    def refused():
+        raise RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 1 bytes")
+
+    rows, notes = [], []
+    points = [_point("a"), SweepPoint("b", refused, lambda mode, timing: None), _point("c")]
+    sweep("demo", points, ["eager"], "cpu", rows, notes, reps=FAST)
+    assert rows == [("a", "eager")] and notes == ["stopped the demo sweep at b: out of memory"]
+
+
 def test_a_broken_eager_step_is_an_error():
     def broken(compiled):
         raise ValueError("a bug")

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from snippets import kv_cache, models, results, roofline, speculative
-from snippets.bench import cli, decode, verify
+from snippets.bench import cli, decode, section, verify
 from snippets.bench import device as devmod
+from snippets.bench.sections import verify as verify_section
 from snippets.transformer import KVCache
 
 CPU, _ = devmod.detect("cpu")
@@ -107,13 +108,14 @@ def test_off_on_cpus_unless_asked_and_skippable(tmp_path):
         _plan([*TINY, "--verify", "--draft", "no such model"], tmp_path)
 
 
-def test_cli_writes_the_verify_section(one_call_timing, monkeypatch, tmp_path, capsys):
+def test_the_verify_and_draft_sections_write_rows_and_the_summary(one_call_timing, monkeypatch, tmp_path):
+    """The two sections alone, through the loop a run uses, into the document the command writes."""
     monkeypatch.setattr(verify, "CPU_BATCHES", [1, 2])
     monkeypatch.setattr(verify, "CPU_TOKENS", [1, 2, 4])
-    code = cli.main([*TINY, "--verify", "--skip", "bandwidth,matmul,decode,prefill,mixed", "--out", str(tmp_path)])
-    assert code == 0
-    (path,) = tmp_path.glob("*.json")
-    doc = results.load(path)
+    chosen = _plan([*TINY, "--verify", "--skip", "bandwidth,matmul,decode,prefill,mixed"], tmp_path)
+    measured = section.Measured()
+    section.run_sections(section.Run(chosen, measured), [verify_section.SECTION, verify_section.DRAFT])
+    doc = cli.document(chosen, measured)
     assert [(r["batch"], r["tokens"]) for r in doc["verify"]] == [(1, 1), (1, 2), (1, 4), (2, 1), (2, 2), (2, 4)]
     assert doc["settings"]["verify_tokens"] == [1, 2, 4] and doc["settings"]["draft_model"] == GPT2
     assert not doc["decode"] and not doc["mixed"]
@@ -127,18 +129,17 @@ def test_cli_writes_the_verify_section(one_call_timing, monkeypatch, tmp_path, c
         assert math.isclose(r["draft_cost"], draft["median_s"] / times[1])
         assert 1 <= r["gamma"] <= 3
     assert any("synthetic" in n for n in doc["notes"])
-    out = capsys.readouterr().out
+    out = cli.summary(doc)
     assert "Verify passes T(k)" in out and "best γ" in out
     assert "| eager | 2 | 8 | 4 |" in results.verify_table(doc)
-    json.loads(path.read_text())  # strict JSON
+    json.dumps(doc, allow_nan=False)  # strict JSON
 
 
 def test_skip_verify_leaves_the_section_empty(tmp_path):
-    code = cli.main([*NO_DRAFT, "--verify", "--skip", "bandwidth,matmul,decode,prefill,mixed,verify",
-                     "--out", str(tmp_path)])
-    assert code == 0
-    (path,) = tmp_path.glob("*.json")
-    doc = results.load(path)
+    """Skipped, the verify and draft sections plan nothing and their entries are empty."""
+    chosen = _plan([*NO_DRAFT, "--verify", "--skip", "verify"], tmp_path)
+    assert not verify_section.SECTION.plan(chosen) and not verify_section.DRAFT.plan(chosen)
+    doc = cli.document(chosen, section.Measured())
     assert doc["verify"] == [] and doc["speculative"] is None and results.verify_table(doc).count("\n") == 1
     assert results.speculative_table(doc) == ""
 
