@@ -23,7 +23,7 @@ def course_without_pages(root: Path) -> None:
     """The build inputs of the course with none of its pages: mkdocs.yml with a nav of one stand-in
     page, its hooks, theme overrides, styles and scripts, `snippets` and `vis`, and `pages`' machinery
     (the modules that declare no PAGE). A build of it takes a second, not the whole site's minute."""
-    for folder in ("hooks", "overrides", "snippets", "vis", "docs/stylesheets", "docs/javascripts"):
+    for folder in ("hooks", "overrides", "snippets", "vis", "docs_src", "docs/stylesheets", "docs/javascripts"):
         shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.svg"))
     (root / "pages" / "listings").mkdir(parents=True)
     for module in (ROOT / "pages").glob("*.py"):
@@ -109,3 +109,13 @@ def test_a_forgotten_step_fails_the_build_and_says_what_to_add(step, tmp_path, s
 
 def test_the_authoring_page_names_every_step_this_test_leaves_out():
     assert list(authoring.FORGOTTEN) == list(FORGET)
+
+
+def test_a_claim_no_longer_true_fails_with_its_sentence_not_a_crash_after_the_build(tmp_path, store):
+    course_without_pages(tmp_path)
+    install(tmp_path)
+    edit(tmp_path, MODULE, "one.is_memory_bound(gpu))", "not one.is_memory_bound(gpu))")
+    built = build(tmp_path, store)
+    assert built.returncode != 0
+    assert "ClaimFailed: no longer true: one decode step of Llama-3.1-8B at batch 1 is memory-bound" in built.stderr
+    assert "hooks/claims.py" not in built.stderr  # the claims check after the build skips a module that failed
