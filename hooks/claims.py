@@ -1,6 +1,6 @@
-"""MkDocs hook: every claim a page module names is cited by exactly one sentence, and every
-citation names a claim (pages.registry.claim_problems); each problem is a warning, which fails a
-strict build."""
+"""MkDocs hook: every claim a page module names is cited by exactly one sentence, every citation
+names a claim (pages.registry.claim_problems), and every page module is cited by its page
+(module_problems); each problem is a warning, which fails a strict build."""
 
 import logging
 
@@ -10,5 +10,5 @@ log = logging.getLogger("mkdocs.plugins.claims")
 def on_post_build(config, **kwargs):
     from pages import registry
 
-    for problem in registry.claim_problems():
+    for problem in registry.module_problems() + registry.claim_problems():
         log.warning(problem)

@@ -19,7 +19,9 @@ def first_of_its_kind(record: logging.LogRecord) -> bool:
         seen[key] = seen.get(key, 0) + 1
         return seen[key] == 1
     frames = re.findall(r'File "([^"]+)", line (\d+)', message)
-    key = f"{frames[-1] if frames else ''} {message.splitlines()[-1] if message else ''}"
+    last = message.splitlines()[-1].strip() if message else ""
+    # raised in a block's own lines (`from pages import ch9`, no such module): the same cause in every block
+    key = last if frames and frames[-1][0].startswith("<code block") else f"{frames[-1] if frames else ''} {last}"
     seen[key] = seen.get(key, 0) + 1
     return seen[key] == 1
 

@@ -50,9 +50,9 @@ def resolve(run: PageRun) -> str:
     text = _LIVE.sub("[live measurement: measured by each build]", (registry.DOCS / run.page).read_text(encoding="utf-8"))
     kept = set(re.findall(r'^ *```python exec="on"[^\n]*\bid="([^"]+)"', text, re.M))  # not the live region's
     outputs = iter(run.outputs[b.id] for b in registry.blocks(run.page) if b.id in kept)
+    text = _INLINE.sub(inline, text)  # the page's own values, not text its blocks print (a file shown as it is)
     text = _FENCE.sub(lambda m: textwrap.indent(shown(next(outputs)), m["indent"]), text)
-    text = _CELL.sub(cell, text)
-    return _INLINE.sub(inline, text)
+    return _CELL.sub(cell, text)
 
 
 _CELL = re.compile(r"^```cell\n(?P<reference>[^\n]+)\n```$", re.M)

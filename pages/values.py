@@ -38,7 +38,7 @@ def lookup(reference: str) -> object:
     except ModuleNotFoundError as error:
         if error.name != f"pages.{module_name}":
             raise
-        raise UnknownValue(f"{reference!r}: there is no page module pages/{module_name}.py") from None
+        raise UnknownValue(f"there is no page module pages/{module_name}.py") from None  # one cause for every value
     value: object = module
     for part in path.split("."):
         if part.startswith("_") or not hasattr(value, part):
@@ -62,8 +62,10 @@ def render(source: str) -> str:
         raise UnknownValue(f"{source!r}: cannot format {value!r} with {spec!r}: {error}") from None
 
 
-def _failed(source: str, error: Exception) -> etree.Element:
-    log.warning("value `#!val %s` failed: %s: %s", source, type(error).__name__, error)
+def _failed(source: str, error: Exception, kind: str = "val", logged: bool = True) -> etree.Element:
+    if logged:
+        log.warning("%s `#!%s %s` failed: %s: %s", "value" if kind == "val" else kind, kind, source,
+                    type(error).__name__, error)
     element = etree.Element("span", {"class": "value-error", "role": "alert"})
     element.text = AtomicString(f"[{source}: {type(error).__name__}: {error}]")
     return element
@@ -89,8 +91,8 @@ def format_claim(src: str, language: str, class_name: str, md) -> etree.Element:
         found = lookup(src)
         if not isinstance(found, Claim):
             raise UnknownValue(f"{src!r} is {type(found).__name__}, not a claim (name the result of claim(...))")
-    except Exception as error:  # noqa: BLE001
-        return _failed(src, error)
+    except Exception as error:  # noqa: BLE001 - a citation naming no claim is reported once, after the
+        return _failed(src, error, "claim", logged=not isinstance(error, UnknownValue))  # build, with its page
     element = etree.Element("span", {"class": class_name, "title": f"Checked when the site is built: {found}",
                                      "aria-hidden": "true"})
     element.text = AtomicString("✓")
@@ -106,5 +108,5 @@ def format_math(src: str, language: str, class_name: str, md) -> etree.Element |
             raise UnknownValue(f"{src!r} is {type(tex).__name__}, not a TeX string")
         mathml = convert(tex, display="inline")
     except Exception as error:  # noqa: BLE001
-        return _failed(src, error)
+        return _failed(src, error, "math")
     return md.htmlStash.store(f'<span class="{class_name}">{mathml}</span>')

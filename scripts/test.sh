@@ -16,7 +16,7 @@ fi
 # scripts/setup.sh ran npm ci: axe-core for the browser tests, pyodide for the cells
 export NO_MKDOCS_2_WARNING=1
 lint=0
-echo "test: ruff check (snippets, vis, pages, tests, hooks, scripts)"
-.venv/bin/ruff check snippets vis pages tests hooks scripts conftest.py || lint=$?
+echo "test: ruff check (snippets, vis, pages, tests, hooks, scripts, docs_src)"
+.venv/bin/ruff check snippets vis pages tests hooks scripts docs_src conftest.py || lint=$?
 .venv/bin/python -m pytest --markdown-docs -p no:cacheprovider "$@" || exit $?
 exit $lint

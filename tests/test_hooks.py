@@ -141,3 +141,16 @@ def test_a_figure_printed_as_markdown_is_an_error_naming_it():
     svg = '<svg xmlns="http://www.w3.org/2000/svg">\n<title id="roof-title">t</title>\n<defs>\n\n<style>*{}</style>\n</defs>\n</svg>'
     assert hook.broken_figures(markdown.markdown(svg)) == ["roof"]  # what a block without html="true" becomes
     assert hook.broken_figures(svg) == []  # stashed as HTML: untouched
+
+
+def test_an_error_raised_in_each_blocks_own_code_is_one_cause():
+    """`from pages import l4` with no pages/l4.py fails in every block that says it: one traceback."""
+    import logging
+
+    hook = load("repeated_errors")
+    hook.on_pre_build(config=None)
+    logger = hook.BLOCKS
+    records = [logger.makeRecord(logger.name, logging.WARNING, __file__, 1,
+                                 f'block {i}\n  File "<code block: id l4-{i}>", line 1, in <module>\n'
+                                 "  ImportError: cannot import name 'l4' from 'pages'\n", None, None) for i in range(3)]
+    assert [hook.first_of_its_kind(r) for r in records] == [True, False, False]

@@ -32,7 +32,7 @@ PAYLOAD = ' X<img src=x onerror=alert(1)> _x_{: tabindex=1 autofocus onfocus=ale
 #: The pages that print strings from data files (chapter 7 and the labs print none; left out for time).
 PAGES = ["01_memory_bound.md", "02_kv_cache.md", "03_serving.md", "04_quantization.md", "05_speculative.md", "06_attention.md",
          "exercises.md", "calculator.md", "run_on_your_hardware.md"]
-COPIED = ["snippets", "vis", "pages", "hooks", "overrides", "docs", "pyproject.toml"]
+COPIED = ["snippets", "vis", "pages", "hooks", "overrides", "docs", "docs_src", "pyproject.toml"]
 #: CSV columns that page modules assert over or look rows up by (a 7B model's name ends in 7B, the L4's
 #: memory is GDDR6, Marlin's rows by technique, a published kernel's GPU by spec_name):
 #: left as they are, or the pages would fail their claims instead of showing the payload.
