@@ -22,7 +22,7 @@ PAGE, MODULE = "docs/l4.md", "pages/l4.py"
 def course_without_pages(root: Path) -> None:
     """The build inputs of the course with none of its pages: mkdocs.yml with a nav of one stand-in
     page, its hooks, theme overrides, styles and scripts, `snippets` and `vis`, and `pages`' machinery
-    (the modules that declare no PAGE). A build of it takes a second, not the whole site's minute."""
+    (the modules that declare no PAGE), so that each build takes a second or two."""
     for folder in ("hooks", "overrides", "snippets", "vis", "docs_src", "docs/stylesheets", "docs/javascripts"):
         shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__", "*.svg"))
     (root / "pages" / "listings").mkdir(parents=True)
