@@ -108,7 +108,7 @@ def no_options(args: argparse.Namespace, p: Plan) -> dict:
 class Section:
     """One section of a run (see the module)."""
 
-    name: str  # its entry in the results' progress steps, e.g. "decode", "draft"
+    name: str  # in the progress steps and their time estimates, e.g. "decode", "draft"
     plan: Callable[[Plan], list]  # the points it times, pure: nothing built or measured
     measure: Callable[[Run, list], None]  # times those points, appending to the run's rows and notes
     result: Callable[[Measured], object]  # its entry of the results document, from what was measured
