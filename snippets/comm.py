@@ -12,7 +12,11 @@ busbw is what to compare with a link's per-direction bandwidth. It can exceed th
 when the switch reduces (NVLS, SHARP): the ring's accounting no longer describes the wire.
 
 The alpha-beta model: a collective of S bytes over n GPUs takes t = alpha + factor(n) x S x beta,
-alpha a fixed latency per call, beta the seconds per byte each link carries (1 / busbw).
+beta the seconds per byte each link carries (1 / busbw). alpha is the latency of one call. A fit
+(`AlphaBeta`, what the bench measures) holds it fixed at the rank count it was measured on; the
+course's model of a link (`LinkModel`) makes it a function of the rank count and algorithm, as
+NCCL's own tuner does (src/graph/tuning.cc): a fixed cost per call plus one step latency per
+hop, and a ring all-reduce makes 2(n - 1) hops.
 """
 
 from __future__ import annotations
@@ -78,6 +82,69 @@ class AlphaBeta:
         return self.alpha_s / (bus_factor(collective, ranks) * self.beta_s_per_byte)
 
 
+#: Algorithms whose latency the course counts (formulas.latency_steps).
+ALGORITHMS = ("ring", "tree")
+
+
+def latency_steps(collective: str, ranks: int, algorithm: str = "ring", nodes: int = 1) -> tuple[int, int]:
+    """(hops inside a node, hops between nodes) one call of `collective` makes over `ranks` GPUs
+    spread evenly over `nodes` servers: a ring all-reduce 2(n - 1) in all (formulas.latency_steps)."""
+    bus_factor(collective, ranks)  # checks the collective and the ranks
+    require_positive_int("nodes", nodes)
+    if algorithm not in ALGORITHMS:
+        raise UnknownName(f"unknown algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
+    if algorithm == "tree" and collective != "all_reduce":
+        raise ValueError(f"the tree algorithm is an all-reduce's, not {collective}'s")
+    if ranks % nodes:
+        raise ValueError(f"{ranks} ranks do not spread evenly over {nodes} nodes")
+    return formulas.latency_steps(collective, ranks, algorithm, nodes)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """A call's latency as NCCL's tuner models it: `base_s` per call, `step_s` per hop inside a
+    node, `inter_step_s` per hop between nodes."""
+
+    base_s: float
+    step_s: float
+    inter_step_s: float = 0.0
+
+    def alpha_s(self, collective: str, ranks: int, algorithm: str = "ring", nodes: int = 1) -> float:
+        latency_steps(collective, ranks, algorithm, nodes)  # checks the arguments
+        if nodes > 1 and not self.inter_step_s:
+            raise ValueError("a call across nodes needs inter_step_s, the network's latency per hop")
+        return formulas.collective_latency_s(self.base_s, self.step_s, collective, ranks, algorithm, nodes,
+                                             self.inter_step_s)
+
+
+@dataclass(frozen=True)
+class LinkModel:
+    """The alpha-beta model of a link with alpha a function of the ranks: t(n, S) =
+    latency.alpha_s(n) + bus_factor(n) x S x beta, over `nodes` servers with `algorithm`."""
+
+    latency: Latency
+    beta_s_per_byte: float
+    algorithm: str = "ring"
+    nodes: int = 1
+
+    @property
+    def busbw_GBps(self) -> float:
+        return 1 / self.beta_s_per_byte / GB
+
+    def alpha_s(self, collective: str, ranks: int) -> float:
+        return self.latency.alpha_s(collective, ranks, self.algorithm, self.nodes)
+
+    def time_s(self, collective: str, ranks: int, size_bytes: float) -> float:
+        if ranks == 1:
+            return 0.0
+        return formulas.collective_time_s(self.alpha_s(collective, ranks), self.beta_s_per_byte, collective, ranks,
+                                          size_bytes)
+
+    def half_bandwidth_bytes(self, collective: str, ranks: int) -> float:
+        """The message size at which the latency equals the bandwidth term at `ranks`."""
+        return self.alpha_s(collective, ranks) / (bus_factor(collective, ranks) * self.beta_s_per_byte)
+
+
 def link_model(busbw_GBps: float, alpha_s: float) -> AlphaBeta:
     """The alpha-beta model of a link carrying `busbw_GBps` per direction, with latency `alpha_s`."""
     require_positive("busbw_GBps", busbw_GBps)
@@ -139,6 +206,8 @@ class Interconnect:
     gpus_in_domain: int | None
     effective_busbw_GBps: float | None
     in_network_reduction: str
+    base_latency_us: float | None
+    step_latency_us: float | None
     source: str
     notes: str
 
@@ -160,3 +229,30 @@ def get_link(name: str) -> Interconnect:
     """Look a link up by name ('NVLink 4', 'pcie gen5'); unknown names raise UnknownName."""
     found = find_by_name(name, [link.name for link in all_interconnects()], "interconnect")
     return next(link for link in all_interconnects() if link.name == found)
+
+
+def link_latency(link: Interconnect, network: Interconnect | None = None) -> Latency:
+    """NCCL's latency figures for `link` (base per call, step per hop) from its data row; hops
+    between nodes at `network`'s step latency."""
+    for row in (link, network):
+        if row is not None and row.step_latency_us is None:
+            raise ValueError(f"{row.name} has no latency figures in interconnects.csv")
+    return Latency(link.base_latency_us * 1e-6, link.step_latency_us * 1e-6,
+                   network.step_latency_us * 1e-6 if network else 0.0)
+
+
+def ring_model(name: str, busbw_GBps: float | None = None, nodes: int = 1, network: str | None = None) -> LinkModel:
+    """The course's model of a ring over the link `name`: its measured NCCL bus bandwidth where the
+    data have one, else its line rate per direction (or `busbw_GBps` if given), and NCCL's
+    latency figures; across `nodes` servers the hops between them run over `network`, and the
+    ring runs at the slower of the two links."""
+    link = get_link(name)
+    net = get_link(network) if network else None
+    if nodes > 1 and net is None:
+        raise ValueError("a ring across nodes needs the network between them")
+    def rate(row: Interconnect) -> float:
+        return row.effective_busbw_GBps or row.per_direction_GBps
+
+    bw = busbw_GBps or (min(rate(link), rate(net)) if net else rate(link))  # a ring runs at its slowest link
+    require_positive("busbw_GBps", bw)
+    return LinkModel(link_latency(link, net), 1 / (bw * GB), "ring", nodes)

@@ -116,6 +116,32 @@ def collective_time_s(alpha_s: float, beta_s_per_byte: float, collective: str, r
     return alpha_s + bus_factor(collective, ranks) * size_bytes * beta_s_per_byte
 
 
+def latency_steps(collective: str, ranks: int, algorithm: str = "ring", nodes: int = 1) -> tuple[int, int]:
+    """(hops inside a node, hops between nodes) that one call's latency crosses in turn, as
+    NCCL's tuning model counts them (src/graph/tuning.cc). A ring all-reduce over n ranks makes
+    2(n - 1) hops, a ring all-gather, reduce-scatter or all-to-all n - 1; over several nodes
+    2(nodes - 1) of an all-reduce's hops (nodes - 1 of the others') cross the network. NCCL's
+    tree all-reduce is a chain inside each node, 2(n / nodes - 1) hops, and a binary tree across
+    nodes, 2 ceil(log2 nodes) hops."""
+    if ranks == 1:
+        return 0, 0
+    if algorithm == "tree":
+        return 2 * (ranks // nodes - 1), 2 * (nodes - 1).bit_length()
+    factor = 2 if collective == "all_reduce" else 1
+    inter = factor * (nodes - 1)
+    return factor * (ranks - 1) - inter, inter
+
+
+def collective_latency_s(base_s: float, step_s: float, collective: str, ranks: int, algorithm: str = "ring",
+                         nodes: int = 1, inter_step_s: float = 0.0) -> float:
+    """alpha(n), NCCL's model of a call's latency: a fixed cost per call plus one step latency
+    per hop, `step_s` inside a node and `inter_step_s` between nodes. One rank: 0."""
+    if ranks == 1:
+        return 0.0
+    intra, inter = latency_steps(collective, ranks, algorithm, nodes)
+    return base_s + intra * step_s + inter * inter_step_s
+
+
 def pipeline_bubble(stages: int, microbatches: int) -> float:
     """Share of a pipeline pass its stages sit idle (GPipe's fill and drain): (p - 1) / (m + p - 1)."""
     return (stages - 1) / (microbatches + stages - 1)

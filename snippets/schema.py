@@ -237,8 +237,16 @@ class InterconnectRow(_Row):
     gpus_in_domain: PositiveInt | None = None  # GPUs one switch domain joins at this bandwidth
     effective_busbw_GBps: Positive | None = None  # a maintainer's or vendor's measured NCCL figure, where published
     in_network_reduction: str = ""  # the switch-side reduction it offers (NVLS, SHARP), named by its vendor
+    base_latency_us: Positive | None = None  # NCCL's fixed latency per call (ring, LL protocol)
+    step_latency_us: Positive | None = None  # NCCL's latency per ring hop over this kind of link (LL protocol)
     source: Text
     notes: str = ""
+
+    @model_validator(mode="after")
+    def _latencies_together(self) -> InterconnectRow:
+        if (self.base_latency_us is None) != (self.step_latency_us is None):
+            raise CrossCheck("step_latency_us", "base_latency_us and step_latency_us come together or not at all")
+        return self
 
     @model_validator(mode="after")
     def _directions_agree(self) -> InterconnectRow:

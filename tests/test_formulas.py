@@ -61,6 +61,9 @@ def test_collectives_and_pipelines():
     # 1 MB all-reduce over 4 ranks at 100 GB/s busbw with 10 us latency: 10 us + 1.5 x 10 us
     assert formulas.collective_time_s(10e-6, 1 / 100e9, "all_reduce", 4, 1e6) == pytest.approx(25e-6)
     assert formulas.collective_time_s(10e-6, 1 / 100e9, "all_reduce", 1, 1e6) == 0.0
+    # ring latency: 2(n - 1) hops; 8 ranks at 0.6 us a hop plus 6.6 us a call -> 15 us
+    assert formulas.latency_steps("all_reduce", 8) == (14, 0)
+    assert formulas.collective_latency_s(6.6e-6, 0.6e-6, "all_reduce", 8) == pytest.approx(15e-6)
     # GPipe: 4 stages, 4 microbatches -> 3/7 idle
     assert formulas.pipeline_bubble(4, 4) == pytest.approx(3 / 7)
 
@@ -78,6 +81,8 @@ def test_the_snippets_modules_call_these_definitions():
             models.expected_experts_touched: "formulas.expected_experts_touched",
             speculative.expected_tokens: "formulas.expected_tokens", speculative.speedup: "formulas.speculative_speedup",
             comm.bus_factor: "formulas.bus_factor", comm.AlphaBeta.time_s: "formulas.collective_time_s",
+            comm.LinkModel.time_s: "formulas.collective_time_s", comm.Latency.alpha_s: "formulas.collective_latency_s",
+            comm.latency_steps: "formulas.latency_steps",
             parallel.pipeline_bubble: "formulas.pipeline_bubble"}
     for function, call in uses.items():
         assert call in inspect.getsource(inspect.unwrap(function)), function.__qualname__

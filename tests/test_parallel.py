@@ -46,6 +46,39 @@ def test_model_time_and_half_bandwidth_point():
     assert link.time_s("all_reduce", 1, size) == 0.0
 
 
+def test_ring_latency_grows_with_the_ranks_by_hand():
+    # NCCL's tuner (src/graph/tuning.cc), ring, LL: 6.6 us per call + 0.6 us per NVLink hop;
+    # a ring all-reduce makes 2(n - 1) hops, so 8 ranks: 6.6 + 14 x 0.6 = 15.0 us
+    lat = comm.Latency(6.6e-6, 0.6e-6, 2.7e-6)
+    assert [lat.alpha_s("all_reduce", n) for n in (2, 4, 8)] == pytest.approx([7.8e-6, 10.2e-6, 15.0e-6])
+    assert lat.alpha_s("all_gather", 8) == pytest.approx(6.6e-6 + 7 * 0.6e-6)
+    assert lat.alpha_s("all_reduce", 1) == 0.0
+    # 16 ranks on 2 servers: 30 hops, 2 of them over the network: 6.6 + 28 x 0.6 + 2 x 2.7 = 28.8 us
+    assert lat.alpha_s("all_reduce", 16, nodes=2) == pytest.approx(28.8e-6)
+    # the tree: a chain of 2 x 7 hops inside each of 4 nodes, 2 log2(4) = 4 hops between them
+    assert lat.alpha_s("all_reduce", 32, "tree", 4) == pytest.approx((6.6 + 14 * 0.6 + 4 * 2.7) * 1e-6)
+    assert comm.latency_steps("all_reduce", 64, "tree", 8) == (14, 6)
+    with pytest.raises(ValueError, match="across nodes needs"):
+        comm.Latency(6.6e-6, 0.6e-6).alpha_s("all_reduce", 16, nodes=2)
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        lat.alpha_s("all_reduce", 8, "butterfly")
+
+
+def test_the_data_files_ring_models():
+    nvlink = comm.ring_model("NVLink 4")
+    assert nvlink.busbw_GBps == pytest.approx(370)
+    assert nvlink.alpha_s("all_reduce", 8) == pytest.approx(15.0e-6)
+    size = 16384
+    assert nvlink.time_s("all_reduce", 8, size) == pytest.approx(15.0e-6 + 1.75 * size / 370e9)
+    half = nvlink.half_bandwidth_bytes("all_reduce", 8)
+    assert nvlink.time_s("all_reduce", 8, half) == pytest.approx(2 * 15.0e-6)
+    # across two servers the ring runs at InfiniBand's 50 GB/s and pays two network hops
+    across = comm.ring_model("NVLink 4", nodes=2, network="InfiniBand NDR")
+    assert across.busbw_GBps == pytest.approx(50)
+    assert across.alpha_s("all_reduce", 16) == pytest.approx(28.8e-6)
+    assert comm.ring_model("PCIe Gen5").busbw_GBps == pytest.approx(28)
+
+
 def test_fit_recovers_alpha_and_beta_from_exact_points():
     truth = comm.AlphaBeta(25e-6, 1 / 40e9)
     pts = [comm.Point(s, truth.time_s("all_to_all", 4, s)) for s in (2**k for k in range(10, 28, 2))]
