@@ -34,9 +34,8 @@ TPS = (1, 2, 4, 8)
 BATCHES = (1, 8, 32, 64, 128, 256)
 FIGURE_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 NVLINK, PCIE, IB = "NVLink 4 (H100 SXM)", "PCIe Gen5 x16", "InfiniBand NDR 400 Gb/s (ConnectX-7)"
-# The latency of one all-reduce call, an assumption of this page (no datasheet states it): the
-# bench at the end of the chapter fits yours. The same on every link, so links differ by bandwidth.
-ALPHA_US = 10.0
+# The latency of a collective is NCCL's own model of it (comm.ring_model: its tuner's constants,
+# a source in interconnects.csv); the bench at the end of the chapter fits yours.
 PROMPT = 2048  # tokens of a prefill, for "prefill's messages are large"
 BUBBLE_STAGES, BUBBLE_MICROBATCHES = (2, 4, 8), (1, 4, 16, 64)
 MOE_MODELS = ("Mixtral-8x7B-v0.1", "DeepSeek-V3")
@@ -49,11 +48,19 @@ EP_GPUS, IMBALANCE_TOKENS, IMBALANCE_TRIALS, SEED = 32, (32, 256, 2048, 16384), 
 gpu = hardware.get(GPU)
 model = models.get(MODEL)
 nvlink, pcie, ib = (comm.get_link(name) for name in (NVLINK, PCIE, IB))
-alpha_s = ALPHA_US * 1e-6
-# Ring all-reduce runs at NCCL's effective NVLink figure (the line rate less protocol overhead);
-# PCIe and InfiniBand at their line rate per direction (no measured figure in the data).
-nvlink_busbw = nvlink.effective_busbw_GBps
-links = {"NVLink": comm.link_model(nvlink_busbw, alpha_s), "PCIe": comm.link_model(pcie.per_direction_GBps, alpha_s)}
+# Both links of a server at a measured NCCL ring busbw (the data file's effective_busbw, a source
+# each); InfiniBand, which has none in the data, at its line rate.
+nvlink_busbw, pcie_busbw = nvlink.effective_busbw_GBps, pcie.effective_busbw_GBps
+links = {"NVLink": comm.ring_model(NVLINK), "PCIe": comm.ring_model(PCIE)}
+assert links["PCIe"].busbw_GBps == pcie_busbw and links["NVLink"].busbw_GBps == nvlink_busbw
+# NCCL's latency model: a base per call and a step per hop; a ring all-reduce makes 2(n - 1) hops.
+base_us, nvlink_step_us, pcie_step_us, ib_step_us = (nvlink.base_latency_us, nvlink.step_latency_us,
+                                                      pcie.step_latency_us, ib.step_latency_us)
+alpha_us = {tp: links["NVLink"].alpha_s("all_reduce", tp) * 1e6 for tp in TPS[1:]}
+alpha_2_us, alpha_4_us, alpha_8_us = alpha_us[2], alpha_us[4], alpha_us[8]
+alpha_grows = claim("the all-reduce's latency grows with the GPUs: at 8 nearly twice what it is at 2",
+                    alpha_us[2] < alpha_us[4] < alpha_us[8] and alpha_us[8] > 1.9 * alpha_us[2])
+pcie_raw, pcie_encoded = pcie.per_direction_GBps, pcie.per_direction_GBps * 128 / 130  # 128b/130b line code
 
 # ---- Why one GPU is not enough ---------------------------------------------------------------
 weights_GB = models.weight_bytes(model, DTYPE) / GB
@@ -88,29 +95,49 @@ half_MiB = links["NVLink"].half_bandwidth_bytes("all_reduce", ranks) / MiB
 half_batch = next(b for b in range(1, 100_000)
                   if parallel.allreduce_message_bytes(model, b) >= links["NVLink"].half_bandwidth_bytes("all_reduce", ranks))
 latency_bound_small_batches = claim(
-    "below that batch the latency is more than half of every all-reduce's time",
-    all(links["NVLink"].alpha_s > ring_factor * parallel.allreduce_message_bytes(model, b) * links["NVLink"].beta_s_per_byte
+    "below that batch the latency is more than half of every all-reduce's time at TP=8 over NVLink",
+    all(links["NVLink"].alpha_s("all_reduce", ranks)
+        > ring_factor * parallel.allreduce_message_bytes(model, b) * links["NVLink"].beta_s_per_byte
         for b in range(1, half_batch)))
 pcie_line = pcie.per_direction_GBps
 ib_line = ib.per_direction_GBps
 nvlink_over_ib = nvlink_line / ib_line
+nvlink_over_pcie_busbw = nvlink_busbw / pcie_busbw
 
 # ---- Tensor parallelism for decode ------------------------------------------------------------
 all_reduces = parallel.ALL_REDUCES_PER_LAYER * model.n_layers
+# The vocabulary-split embedding adds one all-reduce and the LM head a gather of the logits: two
+# messages per step the step model leaves out.
+left_out_messages = 2
+left_out_share = left_out_messages / (all_reduces + left_out_messages)
+left_out_small = claim("the two left-out messages are under 2 % of a step's messages", left_out_share < 0.02)
+step_weights_GB = step(1, 1).weight_bytes / GB
+embedding_GB = weights_GB - step_weights_GB
+embedding_not_read = claim("the weights a step reads fall short of the whole by the embedding table alone",
+                           abs(embedding_GB - model.vocab_size * model.d_model * 2 / GB) < 1e-6 * weights_GB)
 comm_ms_1 = step(8, 1).comm_s * 1e3
+comm_ms_by_tp = {tp: step(tp, 1).comm_s * 1e3 for tp in TPS[1:]}
+comm_ms_2, comm_ms_4 = comm_ms_by_tp[2], comm_ms_by_tp[4]
 share_ms = {tp: step(tp, 1).compute_memory_s * 1e3 for tp in TPS}
 total_ms = {tp: step(tp, 1).time_s * 1e3 for tp in TPS}
 speedup_4_to_8 = total_ms[4] / total_ms[8]
 tp8_comm_share = step(8, 1).comm_share
 tp8_comm_share_pcie = step(8, 1, "PCIe").comm_share
 tp_pays_less = claim("at batch 1 going from TP=4 to TP=8 over NVLink speeds the step up by less than 2x, and "
-                     "the all-reduces are a larger share of the step at every batch of the table as TP grows",
+                     "the all-reduces are a larger share of the step as TP grows, at every batch of the table that "
+                     "fits both degrees",
                      speedup_4_to_8 < 2 and all(step(a, b).comm_share < step(c, b).comm_share
-                                                for b in BATCHES for a, c in ((2, 4), (4, 8))))
+                                                for b in BATCHES for a, c in ((2, 4), (4, 8)) if b <= max_batch[a]))
 small_batch, large_batch = BATCHES[2], BATCHES[-1]
 comm_near_constant_small_batch = claim(
     f"over NVLink the all-reduce time at TP=8 grows by less than 25 % from batch 1 to batch {BATCHES[2]}",
     step(8, BATCHES[2]).comm_s < 1.25 * step(8, 1).comm_s)
+pcie_over_nvlink = {b: step(8, b, "PCIe").comm_s / step(8, b).comm_s for b in BATCHES}
+pcie_over_nvlink_1, pcie_over_nvlink_small = pcie_over_nvlink[1], pcie_over_nvlink[BATCHES[2]]
+pcie_gap_grows = claim(f"over PCIe the TP=8 all-reduces take longer than over NVLink at every batch of the table, "
+                       f"by more at every larger batch",
+                       all(pcie_over_nvlink[a] < pcie_over_nvlink[b] for a, b in zip(BATCHES, BATCHES[1:]))
+                       and pcie_over_nvlink[1] > 1)
 pcie_tp8_worse_share = claim("over PCIe the all-reduces take a larger share of the TP=8 step than over NVLink at every batch",
                              all(step(8, b, "PCIe").comm_share > step(8, b).comm_share for b in BATCHES))
 pcie_large_batch_ms = step(8, BATCHES[-1], "PCIe").comm_s * 1e3
@@ -119,6 +146,15 @@ tokens_per_gpu = {tp: step(tp, 1).tokens_per_s / tp for tp in TPS if fits_at[tp]
 per_gpu_throughput_falls = claim("at batch 1 the tokens per second per GPU fall as TP grows",
                                  all(tokens_per_gpu[a] > tokens_per_gpu[b]
                                      for a, b in zip(sorted(tokens_per_gpu), sorted(tokens_per_gpu)[1:])))
+full = {tp: step(tp, max_batch[tp]) for tp in TPS if fits_at[tp]}
+full_per_gpu = {tp: s.tokens_per_s / tp for tp, s in full.items()}
+full_per_gpu_2, full_per_gpu_8 = full_per_gpu[2], full_per_gpu[8]
+full_step_ms_2, full_step_ms_8 = full[2].time_s * 1e3, full[8].time_s * 1e3
+per_gpu_1_2, per_gpu_1_8 = tokens_per_gpu[2], tokens_per_gpu[8]
+full_per_gpu_rises = claim("at each degree's largest batch that fits the tokens per second per GPU rise as TP grows",
+                           all(full_per_gpu[a] < full_per_gpu[b]
+                               for a, b in zip(sorted(full_per_gpu), sorted(full_per_gpu)[1:])))
+full_gain_8_over_2 = full_per_gpu_8 / full_per_gpu_2
 
 
 def tp_table() -> str:
@@ -126,15 +162,16 @@ def tp_table() -> str:
     for tp in TPS:
         if not fits_at[tp]:
             rows.append([str(tp), f"{parallel.tp_weight_bytes_per_gpu(model, tp, DTYPE) / GB:.1f}", "does not fit",
-                         "", "", "", ""])
+                         "", "", "", "", ""])
             continue
         s, p = step(tp, 1), step(tp, 1, "PCIe")
         rows.append([str(tp), f"{s.weight_bytes / GB:.1f}", f"{max_batch[tp]:,}", f"{s.compute_memory_s * 1e3:.2f}",
                      f"{s.comm_s * 1e3:.2f} / {p.comm_s * 1e3:.2f}", f"{s.time_s * 1e3:.2f} / {p.time_s * 1e3:.2f}",
-                     f"{1 / s.time_s:.0f} / {1 / p.time_s:.0f}"])
-    return markdown_table(["TP", "weights each GPU reads per step (GB)", f"max batch at {CONTEXT:,} tokens", "each GPU's share (ms)",
-                           "all-reduces (ms): NVLink / PCIe", "step (ms): NVLink / PCIe",
-                           "tokens/s per sequence: NVLink / PCIe"], rows)
+                     f"{tokens_per_gpu[tp]:.1f}", f"{full_per_gpu[tp]:,.0f} ({full[tp].time_s * 1e3:.1f} ms)"])
+    return markdown_table(["TP", "weights each GPU reads per step (GB)", f"max batch at {CONTEXT:,} tokens",
+                           "each GPU's share at batch 1 (ms)", "all-reduces at batch 1 (ms): NVLink / PCIe",
+                           "step at batch 1 (ms): NVLink / PCIe", "tokens/s per GPU at batch 1, NVLink",
+                           "tokens/s per GPU at the max batch, NVLink (step)"], rows)
 
 
 def batch_table() -> str:
@@ -169,11 +206,27 @@ bubble_example = parallel.pipeline_bubble(4, 16)
 bubble_shrinks = claim("at every number of stages the bubble shrinks as microbatches are added",
                        all(parallel.pipeline_bubble(p, a) > parallel.pipeline_bubble(p, b)
                            for p in BUBBLE_STAGES for a, b in zip(BUBBLE_MICROBATCHES, BUBBLE_MICROBATCHES[1:])))
+steady_idle_full = parallel.pipeline_steady_idle(BUBBLE_STAGES[1], BUBBLE_STAGES[1])
+steady_idle_short = parallel.pipeline_steady_idle(BUBBLE_STAGES[1], BUBBLE_STAGES[1] - 1)
+decode_never_drains = claim(f"with as many microbatches circulating as stages ({BUBBLE_STAGES[1]}), a pipeline that "
+                            "never drains has no idle stage, and with one fewer it has",
+                            steady_idle_full == 0 < steady_idle_short)
 pp_messages = 1  # two nodes: one hand-off of batch x d_model activations per step
 pp_message_KiB = message_1_KiB
 pp_fewer_messages = claim("across two nodes a pipeline split sends one message per step where tensor parallelism "
                           "sends one all-reduce per block", pp_messages < all_reduces)
-ib_tp_ms = all_reduces * comm.link_model(ib_line, alpha_s).time_s("all_reduce", 2, parallel.allreduce_message_bytes(model, 1)) * 1e3
+# Tensor parallelism across two servers: TP=16, one ring through both, two of its hops over
+# InfiniBand and the whole ring at InfiniBand's rate; against TP=8 inside one server.
+ACROSS_NODES, ACROSS_TP = 2, 16
+across = comm.ring_model(NVLINK, nodes=ACROSS_NODES, network=IB)
+across_alpha_us = across.alpha_s("all_reduce", ACROSS_TP) * 1e6
+ib_tp_ms = all_reduces * across.time_s("all_reduce", ACROSS_TP, parallel.allreduce_message_bytes(model, 1)) * 1e3
+ib_tp_vs_nvlink = ib_tp_ms / comm_ms_1
+pp_handoff_us = (ib.base_latency_us + ib.step_latency_us
+                 + parallel.allreduce_message_bytes(model, 1) / (ib_line * GB) * 1e6)  # one send, one network hop
+across_costs_more = claim("across two servers TP=16's all-reduces at batch 1 cost over 1.5x TP=8's inside one, and "
+                          "a pipeline's one hand-off costs under 1 % of either",
+                          ib_tp_vs_nvlink > 1.5 and pp_handoff_us / 1e3 < 0.01 * comm_ms_1)
 
 
 def bubble_table() -> str:
@@ -183,15 +236,20 @@ def bubble_table() -> str:
 
 # ---- Mixture of experts -----------------------------------------------------------------------
 mixtral, deepseek = (models.get(name) for name in MOE_MODELS)
+# Each model in the dtype its released weights use: Mixtral bf16, DeepSeek-V3 fp8.
+MOE_DTYPES = {mixtral.name: "bf16", deepseek.name: "fp8"}
 
 
 def _moe_GB(m: models.ModelConfig, batch: int) -> float:
-    return models.step_weight_bytes(m, DTYPE, batch) / GB
+    return models.step_weight_bytes(m, MOE_DTYPES[m.name], batch) / GB
 
 
-mixtral_total_GB = models.weight_bytes(mixtral, DTYPE) / GB
-deepseek_total_GB = models.weight_bytes(deepseek, DTYPE) / GB
-deepseek_fp8_GB = models.weight_bytes(deepseek, "fp8") / GB
+def _moe_total_GB(m: models.ModelConfig) -> float:
+    return models.weight_bytes(m, MOE_DTYPES[m.name]) / GB
+
+
+mixtral_total_GB, deepseek_total_GB = _moe_total_GB(mixtral), _moe_total_GB(deepseek)
+deepseek_dtype = MOE_DTYPES[deepseek.name]
 mixtral_1_GB, deepseek_1_GB = _moe_GB(mixtral, 1), _moe_GB(deepseek, 1)
 mixtral_all_at = next(b for b in MOE_BATCHES if parallel.experts_touched(mixtral, b) > 0.99 * mixtral.n_routed_experts)
 deepseek_touched_64 = parallel.experts_touched(deepseek, 64)
@@ -210,10 +268,10 @@ def moe_table() -> str:
         row = [f"{b:,}"]
         for m in (mixtral, deepseek):
             row += [f"{parallel.experts_touched(m, b):.1f} of {m.n_routed_experts}",
-                    f"{_moe_GB(m, b):,.0f} ({_moe_GB(m, b) / (models.weight_bytes(m, DTYPE) / GB):.0%})"]
+                    f"{_moe_GB(m, b):,.0f} ({_moe_GB(m, b) / _moe_total_GB(m):.0%})"]
         rows.append(row)
-    return markdown_table(["batch", "Mixtral: experts per layer", f"Mixtral: GB read ({DTYPE})",
-                           "DeepSeek-V3: experts per layer", f"DeepSeek-V3: GB read ({DTYPE})"], rows)
+    return markdown_table(["batch", "Mixtral: experts per layer", f"Mixtral: GB read ({MOE_DTYPES[mixtral.name]})",
+                           "DeepSeek-V3: experts per layer", f"DeepSeek-V3: GB read ({deepseek_dtype})"], rows)
 
 
 # Expert parallelism's all-to-all: every token's hidden state to each expert (dispatch, fp8) and
@@ -223,8 +281,10 @@ ds_moe_layers = parallel.moe_layers(deepseek)
 ds_experts_sent = deepseek.experts_per_token + deepseek.n_shared_experts
 ds_ep_MB_per_token = parallel.ep_bytes_per_token(deepseek, DISPATCH, COMBINE) / 1e6
 ds_ep_KB_per_layer = ds_ep_MB_per_token * 1e3 / ds_moe_layers
-ds_ep_vs_tp = parallel.ep_bytes_per_token(deepseek, DISPATCH, COMBINE) / (
-    all_reduces * parallel.allreduce_message_bytes(model, 1))
+# Like with like: the bytes a token's GPU sends, against the bytes each GPU of a TP=8 ring puts on
+# the wire for one sequence (every all-reduce's payload x the ring's 2(n - 1)/n).
+tp_wire_MB_per_sequence = all_reduces * ring_factor * parallel.allreduce_message_bytes(model, 1) / 1e6
+ds_ep_vs_tp = ds_ep_MB_per_token / tp_wire_MB_per_sequence
 dispatch_fp8_saves_quarter = claim("sending the dispatch in fp8 rather than bf16 cuts the all-to-all volume by a quarter", abs(
                             parallel.ep_bytes_per_token(deepseek, "fp8", "bf16")
                             / parallel.ep_bytes_per_token(deepseek, "bf16", "bf16") - 0.75) < 1e-12)
@@ -255,7 +315,17 @@ def imbalance_table() -> str:
 DS_PREFILL_NODES, DS_PREFILL_GPUS, DS_PREFILL_EP = 4, 32, 32
 DS_DECODE_NODES, DS_DECODE_GPUS, DS_DECODE_EP, DS_DECODE_DP = 40, 320, 320, 80
 DS_REDUNDANT_GPUS = 64
-DS_MAX_NODES = 4  # each token is sent to at most 4 nodes
+# Node-limited routing (report §2.1.2, §3.2.2): the router picks each token's experts from 4 of
+# 8 groups of 32; in training a group sat on one node, so a token reached at most 4 nodes.
+DS_MAX_NODES, DS_GROUPS = 4, 8
+ds_group_experts = deepseek.n_routed_experts // DS_GROUPS
+ds_decode_gpus_per_node = DS_DECODE_GPUS // DS_DECODE_NODES
+ds_decode_nodes_per_group = ds_group_experts // ds_decode_gpus_per_node  # one expert per GPU at decode
+ds_decode_max_nodes = min(deepseek.experts_per_token, DS_MAX_NODES * ds_decode_nodes_per_group)
+decode_reaches_more_nodes = claim("with one expert per GPU a group spans several nodes, and a token's routed experts "
+                                  "can sit on as many nodes as it has experts, more than training's 4",
+                                  ds_decode_nodes_per_group > 1 and ds_decode_max_nodes == deepseek.experts_per_token
+                                  > DS_MAX_NODES)
 DS_TOKENS_PER_GPU, DS_HIDDEN_APPROX = 32, 7000  # the paper's "about 32 tokens" and "approximately 7K"
 DS_IB_GBPS, DS_NVL72_GBPS = ib_line, comm.get_link("NVLink 5 (GB200 NVL72)").per_direction_GBps
 DS_REPORTED_ROUND_US, DS_REPORTED_TPOT_MS, DS_REPORTED_TPS = 120.96, 14.76, 67
@@ -292,7 +362,9 @@ dis_model = models.get(DIS_MODEL)
 dis_link_GBps = comm.get_link(DIS_LINK).per_direction_GBps
 dis_kv_KiB = kv_cache.bytes_per_token(dis_model, DTYPE) / KiB
 dis_short_prompt, dis_long_prompt = DIS_WORKLOAD["prompt_min"], DIS_WORKLOAD["prompt_max"]
-dis_transfer_ms = disaggregation.kv_transfer_s(dis_model, dis_long_prompt, DTYPE, dis_link_GBps, alpha_s) * 1e3
+# One send of a cache: a call's base latency and one network hop (NCCL's figures for InfiniBand).
+dis_send_s = (ib.base_latency_us + ib.step_latency_us) * 1e-6
+dis_transfer_ms = disaggregation.kv_transfer_s(dis_model, dis_long_prompt, DTYPE, dis_link_GBps, dis_send_s) * 1e3
 dis_prefill_ms = roofline.prefill(dis_model, dis_long_prompt, DTYPE, DTYPE).time_s(gpu) * 1e3
 dis_cache_MiB = kv_cache.bytes_per_sequence(dis_model, dis_long_prompt, DTYPE) / MiB
 transfer_small = claim("over InfiniBand the longest prompt's cache crosses in under a fifth of its prefill time",
@@ -301,17 +373,16 @@ transfer_small = claim("over InfiniBand the longest prompt's cache crosses in un
 
 def dis_run(rate: float) -> dict:
     """Both setups at one arrival rate: p90 TTFT, p99 inter-token latency, p90 TPOT and SLO attainment,
-    and the prefill GPU's busy share."""
+    and the prefill GPU's offered load: the arrival rate x the mean time its prefill takes alone."""
     step_time = serving.RooflineStepTime(dis_model, gpu, DTYPE, DTYPE, DTYPE)
     capacity = kv_cache.max_tokens(dis_model, gpu, DTYPE, DTYPE)
     requests = serving.Workload(n_requests=DIS_REQUESTS, rate_per_s=rate, seed=DIS_SEED, **DIS_WORKLOAD).requests()
     whole = serving.Policy("whole prompts")
     split = disaggregation.simulate_disaggregated(
         requests, whole, whole, step_time, capacity, 1, 1,
-        lambda r: disaggregation.kv_transfer_s(dis_model, r.prompt_tokens, DTYPE, dis_link_GBps, alpha_s))
+        lambda r: disaggregation.kv_transfer_s(dis_model, r.prompt_tokens, DTYPE, dis_link_GBps, dis_send_s))
     together = disaggregation.serve_pool(requests, serving.Policy("chunked", chunk_tokens=DIS_CHUNK), step_time,
                                          capacity, 2)
-    end = max(s.token_times_s[-1] for s in split.served)
 
     def stats(served):
         return {"ttft": serving.percentile([s.ttft_s for s in served], TTFT_PCT),
@@ -319,8 +390,9 @@ def dis_run(rate: float) -> dict:
                 "tpot": serving.percentile([s.tpot_s for s in served], TTFT_PCT),
                 "met": serving.slo_attainment(served, DIS_SLO)}
 
-    return {"split": stats(split.served), "together": stats(together.served),
-            "prefill_busy": split.prefill.busy_s / (end - requests[0].arrival_s)}
+    service_s = sum(step_time(0, 0, ((0, r.prompt_tokens),)) for r in requests) / len(requests)
+    return {"split": stats(split.served), "together": stats(together.served), "prefill_load": rate * service_s,
+            "prefill_service_s": service_s}
 
 
 _dis = {rate: cached(dis_run, rate) for rate in DIS_RATES}
@@ -341,11 +413,69 @@ split_tpot_higher = claim(f"at every rate of the table the split's p{TTFT_PCT} T
                           all(_dis[r]["split"]["tpot"] > _dis[r]["together"]["tpot"] for r in DIS_RATES))
 dis_collapse_met = _dis[dis_high]["split"]["met"]
 dis_together_met = _dis[dis_high]["together"]["met"]
-dis_busy_before = _dis[DIS_RATES[-2]]["prefill_busy"]
+dis_service_ms = _dis[dis_low]["prefill_service_s"] * 1e3
+dis_load = {r: _dis[r]["prefill_load"] for r in DIS_RATES}
+dis_saturation_rate = 1e3 / dis_service_ms  # the rate at which the prefill GPU's offered load reaches 1
+dis_load_high = dis_load[dis_high]
 split_saturates_first = claim(f"at {dis_high:.0f} requests/s the split meets the targets for under half its requests "
-                              "and the colocated pair for 99 % or more, after the prefill GPU was busy over 80 % of "
-                              "the time one rate lower", dis_collapse_met < 0.5 <= 0.99 <= dis_together_met
-                              and dis_busy_before > 0.8)
+                              "and the colocated pair for 99 % or more; there the prefill GPU's offered load is above 1, "
+                              "and one rate lower it is at least 0.95",
+                              dis_collapse_met < 0.5 <= 0.99 <= dis_together_met and dis_load_high > 1
+                              and dis_load[DIS_RATES[-2]] >= 0.95)
+dis_tpot_worst = max(_dis[r]["split"]["tpot"] for r in DIS_RATES[:-1]) * 1e3
+decode_gpu_has_room = claim(f"below {dis_high:.0f} requests/s the split's p{TTFT_PCT} TPOT stays under two thirds of "
+                            "the target", dis_tpot_worst < DIS_SLO.tpot_s * 1e3 * 2 / 3)
+
+# Sizing the pools (DistServe's point): the highest rate of a grid at which 90 % of requests meet
+# both targets (goodput, at it and at every lower rate), per GPU, for several prefill:decode ratios
+# against colocated servers on as many GPUs.
+GOODPUT_RATES = tuple(float(r) for r in range(10, 401, 10))
+GOODPUT_ATTAINMENT = 0.9
+SETUPS = ((1, 1), (2, 1), (3, 1), (2, 0), (3, 0), (4, 0))  # (prefill GPUs, decode GPUs); 0 decode: colocated
+
+
+def setup_attainment(prefill_gpus: int, decode_gpus: int, rate: float) -> float:
+    """Share of requests meeting both targets: a split of `prefill_gpus`:`decode_gpus`, or (decode_gpus 0)
+    `prefill_gpus` colocated servers mixing chunks into their decode steps."""
+    step_time = serving.RooflineStepTime(dis_model, gpu, DTYPE, DTYPE, DTYPE)
+    capacity = kv_cache.max_tokens(dis_model, gpu, DTYPE, DTYPE)
+    requests = serving.Workload(n_requests=DIS_REQUESTS, rate_per_s=rate, seed=DIS_SEED, **DIS_WORKLOAD).requests()
+    if decode_gpus == 0:
+        served = disaggregation.serve_pool(requests, serving.Policy("chunked", chunk_tokens=DIS_CHUNK), step_time,
+                                           capacity, prefill_gpus).served
+    else:
+        whole = serving.Policy("whole prompts")
+        served = disaggregation.simulate_disaggregated(
+            requests, whole, whole, step_time, capacity, prefill_gpus, decode_gpus,
+            lambda r: disaggregation.kv_transfer_s(dis_model, r.prompt_tokens, DTYPE, dis_link_GBps, dis_send_s)).served
+    return serving.slo_attainment(served, DIS_SLO)
+
+
+def goodput(prefill_gpus: int, decode_gpus: int) -> float:
+    """The highest rate of GOODPUT_RATES met by 90 % at it and every lower rate (0 if none)."""
+    best = 0.0
+    for rate in GOODPUT_RATES:
+        if cached(setup_attainment, prefill_gpus, decode_gpus, rate) < GOODPUT_ATTAINMENT:
+            break
+        best = rate
+    return best
+
+
+_goodput = {setup: goodput(*setup) for setup in SETUPS}
+assert all(g < GOODPUT_RATES[-1] for g in _goodput.values()), "widen GOODPUT_RATES: a setup met the top rate"
+_per_gpu = {(p, d): g / (p + d) for (p, d), g in _goodput.items()}
+goodput_1_1, goodput_2_1 = _goodput[(1, 1)], _goodput[(2, 1)]
+goodput_col_2, goodput_col_3 = _goodput[(2, 0)], _goodput[(3, 0)]
+per_gpu_2_1, per_gpu_col_3 = _per_gpu[(2, 1)], _per_gpu[(3, 0)]
+best_split = max((s for s in SETUPS if s[1]), key=lambda s: _per_gpu[s])
+best_split_prefill = best_split[0]
+colocated_wins_per_gpu = claim("at 2, 3 and 4 GPUs colocated servers carry more goodput per GPU than the split of "
+                               "as many GPUs", all(_per_gpu[(p + d, 0)] > _per_gpu[(p, d)] for p, d in SETUPS if d))
+dis_together_tpot_worst = max(_dis[r]["together"]["tpot"] for r in DIS_RATES) * 1e3
+colocated_tpot_easy = claim(f"at every rate of the table the colocated servers' p{TTFT_PCT} TPOT is under half the target",
+                            dis_together_tpot_worst < DIS_SLO.tpot_s * 1e3 / 2)
+ratio_matters = claim("two prefill GPUs per decode GPU carry more than twice the goodput of one, and more per GPU",
+                      goodput_2_1 > 2 * goodput_1_1 and _per_gpu[(2, 1)] > _per_gpu[(1, 1)])
 # Why colocation can carry more: a prefill chunk mixed into a memory-bound decode step costs less
 # than the same chunk and decode run apart (chapter 3's mixed step), and the split gives that up.
 MIX_BATCH, MIX_CONTEXT = 64, 1024
@@ -363,10 +493,20 @@ def dis_table() -> str:
         a, b = _dis[rate]["split"], _dis[rate]["together"]
         rows.append([f"{rate:.0f}", f"{a['ttft'] * 1e3:,.0f} / {b['ttft'] * 1e3:,.0f}",
                      f"{a['itl'] * 1e3:.1f} / {b['itl'] * 1e3:.1f}", f"{a['tpot'] * 1e3:.1f} / {b['tpot'] * 1e3:.1f}",
-                     f"{a['met']:.0%} / {b['met']:.0%}", f"{_dis[rate]['prefill_busy']:.0%}"])
+                     f"{a['met']:.0%} / {b['met']:.0%}",
+                     f"{dis_load[rate]:.2f}" + (" (saturated)" if dis_load[rate] >= 1 else "")])
     return markdown_table(["requests/s", f"p{TTFT_PCT} TTFT (ms): split / colocated",
                            f"p{ITL_PCT} inter-token (ms): split / colocated", f"p{TTFT_PCT} TPOT (ms): split / colocated",
-                           "meet both targets: split / colocated", "prefill GPU busy"], rows)
+                           "meet both targets: split / colocated", "prefill GPU's offered load"], rows)
+
+
+def goodput_table() -> str:
+    def name(p: int, d: int) -> str:
+        return f"split, {p} prefill : {d} decode" if d else f"colocated, {p} servers"
+
+    rows = [[name(p, d), str(p + d), f"{_goodput[(p, d)]:.0f}", f"{_per_gpu[(p, d)]:.1f}"] for p, d in SETUPS]
+    return markdown_table(["setup", "GPUs", f"goodput (requests/s, {GOODPUT_ATTAINMENT:.0%} meet both)",
+                           "goodput per GPU"], rows)
 
 
 # ---- Measure your own: the recorded sweep ----------------------------------------------------
@@ -390,7 +530,8 @@ sweep_fit_sizes = len(_fits["all_reduce"]["fitted_sizes_bytes"])
 sweep_checked_sizes = len(_fits["all_reduce"]["checked"])
 sweep_prediction_ms = _sweep["prediction"]["comm_s"] * 1e3
 sweep_prediction_batch = _sweep["prediction"]["batch"]
-sweep_cpu_latency_vs_nvlink = sweep_alpha_us / ALPHA_US
+sweep_model_alpha_us = links["NVLink"].alpha_s("all_reduce", sweep_ranks) * 1e6  # NVLink at the sweep's ranks
+sweep_cpu_latency_vs_nvlink = sweep_alpha_us / sweep_model_alpha_us
 sweep_fits_apart = claim("the recorded sweep's fits used only its smallest and largest sizes; every size between "
                          "was predicted", all(not set(f["fitted_sizes_bytes"]) & {c["size_bytes"] for c in f["checked"]}
                                               and f["checked"] for f in _sweep["fits"]))
@@ -402,8 +543,7 @@ def sweep_table(collective: str) -> str:
 
 # ---- Figures: the same parameters as the prose --------------------------------------------------
 def tp_figure() -> str:
-    return cached(chapter7.tp_step_vs_batch, GPU, MODEL, 8, CONTEXT,
-                  (("NVLink", nvlink_busbw, alpha_s), ("PCIe Gen5", pcie.per_direction_GBps, alpha_s)),
+    return cached(chapter7.tp_step_vs_batch, GPU, MODEL, 8, CONTEXT, (("NVLink", NVLINK), ("PCIe Gen5", PCIE)),
                   FIGURE_BATCHES, DTYPE)
 
 
@@ -412,8 +552,7 @@ def alpha_beta_figure() -> str:
     measured = tuple((r["size_bytes"], r["median_s"], r["size_bytes"] in fitted)
                      for r in _sweep["rows"] if r["collective"] == "all_reduce")
     return cached(chapter7.alpha_beta_curve, "all_reduce", ranks,
-                  (("NVLink 4, ring", nvlink_busbw, alpha_s), ("PCIe Gen5", pcie.per_direction_GBps, alpha_s),
-                   ("InfiniBand NDR", ib_line, alpha_s)),
+                  (("NVLink 4, ring", NVLINK), ("PCIe Gen5", PCIE), ("InfiniBand NDR, a GPU per server", IB)),
                   measured, f"recorded: {sweep_ranks} {sweep_backend} processes, {sweep_device}",
                   (_fits["all_reduce"]["alpha_s"], _fits["all_reduce"]["beta_s_per_byte"]), sweep_ranks)
 
@@ -442,17 +581,20 @@ FIGURES = {
 from pages.cells import cell  # noqa: E402 - the cells read the values above
 
 allreduce_cell = cell('''
-    alpha_s = $alpha_us * 1e-6  # latency per collective, in seconds (this page's assumption)
-    links = {"NVLink": $nvlink, "PCIe": $pcie}  # busbw in bytes/s ($nvlink_name; $pcie_name)
+    base_s = $base_us * 1e-6  # NCCL's fixed latency per call, in seconds
+    # per link: (busbw in bytes/s, latency per ring hop in seconds) ($nvlink_name; $pcie_name)
+    links = {"NVLink": ($nvlink, $nvlink_step_us * 1e-6), "PCIe": ($pcie, $pcie_step_us * 1e-6)}
     ranks = 4
     d_model, bytes_per_activation = $d_model, 2  # $model, bf16
     for batch in (1, 8, 64, 512):
         size = batch * d_model * bytes_per_activation  # one tensor-parallel all-reduce
-        times = ", ".join(f"{name} {formulas.collective_time_s(alpha_s, 1 / busbw, 'all_reduce', ranks, size) * 1e6:6.1f} us"
-                          for name, busbw in links.items())
-        print(f"batch {batch:>3} ({size / 2**10:6.0f} KiB): {times}")
-''', alpha_us=ALPHA_US, nvlink=nvlink_busbw * GB, pcie=pcie.per_direction_GBps * GB, nvlink_name=NVLINK, pcie_name=PCIE,
-    d_model=model.d_model, model=MODEL)
+        times = []
+        for name, (busbw, step_s) in links.items():
+            alpha_s = formulas.collective_latency_s(base_s, step_s, "all_reduce", ranks)  # 2(n - 1) hops
+            times.append(f"{name} {formulas.collective_time_s(alpha_s, 1 / busbw, 'all_reduce', ranks, size) * 1e6:6.1f} us")
+        print(f"batch {batch:>3} ({size / 2**10:6.0f} KiB): {', '.join(times)}")
+''', base_us=base_us, nvlink=nvlink_busbw * GB, nvlink_step_us=nvlink_step_us, pcie=pcie_busbw * GB,
+    pcie_step_us=pcie_step_us, nvlink_name=NVLINK, pcie_name=PCIE, d_model=model.d_model, model=MODEL)
 
 bubble_cell = cell('''
     stages = 4  # GPUs in the pipeline, one stage each

@@ -133,6 +133,16 @@ def pipeline_bubble(stages: int, microbatches: int) -> float:
     return formulas.pipeline_bubble(stages, microbatches)
 
 
+def pipeline_steady_idle(stages: int, microbatches: int) -> float:
+    """Share of time the stages of a pipeline that never drains sit idle: decode, where each
+    microbatch leaves the last stage with its next token and enters the first again. With m
+    microbatches circulating through p stages of equal time, at most m stages work at once:
+    max(0, p - m) / p. From m = p on, no stage waits (no fill or drain: nothing flushes)."""
+    require_positive_int("stages", stages)
+    require_positive_int("microbatches", microbatches)
+    return max(0, stages - microbatches) / stages
+
+
 # ---- mixture of experts ------------------------------------------------------------------------
 
 

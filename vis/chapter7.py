@@ -10,14 +10,14 @@ from vis.svg import BLUE, GREEN, INK, ORANGE, PURPLE, course_style, new_figure, 
 LINK_COLOURS = (BLUE, ORANGE, PURPLE, GREEN)
 
 
-def tp_step_vs_batch(accelerator: str, model: str, tp: int, context: int, links: tuple[tuple[str, float, float], ...],
+def tp_step_vs_batch(accelerator: str, model: str, tp: int, context: int, links: tuple[tuple[str, str], ...],
                      batches: tuple[int, ...], dtype: str) -> str:
     """A tensor-parallel decode step at degree `tp` against batch: each GPU's share of the work
-    (its roofline bound) and the step's all-reduce time on each link, given as (label, busbw
-    GB/s, alpha seconds)."""
+    (its roofline bound) and the step's all-reduce time on each link, given as (label, the link's
+    name in interconnects.csv): comm.ring_model's busbw and latency."""
     gpu, m = hardware.get(accelerator), models.get(model)
     bs = np.array(batches)
-    local = [parallel.tp_decode_step(m, gpu, comm.link_model(links[0][1], links[0][2]), tp, int(b), context, dtype, dtype)
+    local = [parallel.tp_decode_step(m, gpu, comm.ring_model(links[0][1]), tp, int(b), context, dtype, dtype)
              for b in bs]
     share_ms = np.array([s.compute_memory_s for s in local]) * 1e3
     with course_style():
@@ -25,12 +25,12 @@ def tp_step_vs_batch(accelerator: str, model: str, tp: int, context: int, links:
         ax = fig.add_subplot()
         ax.plot(bs, share_ms, color=INK, linewidth=2, label=f"each GPU's share of the step (roofline, TP={tp})")
         described = []
-        for (label, busbw, alpha), colour in zip(links, LINK_COLOURS):
-            steps = [parallel.tp_decode_step(m, gpu, comm.link_model(busbw, alpha), tp, int(b), context, dtype, dtype)
-                     for b in bs]
+        for (label, name), colour in zip(links, LINK_COLOURS):
+            link = comm.ring_model(name)
+            steps = [parallel.tp_decode_step(m, gpu, link, tp, int(b), context, dtype, dtype) for b in bs]
             comm_ms = np.array([s.comm_s for s in steps]) * 1e3
             ax.plot(bs, comm_ms, color=colour, linestyle="--", linewidth=1.5,
-                    label=f"all-reduces over {label} ({busbw:g} GB/s, α {alpha * 1e6:g} µs)")
+                    label=f"all-reduces over {label} ({link.busbw_GBps:g} GB/s, α {link.alpha_s('all_reduce', tp) * 1e6:.1f} µs)")
             share = comm_ms / (comm_ms + share_ms)
             described.append(f"over {label} the all-reduces are {share[0]:.0%} of the step at batch {bs[0]} and "
                              f"{share[-1]:.0%} at batch {bs[-1]}")
@@ -51,20 +51,22 @@ def tp_step_vs_batch(accelerator: str, model: str, tp: int, context: int, links:
         )
 
 
-def alpha_beta_curve(collective: str, ranks: int, models_: tuple[tuple[str, float, float], ...],
+def alpha_beta_curve(collective: str, ranks: int, models_: tuple[tuple[str, str], ...],
                      measured: tuple[tuple[float, float, bool], ...] = (), measured_label: str = "",
                      measured_fit: tuple[float, float] | None = None, measured_ranks: int | None = None) -> str:
-    """Bus bandwidth against message size: the alpha-beta model of each link (label, busbw GB/s,
-    alpha s) at `ranks`, and a recorded sweep's points (size bytes, seconds, fitted?) with its fit."""
+    """Bus bandwidth against message size: the alpha-beta model of each link (label, its name in
+    interconnects.csv: comm.ring_model) at `ranks`, and a recorded sweep's points (size bytes,
+    seconds, fitted?) with its fit."""
     sizes = np.logspace(np.log10(2**10), np.log10(2**30), 80)
     with course_style():
         fig = new_figure(7.0, 4.0)
         ax = fig.add_subplot()
         described = []
-        for (label, busbw, alpha), colour in zip(models_, LINK_COLOURS):
-            model = comm.link_model(busbw, alpha)
+        for (label, name), colour in zip(models_, LINK_COLOURS):
+            model = comm.ring_model(name)
+            busbw, alpha = model.busbw_GBps, model.alpha_s(collective, ranks)
             bw = [comm.busbw_GBps(collective, ranks, s, model.time_s(collective, ranks, s)) for s in sizes]
-            ax.plot(sizes, bw, color=colour, label=f"{label}: α {alpha * 1e6:g} µs, {busbw:g} GB/s")
+            ax.plot(sizes, bw, color=colour, label=f"{label}: α {alpha * 1e6:.1f} µs, {busbw:g} GB/s")
             half = model.half_bandwidth_bytes(collective, ranks)
             ax.plot([half], [busbw / 2], "o", color=colour, markersize=4)
             described.append(f"{label} reaches half its {busbw:g} GB/s at {half / 2**20:.2g} MiB")
@@ -91,7 +93,7 @@ def alpha_beta_curve(collective: str, ranks: int, models_: tuple[tuple[str, floa
         ax.set_ylabel("bus bandwidth (GB/s, log)")
         ax.legend(fontsize=8, loc="lower right")
         ax.set_title(f"Small messages pay the latency, large ones the bandwidth\n{collective.replace('_', '-')} over "
-                     f"{ranks} GPUs, t = α + 2(n−1)/n × S / busbw", loc="left", fontsize=10)
+                     f"{ranks} GPUs, t = α(n) + 2(n−1)/n × S / busbw, α(n) = α₀ + 2(n−1) × hop", loc="left", fontsize=10)
         return to_svg(
             fig, "alpha-beta-curve", f"{collective} bus bandwidth against message size on the alpha-beta model",
             "Log-log. Each curve rises in proportion to the message size while the latency dominates and levels off "
