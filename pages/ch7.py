@@ -206,9 +206,10 @@ bubble_example = parallel.pipeline_bubble(4, 16)
 bubble_shrinks = claim("at every number of stages the bubble shrinks as microbatches are added",
                        all(parallel.pipeline_bubble(p, a) > parallel.pipeline_bubble(p, b)
                            for p in BUBBLE_STAGES for a, b in zip(BUBBLE_MICROBATCHES, BUBBLE_MICROBATCHES[1:])))
-steady_idle_full = parallel.pipeline_steady_idle(BUBBLE_STAGES[1], BUBBLE_STAGES[1])
-steady_idle_short = parallel.pipeline_steady_idle(BUBBLE_STAGES[1], BUBBLE_STAGES[1] - 1)
-decode_never_drains = claim(f"with as many microbatches circulating as stages ({BUBBLE_STAGES[1]}), a pipeline that "
+steady_stages = BUBBLE_STAGES[1]
+steady_idle_full = parallel.pipeline_steady_idle(steady_stages, steady_stages)
+steady_idle_short = parallel.pipeline_steady_idle(steady_stages, steady_stages - 1)
+decode_never_drains = claim(f"with as many microbatches circulating as stages ({steady_stages}), a pipeline that "
                             "never drains has no idle stage, and with one fewer it has",
                             steady_idle_full == 0 < steady_idle_short)
 pp_messages = 1  # two nodes: one hand-off of batch x d_model activations per step
@@ -423,6 +424,7 @@ split_saturates_first = claim(f"at {dis_high:.0f} requests/s the split meets the
                               dis_collapse_met < 0.5 <= 0.99 <= dis_together_met and dis_load_high > 1
                               and dis_load[DIS_RATES[-2]] >= 0.95)
 dis_tpot_worst = max(_dis[r]["split"]["tpot"] for r in DIS_RATES[:-1]) * 1e3
+dis_tpot_target_ms = DIS_SLO.tpot_s * 1e3
 decode_gpu_has_room = claim(f"below {dis_high:.0f} requests/s the split's p{TTFT_PCT} TPOT stays under two thirds of "
                             "the target", dis_tpot_worst < DIS_SLO.tpot_s * 1e3 * 2 / 3)
 

@@ -2,7 +2,8 @@
 
 Every number a question or an answer prints is computed here from the data files, and every
 verdict is asserted: if the data change so that an answer flips, the build fails. The timings a
-question quotes and the latency alpha are the exercises' givens, stated as such on the page.
+question quotes are the exercises' givens, stated as such on the page; links are the chapter's
+models (comm.ring_model: a measured ring busbw and NCCL's latency per call and per hop).
 """
 
 from __future__ import annotations
@@ -22,16 +23,15 @@ EXERCISES = (
              ("NVIDIA H100 SXM",), ("Llama-3.1-70B",)),
     Exercise("7.3", 7, "Eight PCIe GPUs or four on NVLink?", "TP step time over two links", "judgement",
              ("NVIDIA H100 PCIe", "NVIDIA H100 SXM"), ("Llama-3.1-70B",)),
-    Exercise("7.4", 7, "How many microbatches fill a pipeline?", "the bubble", "number", ("NVIDIA H100 SXM",),
-             ("Llama-3.1-405B",)),
+    Exercise("7.4", 7, "How many microbatches keep a decode pipeline busy?", "the steady-state pipeline", "number",
+             ("NVIDIA H100 SXM",), ("Llama-3.1-405B",)),
     Exercise("7.5", 7, "Measure your interconnect", "bench-comm: alpha and busbw", "practical",
              ("NVIDIA H100 SXM",), ("Llama-3.1-70B",)),
 )
 
-ALPHA_US = 10.0  # the chapter's assumed latency per all-reduce
-_alpha_s = ALPHA_US * 1e-6
 _nvlink = comm.get_link("NVLink 4 (H100 SXM)")
 _pcie = comm.get_link("PCIe Gen5 x16")
+_nvlink_ring, _pcie_ring = comm.ring_model(_nvlink.name), comm.ring_model(_pcie.name)
 
 # ---- 7.1 How many H200s for Llama-3.1-405B? ---------------------------------------------------
 ex1_gpu = hardware.get("NVIDIA H200 SXM")
@@ -75,14 +75,14 @@ ex3_pcie_gpu = hardware.get("NVIDIA H100 PCIe")
 ex3_sxm_gpu = hardware.get("NVIDIA H100 SXM")
 ex3_dtype = "bf16"
 ex3_batch, ex3_context = 64, 4096
-ex3_pcie = parallel.tp_decode_step(ex3_model, ex3_pcie_gpu, comm.link_model(_pcie.per_direction_GBps, _alpha_s), 8,
-                                   ex3_batch, ex3_context, ex3_dtype, ex3_dtype)
-ex3_sxm = parallel.tp_decode_step(ex3_model, ex3_sxm_gpu, comm.link_model(_nvlink.effective_busbw_GBps, _alpha_s), 4,
-                                  ex3_batch, ex3_context, ex3_dtype, ex3_dtype)
+ex3_pcie = parallel.tp_decode_step(ex3_model, ex3_pcie_gpu, _pcie_ring, 8, ex3_batch, ex3_context, ex3_dtype, ex3_dtype)
+ex3_sxm = parallel.tp_decode_step(ex3_model, ex3_sxm_gpu, _nvlink_ring, 4, ex3_batch, ex3_context, ex3_dtype, ex3_dtype)
 ex3_pcie_GBps = ex3_pcie_gpu.memory_bandwidth_GBps
 ex3_sxm_GBps = ex3_sxm_gpu.memory_bandwidth_GBps
-ex3_pcie_link = _pcie.per_direction_GBps
-ex3_nvlink = _nvlink.effective_busbw_GBps
+ex3_pcie_link = _pcie_ring.busbw_GBps
+ex3_nvlink = _nvlink_ring.busbw_GBps
+ex3_pcie_alpha_us = _pcie_ring.alpha_s("all_reduce", 8) * 1e6
+ex3_sxm_alpha_us = _nvlink_ring.alpha_s("all_reduce", 4) * 1e6
 ex3_pcie_share_ms, ex3_pcie_comm_ms, ex3_pcie_ms = (ex3_pcie.compute_memory_s * 1e3, ex3_pcie.comm_s * 1e3,
                                                     ex3_pcie.time_s * 1e3)
 ex3_sxm_share_ms, ex3_sxm_comm_ms, ex3_sxm_ms = ex3_sxm.compute_memory_s * 1e3, ex3_sxm.comm_s * 1e3, ex3_sxm.time_s * 1e3
@@ -99,21 +99,29 @@ ex3_pcie_comm_dominates = claim("over PCIe the all-reduces take more than twice 
 ex3_sxm_wins = claim("four NVLink GPUs give a faster step and over twice the tokens per second per GPU",
                      ex3_sxm_ms < ex3_pcie_ms and ex3_sxm_per_gpu > 2 * ex3_pcie_per_gpu)
 
-# ---- 7.4 How many microbatches fill a pipeline? ------------------------------------------------
+# ---- 7.4 How many microbatches keep a decode pipeline busy? --------------------------------------
+# Decode never flushes: each microbatch leaves the last stage with its token and enters the first
+# again, so the idle share is the steady state's, max(0, p - m)/p, not GPipe's (p - 1)/(m + p - 1).
 ex4_model = models.get("Llama-3.1-405B")
 ex4_gpu = hardware.get("NVIDIA H100 SXM")
 ex4_stages = 4
-ex4_target = 0.10
-ex4_microbatches = next(m for m in range(1, 10_000) if parallel.pipeline_bubble(ex4_stages, m) < ex4_target)
-ex4_bubble = parallel.pipeline_bubble(ex4_stages, ex4_microbatches)
-ex4_one_fewer = parallel.pipeline_bubble(ex4_stages, ex4_microbatches - 1)
-ex4_is_smallest = claim("one microbatch fewer misses the target", ex4_one_fewer >= ex4_target > ex4_bubble)
-ex4_formula = (ex4_stages - 1) * (1 - ex4_target) / ex4_target  # m > (p - 1)(1 - b) / b
+ex4_batch = 64  # sequences decoding at once
+ex4_microbatches = next(m for m in range(1, 10_000) if parallel.pipeline_steady_idle(ex4_stages, m) == 0)
+ex4_per_microbatch = ex4_batch // ex4_microbatches
+ex4_one_fewer = parallel.pipeline_steady_idle(ex4_stages, ex4_microbatches - 1)
+ex4_one = parallel.pipeline_steady_idle(ex4_stages, 1)
+ex4_is_smallest = claim("as many microbatches as stages leave no stage idle in steady state, and one fewer leaves "
+                        "a stage idle", parallel.pipeline_steady_idle(ex4_stages, ex4_microbatches) == 0 < ex4_one_fewer
+                        and ex4_microbatches == ex4_stages)
+ex4_flush_bubble = parallel.pipeline_bubble(ex4_stages, ex4_microbatches)  # the wrong premise, for contrast
+ex4_flush_would_idle = claim("GPipe's flush formula would wrongly call that pipeline idle for over a third of the time",
+                             ex4_flush_bubble > 1 / 3)
 
 # ---- 7.5 Measure your interconnect --------------------------------------------------------------
 ex5_ranks = 8
 ex5_model = ex3_model
 ex5_reduces = parallel.ALL_REDUCES_PER_LAYER * ex5_model.n_layers
 ex5_message_KiB = parallel.allreduce_message_bytes(ex5_model, 1) / 1024
-ex5_assumed_ms = ex5_reduces * comm.link_model(_nvlink.effective_busbw_GBps, _alpha_s).time_s(
-    "all_reduce", ex5_ranks, parallel.allreduce_message_bytes(ex5_model, 1)) * 1e3
+ex5_assumed_ms = ex5_reduces * _nvlink_ring.time_s("all_reduce", ex5_ranks,
+                                                  parallel.allreduce_message_bytes(ex5_model, 1)) * 1e3
+ex5_alpha_us = _nvlink_ring.alpha_s("all_reduce", ex5_ranks) * 1e6

@@ -134,6 +134,22 @@ def test_exercise_3_2_old_premise_is_rejected():
         ch3_exercises.ex2_peak_share(4.0)
 
 
+def test_exercise_7_4_old_premise_is_rejected():
+    # decode never flushes: with p microbatches circulating no stage waits. The old answer took
+    # GPipe's flush bubble (p - 1)/(m + p - 1) < 10 % and asked for m = 28 microbatches.
+    from pages import ch7_exercises
+    from snippets import parallel
+    p, m = ch7_exercises.ex4_stages, ch7_exercises.ex4_microbatches
+    assert m == p == 4 and parallel.pipeline_steady_idle(p, m) == 0
+    assert parallel.pipeline_steady_idle(4, 3) == pytest.approx(0.25)
+    assert parallel.pipeline_bubble(p, m) == pytest.approx(3 / 7)  # what the flush formula would have said
+    old = next(k for k in range(1, 100) if parallel.pipeline_bubble(p, k) < 0.10)
+    assert old == 28 and m != old
+    text = (Path(__file__).resolve().parents[1] / "docs" / "07_multi_gpu.md").read_text(encoding="utf-8")
+    section = text[text.index("{#ex-7-4}"):text.index("{#ex-7-5}")]
+    assert "never flushes" in section and "bubble to be under" not in section
+
+
 # ---- the built site -------------------------------------------------------------------------
 
 def test_built_answers_are_collapsed_and_the_index_anchors_resolve(sites):
