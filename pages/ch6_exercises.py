@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 
 from pages import recorded
-from pages.claims import claim
+from pages.claims import ClaimFailed, claim
 from pages.exercises import Exercise
-from snippets import attention, hardware, kv_cache, models, roofline
+from snippets import attention, hardware, kv_cache, models, parallel, roofline
 from snippets.units import GB, GiB, KiB
 
 PAGE = "06_attention.md"
@@ -56,7 +56,7 @@ ex2_gpu = hardware.get("A100 80GB SXM")
 ex2_tokens = 4096
 ex2_sram_KiB = attention.sms(ex2_gpu).smem_per_sm_KiB
 ex2_heads, ex2_d = ex2_model.n_heads, ex2_model.head_dim
-ex2_tile = attention.tile_rows(ex2_d, ex2_sram_KiB * KiB, 2)
+ex2_tile = attention.q_block_rows(ex2_d, ex2_sram_KiB * KiB, 2)  # B_r = min(ceil(M / 4d), d), Algorithm 1
 ex2_flops = ex2_heads * attention.prefill_flops_per_head(ex2_tokens, ex2_d)
 ex2_naive_GB = ex2_heads * attention.naive_bytes_per_head(ex2_tokens, ex2_tokens, ex2_d, 2) / GB
 ex2_group = attention.group_size(ex2_model)
@@ -76,19 +76,53 @@ ex2_tiled_bound = claim("tiled with the group sharing each K and V tile, the lay
 ex2_speedup = ex2_naive_ms / max(ex2_tiled_ms, ex2_compute_ms)
 
 # ---- 6.3 How many splits for Llama-3.1-70B at batch 2? ---------------------------------------
+# Llama-3.1-70B's bf16 weights do not fit on one A100 (kv_cache.max_batch is 0), so the exercise
+# splits the model four ways by tensor parallelism (chapter 7): each GPU holds a quarter of the
+# weights and 2 of the 8 KV heads, and its own decode launch has blocks for those heads only.
 ex3_model = models.get("Llama-3.1-70B")
 ex3_gpu = hardware.get("A100 80GB SXM")
+ex3_tp = 4
 ex3_batch, ex3_context = 2, 65536
 ex3_sms = attention.sms(ex3_gpu).sms
 ex3_slots = 2 * ex3_sms
-ex3_blocks = attention.blocks_in_flight(ex3_batch, ex3_model.n_kv_heads)
+ex3_weights_GB = kv_cache.weight_bytes(ex3_model, "bf16") / GB
+ex3_usable_GB = ex3_gpu.usable_memory_bytes() / GB
+
+
+def ex3_fits(tp: int) -> int:
+    """Sequences of the exercise's context that fit on each GPU at tensor-parallel degree `tp`
+    (parallel.tp_max_batch: each GPU's share of the weights and of the cache's KV heads)."""
+    return parallel.tp_max_batch(ex3_model, ex3_gpu, tp, ex3_context, "bf16", "bf16")
+
+
+ex3_one_gpu_fits = ex3_fits(1)
+ex3_max_batch = ex3_fits(ex3_tp)
+ex3_kv_heads = ex3_model.n_kv_heads // parallel.tp_kv_shards(ex3_model, ex3_tp)  # KV heads on each GPU
+ex3_weights_per_gpu_GB = ex3_weights_GB / ex3_tp
+ex3_premise = claim("the exercise's two 64k sequences fit on each of the four A100s beside its quarter of the weights, "
+                    "and do not fit on one", ex3_max_batch >= ex3_batch and ex3_one_gpu_fits == 0)
+
+
+def ex3_verdict(tp: int) -> int:
+    """The batch that fits on each GPU at degree `tp`, with the premise checked: on one A100 (the
+    exercise's old premise) the weights alone do not fit and this raises ClaimFailed."""
+    if ex3_fits(tp) < ex3_batch:
+        raise ClaimFailed(f"no longer true at tensor-parallel degree {tp}: the exercise's two 64k sequences fit on "
+                          f"each of the A100s beside its share of the weights")
+    return ex3_fits(tp)
+
+
+ex3_blocks = attention.blocks_in_flight(ex3_batch, ex3_kv_heads)
 ex3_busy = attention.wave_efficiency(ex3_blocks, ex3_slots)
-ex3_splits = attention.splits_for(ex3_batch, ex3_model.n_kv_heads, ex3_context, ex3_model.head_dim, ex3_sms)
-ex3_busy_split = attention.wave_efficiency(attention.blocks_in_flight(ex3_batch, ex3_model.n_kv_heads, ex3_splits),
-                                           ex3_slots)
-ex3_stop = next(b for b in range(1, 257)
-                if attention.splits_for(b, ex3_model.n_kv_heads, ex3_context, ex3_model.head_dim, ex3_sms) == 1)
+ex3_splits = attention.splits_for(ex3_batch, ex3_kv_heads, ex3_context, ex3_model.head_dim, ex3_sms)
+ex3_busy_split = attention.wave_efficiency(attention.blocks_in_flight(ex3_batch, ex3_kv_heads, ex3_splits), ex3_slots)
+ex3_stop = next(b for b in range(1, 1025)
+                if attention.splits_for(b, ex3_kv_heads, ex3_context, ex3_model.head_dim, ex3_sms) == 1)
 ex3_split_helps = claim("splitting multiplies the busy share several times (over 4x)", ex3_busy_split > 4 * ex3_busy)
+ex3_splits_whenever_it_fits = claim(
+    "the rule splits at every batch that fits on each GPU: it would stop only at a batch far beyond the memory",
+    ex3_stop > ex3_max_batch and all(attention.splits_for(b, ex3_kv_heads, ex3_context, ex3_model.head_dim, ex3_sms) > 1
+                                     for b in range(1, ex3_max_batch + 1)))
 
 # ---- 6.4 Blocks of 16 tokens or of 256? -----------------------------------------------------
 ex4_model = models.get("Llama-3.1-8B")

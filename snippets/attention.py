@@ -111,26 +111,39 @@ def naive_bytes_per_head(queries: int, keys: int, head_dim: int, element_bytes: 
     return float(((2 * queries + 2 * keys) * head_dim + 4 * queries * keys) * element_bytes)
 
 
-def tile_rows(head_dim: int, sram_bytes: int, element_bytes: int) -> int:
-    """Rows of a tile when a block of Q, of K, of V and of the output, each rows x head_dim, share
-    the on-chip SRAM (FlashAttention's B = M / 4d, M in elements), at least 1."""
+def kv_block_rows(head_dim: int, sram_bytes: int, element_bytes: int) -> int:
+    """Rows of a K (and of a V) block: B_c = ceil(M / 4d), M the on-chip SRAM in elements
+    (Dao et al. 2022, 'FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness',
+    arXiv:2205.14135, Algorithm 1, line 1)."""
+    require_positive_int("head_dim", head_dim)
+    require_positive_int("element_bytes", element_bytes)
     require_positive_int("sram_bytes", sram_bytes)
-    return max(1, sram_bytes // (4 * head_dim * element_bytes))
+    return max(1, ceil(sram_bytes // element_bytes / (4 * head_dim)))
+
+
+def q_block_rows(head_dim: int, sram_bytes: int, element_bytes: int) -> int:
+    """Rows of a Q (and output) block: B_r = min(ceil(M / 4d), d) (FlashAttention, Algorithm 1,
+    line 1). The cap at d leaves room for the B_r x B_c score block beside the Q, K, V and output
+    blocks. At d = 128 in bf16 every SRAM of 128 KiB or more gives 128 query rows: the A100's
+    164 KiB and the H100's 228 KiB alike (FlashAttention-2 and -3 also use 128-row query blocks
+    at d = 128)."""
+    return min(kv_block_rows(head_dim, sram_bytes, element_bytes), head_dim)
 
 
 def tiled_bytes_per_head(queries: int, keys: int, head_dim: int, element_bytes: int, sram_bytes: int,
                          causal: bool = False, sharing: int = 1) -> float:
     """HBM traffic of tiled attention with an online softmax: Q read and O written once, K and V
-    read once per block of query rows (the blocks each query block needs when causal; queries are
-    the last `queries` of the `keys` positions). The score matrix never leaves the chip. Keys and
-    values are 2 x keys x head_dim x (queries / tile rows): the paper's Theta(N^2 d^2 / M).
+    read once per block of B_r query rows (q_block_rows; FlashAttention-2's loop order, query
+    blocks outside; the blocks each query block needs when causal; queries are the last `queries`
+    of the `keys` positions). The score matrix never leaves the chip. Keys and values are
+    2 x keys x head_dim x (queries / B_r): the paper's Theta(N^2 d^2 / M) while B_r = M / 4d.
     `sharing`: query heads that share each K and V tile read (a GQA group packed into one block,
     or hits in L2); 1 is the paper's bound, every query head reading its own."""
     for name, value in (("queries", queries), ("keys", keys), ("head_dim", head_dim)):
         require_positive_int(name, value)
     if causal and queries > keys:
         raise ValueError(f"causal attention has at most as many queries as keys, got {queries} > {keys}")
-    rows = tile_rows(head_dim, sram_bytes, element_bytes)
+    rows = q_block_rows(head_dim, sram_bytes, element_bytes)
     offset = keys - queries
     kv_rows = sum(min(keys, offset + min(queries, start + rows)) if causal else keys
                   for start in range(0, queries, rows))

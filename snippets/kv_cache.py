@@ -100,6 +100,22 @@ def max_tokens(m: ModelConfig, accelerator: Accelerator, weight_dtype: str = "fp
     return int(free // bytes_per_token(m, kv_dtype))
 
 
+def max_context(m: ModelConfig, accelerator: Accelerator, batch: int, weight_dtype: str = "fp16",
+                kv_dtype: str = "fp16") -> int:
+    """Longest context (up to the model's maximum) at which `batch` sequences fit beside the
+    weights by max_batch's rule; 0 when not even one token each fits."""
+    if max_batch(m, accelerator, 1, weight_dtype, kv_dtype) < batch:
+        return 0
+    low, high = 1, m.max_position_embeddings  # max_batch never grows with the context: bisect
+    while low < high:
+        mid = (low + high + 1) // 2
+        if max_batch(m, accelerator, mid, weight_dtype, kv_dtype) >= batch:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
 def attention_flops_per_position(m: ModelConfig) -> float:
     """FLOPs one new token spends on one cached position of one layer.
 

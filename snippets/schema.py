@@ -215,7 +215,7 @@ class AttentionKernelRow(_Row):
     kernel: Text
     spec_name: Text
     dtype: Text
-    head_dim: PositiveInt
+    head_dim: PositiveInt | None = None  # blank: the source does not say which head dimension reaches the figure
     seq_len: PositiveInt | None = None  # blank: the source gives no single length for the figure
     causal: bool
     TFLOPS: Positive

@@ -30,9 +30,35 @@ def test_causal_tiles_read_about_half():
     assert 0.45 < causal / full < 0.6
 
 
-def test_one_block_tile_reads_kv_once():
-    n, d = 300, 64
+def test_one_query_block_reads_kv_once():
+    n, d = 64, 64  # B_r = min(ceil(M / 4d), d) = d: one query block holds all 64 rows
     assert attention.tiled_bytes_per_head(n, n, d, 2, 10**9) == 4 * n * d * 2
+    # however large the SRAM, query blocks stop growing at d rows: 300 rows take 5 blocks
+    assert attention.tiled_bytes_per_head(300, 300, d, 2, 10**9) == (2 * 300 * d + 2 * 300 * d * 5) * 2
+
+
+def test_block_rows_follow_flashattention_algorithm_1():
+    """B_c = ceil(M / 4d), B_r = min(ceil(M / 4d), d), M the SRAM in elements (Dao et al. 2022,
+    Algorithm 1, line 1), against values worked by hand."""
+    # H100: 228 KiB = 116,736 bf16 elements; / (4 x 128) = 228 exactly; B_r capped at d = 128
+    assert attention.kv_block_rows(128, 228 * 1024, 2) == 228
+    assert attention.q_block_rows(128, 228 * 1024, 2) == 128
+    # A100: 164 KiB = 83,968 elements; / 512 = 164; B_r is 128 again
+    assert attention.kv_block_rows(128, 164 * 1024, 2) == 164
+    assert attention.q_block_rows(128, 164 * 1024, 2) == 128
+    # 100 KiB = 51,200 elements: 100 rows, under the cap
+    assert attention.q_block_rows(128, 100 * 1024, 2) == 100
+    # a ceiling, not a floor: 51,200 / (4 x 96) = 133.3 -> B_c 134, B_r = d = 96
+    assert attention.kv_block_rows(96, 100 * 1024, 2) == 134
+    assert attention.q_block_rows(96, 100 * 1024, 2) == 96
+
+
+def test_tiled_traffic_at_8k_against_a_hand_count():
+    """Llama-3.1-8B's head (d = 128), 8,192 tokens, causal, on the H100's 228 KiB: 64 query blocks of
+    128 rows; block i reads the first 128 i rows of K and of V. Q read and O written once:
+    2 x 8192 x 128 x 2 B = 4,194,304 B; K and V: 2 x 128 x 128 x 2 B x (1 + ... + 64 = 2,080)
+    = 136,314,880 B. One head: 140,509,184 B; 32 heads: 4.496 GB."""
+    assert attention.tiled_bytes_per_head(8192, 8192, 128, 2, 228 * 1024, True) == 140_509_184
 
 
 def test_splits_fill_the_gpu_at_batch_1_and_stop_once_it_is_full():

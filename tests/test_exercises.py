@@ -134,6 +134,16 @@ def test_exercise_3_2_old_premise_is_rejected():
         ch3_exercises.ex2_peak_share(4.0)
 
 
+def test_exercise_6_3_old_premise_is_rejected():
+    # Llama-3.1-70B's bf16 weights (141 GB) on one A100 80GB: nothing fits (max_batch 0); the
+    # exercise now splits the model four ways by tensor parallelism, 2 KV heads per GPU
+    from pages import ch6_exercises
+    assert ch6_exercises.ex3_verdict(4) == 9
+    assert ch6_exercises.ex3_kv_heads == 2 and ch6_exercises.ex3_blocks == 4
+    with pytest.raises(ClaimFailed, match="fit on each of the A100s"):
+        ch6_exercises.ex3_verdict(1)
+
+
 def test_exercise_7_4_old_premise_is_rejected():
     # decode never flushes: with p microbatches circulating no stage waits. The old answer took
     # GPipe's flush bubble (p - 1)/(m + p - 1) < 10 % and asked for m = 28 microbatches.

@@ -150,3 +150,14 @@ def test_step_model_recovers_known_constants_and_refuses_nonsense():
         fit_step_model(large and ([1e6], [5e-3]), ([1e8], [4e-3]))  # larger steps faster: noise
     with pytest.raises(ValueError, match="negative fixed cost"):
         fit_step_model(([1e6], [1e-4]), ([1e8], [1e-1]))
+
+
+def test_max_context_is_the_last_context_that_fits():
+    m, gpu = models.get("Llama-3.1-8B"), hardware.get("H100 SXM")
+    c = kv_cache.max_context(m, gpu, 32, "bf16", "bf16")
+    # by hand: (usable bytes - weight bytes) / 32 sequences / 131,072 B a token (bf16, 32 layers x 8 x 128 x 2 x 2)
+    free = gpu.usable_memory_bytes() - kv_cache.weight_bytes(m, "bf16")
+    assert c == int(free / 32 // 131072)
+    assert kv_cache.max_batch(m, gpu, c, "bf16", "bf16") >= 32 > kv_cache.max_batch(m, gpu, c + 1, "bf16", "bf16")
+    assert kv_cache.max_context(m, gpu, 1, "bf16", "bf16") == m.max_position_embeddings
+    assert kv_cache.max_context(models.get("Llama-3.1-70B"), hardware.get("A100 80GB SXM"), 1, "bf16", "bf16") == 0

@@ -11,17 +11,26 @@ from vis.svg import BLUE, GREEN, GREY, INK, ORANGE, PURPLE, course_style, new_fi
 
 def attention_share(accelerator: str, model: str, dtype: str, batches: tuple[int, ...], mla_models: tuple[str, ...]) -> str:
     """Attention's share of a decode step's time bound against context, one line per batch, each
-    part at its own roof; the context where the cache outweighs the weights marked on each."""
+    part at its own roof; the context where the cache outweighs the weights marked on each. A
+    batch's line stops at the longest context at which its cache fits beside the weights
+    (kv_cache.max_batch)."""
     gpu, m = hardware.get(accelerator), models.get(model)
     contexts = np.unique(np.round(np.logspace(np.log10(256), np.log10(m.max_position_embeddings), 80)).astype(int))
     colours = (BLUE, ORANGE, GREEN, PURPLE)
     with course_style():
         fig = new_figure(7.0, 3.8)
         ax = fig.add_subplot()
-        crossings = []
+        crossings, ends = [], []
         for batch, colour in zip(batches, colours):
-            shares = [attention.decode_share(m, batch, int(c), dtype).time_share(gpu, dtype) for c in contexts]
-            ax.plot(contexts, np.array(shares) * 100, color=colour, label=f"{m.name}, batch {batch}")
+            limit = kv_cache.max_context(m, gpu, batch, dtype, dtype)  # the line stops where the batch stops fitting
+            fitting = np.array([c for c in contexts if c < limit] + [limit])
+            shares = [attention.decode_share(m, batch, int(c), dtype).time_share(gpu, dtype) for c in fitting]
+            ax.plot(fitting, np.array(shares) * 100, color=colour, label=f"{m.name}, batch {batch}")
+            if fitting[-1] < contexts[-1]:
+                ends.append((batch, int(fitting[-1]), shares[-1]))
+                ax.plot([fitting[-1]], [shares[-1] * 100], "|", color=colour, markersize=10)
+                ax.annotate(f"{batch} sequences fit\nup to {int(fitting[-1]):,} tokens", (fitting[-1], shares[-1] * 100),
+                            textcoords="offset points", xytext=(6, -22), ha="left", fontsize=8)
             cross = attention.crossover_context(m, batch, dtype)
             if cross is not None:
                 crossings.append((batch, cross))
@@ -45,6 +54,8 @@ def attention_share(accelerator: str, model: str, dtype: str, batches: tuple[int
             fig, "attention-share", f"Attention's share of a decode step against context, {m.name} on the {gpu.name}",
             "Lines rise from near 0 at short contexts towards 100 % at the longest. "
             + " ".join(f"At batch {b} the cache read equals the weight read at {c:,} tokens." for b, c in crossings)
+            + " ".join(f" The batch-{b} line stops at {c:,} tokens ({s:.0%}): beyond that its cache does not fit "
+                       f"beside the weights on the {gpu.name}." for b, c, s in ends)
             + f" Every point is memory-bound: attention's intensity is {kv_cache.attention_intensity(m, dtype):.0f} "
             f"FLOP/byte, the GQA group size, whatever the batch. For comparison, {mla_text}.",
         )
@@ -64,12 +75,16 @@ def naive_vs_tiled(accelerator: str, model: str, sram_sizes_KiB: tuple[int, ...]
         ax = fig.add_subplot()
         ax.plot(tokens, naive, color=ORANGE, label="naive: scores written, read, written, read")
         tiled_last = {}
-        for size, style in zip(sram_sizes_KiB, (":", "--", "-")):
-            tiled = np.array([m.n_heads * attention.tiled_bytes_per_head(int(n), int(n), m.head_dim, 2, size * KiB, True)
+        by_rows: dict[int, list[int]] = {}  # SRAM sizes with the same query-block rows draw one line
+        for size in sram_sizes_KiB:
+            by_rows.setdefault(attention.q_block_rows(m.head_dim, size * KiB, 2), []).append(size)
+        for (rows, sizes), style in zip(sorted(by_rows.items()), (":", "--", "-")):
+            tiled = np.array([m.n_heads * attention.tiled_bytes_per_head(int(n), int(n), m.head_dim, 2, sizes[0] * KiB, True)
                               for n in tokens]) / GB
-            tiled_last[size] = tiled[-1]
+            names = " or ".join(f"{s}" for s in sizes)
+            tiled_last[f"{names} KiB ({rows}-row query blocks)"] = tiled[-1]
             ax.plot(tokens, tiled, color=BLUE, linestyle=style, linewidth=1.6,
-                    label=f"tiled, {size} KiB SRAM: tiles of {attention.tile_rows(m.head_dim, size * KiB, 2)} rows")
+                    label=f"tiled, {names} KiB SRAM: query blocks of {rows} rows")
         group = m.n_heads // m.n_kv_heads
         size = sram_sizes_KiB[-1]
         shared = np.array([m.n_heads * attention.tiled_bytes_per_head(int(n), int(n), m.head_dim, 2, size * KiB, True,
@@ -85,7 +100,10 @@ def naive_vs_tiled(accelerator: str, model: str, sram_sizes_KiB: tuple[int, ...]
         ax.set_xlabel("prompt tokens (causal prefill, log)")
         ax.set_ylabel("HBM traffic, one layer (GB, log)")
         ax.legend(fontsize=8, loc="upper left")
-        ax.set_title("Tiling keeps the score matrix on chip; with K and V tiles shared, traffic falls below the FLOPs' time\n"
+        below = [int(n) for n, s, b in zip(tokens, shared, balance) if s < b]
+        from_tokens = next(int(n) for n in tokens if all(t in below for t in tokens[tokens >= n]))
+        ax.set_title(f"Tiling keeps scores on chip; shared K, V tiles bring traffic under the FLOPs' time from "
+                     f"{from_tokens:,} tokens\n"
                      f"{m.name}, one layer ({m.n_heads} heads, head dim {m.head_dim}), bf16, {gpu.name}",
                      loc="left", fontsize=9)
         return to_svg(
@@ -93,10 +111,12 @@ def naive_vs_tiled(accelerator: str, model: str, sram_sizes_KiB: tuple[int, ...]
             f"All lines grow with the square of the prompt. The naive line, dominated by the score matrix's round "
             f"trips, lies above the line of bytes the GPU can move in the time the FLOPs take, so naive attention is "
             f"memory-bound; at {tokens[-1]:,} tokens it moves {naive[-1]:,.0f} GB per layer. The blue tiled lines, "
-            f"each query head reading its own K and V tiles, lie far below it and fall as the SRAM grows (at "
-            f"{tokens[-1]:,} tokens: " + ", ".join(f"{s} KiB {v:,.0f} GB" for s, v in tiled_last.items())
-            + "), above the compute line. The green line, a GQA group's query heads sharing each K and V "
-            f"tile, lies below it ({shared[-1]:,.0f} GB): compute-bound.",
+            f"each query head reading its own K and V tiles, lie far below it and fall as the query blocks grow, up to "
+            f"the head dimension's {m.head_dim} rows (at {tokens[-1]:,} tokens: "
+            + ", ".join(f"{s} {v:,.0f} GB" for s, v in tiled_last.items())
+            + "), above the compute line at every length: memory-bound. The green line, a GQA group's query heads "
+            f"sharing each K and V tile, lies below it from {from_tokens:,} tokens ({shared[-1]:,.0f} GB at "
+            f"{tokens[-1]:,}): compute-bound there, memory-bound at shorter prompts.",
         )
 
 
