@@ -146,6 +146,12 @@ def measure(info: DeviceInfo, cfg: TransformerConfig, dtype: torch.dtype, cases,
             except Exception as error:  # noqa: BLE001 - a kernel that refuses a shape is skipped, said once
                 if info.kind == "cuda":
                     torch.cuda.synchronize()
+                if is_out_of_memory(error):  # not a refusal: the kernel (math's K and V copies) did not fit
+                    if info.kind == "cuda":
+                        torch.cuda.empty_cache()
+                    notes.append(f"attention {kernel} ran out of memory: {c.case} at batch {c.batch}, "
+                                 f"{c.context:,} keys")
+                    continue
                 text = f"attention {kernel} refused {c.case} at batch {c.batch}: {type(error).__name__}: {str(error)[:160]}"
                 if not any(n.startswith(f"attention {kernel} refused {c.case}") for n in notes):
                     notes.append(text)
