@@ -197,6 +197,10 @@ a100_q_rows = attention.q_block_rows(head_dim, a100_sram_KiB * KiB, element)
 tiled_a100_GB = tiled_layer_bytes(NAIVE_TOKENS, a100_sram_KiB) / GB
 a100_same_tiles = claim("the A100's smaller shared memory gives the same 128-row query blocks, so the same traffic",
                         a100_q_rows == q_rows == head_dim and tiled_a100_GB == tiled_GB)
+cap_sram_KiB = 4 * head_dim * head_dim * element / KiB  # B_r reaches d once M / 4d >= d: M >= 4 d^2 elements
+blocks_shrink_below_cap = claim("only an SRAM under 4 d^2 elements gives Q blocks of fewer than d rows",
+                                attention.q_block_rows(head_dim, int(cap_sram_KiB * KiB), element) == head_dim
+                                and attention.q_block_rows(head_dim, int(cap_sram_KiB * KiB) - KiB, element) < head_dim)
 SRAM_SIZES_KiB = (100, a100_sram_KiB, sram_KiB)
 TRAFFIC_TOKENS = (1024, 2048, 4096, SHORT, 16384, 32768, 65536, LONG)
 

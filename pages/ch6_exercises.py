@@ -119,6 +119,8 @@ ex3_busy_split = attention.wave_efficiency(attention.blocks_in_flight(ex3_batch,
 ex3_stop = next(b for b in range(1, 1025)
                 if attention.splits_for(b, ex3_kv_heads, ex3_context, ex3_model.head_dim, ex3_sms) == 1)
 ex3_split_helps = claim("splitting multiplies the busy share several times (over 4x)", ex3_busy_split > 4 * ex3_busy)
+ex3_tp_fewer_blocks = claim("under tensor parallelism each GPU's launch has a fraction of the blocks one GPU with every "
+                            "KV head would have", ex3_blocks < attention.blocks_in_flight(ex3_batch, ex3_model.n_kv_heads))
 ex3_splits_whenever_it_fits = claim(
     "the rule splits at every batch that fits on each GPU: it would stop only at a batch far beyond the memory",
     ex3_stop > ex3_max_batch and all(attention.splits_for(b, ex3_kv_heads, ex3_context, ex3_model.head_dim, ex3_sms) > 1

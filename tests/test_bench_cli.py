@@ -180,7 +180,7 @@ def test_no_layer_fitting_skips_the_model_sections_with_a_note(monkeypatch, tmp_
     monkeypatch.setattr(decode, "build_fitting", none_fit)
     chosen = cli.plan(cli.parser().parse_args([*TINY, "--skip", "bandwidth,matmul", "--out", str(tmp_path)]))
     measured = cli.Measured()
-    section.run_sections(section.Run(chosen, measured), sections.ORDER)
+    section.run_sections(section.Run(chosen, measured, build_decoder=sections.decoder.build), sections.ORDER)
     assert any(n.startswith("skipped decode and prefill") and str(error) in n for n in measured.notes)
     assert not measured.decode and not measured.prefill and not measured.attention
 

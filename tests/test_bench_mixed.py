@@ -11,6 +11,7 @@ import torch
 from snippets import models, results, roofline
 from snippets.bench import cli, decode, mixed, section
 from snippets.bench import device as devmod
+from snippets.bench.sections import decoder
 from snippets.bench.sections import mixed as mixed_section
 from snippets.transformer import KVCache, last_token_logits
 
@@ -69,7 +70,7 @@ def test_the_mixed_section_writes_its_rows(one_call_timing, monkeypatch, tmp_pat
     monkeypatch.setattr(mixed, "CPU_CHUNKS", [0, 4])
     chosen = _plan([*TINY, "--mixed", "--skip", "bandwidth,matmul,decode,prefill"], tmp_path)
     measured = section.Measured()
-    section.run_sections(section.Run(chosen, measured), [mixed_section.SECTION])
+    section.run_sections(section.Run(chosen, measured, build_decoder=decoder.build), [mixed_section.SECTION])
     doc = cli.document(chosen, measured)
     assert [(r["batch"], r["chunk_tokens"]) for r in doc["mixed"]] == [(1, 0), (1, 4), (2, 0), (2, 4)]
     assert doc["settings"]["mixed_chunks"] == [0, 4] and not doc["decode"]

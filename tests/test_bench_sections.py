@@ -190,9 +190,7 @@ def _stub(name, log, decoder="", points=(1,), fails=False):
                            section.each(1, 1), decoder=decoder)
 
 
-def test_the_decoder_is_built_once_for_its_sections_and_freed_before_the_draft(monkeypatch):
-    from snippets.bench.sections import decoder
-
+def test_the_decoder_is_built_once_for_its_sections_and_freed_before_the_draft():
     log, builds = [], []
 
     def build(r):
@@ -200,20 +198,16 @@ def test_the_decoder_is_built_once_for_its_sections_and_freed_before_the_draft(m
         r.model = "decoder"
         return True
 
-    monkeypatch.setattr(decoder, "build", build)
     stubs = [_stub("a", log), _stub("b", log, "runs"), _stub("c", log, "runs"), _stub("empty", log, "runs", points=()),
              _stub("draft", log, "after"), _stub("d", log)]
-    section.run_sections(section.Run(plan(), section.Measured()), stubs)
+    section.run_sections(section.Run(plan(), section.Measured(), build_decoder=build), stubs)
     assert log == [("a", None), ("b", "decoder"), ("c", "decoder"), ("draft", None), ("d", None)]
     assert len(builds) == 1
 
 
-def test_without_a_decoder_its_sections_and_the_draft_are_skipped(monkeypatch):
-    from snippets.bench.sections import decoder
-
+def test_without_a_decoder_its_sections_and_the_draft_are_skipped():
     log = []
-    monkeypatch.setattr(decoder, "build", lambda r: False)
-    section.run_sections(section.Run(plan(), section.Measured()),
+    section.run_sections(section.Run(plan(), section.Measured(), build_decoder=lambda r: False),
                          [_stub("b", log, "runs"), _stub("c", log, "runs"), _stub("draft", log, "after"), _stub("d", log)])
     assert log == [("d", None)]
 

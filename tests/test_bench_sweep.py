@@ -76,3 +76,28 @@ def test_attention_context_sweep_runs_on_the_cpu_at_tiny_shapes(monkeypatch):
     rows, notes = attention.measure(detect("cpu")[0], cfg, torch.float32, cases)
     assert [(r.case, r.batch, r.context) for r in rows] == [(c.case, c.batch, c.context) for c in cases]
     assert all(r.kernel == "flash" and r.median_s > 0 for r in rows) and not notes
+
+
+def test_attention_out_of_memory_is_not_filed_as_a_refusal(monkeypatch):
+    """A kernel that runs out of memory (the math backend's copies of K and V at long contexts) is
+    noted as such, apart from a kernel that refuses a shape with its reason."""
+    from conftest import _one_call
+    from snippets.bench.device import detect
+    from snippets.transformer import TransformerConfig
+
+    def call(kernel, q, k, v, causal):
+        if kernel == "math":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 64.00 GiB")
+        if kernel == "efficient":
+            raise RuntimeError("No available kernel. Aborting execution.")
+        return q
+
+    monkeypatch.setattr(attention, "time_repeats", _one_call)
+    monkeypatch.setattr(attention, "kernels_for", lambda kind: ("math", "efficient", "flash"))
+    monkeypatch.setattr(attention, "_call", call)
+    cfg = TransformerConfig(2, 32, 4, 2, 8, 64, 50, 64)
+    rows, notes = attention.measure(detect("cpu")[0], cfg, torch.float32, attention.plan([1], 8, []))
+    assert [r.kernel for r in rows] == ["flash"]
+    assert any(n.startswith("attention math ran out of memory: decode at batch 1") for n in notes)
+    assert any(n.startswith("attention efficient refused decode") for n in notes)
+    assert not any("math refused" in n for n in notes)

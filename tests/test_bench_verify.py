@@ -11,6 +11,7 @@ import torch
 from snippets import kv_cache, models, results, roofline, speculative
 from snippets.bench import cli, decode, section, verify
 from snippets.bench import device as devmod
+from snippets.bench.sections import decoder
 from snippets.bench.sections import verify as verify_section
 from snippets.transformer import KVCache
 
@@ -114,7 +115,7 @@ def test_the_verify_and_draft_sections_write_rows_and_the_summary(one_call_timin
     monkeypatch.setattr(verify, "CPU_TOKENS", [1, 2, 4])
     chosen = _plan([*TINY, "--verify", "--skip", "bandwidth,matmul,decode,prefill,mixed"], tmp_path)
     measured = section.Measured()
-    section.run_sections(section.Run(chosen, measured), [verify_section.SECTION, verify_section.DRAFT])
+    section.run_sections(section.Run(chosen, measured, build_decoder=decoder.build), [verify_section.SECTION, verify_section.DRAFT])
     doc = cli.document(chosen, measured)
     assert [(r["batch"], r["tokens"]) for r in doc["verify"]] == [(1, 1), (1, 2), (1, 4), (2, 1), (2, 2), (2, 4)]
     assert doc["settings"]["verify_tokens"] == [1, 2, 4] and doc["settings"]["draft_model"] == GPT2

@@ -117,6 +117,21 @@ def kernels_for(kind: str) -> tuple[str, ...]:
 
 
 @torch.inference_mode()
+def _note_failure(info: DeviceInfo, kernel: str, c, error: Exception, notes: list) -> None:
+    """Say why a kernel gave no row: out of memory (math's K and V copies did not fit), or a
+    refusal of the shape (said once per kernel and case)."""
+    if info.kind == "cuda":
+        torch.cuda.synchronize()
+    if is_out_of_memory(error):
+        if info.kind == "cuda":
+            torch.cuda.empty_cache()
+        notes.append(f"attention {kernel} ran out of memory: {c.case} at batch {c.batch}, {c.context:,} keys")
+        return
+    text = f"attention {kernel} refused {c.case} at batch {c.batch}: {type(error).__name__}: {str(error)[:160]}"
+    if not any(n.startswith(f"attention {kernel} refused {c.case}") for n in notes):
+        notes.append(text)
+
+
 def measure(info: DeviceInfo, cfg: TransformerConfig, dtype: torch.dtype, cases, rows: list | None = None,
             notes: list | None = None, progress=None, reps: int = 20, settle_rounds: int = 5,
             repeats: int = 3) -> tuple[list[AttentionResult], list[str]]:
@@ -144,11 +159,7 @@ def measure(info: DeviceInfo, cfg: TransformerConfig, dtype: torch.dtype, cases,
                 timing = time_repeats(step, info.kind, repeats, reps=reps, warmup=2, flush=flush,
                                       settle_rounds=settle_rounds)
             except Exception as error:  # noqa: BLE001 - a kernel that refuses a shape is skipped, said once
-                if info.kind == "cuda":
-                    torch.cuda.synchronize()
-                text = f"attention {kernel} refused {c.case} at batch {c.batch}: {type(error).__name__}: {str(error)[:160]}"
-                if not any(n.startswith(f"attention {kernel} refused {c.case}") for n in notes):
-                    notes.append(text)
+                _note_failure(info, kernel, c, error, notes)
                 continue
             nbytes, flops = case_bytes(cfg, c, element), case_flops(cfg, c)
             rows.append(AttentionResult(kernel, c.case, c.batch, c.tokens, c.context, cfg.n_layers, timing.median_s,

@@ -34,7 +34,7 @@ from snippets.bench.plan import csv as _csv
 from snippets.bench.prog import bench_prog
 from snippets.bench.section import Measured, Run, run_sections
 from snippets.bench.section import step_plan as section_steps
-from snippets.bench.sections import ORDER, with_options
+from snippets.bench.sections import ORDER, decoder, with_options
 from snippets.bench.sections.decode import CPU_BATCHES, GPU_BATCHES_FULL, GPU_BATCHES_QUICK
 from snippets.report import Markdown, markdown_table, slug
 
@@ -129,7 +129,7 @@ def run(p: Plan, m: Measured, progress=None) -> Measured:
     m.notes.append(f"device chosen: {p.why}")
     weights = dict(step_plan(p))
     step = (lambda label, section: progress(label, weights.get(section, 1.0))) if progress else (lambda *a: None)
-    run_sections(Run(p, m, step), ORDER)
+    run_sections(Run(p, m, step, build_decoder=decoder.build), ORDER)
     m.section = "done"
     return m
 

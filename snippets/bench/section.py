@@ -58,6 +58,9 @@ class Run:
     model: object = None
     cfg: object = None  # the built decoder's TransformerConfig (fewer layers than asked where they do not fit)
     built: bool | None = None  # whether the decoder was built; None until a section needed it
+    #: Builds the shared decoder (snippets.bench.sections.decoder.build), given by the caller: the
+    #: sections sit above this module, so it does not import them.
+    build_decoder: Callable[[Run], bool] | None = None
 
     @property
     def cuda(self) -> bool:
@@ -79,9 +82,9 @@ class Run:
         """The shared decoder, built at the first call (snippets.bench.sections.decoder); False
         when none could be built (said in a note)."""
         if self.built is None:
-            from snippets.bench.sections.decoder import build
-
-            self.built = build(self)
+            if self.build_decoder is None:
+                raise ValueError("a section needs the decoder, and this Run was given no build_decoder")
+            self.built = self.build_decoder(self)
         return self.built
 
 
