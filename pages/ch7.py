@@ -567,7 +567,8 @@ def disaggregation_figure() -> str:
 
 
 def moe_figure() -> str:
-    return cached(chapter7.experts_vs_batch, MOE_MODELS, MOE_FIGURE_BATCHES, DTYPE)
+    return cached(chapter7.experts_vs_batch, MOE_MODELS, MOE_FIGURE_BATCHES,
+                  tuple(MOE_DTYPES[models.get(name).name] for name in MOE_MODELS))
 
 
 #: The committed copies in vis/ (`python -m pages figures --update`), by file name.

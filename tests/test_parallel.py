@@ -113,6 +113,16 @@ def test_every_link_has_a_source_and_consistent_directions():
     assert comm.get_link("InfiniBand NDR").per_direction_GBps == 50
 
 
+def test_latency_figures_are_nccls_and_come_in_pairs():
+    for name, step in (("NVLink 4", 0.6), ("PCIe Gen5", 1.0), ("InfiniBand NDR", 2.7)):
+        link = comm.get_link(name)
+        assert (link.base_latency_us, link.step_latency_us) == (6.6, step)
+        assert "src/graph/tuning.cc" in link.source
+    text = (ROOT / "snippets" / "data" / "interconnects.csv").read_text(encoding="utf-8")
+    with pytest.raises(DataFileError, match="come together"):
+        comm.load_interconnects(text.replace(",6.6,0.6,", ",,0.6,", 1))
+
+
 def test_a_bad_interconnect_row_is_named():
     text = (ROOT / "snippets" / "data" / "interconnects.csv").read_text(encoding="utf-8")
     bad = text.replace("NVLink 4 (H100 SXM),scale-up,450,900", "NVLink 4 (H100 SXM),scale-up,450,800")

@@ -103,29 +103,30 @@ def alpha_beta_curve(collective: str, ranks: int, models_: tuple[tuple[str, str]
         )
 
 
-def experts_vs_batch(names: tuple[str, ...], batches: tuple[int, ...], dtype: str) -> str:
+def experts_vs_batch(names: tuple[str, ...], batches: tuple[int, ...], dtypes: tuple[str, ...]) -> str:
     """Distinct routed experts a decode step touches per MoE layer, and the weight bytes it reads,
-    each as a share of the model's total, against batch."""
+    each as a share of the model's total (each model in its own dtype), against batch."""
     bs = np.array(batches)
     with course_style():
         fig = new_figure(7.0, 3.8)
         left, right = fig.subplots(1, 2)
         described = []
-        for name, colour in zip(names, (ORANGE, BLUE, PURPLE)):
+        for name, dtype, colour in zip(names, dtypes, (ORANGE, BLUE, PURPLE)):
             m = models.get(name)
             touched = np.array([parallel.experts_touched(m, int(b)) for b in bs]) / m.n_routed_experts
             read = np.array([models.step_weight_bytes(m, dtype, int(b)) for b in bs]) / models.weight_bytes(m, dtype)
             left.plot(bs, touched * 100, color=colour, label=f"{m.name} ({m.experts_per_token} of {m.n_routed_experts})")
-            right.plot(bs, read * 100, color=colour, label=m.name)
+            right.plot(bs, read * 100, color=colour, label=f"{m.name}, {dtype}")
             described.append(f"{m.name}: {touched[0]:.0%} of routed experts and {read[0]:.0%} of the weights at batch "
                              f"{bs[0]}, {touched[-1]:.0%} and {read[-1]:.0%} at batch {bs[-1]}")
-        for ax, label in ((left, "routed experts touched per layer (%)"), (right, f"weights read per step (% of all, {dtype})")):
+        for ax, label in ((left, "routed experts touched per layer (%)"), (right, "weights read per step (% of all)")):
             ax.set_xscale("log", base=2)
             plain_log_axis(ax.xaxis)
             ax.set_ylim(0, 105)
             ax.set_xlabel("decode batch (tokens, log)")
             ax.set_ylabel(label)
         left.legend(fontsize=8, loc="lower right")
+        right.legend(fontsize=8, loc="lower right")
         left.set_title("A batch's tokens pick different experts", loc="left", fontsize=10)
         right.set_title("so a step reads more of the model", loc="left", fontsize=10)
         return to_svg(
