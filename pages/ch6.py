@@ -166,6 +166,14 @@ kv_rows = attention.kv_block_rows(head_dim, sram_KiB * KiB, element)  # B_c = ce
 four_tiles_KiB = 4 * kv_rows * head_dim * element / KiB  # four tiles of B_c rows: all of the SRAM
 four_tiles_fill_sram = claim("four tiles of ceil(M / 4d) rows would fill the H100's shared memory, leaving none for the "
                              "score block: the query block is capped at d rows", four_tiles_KiB >= sram_KiB and q_rows == head_dim)
+# Counted exactly, not in the paper's big-O: Q and output blocks of B_r rows, K and V blocks of
+# B_c rows, and the B_r x B_c score block, all bf16.
+q_block_KiB = q_rows * head_dim * element / KiB
+kv_block_KiB = kv_rows * head_dim * element / KiB
+score_block_KiB = q_rows * kv_rows * element / KiB
+blocks_and_scores_KiB = 2 * q_block_KiB + 2 * kv_block_KiB + score_block_KiB
+paper_blocks_overflow = claim("counted exactly in bf16, the Q, K, V and output blocks of Algorithm 1 plus its score "
+                              "block exceed the H100's shared memory per SM", blocks_and_scores_KiB > sram_KiB)
 naive_GB = naive_layer_bytes(NAIVE_TOKENS) / GB
 tiled_GB = tiled_layer_bytes(NAIVE_TOKENS) / GB
 naive_over_tiled = naive_GB / tiled_GB
@@ -207,26 +215,38 @@ TRAFFIC_TOKENS = (1024, 2048, 4096, SHORT, 16384, 32768, 65536, LONG)
 
 def memory_over_compute(tokens: int, sharing: int = 1) -> float:
     """Tiled attention's memory time over its compute time, one layer, causal: over 1 is memory-bound."""
-    return (tiled_layer_bytes(tokens, sharing=sharing) / gpu.bandwidth_Bps) / (layer_flops(tokens) / gpu.peak_flops(DTYPE))
+    return attention.prefill_memory_over_compute(tokens, head_dim, element, sram_KiB * KiB, gpu.peak_flops(DTYPE),
+                                                 gpu.bandwidth_Bps, sharing)
 
 
 own_limit = gpu.peak_flops(DTYPE) / (q_rows * gpu.bandwidth_Bps)  # long prompts: 2 N^2 d / B_r bytes over 2 d N^2 FLOPs
 own_memory_bound_everywhere = claim(
     "each query head reading its own tiles, tiled prefill attention is memory-bound at every prompt length of the table, "
     "over twice its compute time", all(memory_over_compute(n) > 2 for n in TRAFFIC_TOKENS) and own_limit > 2)
-shared_compute_bound_from = next(n for n in TRAFFIC_TOKENS
-                                 if all(memory_over_compute(t, group) < 1 for t in TRAFFIC_TOKENS if t >= n))
+# Where the group's sharing makes it compute-bound: every prompt length up to the model's context
+# checked (attention.compute_bound_lengths), the one definition the prose and the figure cite.
+shared_bound = attention.compute_bound_lengths(head_dim, element, sram_KiB * KiB, gpu.peak_flops(DTYPE),
+                                               gpu.bandwidth_Bps, model.max_position_embeddings, group)
+shared_compute_bound_from, shared_first_compute_bound = shared_bound.from_tokens, shared_bound.first_tokens
+max_context = model.max_position_embeddings
+_shared_ratio = {n: memory_over_compute(n, group) for n in range(1, max_context + 1)}
 shared_short_memory_bound = claim(
-    "with the group sharing each tile it is compute-bound at every length of the table from the one printed on, "
-    "and memory-bound at every shorter one",
-    shared_compute_bound_from > TRAFFIC_TOKENS[0]
-    and all(memory_over_compute(t, group) > 1 for t in TRAFFIC_TOKENS if t < shared_compute_bound_from))
-
+    "with the group sharing each tile it is compute-bound at every prompt length from the printed 'from' length up to "
+    "the model's context, memory-bound at every length below the printed first one, and both in between",
+    shared_first_compute_bound < shared_compute_bound_from
+    and all(_shared_ratio[n] < 1 for n in range(shared_compute_bound_from, max_context + 1))
+    and all(_shared_ratio[n] > 1 for n in range(1, shared_first_compute_bound))
+    and {_shared_ratio[n] < 1 for n in range(shared_first_compute_bound, shared_compute_bound_from)} == {True, False})
 tiling_compute_bound_only_shared = claim(
-    "tiled prefill attention is compute-bound only where the group shares each tile, from the printed length on; with "
-    "every head reading its own tiles it is memory-bound at every length of the table",
-    all((memory_over_compute(t, group) < 1) == (t >= shared_compute_bound_from) for t in TRAFFIC_TOKENS)
+    "tiled prefill attention is compute-bound at every length from the printed one to the model's context only where "
+    "the group shares each tile; with every head reading its own tiles it is memory-bound at every length of the table",
+    all(_shared_ratio[n] < 1 for n in range(shared_compute_bound_from, max_context + 1))
     and all(memory_over_compute(t) > 1 for t in TRAFFIC_TOKENS))
+table_short, table_next = TRAFFIC_TOKENS[0], TRAFFIC_TOKENS[1]
+table_either_side = claim("the table's lengths fall either side: memory-bound at its shortest with sharing, "
+                          "compute-bound from its second on", all((_shared_ratio[t] < 1) == (t >= shared_compute_bound_from) for t in TRAFFIC_TOKENS)
+                          and TRAFFIC_TOKENS[0] < shared_first_compute_bound
+                          and TRAFFIC_TOKENS[1] >= shared_compute_bound_from)
 
 
 def traffic_table() -> str:

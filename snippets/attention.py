@@ -144,11 +144,46 @@ def tiled_bytes_per_head(queries: int, keys: int, head_dim: int, element_bytes: 
     if causal and queries > keys:
         raise ValueError(f"causal attention has at most as many queries as keys, got {queries} > {keys}")
     rows = q_block_rows(head_dim, sram_bytes, element_bytes)
+    blocks = ceil(queries / rows)
+    # Causal: query block i (0-based) ends at min(queries, (i + 1) rows) and needs the keys up to
+    # offset + that end (never beyond `keys`, as queries <= keys): summed over the blocks,
+    # blocks x offset + rows x blocks (blocks - 1) / 2 + queries.
     offset = keys - queries
-    kv_rows = sum(min(keys, offset + min(queries, start + rows)) if causal else keys
-                  for start in range(0, queries, rows))
+    kv_rows = blocks * offset + rows * blocks * (blocks - 1) // 2 + queries if causal else blocks * keys
     require_positive_int("sharing", sharing)
     return float((2 * queries * head_dim + 2 * kv_rows * head_dim / sharing) * element_bytes)
+
+
+def prefill_memory_over_compute(tokens: int, head_dim: int, element_bytes: int, sram_bytes: int, peak_flops: float,
+                                bandwidth_Bps: float, sharing: int = 1) -> float:
+    """Tiled causal prefill attention's HBM time over its FLOPs' time at peak (tiled_bytes_per_head
+    over prefill_flops_per_head; a layer's heads cancel): over 1 it is memory-bound, under 1
+    compute-bound."""
+    traffic = tiled_bytes_per_head(tokens, tokens, head_dim, element_bytes, sram_bytes, True, sharing)
+    return (traffic / bandwidth_Bps) / (prefill_flops_per_head(tokens, head_dim) / peak_flops)
+
+
+@dataclass(frozen=True)
+class ComputeBoundLengths:
+    """Where tiled causal prefill turns compute-bound, over the prompt lengths 1 to `max_tokens`.
+    The ratio is not monotonic: it falls while a query block fills and jumps up when a new block
+    starts (its K and V passes), so the first compute-bound length and the length from which every
+    longer one stays compute-bound differ."""
+
+    first_tokens: int | None  # the shortest compute-bound prompt (None: none up to max_tokens)
+    from_tokens: int | None  # the shortest from which every prompt up to max_tokens is compute-bound
+    max_tokens: int
+
+
+def compute_bound_lengths(head_dim: int, element_bytes: int, sram_bytes: int, peak_flops: float, bandwidth_Bps: float,
+                          max_tokens: int, sharing: int = 1) -> ComputeBoundLengths:
+    """Every prompt length from 1 to `max_tokens` checked with prefill_memory_over_compute."""
+    require_positive_int("max_tokens", max_tokens)
+    bound = [prefill_memory_over_compute(n, head_dim, element_bytes, sram_bytes, peak_flops, bandwidth_Bps, sharing) < 1
+             for n in range(1, max_tokens + 1)]
+    first = next((n for n, b in enumerate(bound, 1) if b), None)
+    last_memory = next((max_tokens - i for i, b in enumerate(reversed(bound)) if not b), 0)
+    return ComputeBoundLengths(first, last_memory + 1 if last_memory < max_tokens else None, max_tokens)
 
 
 def score_matrix_bytes(queries: int, keys: int, element_bytes: int) -> float:

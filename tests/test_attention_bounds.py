@@ -79,3 +79,32 @@ def test_decode_share_and_crossover_agree():
     c = attention.crossover_context(m, 1)
     assert attention.decode_share(m, 1, c).byte_share > 0.5 > attention.decode_share(m, 1, c - 1).byte_share
     assert attention.group_size(m) == 4 == round(kv_cache.attention_intensity(m, "bf16"))
+
+
+def test_causal_tiles_with_earlier_keys_by_hand():
+    """100 queries, the last of 300 keys, d = 64, a huge SRAM: query blocks of 64 rows (B_r = d).
+    Block 0 (queries 0-63) needs keys up to 200 + 64 = 264, block 1 up to 300: 564 key rows, each
+    read for K and for V."""
+    assert attention.tiled_bytes_per_head(100, 300, 64, 2, 10**9, True) == (2 * 100 * 64 + 2 * 564 * 64) * 2
+
+
+def test_compute_bound_lengths_against_a_closed_form():
+    """Llama-3.1-8B's head on the H100 (228 KiB: 128-row query blocks), a group of 4 sharing each
+    tile. Per head, N tokens in k = ceil(N / 128) blocks: bytes (2 N d + 2 (64 k (k - 1) + N) d / 4) x 2,
+    FLOPs 2 d N (N + 1). Memory-bound where bytes / bandwidth > FLOPs / peak."""
+    import numpy as np
+
+    gpu, d = hardware.get("H100 SXM"), 128
+    n = np.arange(1, 131073, dtype=np.float64)
+    k = np.ceil(n / 128)
+    traffic = (2 * n * d + 2 * (64 * k * (k - 1) + n) * d / 4) * 2
+    compute_bound = traffic / gpu.bandwidth_Bps < 2 * d * n * (n + 1) / gpu.peak_flops("bf16")
+    first = int(n[compute_bound][0])
+    last_memory = int(n[~compute_bound][-1])
+    found = attention.compute_bound_lengths(d, 2, 228 * 1024, gpu.peak_flops("bf16"), gpu.bandwidth_Bps, 131072, 4)
+    assert (found.first_tokens, found.from_tokens) == (first, last_memory + 1) == (1638, 1825)
+    # never compute-bound within the lengths checked: None; compute-bound at once: from 1
+    none = attention.compute_bound_lengths(d, 2, 228 * 1024, gpu.peak_flops("bf16"), gpu.bandwidth_Bps, 1000, 1)
+    assert (none.first_tokens, none.from_tokens) == (None, None)
+    fast = attention.compute_bound_lengths(d, 2, 228 * 1024, 1.0, gpu.bandwidth_Bps, 10, 1)
+    assert (fast.first_tokens, fast.from_tokens) == (1, 1)

@@ -100,10 +100,12 @@ def naive_vs_tiled(accelerator: str, model: str, sram_sizes_KiB: tuple[int, ...]
         ax.set_xlabel("prompt tokens (causal prefill, log)")
         ax.set_ylabel("HBM traffic, one layer (GB, log)")
         ax.legend(fontsize=8, loc="upper left")
-        below = [int(n) for n, s, b in zip(tokens, shared, balance) if s < b]
-        from_tokens = next(int(n) for n in tokens if all(t in below for t in tokens[tokens >= n]))
-        ax.set_title(f"Tiling keeps scores on chip; shared K, V tiles bring traffic under the FLOPs' time from "
-                     f"{from_tokens:,} tokens\n"
+        # Every prompt length checked, not the plotted grid's: the lengths the prose cites.
+        bound = attention.compute_bound_lengths(m.head_dim, 2, size * KiB, gpu.peak_flops("bf16"), gpu.bandwidth_Bps,
+                                                m.max_position_embeddings, group)
+        from_tokens = bound.from_tokens
+        ax.set_title(f"Tiling keeps scores on chip; shared K, V tiles keep traffic under the FLOPs' time from "
+                     f"{from_tokens:,} tokens on\n"
                      f"{m.name}, one layer ({m.n_heads} heads, head dim {m.head_dim}), bf16, {gpu.name}",
                      loc="left", fontsize=9)
         return to_svg(
@@ -115,8 +117,10 @@ def naive_vs_tiled(accelerator: str, model: str, sram_sizes_KiB: tuple[int, ...]
             f"the head dimension's {m.head_dim} rows (at {tokens[-1]:,} tokens: "
             + ", ".join(f"{s} {v:,.0f} GB" for s, v in tiled_last.items())
             + "), above the compute line at every length: memory-bound. The green line, a GQA group's query heads "
-            f"sharing each K and V tile, lies below it from {from_tokens:,} tokens ({shared[-1]:,.0f} GB at "
-            f"{tokens[-1]:,}): compute-bound there, memory-bound at shorter prompts.",
+            f"sharing each K and V tile, lies below it at every length from {from_tokens:,} tokens ({shared[-1]:,.0f} GB at "
+            f"{tokens[-1]:,}): compute-bound there. It is memory-bound below {bound.first_tokens:,} tokens, and in "
+            f"between it crosses the compute line back and forth as each new {attention.q_block_rows(m.head_dim, size * KiB, 2)}-row query block "
+            f"starts.",
         )
 
 
