@@ -102,19 +102,33 @@ def latency_steps(collective: str, ranks: int, algorithm: str = "ring", nodes: i
 
 @dataclass(frozen=True)
 class Latency:
-    """A call's latency as NCCL's tuner models it: `base_s` per call, `step_s` per hop inside a
-    node, `inter_step_s` per hop between nodes."""
+    """A call's latency as NCCL's tuner models it (src/graph/tuning.cc): `base_s` per call, `step_s`
+    per hop inside a node, `inter_step_s` per hop between nodes (the ring's figures); the tree's
+    own base and hops; and `net_overhead_s`, the least a ring that spans nodes pays per hop inside
+    a node. With one GPU per node NCCL counts the tree's network hop for any algorithm."""
 
     base_s: float
     step_s: float
     inter_step_s: float = 0.0
+    tree_base_s: float | None = None
+    tree_step_s: float | None = None
+    tree_inter_step_s: float | None = None
+    net_overhead_s: float = 0.0
 
     def alpha_s(self, collective: str, ranks: int, algorithm: str = "ring", nodes: int = 1) -> float:
         latency_steps(collective, ranks, algorithm, nodes)  # checks the arguments
         if nodes > 1 and not self.inter_step_s:
             raise ValueError("a call across nodes needs inter_step_s, the network's latency per hop")
-        return formulas.collective_latency_s(self.base_s, self.step_s, collective, ranks, algorithm, nodes,
-                                             self.inter_step_s)
+        tree, one_per_node = algorithm == "tree", nodes > 1 and ranks == nodes
+        if tree and (self.tree_base_s is None or self.tree_step_s is None):
+            raise ValueError("the tree needs its own latencies: tree_base_s and tree_step_s")
+        if (tree or one_per_node) and nodes > 1 and self.tree_inter_step_s is None:
+            raise ValueError("NCCL counts the tree's network hop here: tree_inter_step_s")
+        base, step = (self.tree_base_s, self.tree_step_s) if tree else (self.base_s, self.step_s)
+        if not tree and nodes > 1:
+            step = max(step, self.net_overhead_s)  # tuning.cc: intraLat = max(intraLat, netOverhead)
+        inter = self.tree_inter_step_s if tree or one_per_node else self.inter_step_s
+        return formulas.collective_latency_s(base, step, collective, ranks, algorithm, nodes, inter or 0.0)
 
 
 @dataclass(frozen=True)
@@ -126,13 +140,15 @@ class LinkModel:
     beta_s_per_byte: float
     algorithm: str = "ring"
     nodes: int = 1
+    one_gpu_per_node: bool = False  # every rank on its own server: as many nodes as ranks
 
     @property
     def busbw_GBps(self) -> float:
         return 1 / self.beta_s_per_byte / GB
 
     def alpha_s(self, collective: str, ranks: int) -> float:
-        return self.latency.alpha_s(collective, ranks, self.algorithm, self.nodes)
+        nodes = ranks if self.one_gpu_per_node else self.nodes
+        return self.latency.alpha_s(collective, ranks, self.algorithm, nodes)
 
     def time_s(self, collective: str, ranks: int, size_bytes: float) -> float:
         if ranks == 1:
@@ -208,6 +224,9 @@ class Interconnect:
     in_network_reduction: str
     base_latency_us: float | None
     step_latency_us: float | None
+    tree_base_latency_us: float | None
+    tree_step_latency_us: float | None
+    net_overhead_us: float | None
     source: str
     notes: str
 
@@ -232,27 +251,42 @@ def get_link(name: str) -> Interconnect:
 
 
 def link_latency(link: Interconnect, network: Interconnect | None = None) -> Latency:
-    """NCCL's latency figures for `link` (base per call, step per hop) from its data row; hops
-    between nodes at `network`'s step latency."""
+    """NCCL's latency figures for `link` (base per call, step per hop; the tree's, where the data
+    have them) from its data row; hops between nodes at `network`'s step latency, and its net
+    overhead as the least an in-node hop of a ring across nodes costs."""
     for row in (link, network):
         if row is not None and row.step_latency_us is None:
             raise ValueError(f"{row.name} has no latency figures in interconnects.csv")
+
+    def us(value: float | None) -> float | None:
+        return None if value is None else value * 1e-6
+
     return Latency(link.base_latency_us * 1e-6, link.step_latency_us * 1e-6,
-                   network.step_latency_us * 1e-6 if network else 0.0)
+                   network.step_latency_us * 1e-6 if network else 0.0, us(link.tree_base_latency_us),
+                   us(link.tree_step_latency_us), us(network.tree_step_latency_us) if network else None,
+                   (network.net_overhead_us or 0.0) * 1e-6 if network else 0.0)
 
 
-def ring_model(name: str, busbw_GBps: float | None = None, nodes: int = 1, network: str | None = None) -> LinkModel:
-    """The course's model of a ring over the link `name`: its measured NCCL bus bandwidth where the
-    data have one, else its line rate per direction (or `busbw_GBps` if given), and NCCL's
-    latency figures; across `nodes` servers the hops between them run over `network`, and the
-    ring runs at the slower of the two links."""
+def ring_model(name: str, busbw_GBps: float | None = None, nodes: int = 1, network: str | None = None,
+               algorithm: str = "ring", one_gpu_per_node: bool = False) -> LinkModel:
+    """The course's model of a collective over the link `name`: its measured NCCL bus bandwidth
+    where the data have one, else its line rate per direction (or `busbw_GBps` if given), and
+    NCCL's latency figures; across `nodes` servers the hops between them run over `network`, and
+    the collective runs at the slower of the two links. `algorithm` "tree" takes NCCL's tree
+    latency and keeps the ring's bandwidth term. `one_gpu_per_node`: every rank on its own server,
+    all hops over `name` itself, a network."""
     link = get_link(name)
+    if one_gpu_per_node:
+        if network or nodes != 1:
+            raise ValueError("one GPU per node: the link is the network, and there are as many nodes as ranks")
+        network = name
     net = get_link(network) if network else None
     if nodes > 1 and net is None:
         raise ValueError("a ring across nodes needs the network between them")
+
     def rate(row: Interconnect) -> float:
         return row.effective_busbw_GBps or row.per_direction_GBps
 
     bw = busbw_GBps or (min(rate(link), rate(net)) if net else rate(link))  # a ring runs at its slowest link
     require_positive("busbw_GBps", bw)
-    return LinkModel(link_latency(link, net), 1 / (bw * GB), "ring", nodes)
+    return LinkModel(link_latency(link, net), 1 / (bw * GB), algorithm, nodes, one_gpu_per_node)

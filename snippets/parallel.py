@@ -158,15 +158,23 @@ def moe_layers(m: ModelConfig) -> int:
     return m.n_layers - (m.first_dense_layers or 0) if m.is_moe else 0
 
 
-def ep_bytes_per_token(m: ModelConfig, dispatch_dtype: str = "fp8", combine_dtype: str = "bf16",
-                       count_shared: bool = True) -> float:
-    """Bytes one token sends through expert parallelism's two all-to-alls in one forward pass,
-    every MoE layer: its hidden state to each of its experts (dispatch, in `dispatch_dtype`),
-    and each expert's output back (combine, in `combine_dtype`). `count_shared`: the shared
+def ep_bytes_by_direction(m: ModelConfig, dispatch_dtype: str = "fp8", combine_dtype: str = "bf16",
+                          count_shared: bool = True) -> tuple[float, float]:
+    """(bytes the token's GPU sends, bytes it receives) for one token through expert parallelism's
+    two all-to-alls in one forward pass, every MoE layer: its hidden state out to each of its
+    experts (dispatch, in `dispatch_dtype`), and each expert's output back in (combine, in
+    `combine_dtype`); experts on the token's own GPU counted as remote. `count_shared`: the shared
     experts are sent to like routed ones (DeepSeek-V3's decode deployment treats them so)."""
     experts = m.experts_per_token + ((m.n_shared_experts or 0) if count_shared else 0)
-    per_layer = experts * m.d_model * (bytes_per_element(dispatch_dtype) + bytes_per_element(combine_dtype))
-    return per_layer * moe_layers(m)
+    per_expert = experts * m.d_model * moe_layers(m)
+    return per_expert * bytes_per_element(dispatch_dtype), per_expert * bytes_per_element(combine_dtype)
+
+
+def ep_bytes_per_token(m: ModelConfig, dispatch_dtype: str = "fp8", combine_dtype: str = "bf16",
+                       count_shared: bool = True) -> float:
+    """Bytes one token's dispatch and combine move through its GPU's links, both directions: the
+    dispatch it sends plus the combine it receives (ep_bytes_by_direction)."""
+    return sum(ep_bytes_by_direction(m, dispatch_dtype, combine_dtype, count_shared))
 
 
 def ep_round_time_s(tokens_per_gpu: int, experts_per_token: int, hidden: float, link_GBps: float,

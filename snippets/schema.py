@@ -239,6 +239,9 @@ class InterconnectRow(_Row):
     in_network_reduction: str = ""  # the switch-side reduction it offers (NVLS, SHARP), named by its vendor
     base_latency_us: Positive | None = None  # NCCL's fixed latency per call (ring, LL protocol)
     step_latency_us: Positive | None = None  # NCCL's latency per ring hop over this kind of link (LL protocol)
+    tree_base_latency_us: Positive | None = None  # NCCL's fixed latency per call of its tree (LL protocol)
+    tree_step_latency_us: Positive | None = None  # NCCL's latency per tree hop over this link (LL protocol)
+    net_overhead_us: Positive | None = None  # a network's: the least NCCL counts per in-server hop of a ring across servers
     source: Text
     notes: str = ""
 
@@ -246,6 +249,8 @@ class InterconnectRow(_Row):
     def _latencies_together(self) -> InterconnectRow:
         if (self.base_latency_us is None) != (self.step_latency_us is None):
             raise CrossCheck("step_latency_us", "base_latency_us and step_latency_us come together or not at all")
+        if len({self.base_latency_us is None, self.tree_base_latency_us is None, self.tree_step_latency_us is None}) > 1:
+            raise CrossCheck("tree_base_latency_us", "the tree's latencies come with the ring's, or none of them")
         return self
 
     @model_validator(mode="after")

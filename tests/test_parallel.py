@@ -53,10 +53,18 @@ def test_ring_latency_grows_with_the_ranks_by_hand():
     assert [lat.alpha_s("all_reduce", n) for n in (2, 4, 8)] == pytest.approx([7.8e-6, 10.2e-6, 15.0e-6])
     assert lat.alpha_s("all_gather", 8) == pytest.approx(6.6e-6 + 7 * 0.6e-6)
     assert lat.alpha_s("all_reduce", 1) == 0.0
-    # 16 ranks on 2 servers: 30 hops, 2 of them over the network: 6.6 + 28 x 0.6 + 2 x 2.7 = 28.8 us
+    # 16 ranks on 2 servers, no net overhead given: 6.6 + 28 x 0.6 + 2 x 2.7 = 28.8 us
     assert lat.alpha_s("all_reduce", 16, nodes=2) == pytest.approx(28.8e-6)
-    # the tree: a chain of 2 x 7 hops inside each of 4 nodes, 2 log2(4) = 4 hops between them
-    assert lat.alpha_s("all_reduce", 32, "tree", 4) == pytest.approx((6.6 + 14 * 0.6 + 4 * 2.7) * 1e-6)
+    # the tree (its own figures, tuning.cc Tree/LL: 6.8 us a call, 5.0 us a network hop): a chain of
+    # 2 x 7 hops inside each of 4 nodes, 2 log2(4) = 4 hops between them
+    tree = comm.Latency(6.6e-6, 0.6e-6, 2.7e-6, 6.8e-6, 0.6e-6, 5.0e-6, 1.0e-6)
+    assert tree.alpha_s("all_reduce", 32, "tree", 4) == pytest.approx((6.8 + 14 * 0.6 + 4 * 5.0) * 1e-6)
+    # a ring across 2 nodes: each in-node hop raised to the 1.0 us net overhead: 6.6 + 28 + 2 x 2.7 = 40.0
+    assert tree.alpha_s("all_reduce", 16, nodes=2) == pytest.approx(40.0e-6)
+    # one GPU per node: every hop at the tree's network latency, 6.6 + 14 x 5.0 = 76.6 us
+    assert tree.alpha_s("all_reduce", 8, nodes=8) == pytest.approx(76.6e-6)
+    with pytest.raises(ValueError, match="tree needs"):
+        lat.alpha_s("all_reduce", 32, "tree", 4)
     assert comm.latency_steps("all_reduce", 64, "tree", 8) == (14, 6)
     with pytest.raises(ValueError, match="across nodes needs"):
         comm.Latency(6.6e-6, 0.6e-6).alpha_s("all_reduce", 16, nodes=2)
@@ -75,7 +83,12 @@ def test_the_data_files_ring_models():
     # across two servers the ring runs at InfiniBand's 50 GB/s and pays two network hops
     across = comm.ring_model("NVLink 4", nodes=2, network="InfiniBand NDR")
     assert across.busbw_GBps == pytest.approx(50)
-    assert across.alpha_s("all_reduce", 16) == pytest.approx(28.8e-6)
+    assert across.alpha_s("all_reduce", 16) == pytest.approx(40.0e-6)
+    tree = comm.ring_model("NVLink 4", nodes=2, network="InfiniBand NDR", algorithm="tree")
+    assert tree.alpha_s("all_reduce", 16) == pytest.approx((6.8 + 2 * (7 * 0.6 + 5.0)) * 1e-6)  # 25.2 us
+    alone = comm.ring_model("InfiniBand NDR", one_gpu_per_node=True)
+    assert alone.alpha_s("all_reduce", 8) == pytest.approx(76.6e-6)
+    assert alone.half_bandwidth_bytes("all_reduce", 8) / 2**20 == pytest.approx(76.6e-6 * 50e9 / 1.75 / 2**20)
     assert comm.ring_model("PCIe Gen5").busbw_GBps == pytest.approx(28)
 
 
@@ -171,6 +184,13 @@ def test_ep_volume_and_deepseek_arithmetic():
     ds = models.get("DeepSeek-V3")
     assert parallel.ep_bytes_per_token(ds) == pytest.approx(9 * 7168 * 3 * 58)
     assert parallel.ep_bytes_per_token(ds, count_shared=False) == pytest.approx(8 * 7168 * 3 * 58)
+    # the token's GPU sends the fp8 dispatch (1 byte an element) and receives the bf16 combine (2)
+    assert parallel.ep_bytes_by_direction(ds) == pytest.approx((9 * 7168 * 58, 9 * 7168 * 2 * 58))
+    # like for like with a TP=8 ring for one Llama-3.1-70B sequence: 160 all-reduces of 8192 x 2 B,
+    # each GPU sending 1.75 x that and receiving as much: 4.59 MB each way
+    ring_each_way = 160 * 1.75 * 8192 * 2
+    assert parallel.ep_bytes_per_token(ds) / (2 * ring_each_way) == pytest.approx(11_225_088 / 9_175_040)
+    assert parallel.ep_bytes_by_direction(ds)[0] / ring_each_way == pytest.approx(3_741_696 / 4_587_520)
     # arXiv 2505.09343 section 2.3.2: (1 + 2) bytes x 32 x 9 x 7K / 50 GB/s = 120.96 us
     assert parallel.ep_round_time_s(32, 9, 7000, 50) == pytest.approx(120.96e-6)
 

@@ -51,19 +51,19 @@ def tp_step_vs_batch(accelerator: str, model: str, tp: int, context: int, links:
         )
 
 
-def alpha_beta_curve(collective: str, ranks: int, models_: tuple[tuple[str, str], ...],
+def alpha_beta_curve(collective: str, ranks: int, models_: tuple[tuple[str, str, bool], ...],
                      measured: tuple[tuple[float, float, bool], ...] = (), measured_label: str = "",
                      measured_fit: tuple[float, float] | None = None, measured_ranks: int | None = None) -> str:
     """Bus bandwidth against message size: the alpha-beta model of each link (label, its name in
-    interconnects.csv: comm.ring_model) at `ranks`, and a recorded sweep's points (size bytes,
-    seconds, fitted?) with its fit."""
+    interconnects.csv, one GPU per server?: comm.ring_model) at `ranks`, and a recorded sweep's
+    points (size bytes, seconds, fitted?) with its fit."""
     sizes = np.logspace(np.log10(2**10), np.log10(2**30), 80)
     with course_style():
         fig = new_figure(7.0, 4.0)
         ax = fig.add_subplot()
         described = []
-        for (label, name), colour in zip(models_, LINK_COLOURS):
-            model = comm.ring_model(name)
+        for (label, name, one_per_server), colour in zip(models_, LINK_COLOURS):
+            model = comm.ring_model(name, one_gpu_per_node=one_per_server)
             busbw, alpha = model.busbw_GBps, model.alpha_s(collective, ranks)
             bw = [comm.busbw_GBps(collective, ranks, s, model.time_s(collective, ranks, s)) for s in sizes]
             ax.plot(sizes, bw, color=colour, label=f"{label}: α {alpha * 1e6:.1f} µs, {busbw:g} GB/s")
