@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from pages import recorded
 from pages.claims import claim
@@ -208,9 +209,9 @@ def roofline_figures() -> str:
 
 
 def gpu_sections() -> str:
-    """One section per recorded GPU: what it measured, and every decode step beside the bound."""
+    """One section per GPU, its newest run: what it measured, and every decode step beside the bound."""
     parts = []
-    for doc in _gpus:
+    for doc in recorded.newest_per_device(_gpus, "decode"):
         dev, s = doc["device"], doc["settings"]
         copy = results.best(doc, "bandwidth", "GBps", kernel="copy")
         mm = results.best(doc, "matmul", "best_TFLOPS")
@@ -235,7 +236,7 @@ def decode_figures() -> str:
 
 def gap_reading() -> str:
     parts = []
-    for doc in _gpus:
+    for doc in recorded.newest_per_device(_gpus, "decode"):
         copy = results.best(doc, "bandwidth", "GBps", kernel="copy")
         parts.append(
             f"Read the gap column from the bottom of the roofline up. The bound assumes every byte moves "
@@ -250,13 +251,8 @@ def gap_reading() -> str:
 
 
 def calibration_sections() -> str:
-    """For each recorded file: the calibrated model's predictions beside the measurements."""
-    parts = []
-    for doc in _recorded:
-        table = results.calibration_table(doc)
-        if table:
-            parts.append(f"#### {results.md(doc['device']['name'])}\n\n{table}\n")
-    return "\n".join(parts)
+    """The calibrated model's predictions beside the measurements, newest run of each device."""
+    return _newest("decode", results.calibration_table)
 
 
 def calibration_figures() -> str:
@@ -265,32 +261,39 @@ def calibration_figures() -> str:
 
 
 def prefill_sections() -> str:
-    return _per_file("prefill", results.prefill_table)
+    return _newest("prefill", results.prefill_table)
 
 
-def _per_file(section: str, table) -> str:
-    parts = [f"#### {results.md(d['device']['name'])}\n\n{table(d)}\n" for d in _recorded if d.get(section)]
+def _heading(doc: dict) -> str:
+    """A run's heading: its device, and its file (the overview table lists every run)."""
+    file = doc["file"]
+    return f"#### {results.md(doc['device']['name'])}: [{results.md(file)}](../results/{quote(file)})"
+
+
+def _newest(section: str, table) -> str:
+    """`table` of the newest run of each device with rows in `section` (as the figures draw them)."""
+    parts = [f"{_heading(d)}\n\n{body}\n" for d in recorded.newest_per_device(_recorded, section) if (body := table(d))]
     return "\n".join(parts) or f"No recorded file has {section} measurements yet: they arrive with the next GPU run."
 
 
 def mixed_sections() -> str:
-    return _per_file("mixed", results.mixed_table)
+    return _newest("mixed", results.mixed_table)
 
 
 def verify_sections() -> str:
-    return _per_file("verify", results.verify_table)
+    return _newest("verify", results.verify_table)
 
 
 def speculative_sections() -> str:
-    return _per_file("speculative", results.speculative_table)
+    return _newest("speculative", results.speculative_table)
 
 
 def quant_sections() -> str:
-    return _per_file("quant", results.quant_table)
+    return _newest("quant", results.quant_table)
 
 
 def profile_sections() -> str:
-    return _per_file("profile", results.profile_table)
+    return _newest("profile", results.profile_table)
 
 
 def bench_options_table() -> str:
