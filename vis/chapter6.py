@@ -104,7 +104,7 @@ def naive_vs_tiled(accelerator: str, model: str, sram_sizes_KiB: tuple[int, ...]
         bound = attention.compute_bound_lengths(m.head_dim, 2, size * KiB, gpu.peak_flops("bf16"), gpu.bandwidth_Bps,
                                                 m.max_position_embeddings, group)
         from_tokens = bound.from_tokens
-        ax.set_title(f"Tiling keeps scores on chip; shared K, V tiles keep traffic under the FLOPs' time from "
+        ax.set_title(f"Tiling keeps scores on chip; shared K, V tiles: under the FLOPs' time from "
                      f"{from_tokens:,} tokens on\n"
                      f"{m.name}, one layer ({m.n_heads} heads, head dim {m.head_dim}), bf16, {gpu.name}",
                      loc="left", fontsize=9)
