@@ -154,8 +154,8 @@ comm_near_constant_small_batch = claim(
     step(8, BATCHES[2]).comm_s < 1.25 * step(8, 1).comm_s)
 pcie_over_nvlink = {b: step(8, b, "PCIe").comm_s / step(8, b).comm_s for b in BATCHES}
 pcie_over_nvlink_1, pcie_over_nvlink_small = pcie_over_nvlink[1], pcie_over_nvlink[BATCHES[2]]
-pcie_gap_grows = claim(f"over PCIe the TP=8 all-reduces take longer than over NVLink at every batch of the table, "
-                       f"by more at every larger batch",
+pcie_gap_grows = claim("over PCIe the TP=8 all-reduces take longer than over NVLink at every batch of the table, "
+                       "by more at every larger batch",
                        all(pcie_over_nvlink[a] < pcie_over_nvlink[b] for a, b in zip(BATCHES, BATCHES[1:]))
                        and pcie_over_nvlink[1] > 1)
 pcie_tp8_worse_share = claim("over PCIe the all-reduces take a larger share of the TP=8 step than over NVLink at every batch",
