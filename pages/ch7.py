@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import itertools
 
-from pages import recorded
+from pages import ch7_runs, recorded
+from pages.ch7_runs import (
+    DIS_CHUNK,
+    DIS_MODEL,
+    DIS_REQUESTS,  # noqa: F401 - shown on the page
+    DIS_SLO,
+    DIS_WORKLOAD,
+    DTYPE,
+    GOODPUT_ATTAINMENT,
+    GOODPUT_CHECK_REQUESTS,
+    GOODPUT_REQUESTS,
+    GPU,
+    IB,
+    ITL_PCT,
+    SETUPS,
+    TTFT_PCT,
+)
 from pages.claims import claim
 from pages.store import cached
 from snippets import (
@@ -16,7 +32,6 @@ from snippets import (
     models,
     parallel,
     roofline,
-    serving,
     tensor_parallel,
 )
 from snippets.report import markdown_table
@@ -26,14 +41,14 @@ from vis import chapter7
 PAGE = "07_multi_gpu.md"
 
 # ---- the page's parameters: prose, tables and figures all read these -----------------------
-GPU = "H100 SXM"
+# GPU, DTYPE (weights, cache, activations and math), IB and the disaggregation setting (DIS_*,
+# GOODPUT_*, SETUPS) are pages/ch7_runs.py's, shared with its recorded runs.
 MODEL = "Llama-3.1-70B"
-DTYPE = "bf16"  # weights, cache, activations and math
 CONTEXT = 4096  # tokens of context per sequence in a decode step
 TPS = (1, 2, 4, 8)
 BATCHES = (1, 8, 32, 64, 128, 256)
 FIGURE_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-NVLINK, PCIE, IB = "NVLink 4 (H100 SXM)", "PCIe Gen5 x16", "InfiniBand NDR 400 Gb/s (ConnectX-7)"
+NVLINK, PCIE = "NVLink 4 (H100 SXM)", "PCIe Gen5 x16"
 # The latency of a collective is NCCL's own model of it (comm.ring_model: its tuner's constants,
 # a source in interconnects.csv); the bench at the end of the chapter fits yours.
 PROMPT = 2048  # tokens of a prefill, for "prefill's messages are large"
@@ -394,52 +409,20 @@ ds_counts_all_layers = claim("the paper multiplies by all 61 layers, although th
 ds_moe_tpot_ms = ds_moe_layers * 2 * ds_round_us / 1e3
 
 # ---- Disaggregated prefill and decode (chapter 3's simulator, setting and workload) ----------------
-DIS_MODEL = "Llama-3.1-8B"  # chapter 3's model and GPU: one GPU holds it, so each pool is one GPU
-DIS_WORKLOAD = dict(prompt_min=256, prompt_max=2048, output_mean=128, output_max=1024)  # chapter 3's
-DIS_REQUESTS, DIS_SEED = 1000, 1
+# The setting and the runs are pages/ch7_runs.py's; the goodput runs are recorded outside the build.
 DIS_RATES = (10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0)
-DIS_SLO = serving.SLO(ttft_s=1.0, tpot_s=0.020)  # chapter 3's targets
-DIS_CHUNK = 512  # chapter 3's token budget for the colocated servers' chunked prefill
-DIS_LINK = IB  # the KV cache crosses between servers
-ITL_PCT, TTFT_PCT = 99, 90
-dis_model = models.get(DIS_MODEL)
-dis_link_GBps = comm.get_link(DIS_LINK).per_direction_GBps
+DIS_LINK = IB
+dis_model, dis_link_GBps, dis_send_s = ch7_runs.dis_model, ch7_runs.dis_link_GBps, ch7_runs.dis_send_s
 dis_kv_KiB = kv_cache.bytes_per_token(dis_model, DTYPE) / KiB
 dis_short_prompt, dis_long_prompt = DIS_WORKLOAD["prompt_min"], DIS_WORKLOAD["prompt_max"]
-# One send of a cache: a call's base latency and one network hop (NCCL's figures for InfiniBand).
-dis_send_s = (ib.base_latency_us + ib.step_latency_us) * 1e-6
 dis_transfer_ms = disaggregation.kv_transfer_s(dis_model, dis_long_prompt, DTYPE, dis_link_GBps, dis_send_s) * 1e3
 dis_prefill_ms = roofline.prefill(dis_model, dis_long_prompt, DTYPE, DTYPE).time_s(gpu) * 1e3
 dis_cache_MiB = kv_cache.bytes_per_sequence(dis_model, dis_long_prompt, DTYPE) / MiB
 transfer_small = claim("over InfiniBand the longest prompt's cache crosses in under a fifth of its prefill time",
                        dis_transfer_ms < dis_prefill_ms / 5)
 
-
-def dis_run(rate: float) -> dict:
-    """Both setups at one arrival rate: p90 TTFT, p99 inter-token latency, p90 TPOT and SLO attainment,
-    and the prefill GPU's offered load: the arrival rate x the mean time its prefill takes alone."""
-    step_time = serving.RooflineStepTime(dis_model, gpu, DTYPE, DTYPE, DTYPE)
-    capacity = kv_cache.max_tokens(dis_model, gpu, DTYPE, DTYPE)
-    requests = serving.Workload(n_requests=DIS_REQUESTS, rate_per_s=rate, seed=DIS_SEED, **DIS_WORKLOAD).requests()
-    whole = serving.Policy("whole prompts")
-    split = disaggregation.simulate_disaggregated(
-        requests, whole, whole, step_time, capacity, 1, 1,
-        lambda r: disaggregation.kv_transfer_s(dis_model, r.prompt_tokens, DTYPE, dis_link_GBps, dis_send_s))
-    together = disaggregation.serve_pool(requests, serving.Policy("chunked", chunk_tokens=DIS_CHUNK), step_time,
-                                         capacity, 2)
-
-    def stats(served):
-        return {"ttft": serving.percentile([s.ttft_s for s in served], TTFT_PCT),
-                "itl": serving.percentile([g for s in served for g in s.itl_s], ITL_PCT),
-                "tpot": serving.percentile([s.tpot_s for s in served], TTFT_PCT),
-                "met": serving.slo_attainment(served, DIS_SLO)}
-
-    service_s = sum(step_time(0, 0, ((0, r.prompt_tokens),)) for r in requests) / len(requests)
-    return {"split": stats(split.served), "together": stats(together.served), "prefill_load": rate * service_s,
-            "prefill_service_s": service_s}
-
-
-_dis = {rate: cached(dis_run, rate) for rate in DIS_RATES}
+_dis = {rate: cached(ch7_runs.dis_run, rate) for rate in DIS_RATES}
+_service_s = ch7_runs.prefill_service_s()
 dis_low, dis_high = DIS_RATES[0], DIS_RATES[-1]
 _calm = list(itertools.takewhile(lambda r: _dis[r]["split"]["itl"] < _dis[r]["together"]["itl"], DIS_RATES))
 dis_calm_max = _calm[-1]
@@ -457,8 +440,8 @@ split_tpot_higher = claim(f"at every rate of the table the split's p{TTFT_PCT} T
                           all(_dis[r]["split"]["tpot"] > _dis[r]["together"]["tpot"] for r in DIS_RATES))
 dis_collapse_met = _dis[dis_high]["split"]["met"]
 dis_together_met = _dis[dis_high]["together"]["met"]
-dis_service_ms = _dis[dis_low]["prefill_service_s"] * 1e3
-dis_load = {r: _dis[r]["prefill_load"] for r in DIS_RATES}
+dis_service_ms = _service_s * 1e3
+dis_load = {r: ch7_runs.prefill_load(1, r, _service_s) for r in DIS_RATES}
 dis_saturation_rate = 1e3 / dis_service_ms  # the rate at which the prefill GPU's offered load reaches 1
 dis_load_high = dis_load[dis_high]
 split_saturates_first = claim(f"at {dis_high:.0f} requests/s the split meets the targets for under half its requests "
@@ -471,60 +454,14 @@ dis_tpot_target_ms = DIS_SLO.tpot_s * 1e3
 decode_gpu_has_room = claim(f"below {dis_high:.0f} requests/s the split's p{TTFT_PCT} TPOT stays under two thirds of "
                             "the target", dis_tpot_worst < DIS_SLO.tpot_s * 1e3 * 2 / 3)
 
-# Sizing the pools (DistServe's point): the highest rate of a grid at which 90 % of requests meet
-# both targets (goodput, at it and at every lower rate), per GPU, for several prefill:decode ratios
-# against colocated servers on as many GPUs. A goodput must be a rate the setup sustains: the search
-# stays below the rate at which the prefill GPUs' offered load reaches 1, and a rate counts only if
-# runs of ten and of twenty times chapter 3's requests both meet the targets, long enough for a
-# queue that keeps growing (the decode GPU's, or a colocated server's) to miss them.
-GOODPUT_RATES = tuple(float(r) for r in range(10, 401, 10))
-GOODPUT_ATTAINMENT = 0.9
-GOODPUT_REQUESTS = 10 * DIS_REQUESTS
-GOODPUT_CHECK_REQUESTS = 2 * GOODPUT_REQUESTS
-SETUPS = ((1, 1), (2, 1), (3, 1), (2, 0), (3, 0), (4, 0))  # (prefill GPUs, decode GPUs); 0 decode: colocated
-
-
-def setup_attainment(prefill_gpus: int, decode_gpus: int, rate: float, n_requests: int) -> float:
-    """Share of `n_requests` requests meeting both targets: a split of `prefill_gpus`:`decode_gpus`, or
-    (decode_gpus 0) `prefill_gpus` colocated servers mixing chunks into their decode steps."""
-    step_time = serving.RooflineStepTime(dis_model, gpu, DTYPE, DTYPE, DTYPE)
-    capacity = kv_cache.max_tokens(dis_model, gpu, DTYPE, DTYPE)
-    requests = serving.Workload(n_requests=n_requests, rate_per_s=rate, seed=DIS_SEED, **DIS_WORKLOAD).requests()
-    if decode_gpus == 0:
-        served = disaggregation.serve_pool(requests, serving.Policy("chunked", chunk_tokens=DIS_CHUNK), step_time,
-                                           capacity, prefill_gpus).served
-    else:
-        whole = serving.Policy("whole prompts")
-        served = disaggregation.simulate_disaggregated(
-            requests, whole, whole, step_time, capacity, prefill_gpus, decode_gpus,
-            lambda r: disaggregation.kv_transfer_s(dis_model, r.prompt_tokens, DTYPE, dis_link_GBps, dis_send_s)).served
-    return serving.slo_attainment(served, DIS_SLO)
-
-
-def prefill_load(prefill_gpus: int, rate: float) -> float:
-    """The offered load of `rate` requests/s on `prefill_gpus` GPUs' prefills (each GPU's share of the
-    rate x the mean time a prompt's prefill takes alone): 1 or more, and the queue grows without end."""
-    return rate * dis_service_ms / 1e3 / prefill_gpus
-
-
-def goodput(prefill_gpus: int, decode_gpus: int) -> float:
-    """The highest rate of GOODPUT_RATES below the prefill GPUs' saturation at which 90 % meet both
-    targets, at it and at every lower rate, over GOODPUT_REQUESTS and over GOODPUT_CHECK_REQUESTS
-    requests alike (0 if none)."""
-    best = 0.0
-    for rate in (r for r in GOODPUT_RATES if prefill_load(prefill_gpus, r) < 1):
-        if any(cached(setup_attainment, prefill_gpus, decode_gpus, rate, n) < GOODPUT_ATTAINMENT
-               for n in (GOODPUT_REQUESTS, GOODPUT_CHECK_REQUESTS)):
-            break
-        best = rate
-    return best
-
-
-_goodput = {setup: goodput(*setup) for setup in SETUPS}
-_goodput_load = {(p, d): prefill_load(p, g) for (p, d), g in _goodput.items()}
+# Sizing the pools (DistServe's point): goodput per GPU for several prefill:decode ratios against
+# colocated servers on as many GPUs (the rule: ch7_runs.goodput).
+_met = ch7_runs.recorded_met(ch7_runs.read())  # the goodput runs, recorded: see pages/ch7_runs.py
+_goodput = {setup: ch7_runs.goodput(*setup, _met, _service_s) for setup in SETUPS}
+_goodput_load = {(p, d): ch7_runs.prefill_load(p, g, _service_s) for (p, d), g in _goodput.items()}
 goodput_below_saturation = claim("every goodput of the table is a rate at which the prefill GPUs' offered load is "
                                  "below 1", all(0 < load < 1 for load in _goodput_load.values()))
-_goodput_met = {s: {n: cached(setup_attainment, *s, _goodput[s], n) for n in (GOODPUT_REQUESTS, GOODPUT_CHECK_REQUESTS)}
+_goodput_met = {s: {n: _met(*s, _goodput[s], n) for n in (GOODPUT_REQUESTS, GOODPUT_CHECK_REQUESTS)}
                 for s in SETUPS}
 _per_gpu = {(p, d): g / (p + d) for (p, d), g in _goodput.items()}
 goodput_1_1, goodput_2_1 = _goodput[(1, 1)], _goodput[(2, 1)]
