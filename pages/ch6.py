@@ -225,11 +225,18 @@ own_memory_bound_everywhere = claim(
     "over twice its compute time", all(memory_over_compute(n) > 2 for n in TRAFFIC_TOKENS) and own_limit > 2)
 # Where the group's sharing makes it compute-bound: every prompt length up to the model's context
 # checked (attention.compute_bound_lengths), the one definition the prose and the figure cite.
-shared_bound = attention.compute_bound_lengths(head_dim, element, sram_KiB * KiB, gpu.peak_flops(DTYPE),
-                                               gpu.bandwidth_Bps, model.max_position_embeddings, group)
+shared_bound = cached(attention.compute_bound_lengths, head_dim, element, sram_KiB * KiB, gpu.peak_flops(DTYPE),
+                      gpu.bandwidth_Bps, model.max_position_embeddings, group)
 shared_compute_bound_from, shared_first_compute_bound = shared_bound.from_tokens, shared_bound.first_tokens
 max_context = model.max_position_embeddings
-_shared_ratio = {n: memory_over_compute(n, group) for n in range(1, max_context + 1)}
+
+
+def shared_ratios(max_tokens: int) -> list[float]:
+    """memory_over_compute, the group sharing each tile, at every prompt length 1 to `max_tokens`."""
+    return [memory_over_compute(n, group) for n in range(1, max_tokens + 1)]
+
+
+_shared_ratio = dict(enumerate(cached(shared_ratios, max_context), 1))
 shared_short_memory_bound = claim(
     "with the group sharing each tile it is compute-bound at every prompt length from the printed 'from' length up to "
     "the model's context, memory-bound at every length below the printed first one, and both in between",

@@ -19,6 +19,7 @@ computed for something else. The rule:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 from snippets import results
@@ -30,8 +31,14 @@ STEADY = 0.05
 
 
 def load_all() -> list[dict]:
-    """Every recorded results file, sorted by device name then date (each has a "file" key)."""
-    return results.load_folder(RESULTS)
+    """Every recorded results file, sorted by device name then date (each has a "file" key); read
+    and checked once per build however many pages ask (again when a file changes)."""
+    return list(_load_folder(tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in RESULTS.glob("*.json"))))
+
+
+@cache
+def _load_folder(files: tuple[tuple[str, int, int], ...]) -> tuple[dict, ...]:
+    return tuple(results.load_folder(RESULTS))
 
 
 def _whole(doc: dict, model: str, dtype: str) -> bool:
