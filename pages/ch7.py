@@ -230,7 +230,7 @@ prefill_bandwidth_bound = claim(f"a {PROMPT:,}-token prompt's all-reduces are fa
 
 # ---- Exactness: the split MLP on gloo (pages/listings/ch7_tensor_parallel.py shows the same runs)
 EXACT_WORLDS = (2, 4)
-_exact = {w: cached(tensor_parallel.run_exactness, w, 4, 64, 256, 0) for w in EXACT_WORLDS}
+_exact = {r.world: r for r in cached(tensor_parallel.run_exactness, EXACT_WORLDS, 4, 64, 256, 0)}
 exact_tolerance = tensor_parallel.RELATIVE_TOLERANCE
 exact_worst = max(r.relative_error for r in _exact.values())
 split_is_exact = claim("over 2 and over 4 processes the split MLP equals the unsplit one within the tolerance",

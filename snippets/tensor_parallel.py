@@ -42,12 +42,13 @@ def shard(w_gate, w_up, w_down, rank: int, world: int):
     return w_gate[:, lo:hi], w_up[:, lo:hi], w_down[lo:hi, :]
 
 
-def parallel_mlp(x, gate_slice, up_slice, down_slice):
-    """Column-parallel gate and up, row-parallel down, then one all-reduce of the output."""
+def parallel_mlp(x, gate_slice, up_slice, down_slice, group=None):
+    """Column-parallel gate and up, row-parallel down, then one all-reduce of the output over
+    `group`, the ranks that split this MLP (None: every rank)."""
     import torch.distributed as dist
 
     partial = mlp(x, gate_slice, up_slice, down_slice)  # this rank's share of every output
-    dist.all_reduce(partial)  # sum the shares: every rank now holds the full output
+    dist.all_reduce(partial, group=group)  # sum the shares: every rank now holds the full output
     return partial
 # --8<-- [end:split]
 
@@ -82,22 +83,27 @@ def _weights(seed: int, tokens: int, d_model: int, hidden: int):
             torch.randn(hidden, d_model, generator=g) * hidden ** -0.5)
 
 
-def _rank(seed: int, tokens: int, d_model: int, hidden: int) -> None:
+def _rank(seed: int, tokens: int, d_model: int, hidden: int, worlds: list[int]) -> None:
     """One rank, started by run_exactness with torchrun's environment (RANK, WORLD_SIZE,
-    MASTER_ADDR, MASTER_PORT); rank 0 prints its comparison as JSON."""
+    MASTER_ADDR, MASTER_PORT): for each of `worlds`, ranks 0 to world - 1 split the MLP; rank 0
+    prints the comparisons as JSON."""
     import torch
     import torch.distributed as dist
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo")
     try:
-        rank, world = dist.get_rank(), dist.get_world_size()
+        rank, found = dist.get_rank(), []
         x, w_gate, w_up, w_down = _weights(seed, tokens, d_model, hidden)  # every rank draws the same
-        y = parallel_mlp(x, *shard(w_gate, w_up, w_down, rank, world))
+        reference = mlp(x, w_gate, w_up, w_down)
+        for world in worlds:
+            group = dist.new_group(list(range(world)))  # every rank takes part in making each group
+            if rank < world:
+                y = parallel_mlp(x, *shard(w_gate, w_up, w_down, rank, world), group=group)
+                found.append({"max_abs_error": float((y - reference).abs().max()),
+                              "max_abs_output": float(reference.abs().max())})
         if rank == 0:
-            reference = mlp(x, w_gate, w_up, w_down)
-            print(json.dumps({"max_abs_error": float((y - reference).abs().max()),
-                              "max_abs_output": float(reference.abs().max())}))
+            print(json.dumps(found))
     finally:
         dist.destroy_process_group()
 
@@ -135,15 +141,18 @@ def launch(module_args: list[str], world: int, timeout_s: float) -> list[subproc
     return done
 
 
-def run_exactness(world: int = 2, tokens: int = 4, d_model: int = 64, hidden: int = 256, seed: int = 0,
-                  timeout_s: float = 120.0) -> Exactness:
-    """Split the MLP over `world` CPU processes (gloo) and compare with the unsplit one."""
-    if world < 1 or hidden % world:
-        raise ValueError(f"world must be >= 1 and divide hidden = {hidden}, got {world}")
-    done = launch(["snippets.tensor_parallel", str(seed), str(tokens), str(d_model), str(hidden)], world, timeout_s)
+def run_exactness(worlds: tuple[int, ...] = (2,), tokens: int = 4, d_model: int = 64, hidden: int = 256,
+                  seed: int = 0, timeout_s: float = 120.0) -> tuple[Exactness, ...]:
+    """Split the MLP over each of `worlds` CPU processes (gloo) and compare with the unsplit one;
+    one launch of max(worlds) processes does them all."""
+    if not worlds or any(w < 1 or hidden % w for w in worlds):
+        raise ValueError(f"each world must be >= 1 and divide hidden = {hidden}, got {worlds}")
+    args = ["snippets.tensor_parallel", str(seed), str(tokens), str(d_model), str(hidden), *map(str, worlds)]
+    done = launch(args, max(worlds), timeout_s)
     found = json.loads(done[0].stdout.strip().splitlines()[-1])
-    return Exactness(world, tokens, d_model, hidden, found["max_abs_error"], found["max_abs_output"])
+    return tuple(Exactness(w, tokens, d_model, hidden, f["max_abs_error"], f["max_abs_output"])
+                 for w, f in zip(worlds, found))
 
 
 if __name__ == "__main__":
-    _rank(*(int(a) for a in sys.argv[1:5]))
+    _rank(*(int(a) for a in sys.argv[1:5]), [int(a) for a in sys.argv[5:]])

@@ -207,13 +207,21 @@ def test_busiest_gpu_load_is_seeded_and_bounded():
 # ---- exactness over gloo processes ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("world", [2, 4])
-def test_split_mlp_equals_the_unsplit_one(world):
+def test_split_mlp_equals_the_unsplit_one_over_2_and_4_processes():
     from snippets import tensor_parallel
 
-    result = tensor_parallel.run_exactness(world, tokens=3, d_model=32, hidden=128, seed=7)
-    assert result.exact, result
-    assert result.max_abs_output > 0.1  # the comparison is not of zeros
+    results = tensor_parallel.run_exactness((2, 4), tokens=3, d_model=32, hidden=128, seed=7)
+    assert [r.world for r in results] == [2, 4]
+    for result in results:
+        assert result.exact, result
+        assert result.max_abs_output > 0.1  # the comparison is not of zeros
+
+
+def test_a_world_that_does_not_divide_the_hidden_units_is_refused():
+    from snippets import tensor_parallel
+
+    with pytest.raises(ValueError, match="divide hidden = 128"):
+        tensor_parallel.run_exactness((2, 3), hidden=128)
 
 
 def test_shard_covers_every_hidden_unit_once():

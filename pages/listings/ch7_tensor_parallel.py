@@ -1,9 +1,8 @@
-# Split Llama's MLP over 2 and then 4 CPU processes (torch.distributed, gloo) and compare each
+# Split Llama's MLP over 2 and over 4 CPU processes (torch.distributed, gloo) and compare each
 # split result with the unsplit MLP on the same seeded input and weights.
 from snippets.tensor_parallel import RELATIVE_TOLERANCE, run_exactness
 
-for world in (2, 4):
-    r = run_exactness(world, tokens=4, d_model=64, hidden=256, seed=0)
+for r in run_exactness((2, 4), tokens=4, d_model=64, hidden=256, seed=0):
     verdict = "equal within the tolerance" if r.exact else "NOT equal"
-    print(f"- {world} ranks: largest gap {r.max_abs_error:.1e} on outputs up to {r.max_abs_output:.2f}, "
+    print(f"- {r.world} ranks: largest gap {r.max_abs_error:.1e} on outputs up to {r.max_abs_output:.2f}, "
           f"relative {r.relative_error:.1e} (tolerance {RELATIVE_TOLERANCE:.0e}): {verdict}")
