@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -27,11 +28,17 @@ _AnyTagLoader.add_multi_constructor("", lambda loader, suffix, node: None)
 
 def markdown_pages(config: Path = ROOT / "mkdocs.yml") -> list[str]:
     """Every Markdown page of the nav, as a path under docs/, in nav order."""
+    return list(_nav_pages(config, config.stat().st_mtime_ns))
+
+
+@cache  # read once per build, again when mkdocs.yml changes
+def _nav_pages(config: Path, mtime_ns: int) -> tuple[str, ...]:
     def walk(item: object) -> list[str]:
         values = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
         return [item] if isinstance(item, str) else [page for value in values for page in walk(value)]
 
-    return [p for p in walk(yaml.load(config.read_text(encoding="utf-8"), Loader=_AnyTagLoader)["nav"]) if p.endswith(".md")]
+    nav = yaml.load(config.read_text(encoding="utf-8"), Loader=_AnyTagLoader)["nav"]
+    return tuple(p for p in walk(nav) if p.endswith(".md"))
 
 
 def declares(name: str, attribute: str) -> bool:

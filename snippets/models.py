@@ -157,8 +157,7 @@ def _experts(m: ModelConfig, active_only: bool) -> int:
 
 def param_count(m: ModelConfig, active_only: bool = False) -> int:
     """Total parameters (or, with active_only, those one token touches in an MoE model)."""
-    experts = _experts(m, active_only)
-    per_layer = sum(_layer_params(m, layer, experts) for layer in range(m.n_layers))
+    per_layer = _all_layer_params(m, _experts(m, active_only))
     return int(embedding_params(m) + per_layer + _norm_params(m) + lm_head_params(m))
 
 
