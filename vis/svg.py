@@ -182,6 +182,7 @@ def to_svg(fig: Figure, name: str, title: str, description: str) -> str:
             raise ValueError(f"figure {name!r} draws TeX source as text: {html.unescape(drawn)!r}")
     text = text[text.index("<svg") :]  # drop the XML prolog and doctype for inlining
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)
+    text = re.sub(r'\bd="([^"]*)"', lambda m: f'd="{compact_path(m[1])}"', text)
     text = text.replace(INK, "currentColor").replace(INK.upper(), "currentColor")
     text = re.sub(r'\bid="([^"]+)"', rf'id="{name}-\1"', text)
     text = re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", text)
@@ -200,6 +201,29 @@ def to_svg(fig: Figure, name: str, title: str, description: str) -> str:
         + text[head_end:]
     )
     return text
+
+
+_DECIMAL = re.compile(r"-?\d+\.\d+")
+_SEGMENT = re.compile(r"[A-Za-z][^A-Za-z]*")
+
+
+def _two_decimals(number: str) -> str:
+    text = f"{float(number):.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def compact_path(d: str) -> str:
+    """SVG path data at 0.01 px (a figure is about 500 px wide; matplotlib writes 0.000001 px),
+    without a line segment repeating the one before it (steps and fills repeat them; a segment
+    from a move to the same point stays, a dot with a round cap):
+    chapter 3's largest figure 116 -> 76 kB, drawn the same."""
+    kept: list[str] = []
+    for segment in _SEGMENT.findall(_DECIMAL.sub(lambda m: _two_decimals(m[0]), d)):
+        segment = " ".join(segment.split())
+        if segment[0] == "L" and kept and kept[-1][0] == "L" and kept[-1][1:] == segment[1:]:
+            continue
+        kept.append(segment)
+    return " ".join(kept)
 
 
 def _escape(text: str) -> str:
