@@ -1,13 +1,14 @@
 """MkDocs hook: under `mkdocs serve`, before each rebuild, drop from sys.modules every course
 module whose file changed and every one that imports it (pages.store.closure), and all of them
-after a data edit (snippets/data, docs/results): the build re-imports exactly what an edit changed."""
+after a data edit (snippets/data, pages/data, docs/results): the build re-imports exactly what an edit changed."""
 
 import sys
 from pathlib import Path
 
 from pages import store
 
-PATTERNS = ("snippets/**/*.py", "vis/**/*.py", "pages/**/*.py", "snippets/data/*.csv", "docs/results/*.json")
+PATTERNS = ("snippets/**/*.py", "vis/**/*.py", "pages/**/*.py", "snippets/data/*.csv", "pages/data/*.csv",
+            "docs/results/*.json")
 seen: dict[Path, tuple[int, int]] = {}  # file -> (modification time, size) at the last build
 
 

@@ -461,8 +461,8 @@ _goodput = {setup: ch7_runs.goodput(*setup, _met, _service_s) for setup in SETUP
 _goodput_load = {(p, d): ch7_runs.prefill_load(p, g, _service_s) for (p, d), g in _goodput.items()}
 goodput_below_saturation = claim("every goodput of the table is a rate at which the prefill GPUs' offered load is "
                                  "below 1", all(0 < load < 1 for load in _goodput_load.values()))
-_goodput_met = {s: {n: _met(*s, _goodput[s], n) for n in (GOODPUT_REQUESTS, GOODPUT_CHECK_REQUESTS)}
-                for s in SETUPS}
+_goodput_met = {s: {n: _met(*s, _goodput[s], n) if _goodput[s] else None  # none: the claim above fails
+                    for n in (GOODPUT_REQUESTS, GOODPUT_CHECK_REQUESTS)} for s in SETUPS}
 _per_gpu = {(p, d): g / (p + d) for (p, d), g in _goodput.items()}
 goodput_1_1, goodput_2_1 = _goodput[(1, 1)], _goodput[(2, 1)]
 goodput_col_2, goodput_col_3 = _goodput[(2, 0)], _goodput[(3, 0)]

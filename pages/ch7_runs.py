@@ -6,8 +6,9 @@ rates in steps of 10 requests/s for each setup, a rate counting only if runs of 
 20,000 requests both meet the targets. That is about 150 simulations, a minute and a half on two cores,
 too slow for a build, so they are recorded in pages/data/ch7_goodput.csv with the setting that made
 them, and the page reads the file. A file made with another setting fails the build, naming the
-command that records it again; tests/test_ch7_runs.py reruns two rows, so a change of the
-simulator that moves them fails the tests:
+command that records it again; tests/test_ch7_runs.py reruns the runs that decide the table (each
+goodput's two and each run that stopped a search), so a change of the simulator that moves them
+fails the tests (one that moves only a run below a goodput does not: record again after such a change):
 
     python -m pages.ch7_runs          # about a minute and a half on two cores
 """
@@ -15,6 +16,7 @@ simulator that moves them fails the tests:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sys
@@ -127,11 +129,16 @@ def goodput(prefill_gpus: int, decode_gpus: int, met: Callable[[int, int, float,
 
 
 def setting() -> dict:
-    """Everything the recorded runs depend on besides the simulator's code."""
-    return {"model": DIS_MODEL, "gpu": gpu.name, "dtype": DTYPE, "workload": DIS_WORKLOAD, "seed": DIS_SEED,
-            "slo": [DIS_SLO.ttft_s, DIS_SLO.tpot_s], "chunk_tokens": DIS_CHUNK, "link_GBps": dis_link_GBps,
-            "send_s": dis_send_s, "rates": list(GOODPUT_RATES), "attainment": GOODPUT_ATTAINMENT,
-            "requests": [GOODPUT_REQUESTS, GOODPUT_CHECK_REQUESTS], "setups": [list(s) for s in SETUPS]}
+    """Everything the recorded runs depend on besides the simulator's code: the page's choices, the
+    model's config and the GPU's numbers as the data files give them, as JSON reads them back."""
+    gpu_numbers = {k: v for k, v in dataclasses.asdict(gpu).items() if not isinstance(v, str) or k == "name"}
+    model_config = {k: v for k, v in dataclasses.asdict(dis_model).items() if k not in ("source", "notes")}
+    chosen = {"model": model_config, "gpu": gpu_numbers, "dtype": DTYPE, "workload": DIS_WORKLOAD, "seed": DIS_SEED,
+              "capacity_tokens": kv_cache.max_tokens(dis_model, gpu, DTYPE, DTYPE),
+              "slo": [DIS_SLO.ttft_s, DIS_SLO.tpot_s], "chunk_tokens": DIS_CHUNK, "link_GBps": dis_link_GBps,
+              "send_s": dis_send_s, "rates": list(GOODPUT_RATES), "attainment": GOODPUT_ATTAINMENT,
+              "requests": [GOODPUT_REQUESTS, GOODPUT_CHECK_REQUESTS], "setups": [list(s) for s in SETUPS]}
+    return json.loads(json.dumps(chosen, sort_keys=True, default=str))
 
 
 def _record_setup(setup: tuple[int, int]) -> Runs:
@@ -184,11 +191,11 @@ def read(path: Path = RECORDED) -> Runs:
     return runs
 
 
-def recorded_met(runs: Runs) -> Callable[[int, int, float, int], float]:
-    """`met` for `goodput`, from recorded runs; a run the file lacks fails naming the command."""
+def recorded_met(runs: Runs, path: Path = RECORDED) -> Callable[[int, int, float, int], float]:
+    """`met` for `goodput`, from the runs recorded in `path`; a run they lack fails naming the command."""
     def met(p: int, d: int, rate: float, n: int) -> float:
         if (p, d, rate, n) not in runs:
-            raise ValueError(f"{RECORDED}: no run of {p}:{d} at {rate:g} requests/s, {n:,} requests; "
+            raise ValueError(f"{path}: no run of {p}:{d} at {rate:g} requests/s, {n:,} requests; "
                             f"record them again: {RECORD_COMMAND}")
         return runs[(p, d, rate, n)]
     return met

@@ -10,8 +10,8 @@ from pages import ch7_runs
 RUNS = ch7_runs.read()
 SERVICE_S = ch7_runs.prefill_service_s()
 GOODPUT = {s: ch7_runs.goodput(*s, ch7_runs.recorded_met(RUNS), SERVICE_S) for s in ch7_runs.SETUPS}
-# The run at each goodput that the table prints, and each run that stopped a search.
-DECIDING = [(*s, g, ch7_runs.GOODPUT_REQUESTS) for s, g in GOODPUT.items()] + [
+# The two runs at each goodput that the table prints, and each run that stopped a search.
+DECIDING = [(*s, g, n) for s, g in GOODPUT.items() for n in (ch7_runs.GOODPUT_REQUESTS, ch7_runs.GOODPUT_CHECK_REQUESTS)] + [
     k for k, share in RUNS.items() if share < ch7_runs.GOODPUT_ATTAINMENT]
 
 
@@ -49,6 +49,7 @@ def _write(tmp_path, edit):
 
 @pytest.mark.parametrize("edit, says", [
     (lambda t: t.replace('"seed": 1', '"seed": 2'), "another setting"),
+    (lambda t: t.replace('"memory_bandwidth_GBps": 3350.0', '"memory_bandwidth_GBps": 3352.0'), "another setting"),
     (lambda t: t.replace("\n1,1,10,10000,1.0\n", "\n1,1,10,10000,1.5\n"), ":5: not a run of this setting"),
     (lambda t: t.replace("\n1,1,10,10000,1.0\n", "\n1,1,10,10000,1.0\n1,1,10,10000,1.0\n"), ":6: not a run"),
     (lambda t: t.replace("\n1,1,10,10000,1.0\n", "\n1,1,ten,10000,1.0\n"), ":5: expected prefill_gpus"),

@@ -198,4 +198,6 @@ def test_path_data_is_kept_to_a_hundredth_of_a_pixel_without_repeated_segments()
     assert compact_path("M 294.512807 -140.462702 \nL 294.512807 -139.945628 \nL 295.113325 -139.945628 \n"
                         "L 295.113325 -139.945628 \nz") == "M 294.51 -140.46 L 294.51 -139.95 L 295.11 -139.95 z"
     assert compact_path("M 3 4 L 3 4") == "M 3 4 L 3 4"  # a dot (round cap) stays
-    assert compact_path("M -0.001 0.004 C 1.000001 2.5 3.125 4 5 6") == "M 0 0 C 1 2.5 3.12 4 5 6"  # 3.125 is 3.12 in binary
+    assert compact_path("m 1.004 0 l 1.004 0 l 1.004 0") == "m 1.004 0 l 1.004 0 l 1.004 0"  # relative: left as is
+    assert compact_path("M 1.5e-05 2 L 3 4") == "M 1.5e-05 2 L 3 4"
+    assert compact_path("M -0.001 0.004 C 1.000001 2.5 3.125 4 5 6") == "M 0 0 C 1 2.5 3.12 4 5 6"  # half to even, as format() rounds

@@ -204,7 +204,7 @@ def to_svg(fig: Figure, name: str, title: str, description: str) -> str:
 
 
 _DECIMAL = re.compile(r"-?\d+\.\d+")
-_SEGMENT = re.compile(r"[A-Za-z][^A-Za-z]*")
+_SEGMENT = re.compile(r"[MmLlHhVvCcSsQqTtAaZz][^MmLlHhVvCcSsQqTtAaZz]*")  # a command and its numbers
 
 
 def _two_decimals(number: str) -> str:
@@ -215,8 +215,11 @@ def _two_decimals(number: str) -> str:
 def compact_path(d: str) -> str:
     """SVG path data at 0.01 px (a figure is about 500 px wide; matplotlib writes 0.000001 px),
     without a line segment repeating the one before it (steps and fills repeat them; a segment
-    from a move to the same point stays, a dot with a round cap):
-    chapter 3's largest figure 116 -> 76 kB, drawn the same."""
+    from a move to the same point stays, a dot with a round cap): chapter 3's largest figure
+    116 -> 76 kB, drawn the same. Only what matplotlib writes is rewritten (absolute M, L, C, Q, Z
+    and plain decimals); a path with anything else (relative commands, arcs, exponents) is kept."""
+    if re.search(r"[^MLCQZz\d\s.,-]", d):
+        return d
     kept: list[str] = []
     for segment in _SEGMENT.findall(_DECIMAL.sub(lambda m: _two_decimals(m[0]), d)):
         segment = " ".join(segment.split())
