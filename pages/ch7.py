@@ -260,11 +260,14 @@ across_tree = comm.ring_model(NVLINK, nodes=ACROSS_NODES, network=IB, algorithm=
 across_alpha_us = across_ring.alpha_s("all_reduce", ACROSS_TP) * 1e6
 across_tree_alpha_us = across_tree.alpha_s("all_reduce", ACROSS_TP) * 1e6
 ib_net_overhead_us, ib_tree_step_us, tree_base_us = ib.net_overhead_us, ib.tree_step_latency_us, ib.tree_base_latency_us
-tree_inside_alpha_us = comm.ring_model(NVLINK, algorithm="tree").alpha_s("all_reduce", 8) * 1e6
+tree_inside = comm.ring_model(NVLINK, algorithm="tree")
+tree_inside_alpha_us = tree_inside.alpha_s("all_reduce", 8) * 1e6
+_across_message = parallel.allreduce_message_bytes(model, 1)
 nccl_picks = claim("by NCCL's own latency figures the ring is the faster all-reduce inside one server at TP=8, and the "
                    "tree the faster across two servers at TP=16, at batch 1's message",
-                   alpha_8_us < tree_inside_alpha_us and across_tree_alpha_us < across_alpha_us)
-_across_message = parallel.allreduce_message_bytes(model, 1)
+                   links["NVLink"].time_s("all_reduce", 8, _across_message) < tree_inside.time_s("all_reduce", 8, _across_message)
+                   and across_tree.time_s("all_reduce", ACROSS_TP, _across_message)
+                   < across_ring.time_s("all_reduce", ACROSS_TP, _across_message))
 ib_tp_ring_ms = all_reduces * across_ring.time_s("all_reduce", ACROSS_TP, _across_message) * 1e3
 ib_tp_ms = all_reduces * across_tree.time_s("all_reduce", ACROSS_TP, _across_message) * 1e3  # NCCL's pick
 ib_tp_vs_nvlink = ib_tp_ms / comm_ms_1
