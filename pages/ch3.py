@@ -251,24 +251,44 @@ prefill_most_flops = claim("prefill is most of this workload's FLOPs, over 80 % 
 # ---- Request metrics ---------------------------------------------------------------------------
 metrics_workload = workload(RATE)
 n_seeds = len(SEEDS)
-_metrics_run = run(PAGED, RATE)
-_served = _metrics_run.served
-n_requests = len(_served)
-ttft_p50_ms = serving.percentile([s.ttft_s for s in _served], 50) * 1e3
-ttft_p90_ms = serving.percentile([s.ttft_s for s in _served], SLO_PERCENTILE) * 1e3
-tpot_p50_ms = serving.percentile([s.tpot_s for s in _served], 50) * 1e3
-tpot_p90_ms = serving.percentile([s.tpot_s for s in _served], SLO_PERCENTILE) * 1e3
-itl_token_ms = serving.mean_itl_token_weighted_s(_served) * 1e3
-itl_request_ms = serving.mean_itl_request_weighted_s(_served) * 1e3
-_gaps = [g for s in _served for g in s.itl_s]
-itl_p99_ms = serving.percentile(_gaps, ITL_PERCENTILE) * 1e3
-itl_max_ms = max(_gaps) * 1e3
-e2e_p50_s = serving.percentile([s.e2e_s for s in _served], 50)
-e2e_p90_s = serving.percentile([s.e2e_s for s in _served], SLO_PERCENTILE)
+WINDOW = (0.2, 0.8)  # of the arrival span: Little's law holds in a steady state, without warm-up and drain
+
+
+def run_numbers(policy_name: str, rate: float) -> dict[str, float]:
+    """What the page states of a run that keeps every token's time (3 MB): computed from the run once,
+    then read from the store as these few numbers (a warm build never loads the run)."""
+    sim = run(policy_name, rate)
+    served, gaps = sim.served, [g for s in sim.served for g in s.itl_s]
+    start_s, end_s = (max(s.request.arrival_s for s in served) * f for f in WINDOW)
+    in_window = [s for s in served if start_s <= s.request.arrival_s < end_s]
+    return dict(
+        n_requests=len(served),
+        ttft_p50_ms=serving.percentile([s.ttft_s for s in served], 50) * 1e3,
+        ttft_p90_ms=serving.percentile([s.ttft_s for s in served], SLO_PERCENTILE) * 1e3,
+        tpot_p50_ms=serving.percentile([s.tpot_s for s in served], 50) * 1e3,
+        tpot_p90_ms=serving.percentile([s.tpot_s for s in served], SLO_PERCENTILE) * 1e3,
+        itl_token_ms=serving.mean_itl_token_weighted_s(served) * 1e3,
+        itl_request_ms=serving.mean_itl_request_weighted_s(served) * 1e3,
+        itl_p99_ms=serving.percentile(gaps, ITL_PERCENTILE) * 1e3, itl_max_ms=max(gaps) * 1e3,
+        e2e_p50_s=serving.percentile([s.e2e_s for s in served], 50),
+        e2e_p90_s=serving.percentile([s.e2e_s for s in served], SLO_PERCENTILE),
+        worst_gap_prefill_tokens=max(sim.steps, key=lambda st: st.duration_s).prefill_tokens,
+        window_start_s=start_s, window_end_s=end_s, window_rate=len(in_window) / (end_s - start_s),
+        e2e_mean_s=sum(s.e2e_s for s in in_window) / len(in_window),
+        simulated_in_flight=serving.time_average_in_system(sim.steps, start_s, end_s))
+
+
+_metrics = cached(run_numbers, PAGED, RATE)
+n_requests = _metrics["n_requests"]
+ttft_p50_ms, ttft_p90_ms = _metrics["ttft_p50_ms"], _metrics["ttft_p90_ms"]
+tpot_p50_ms, tpot_p90_ms = _metrics["tpot_p50_ms"], _metrics["tpot_p90_ms"]
+itl_token_ms, itl_request_ms = _metrics["itl_token_ms"], _metrics["itl_request_ms"]
+itl_p99_ms, itl_max_ms = _metrics["itl_p99_ms"], _metrics["itl_max_ms"]
+e2e_p50_s, e2e_p90_s = _metrics["e2e_p50_s"], _metrics["e2e_p90_s"]
 longest_gap_far_longer = claim("the longest gap is far longer (over 5x) than the token-weighted mean",
                                itl_max_ms > 5 * itl_token_ms)
-_worst_gap_step = max(_metrics_run.steps, key=lambda st: st.duration_s)
-longest_gap_prefilled = claim("the longest gap is a step that also prefilled prompts", _worst_gap_step.prefill_tokens > 0)
+longest_gap_prefilled = claim("the longest gap is a step that also prefilled prompts",
+                              _metrics["worst_gap_prefill_tokens"] > 0)
 # Two averages of ITL, and what a short benchmark does to them: its drain (the longest answers
 # streaming on after the last arrival, in steps no prefill slows) is a larger part of the run.
 _shorts = [summary(policy(PAGED), workload(RATE, seed, SHORT_REQUESTS)) for seed in SEEDS]
@@ -285,17 +305,12 @@ short_drain_share, long_drain_share = _shorts[0].drain_token_share, _longs[0].dr
 drain_larger_in_short_run = claim(
     "on every seed, the drain is a larger share (over 3x) of a short benchmark's tokens than of a long run's",
       all(a.drain_token_share > 3 * b.drain_token_share for a, b in zip(_shorts, _longs)))
-# Little's law in a steady state: a window that leaves out the warm-up and the drain.
-WINDOW = (0.2, 0.8)  # of the arrival span
-_arrivals = [s.request.arrival_s for s in _served]
-window_start_s, window_end_s = (max(_arrivals) * f for f in WINDOW)
-_in_window = [s for s in _served if window_start_s <= s.request.arrival_s < window_end_s]
-window_rate = len(_in_window) / (window_end_s - window_start_s)  # the arrival rate in the window
-e2e_mean_s = sum(s.e2e_s for s in _in_window) / len(_in_window)
+# Little's law in a steady state: a window (WINDOW) that leaves out the warm-up and the drain.
+window_start_s, window_end_s = _metrics["window_start_s"], _metrics["window_end_s"]
+window_rate = _metrics["window_rate"]  # the arrival rate in the window
+e2e_mean_s = _metrics["e2e_mean_s"]
 little_in_flight = serving.littles_law_in_flight(window_rate, e2e_mean_s)
-
-
-simulated_in_flight = serving.time_average_in_system(_metrics_run.steps, window_start_s, window_end_s)
+simulated_in_flight = _metrics["simulated_in_flight"]
 little_error = simulated_in_flight / little_in_flight - 1
 littles_law_holds = claim("in the steady window, Little's law predicts the simulated requests in flight within 5 %",
       abs(little_error) < 0.05)
@@ -420,19 +435,17 @@ def occupancy_run(p: serving.Policy, seed: int) -> serving.Simulation:
 
 
 OCCUPANCY_WORKLOAD = workload(OCCUPANCY_RATE, SEED, OCCUPANCY_REQUESTS, **LONG_WORKLOAD)
-_fair_fill, _paged_fill = (occupancy_run(p, SEED) for p in OCCUPANCY_POLICIES)
-fill_fair_running = max(s.slots_busy for s in _fair_fill.steps)
-fill_fair_used_share = max(s.cache_used_tokens for s in _fair_fill.steps) / capacity_tokens
-fill_paged_running = max(s.slots_busy for s in _paged_fill.steps)
-fill_paged_used_share = max(s.cache_used_tokens for s in _paged_fill.steps) / capacity_tokens
+_fills = [tuple(summary(p, workload(OCCUPANCY_RATE, seed, OCCUPANCY_REQUESTS, **LONG_WORKLOAD))
+                for p in OCCUPANCY_POLICIES) for seed in SEEDS]
+_fair_fill, _paged_fill = _fills[SEEDS.index(SEED)]
+fill_fair_running, fill_fair_used_share = _fair_fill.peak_running, _fair_fill.peak_used_share
+fill_paged_running, fill_paged_used_share = _paged_fill.peak_running, _paged_fill.peak_used_share
 fill_preemptions = _paged_fill.preemptions
 fill_recomputed = _paged_fill.recomputed_tokens
 # recomputing them costs at least their matmul FLOPs at peak (attention left out: a lower bound)
 fill_recomputed_s = roofline.prompt_matmul_flops(model, fill_recomputed, 0) / gpu.peak_flops(DTYPE)
-fill_paged_tpot_p90_ms = serving.percentile([s.tpot_s for s in _paged_fill.served], SLO_PERCENTILE) * 1e3
-fill_fair_ttft_p90_s = serving.percentile([s.ttft_s for s in _fair_fill.served], SLO_PERCENTILE)
-_fills = [tuple(summary(p, workload(OCCUPANCY_RATE, seed, OCCUPANCY_REQUESTS, **LONG_WORKLOAD))
-                for p in OCCUPANCY_POLICIES) for seed in SEEDS]
+fill_paged_tpot_p90_ms = _paged_fill.tpot_pct_s * 1e3
+fill_fair_ttft_p90_s = _fair_fill.ttft_pct_s
 long_answers_fill_paged = claim("with long answers and 1,024 slots, paged memory fills and preempts on every seed",
       all(pg.preemptions > 0 and pg.peak_used_share > 0.98 for _, pg in _fills))
 long_answers_fair_runs_few = claim(
@@ -517,10 +530,9 @@ def chunk_table() -> str:
                            "compute-bound steps", f"the {LONG_PROMPT:,}-token prompt's prefill"], rows)
 
 
-_chunked_metrics = run(CHUNKED, RATE)
-chunked_itl_max_ms = max(g for s in _chunked_metrics.served for g in s.itl_s) * 1e3
-chunked_tpot_p90_ms = serving.percentile([s.tpot_s for s in _chunked_metrics.served], SLO_PERCENTILE) * 1e3
-chunked_ttft_p90_ms = serving.percentile([s.ttft_s for s in _chunked_metrics.served], SLO_PERCENTILE) * 1e3
+_chunked_metrics = cached(run_numbers, CHUNKED, RATE)
+chunked_itl_max_ms = _chunked_metrics["itl_max_ms"]
+chunked_tpot_p90_ms, chunked_ttft_p90_ms = _chunked_metrics["tpot_p90_ms"], _chunked_metrics["ttft_p90_ms"]
 chunking_bounds_longest_gap = claim("chunking cuts the longest gap in the simulation (over 5x)",
                                     chunked_itl_max_ms < itl_max_ms / 5)
 chunking_lowers_tpot = claim("chunking lowers the p90 TPOT", chunked_tpot_p90_ms < tpot_p90_ms)
@@ -702,35 +714,30 @@ def pareto_figure() -> str:
                   measured_label=f"measured: {measured_device}, {measured_mode} mode")
 
 
-def _timeline_request() -> serving.Served:
-    """Of the requests with 16 to 64 tokens that waited, the one whose longest gap is the
-    largest multiple of its mean gap."""
-    def waited_s(s: serving.Served) -> float:
-        return _metrics_run.steps[s.first_step].start_s - s.request.arrival_s
+def timeline_inputs(policy_name: str, rate: float) -> tuple[serving.Served, float, int, int]:
+    """The timeline's request (of those with 16 to 64 tokens that waited, the one whose longest gap is the
+    largest multiple of its mean gap), its admission step's start, the steps it waited (the one running at
+    its arrival included) and the prompt tokens of the step that made its longest gap: stored, like
+    run_numbers."""
+    steps = run(policy_name, rate).steps
+    waited = [s for s in run(policy_name, rate).served
+              if 16 <= s.request.output_tokens <= 64 and steps[s.first_step].start_s - s.request.arrival_s > 0.002]
+    s = max(waited, key=lambda s: (max(s.itl_s) / s.tpot_s, -s.request.id))
+    steps_waited = sum(1 for st in steps[:s.first_step] if st.start_s + st.duration_s > s.request.arrival_s)
+    gap_end_s = s.token_times_s[1 + max(range(len(s.itl_s)), key=s.itl_s.__getitem__)]
+    gap_step = next(st for st in steps if abs(st.start_s + st.duration_s - gap_end_s) < 1e-12)
+    return s, steps[s.first_step].start_s, steps_waited, gap_step.prefill_tokens
 
-    candidates = [s for s in _served if 16 <= s.request.output_tokens <= 64 and waited_s(s) > 0.002]
-    return max(candidates, key=lambda s: (max(s.itl_s) / s.tpot_s, -s.request.id))
 
-
-def _steps_waited(s: serving.Served) -> int:
-    """Steps that started between the request's arrival and its admission, the one running at its
-    arrival included."""
-    steps = _metrics_run.steps
-    return sum(1 for st in steps[:s.first_step] if st.start_s + st.duration_s > s.request.arrival_s)
+_timeline, _timeline_start_s, _timeline_waited, _timeline_gap_prefill_tokens = cached(timeline_inputs, PAGED, RATE)
 
 
 def timeline_figure() -> str:
-    s = _timeline_request()
-    return cached(chapter3.request_timeline, s, _metrics_run.steps[s.first_step].start_s, _steps_waited(s))
+    return cached(chapter3.request_timeline, _timeline, _timeline_start_s, _timeline_waited)
 
 
-_timeline = _timeline_request()
-timeline_gap_step = _metrics_run.steps[next(i for i, st in enumerate(_metrics_run.steps)
-                                            if abs(st.start_s + st.duration_s - _timeline.token_times_s[
-                                                1 + max(range(len(_timeline.itl_s)), key=_timeline.itl_s.__getitem__)])
-                                            < 1e-12)]
 timeline_gap_prefilled = claim("the timeline's longest gap is a step that also prefilled other prompts",
-                               timeline_gap_step.prefill_tokens > 0)
+                               _timeline_gap_prefill_tokens > 0)
 
 
 def slots_figure() -> str:
@@ -750,7 +757,12 @@ def chunk_figure() -> str:
 
 
 def occupancy_figure() -> str:
-    return cached(chapter3.cache_occupancy, chapter3.occupancy_panel(_fair_fill), chapter3.occupancy_panel(_paged_fill))
+    return cached(chapter3.cache_occupancy, *cached(occupancy_panels, SEED))
+
+
+def occupancy_panels(seed: int) -> tuple[chapter3.OccupancyPanel, ...]:
+    """What the figure draws of the two runs (every token's time, 5 MB each): stored, like run_numbers."""
+    return tuple(chapter3.occupancy_panel(occupancy_run(p, seed)) for p in OCCUPANCY_POLICIES)
 
 
 #: The committed copies in vis/ (`python -m pages figures --update`), by file name.

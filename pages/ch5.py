@@ -392,8 +392,14 @@ long_gain_full = batch_speedup(fits_long, LONG_CONTEXT)  # per-operator
 long_gain_c_whole = speculative.speedup_at_batch(model, gpu, fits_long, LONG_CONTEXT, ALPHA, GAMMA, draft_cost,
                                                  DTYPE, DTYPE)  # the draft as c x T1: the first draft's model
 long_gain_1 = batch_speedup(1, LONG_CONTEXT)
-_long_gains = [[batch_speedup(b, LONG_CONTEXT, GAMMA, per_operator) for b in range(1, fits_long + 1)]
-               for per_operator in BOUNDS]
+
+
+def long_gains(per_operator: bool) -> list[float]:
+    """The gain at LONG_CONTEXT at every batch that fits (stored: a scan of every batch)."""
+    return [batch_speedup(b, LONG_CONTEXT, GAMMA, per_operator) for b in range(1, fits_long + 1)]
+
+
+_long_gains = [cached(long_gains, per_operator) for per_operator in BOUNDS]
 long_pays_at_every_batch = claim(
     "at 2,048 tokens of context the gain shrinks with the batch but still pays at every batch that fits, under both "
     "bounds", all(min(gains) > 1 and all(a >= b for a, b in zip(gains, gains[1:])) for gains in _long_gains))
@@ -417,11 +423,16 @@ def bounded_draft_gain(batch: int, per_operator: bool = True) -> float:
     return speculative.expected_tokens(ALPHA, GAMMA) * plain / (GAMMA * draft + verify)
 
 
-_bounded_whole = [bounded_draft_gain(b, False) for b in range(1, fits_long + 1)]
+def bounded_gains(per_operator: bool) -> list[float]:
+    """bounded_draft_gain at every batch that fits (stored: a scan of every batch)."""
+    return [bounded_draft_gain(b, per_operator) for b in range(1, fits_long + 1)]
+
+
+_bounded_whole = cached(bounded_gains, False)
 bounded_gain_1, bounded_gain_full_whole = _bounded_whole[0], _bounded_whole[-1]
 bounded_whole_grows = claim("with a bounded draft cache the whole-step gain grows with the batch at every batch that fits",
                             all(a < b for a, b in zip(_bounded_whole, _bounded_whole[1:])))
-_bounded_op = [bounded_draft_gain(b) for b in range(1, fits_long + 1)]
+_bounded_op = cached(bounded_gains, True)
 bounded_peak_batch = max(range(1, fits_long + 1), key=lambda b: _bounded_op[b - 1])
 bounded_peak_op = _bounded_op[bounded_peak_batch - 1]
 bounded_full_op = _bounded_op[-1]

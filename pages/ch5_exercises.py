@@ -7,6 +7,8 @@ rates and log counts are the exercises' givens (assumptions), stated as such on 
 
 from __future__ import annotations
 
+import bisect
+
 from pages.claims import claim
 from pages.exercises import Exercise
 from snippets import hardware, kv_cache, models, roofline, speculative
@@ -104,10 +106,10 @@ ex3_small_speedup = speculative.speedup(ex3_small_alpha, ex3_small_gamma, ex3_sm
 ex3_large_speedup = speculative.speedup(ex3_large_alpha, ex3_large_gamma, ex3_large_c)
 ex3_small_tokens = speculative.expected_tokens(ex3_small_alpha, ex3_small_gamma)
 ex3_large_tokens = speculative.expected_tokens(ex3_large_alpha, ex3_large_gamma)
-# The acceptance rate at which the large drafter would match the small one at its own best gamma.
-ex3_large_needed = next(a / 1000 for a in range(1, 1000)
-                        if speculative.speedup(a / 1000, speculative.best_gamma(a / 1000, ex3_large_c), ex3_large_c)
-                        >= ex3_small_speedup)
+# The acceptance rate (in steps of 0.001) at which the large drafter would match the small one at its
+# own best gamma: the speedup at the best gamma rises with alpha, so a bisection finds the first.
+ex3_large_needed = (1 + bisect.bisect_left(range(1, 1000), ex3_small_speedup, key=lambda a: speculative.speedup(
+    a / 1000, speculative.best_gamma(a / 1000, ex3_large_c), ex3_large_c))) / 1000
 ex3_drafters_share_vocab = claim("the OPT drafters share the target's vocabulary",
                                  ex3_small.vocab_size == ex3_large.vocab_size == ex3_target.vocab_size)
 ex3_smaller_wins = claim("the smaller drafter, with the lower acceptance rate, is faster", ex3_small_speedup > ex3_large_speedup)

@@ -236,22 +236,21 @@ def shared_ratios(max_tokens: int) -> list[float]:
     return [memory_over_compute(n, group) for n in range(1, max_tokens + 1)]
 
 
-_shared_ratio = dict(enumerate(cached(shared_ratios, max_context), 1))
+_shared_ratio = cached(shared_ratios, max_context)  # [n - 1]: at n tokens
+_ratios_from = _shared_ratio[shared_compute_bound_from - 1:]  # every length from the printed one to the context
 shared_short_memory_bound = claim(
     "with the group sharing each tile it is compute-bound at every prompt length from the printed 'from' length up to "
     "the model's context, memory-bound at every length below the printed first one, and both in between",
-    shared_first_compute_bound < shared_compute_bound_from
-    and all(_shared_ratio[n] < 1 for n in range(shared_compute_bound_from, max_context + 1))
-    and all(_shared_ratio[n] > 1 for n in range(1, shared_first_compute_bound))
-    and {_shared_ratio[n] < 1 for n in range(shared_first_compute_bound, shared_compute_bound_from)} == {True, False})
+    shared_first_compute_bound < shared_compute_bound_from and max(_ratios_from, default=1) < 1
+    and all(r > 1 for r in _shared_ratio[:shared_first_compute_bound - 1])
+    and {r < 1 for r in _shared_ratio[shared_first_compute_bound - 1:shared_compute_bound_from - 1]} == {True, False})
 tiling_compute_bound_only_shared = claim(
     "tiled prefill attention is compute-bound at every length from the printed one to the model's context only where "
     "the group shares each tile; with every head reading its own tiles it is memory-bound at every length of the table",
-    all(_shared_ratio[n] < 1 for n in range(shared_compute_bound_from, max_context + 1))
-    and all(memory_over_compute(t) > 1 for t in TRAFFIC_TOKENS))
+    max(_ratios_from, default=1) < 1 and all(memory_over_compute(t) > 1 for t in TRAFFIC_TOKENS))
 table_short, table_next = TRAFFIC_TOKENS[0], TRAFFIC_TOKENS[1]
 table_either_side = claim("the table's lengths fall either side: memory-bound at its shortest with sharing, "
-                          "compute-bound from its second on", all((_shared_ratio[t] < 1) == (t >= shared_compute_bound_from) for t in TRAFFIC_TOKENS)
+                          "compute-bound from its second on", all((_shared_ratio[t - 1] < 1) == (t >= shared_compute_bound_from) for t in TRAFFIC_TOKENS)
                           and TRAFFIC_TOKENS[0] < shared_first_compute_bound
                           and TRAFFIC_TOKENS[1] >= shared_compute_bound_from)
 

@@ -201,3 +201,15 @@ def test_path_data_is_kept_to_a_hundredth_of_a_pixel_without_repeated_segments()
     assert compact_path("m 1.004 0 l 1.004 0 l 1.004 0") == "m 1.004 0 l 1.004 0 l 1.004 0"  # relative: left as is
     assert compact_path("M 1.5e-05 2 L 3 4") == "M 1.5e-05 2 L 3 4"
     assert compact_path("M -0.001 0.004 C 1.000001 2.5 3.125 4 5 6") == "M 0 0 C 1 2.5 3.12 4 5 6"  # half to even, as format() rounds
+
+
+def test_markers_are_placed_to_a_hundredth_of_a_pixel():
+    """Their last digits carry float noise that differs between CPUs (the committed figures would
+    differ from one machine's drawing to another's)."""
+    from vis.svg import new_figure, to_svg
+
+    fig = new_figure(3, 2)
+    fig.add_subplot().plot([1, 2, 3], [0.1234567, 0.2345678, 0.3456789], marker="o")
+    svg = to_svg(fig, "markers", "Markers", "Three points.")
+    places = re.findall(r'\b[xy]="(-?[\d.]+)"', " ".join(re.findall(r"<use\b[^>]*>", svg)))
+    assert places and all(len(p.partition(".")[2]) <= 2 for p in places), places

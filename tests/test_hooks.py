@@ -97,14 +97,17 @@ def test_a_build_runs_without_cyclic_collections_and_serve_collects_after_it():
         gc.enable()
 
 
-def test_search_never_sees_a_figure_and_the_page_gets_every_figure_back():
-    hook = load("figures_unindexed")
+def test_search_reads_no_figure_and_no_highlighting_and_the_page_gets_both_back():
+    hook = load("search_light")
     figure = '<svg viewBox="0 0 1 1"><title>A</title><path d="M0 0"/></svg>'
-    page = type("Page", (), {"url": "ch1/", "content": f"<p>one</p>{figure}<p>two</p>{figure.replace('A', 'B')}"})()
+    code = '<pre><span></span><code><span class="n">x</span> <span class="o">=</span> <span class="mi">1</span>\n</code></pre>'
+    content = f"<p>one</p>{figure}<p>two</p>{code}{figure.replace('A', 'B')}"
+    page = type("Page", (), {"url": "ch1/", "content": content})()
     hook.on_page_context({}, page)
-    assert "<svg" not in page.content and "<p>two</p>" in page.content  # what the search plugin reads
+    assert "<svg" not in page.content and "<span" not in page.content  # what the search plugin reads
+    assert "<p>two</p>" in page.content and "<pre><code>x = 1\n</code></pre>" in page.content
     rendered = f"<html><nav>menu</nav>{page.content}</html>"
-    assert hook.on_post_page(rendered, page) == f"<html><nav>menu</nav><p>one</p>{figure}<p>two</p>{figure.replace('A', 'B')}</html>"
+    assert hook.on_post_page(rendered, page) == f"<html><nav>menu</nav>{content}</html>"
     assert hook.held == {}
 
 

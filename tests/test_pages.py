@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from pages import compute, registry, snapshot, values
+from pages import claims, compute, registry, snapshot, values
 from pages.claims import ClaimFailed, claim
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,14 +167,14 @@ def test_every_claim_is_named_at_module_level(name):
 
 
 def test_every_claim_is_cited_by_exactly_one_sentence():
-    assert registry.claim_problems() == []
+    assert claims.claim_problems() == []
 
 
 def test_the_citation_check_sees_an_uncited_claim_and_an_unnamed_one(monkeypatch):
     from pages import authoring
 
     monkeypatch.setattr(authoring, "extra", claim("an extra claim no sentence makes", True), raising=False)
-    assert any("authoring.extra" in problem for problem in registry.claim_problems())
+    assert any("authoring.extra" in problem for problem in claims.claim_problems())
     assert unnamed_claims('claim("a", True)\nx = claim("b", True)\ndef f():\n    y = claim("c", True)\n') == [1, 4]
 
 

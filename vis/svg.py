@@ -183,6 +183,9 @@ def to_svg(fig: Figure, name: str, title: str, description: str) -> str:
     text = text[text.index("<svg") :]  # drop the XML prolog and doctype for inlining
     text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.S)
     text = re.sub(r'\bd="([^"]*)"', lambda m: f'd="{compact_path(m[1])}"', text)
+    # markers at 0.01 px too: their 0.000001 px digits carry float noise that differs between CPUs
+    text = re.sub(r'<use\b[^>]*>', lambda m: re.sub(r'\b([xy])="(-?\d+\.\d+)"',
+                                                    lambda n: f'{n[1]}="{_two_decimals(n[2])}"', m[0]), text)
     text = text.replace(INK, "currentColor").replace(INK.upper(), "currentColor")
     text = re.sub(r'\bid="([^"]+)"', rf'id="{name}-\1"', text)
     text = re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", text)
