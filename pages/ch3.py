@@ -191,7 +191,8 @@ capacity_is_free_over_per_token = claim("capacity is the free memory over the by
                              // kv_cache.bytes_per_token(model, DTYPE)))
 
 # ---- Simulations (shared by the values, tables and figures; each from the store (pages/store.py) when its code
-# and arguments did not change: the key is serving's code, not this page's) -------------------
+# and arguments did not change: a run's key is serving's code, not this page's; the few numbers the page
+# keeps of a run (run_numbers, timeline_inputs, occupancy_panels) are keyed on this page's code too) ------
 
 
 def workload(rate: float, seed: int = SEED, n: int = N_REQUESTS, **shape) -> serving.Workload:
@@ -255,20 +256,16 @@ WINDOW = (0.2, 0.8)  # of the arrival span: Little's law holds in a steady state
 
 
 def run_numbers(policy_name: str, rate: float) -> dict[str, float]:
-    """What the page states of a run that keeps every token's time (3 MB): computed from the run once,
-    then read from the store as these few numbers (a warm build never loads the run)."""
+    """What the page states of a run that keeps every token's time (3 MB) and its summary (the sweep's,
+    serving.RunSummary) does not hold: computed from the run once, then read from the store as these
+    few numbers (a warm build never loads the run)."""
     sim = run(policy_name, rate)
     served, gaps = sim.served, [g for s in sim.served for g in s.itl_s]
     start_s, end_s = (max(s.request.arrival_s for s in served) * f for f in WINDOW)
     in_window = [s for s in served if start_s <= s.request.arrival_s < end_s]
     return dict(
-        n_requests=len(served),
         ttft_p50_ms=serving.percentile([s.ttft_s for s in served], 50) * 1e3,
-        ttft_p90_ms=serving.percentile([s.ttft_s for s in served], SLO_PERCENTILE) * 1e3,
         tpot_p50_ms=serving.percentile([s.tpot_s for s in served], 50) * 1e3,
-        tpot_p90_ms=serving.percentile([s.tpot_s for s in served], SLO_PERCENTILE) * 1e3,
-        itl_token_ms=serving.mean_itl_token_weighted_s(served) * 1e3,
-        itl_request_ms=serving.mean_itl_request_weighted_s(served) * 1e3,
         itl_p99_ms=serving.percentile(gaps, ITL_PERCENTILE) * 1e3, itl_max_ms=max(gaps) * 1e3,
         e2e_p50_s=serving.percentile([s.e2e_s for s in served], 50),
         e2e_p90_s=serving.percentile([s.e2e_s for s in served], SLO_PERCENTILE),
@@ -278,11 +275,12 @@ def run_numbers(policy_name: str, rate: float) -> dict[str, float]:
         simulated_in_flight=serving.time_average_in_system(sim.steps, start_s, end_s))
 
 
-_metrics = cached(run_numbers, PAGED, RATE)
-n_requests = _metrics["n_requests"]
-ttft_p50_ms, ttft_p90_ms = _metrics["ttft_p50_ms"], _metrics["ttft_p90_ms"]
-tpot_p50_ms, tpot_p90_ms = _metrics["tpot_p50_ms"], _metrics["tpot_p90_ms"]
-itl_token_ms, itl_request_ms = _metrics["itl_token_ms"], _metrics["itl_request_ms"]
+_metrics, _metrics_summary = cached(run_numbers, PAGED, RATE), summary(policy(PAGED), metrics_workload)
+n_requests = _metrics_summary.requests
+ttft_p50_ms, ttft_p90_ms = _metrics["ttft_p50_ms"], _metrics_summary.ttft_pct_s * 1e3
+tpot_p50_ms, tpot_p90_ms = _metrics["tpot_p50_ms"], _metrics_summary.tpot_pct_s * 1e3
+itl_token_ms = _metrics_summary.itl_token_weighted_s * 1e3
+itl_request_ms = _metrics_summary.itl_request_weighted_s * 1e3
 itl_p99_ms, itl_max_ms = _metrics["itl_p99_ms"], _metrics["itl_max_ms"]
 e2e_p50_s, e2e_p90_s = _metrics["e2e_p50_s"], _metrics["e2e_p90_s"]
 longest_gap_far_longer = claim("the longest gap is far longer (over 5x) than the token-weighted mean",
@@ -530,9 +528,9 @@ def chunk_table() -> str:
                            "compute-bound steps", f"the {LONG_PROMPT:,}-token prompt's prefill"], rows)
 
 
-_chunked_metrics = cached(run_numbers, CHUNKED, RATE)
-chunked_itl_max_ms = _chunked_metrics["itl_max_ms"]
-chunked_tpot_p90_ms, chunked_ttft_p90_ms = _chunked_metrics["tpot_p90_ms"], _chunked_metrics["ttft_p90_ms"]
+chunked_itl_max_ms = cached(run_numbers, CHUNKED, RATE)["itl_max_ms"]
+_chunked_summary = summary(policy(CHUNKED), metrics_workload)
+chunked_tpot_p90_ms, chunked_ttft_p90_ms = _chunked_summary.tpot_pct_s * 1e3, _chunked_summary.ttft_pct_s * 1e3
 chunking_bounds_longest_gap = claim("chunking cuts the longest gap in the simulation (over 5x)",
                                     chunked_itl_max_ms < itl_max_ms / 5)
 chunking_lowers_tpot = claim("chunking lowers the p90 TPOT", chunked_tpot_p90_ms < tpot_p90_ms)
@@ -719,8 +717,9 @@ def timeline_inputs(policy_name: str, rate: float) -> tuple[serving.Served, floa
     largest multiple of its mean gap), its admission step's start, the steps it waited (the one running at
     its arrival included) and the prompt tokens of the step that made its longest gap: stored, like
     run_numbers."""
-    steps = run(policy_name, rate).steps
-    waited = [s for s in run(policy_name, rate).served
+    sim = run(policy_name, rate)
+    steps = sim.steps
+    waited = [s for s in sim.served
               if 16 <= s.request.output_tokens <= 64 and steps[s.first_step].start_s - s.request.arrival_s > 0.002]
     s = max(waited, key=lambda s: (max(s.itl_s) / s.tpot_s, -s.request.id))
     steps_waited = sum(1 for st in steps[:s.first_step] if st.start_s + st.duration_s > s.request.arrival_s)

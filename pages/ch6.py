@@ -241,13 +241,13 @@ _ratios_from = _shared_ratio[shared_compute_bound_from - 1:]  # every length fro
 shared_short_memory_bound = claim(
     "with the group sharing each tile it is compute-bound at every prompt length from the printed 'from' length up to "
     "the model's context, memory-bound at every length below the printed first one, and both in between",
-    shared_first_compute_bound < shared_compute_bound_from and max(_ratios_from, default=1) < 1
+    shared_first_compute_bound < shared_compute_bound_from and all(r < 1 for r in _ratios_from)
     and all(r > 1 for r in _shared_ratio[:shared_first_compute_bound - 1])
     and {r < 1 for r in _shared_ratio[shared_first_compute_bound - 1:shared_compute_bound_from - 1]} == {True, False})
 tiling_compute_bound_only_shared = claim(
     "tiled prefill attention is compute-bound at every length from the printed one to the model's context only where "
     "the group shares each tile; with every head reading its own tiles it is memory-bound at every length of the table",
-    max(_ratios_from, default=1) < 1 and all(memory_over_compute(t) > 1 for t in TRAFFIC_TOKENS))
+    all(r < 1 for r in _ratios_from) and all(memory_over_compute(t) > 1 for t in TRAFFIC_TOKENS))
 table_short, table_next = TRAFFIC_TOKENS[0], TRAFFIC_TOKENS[1]
 table_either_side = claim("the table's lengths fall either side: memory-bound at its shortest with sharing, "
                           "compute-bound from its second on", all((_shared_ratio[t - 1] < 1) == (t >= shared_compute_bound_from) for t in TRAFFIC_TOKENS)

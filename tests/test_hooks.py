@@ -93,7 +93,24 @@ def test_a_build_runs_without_cyclic_collections_and_serve_collects_after_it():
         hook.on_pre_build(config=None)
         hook.on_build_error(error=None)
         assert gc.isenabled()  # a failed build collects again too
+        assert gc.get_freeze_count() == 0  # `mkdocs serve` (no on_startup("build")) freezes nothing
     finally:
+        gc.enable()
+
+
+def test_a_build_that_ends_the_process_freezes_what_it_made():
+    import gc
+
+    hook = load("gc_off")
+    try:
+        hook.on_startup(command="build", dirty=False)
+        hook.on_pre_build(config=None)
+        hook.on_post_build(config=None)
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+        hook.on_startup(command="serve", dirty=False)
+        assert not hook.ends_after_build
+    finally:
+        gc.unfreeze()
         gc.enable()
 
 
@@ -109,6 +126,17 @@ def test_search_reads_no_figure_and_no_highlighting_and_the_page_gets_both_back(
     rendered = f"<html><nav>menu</nav>{page.content}</html>"
     assert hook.on_post_page(rendered, page) == f"<html><nav>menu</nav>{content}</html>"
     assert hook.held == {}
+
+
+def test_a_page_that_lost_a_held_block_fails_the_build(caplog):
+    """Say a minifier dropped the comments the hook marks them with: the build warns (strict: fails)."""
+    hook = load("search_light")
+    page = type("Page", (), {"url": "ch1/", "content": "<p>one</p><pre><code>x</code></pre>",
+                             "file": type("File", (), {"src_uri": "01_memory_bound.md"})()})()
+    hook.on_page_context({}, page)
+    with caplog.at_level("WARNING"):
+        hook.on_post_page("<p>one</p>", page)
+    assert "01_memory_bound.md: 1 figures and code blocks were held from search, 0 found again" in caplog.text
 
 
 def test_notebook_conversion_logs_no_per_file_lines_but_keeps_warnings():

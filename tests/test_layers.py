@@ -68,3 +68,16 @@ def test_the_check_sees_an_upward_import(monkeypatch):
 
     monkeypatch.setattr(store, "file_facts", facts)
     assert "vis.svg imports pages.ch1" in upward_imports()
+
+
+def test_a_page_modules_store_key_leaves_out_the_build_machinery():
+    """A page's stored results are keyed on the code its module reaches (pages/store.py): were the
+    citation check or the compute stage among it, editing them would compute every page again
+    (chapter 2's live measurement included). The exercise modules reach the registry through
+    pages.exercises' index; they store no function of their own."""
+    from pages import registry
+
+    chapters = set(registry.page_modules()) - set(registry.page_modules("EXERCISES")) - {"exercises"}
+    reached = {name: {"pages.citations", "pages.compute", *(["pages.registry"] if name in chapters else [])}
+               & set(store.closure(f"pages.{name}")) for name in registry.page_modules()}
+    assert {name: found for name, found in reached.items() if found} == {}

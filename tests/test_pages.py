@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from pages import claims, compute, registry, snapshot, values
+from pages import citations, compute, registry, snapshot, values
 from pages.claims import ClaimFailed, claim
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +94,7 @@ def test_every_page_module_belongs_to_a_page_of_the_nav():
     cited = set(MODULES) | {name.split(".")[1] for m in MODULES for name in closure(f"pages.{m}") if "." in name
                             and name.startswith("pages.")}  # and the modules they import (ch7_runs)
     modules = {p.stem for p in (ROOT / "pages").glob("*.py")}
-    machinery = {"__init__", "__main__", "claims", "compute", "gallery", "listing", "recorded", "registry", "snapshot",
+    machinery = {"__init__", "__main__", "citations", "claims", "compute", "gallery", "listing", "recorded", "registry", "snapshot",
                  "store", "values", "cells"}
     assert modules - machinery <= cited, sorted(modules - machinery - cited)
 
@@ -167,14 +167,14 @@ def test_every_claim_is_named_at_module_level(name):
 
 
 def test_every_claim_is_cited_by_exactly_one_sentence():
-    assert claims.claim_problems() == []
+    assert citations.claim_problems() == []
 
 
 def test_the_citation_check_sees_an_uncited_claim_and_an_unnamed_one(monkeypatch):
     from pages import authoring
 
     monkeypatch.setattr(authoring, "extra", claim("an extra claim no sentence makes", True), raising=False)
-    assert any("authoring.extra" in problem for problem in claims.claim_problems())
+    assert any("authoring.extra" in problem for problem in citations.claim_problems())
     assert unnamed_claims('claim("a", True)\nx = claim("b", True)\ndef f():\n    y = claim("c", True)\n') == [1, 4]
 
 
