@@ -1,6 +1,7 @@
 """Benchmark the authoring loop: the cold pipeline (an empty store: compute, then a strict build), a
-warm build, then `mkdocs serve` rebuilds after three kinds of edit, with the number of store
-entries each one computed. Prints seconds; asserts nothing (.venv/bin/python scripts/bench_build.py)."""
+warm build, then `mkdocs serve` rebuilds after four kinds of edit, with the number of store
+entries each one computed, and whether an author's mistake shows in the page and the server
+recovers. Prints what it found; asserts nothing (.venv/bin/python scripts/bench_build.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +29,7 @@ EDITS = (
     ("function body (speedup)", "snippets/speculative.py", _SPEEDUP, _SPEEDUP + "    alpha = float(alpha)\n"),
 )
 STORE = ROOT / ".cache" / "store"
+MISTAKE, MISTAKE_PAGE = "\ndef broken(:\n", "01_memory_bound/"  # a syntax error in pages/ch1.py
 
 
 def _run_s(*command: str) -> float:
@@ -72,10 +75,32 @@ def _rebuilt_s(lines: queue.Queue, start: float, quiet_s: float = 2.0) -> float:
             last = when
 
 
-def rebuild_times_s(port: int = 8799, repeats: int = 3) -> list[tuple[str, list[float], list[str]]]:
+def _page(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/{MISTAKE_PAGE}") as response:
+        return response.read().decode()
+
+
+def _mistake_shown_and_recovered(lines: queue.Queue, port: int) -> tuple[bool, bool]:
+    """(the page shows the author's mistake after saving it, and no longer after undoing it)."""
+    path = ROOT / "pages" / "ch1.py"
+    original = path.read_text(encoding="utf-8")
+    time.sleep(1.0)
+    path.write_text(original + MISTAKE, encoding="utf-8")
+    try:
+        _rebuilt_s(lines, time.perf_counter())
+        shown = "SyntaxError" in _page(port)
+    finally:
+        path.write_text(original, encoding="utf-8")
+    _rebuilt_s(lines, time.perf_counter())
+    return shown, "SyntaxError" not in _page(port)
+
+
+def rebuild_times_s(port: int = 8799, repeats: int = 3) -> tuple[list[tuple[str, list[float], list[str]]],
+                                                                  tuple[bool, bool]]:
     """Seconds from saving each edit to mkdocs serve logging the end of the rebuild it triggers
     (`repeats` times: serve polls for changes every 0.5 s; a repeat finds in the store what the
-    first computed), and the functions of the store entries the first rebuild computed."""
+    first computed), and the functions of the store entries the first rebuild computed; then
+    whether an author's mistake shows in the page and the server recovers when it is undone."""
     server = subprocess.Popen(
         [sys.executable, "-m", "mkdocs", "serve", "--no-strict", "-a", f"127.0.0.1:{port}"],
         cwd=ROOT, env=ENV, stderr=subprocess.STDOUT, stdout=subprocess.PIPE, text=True,
@@ -104,7 +129,7 @@ def rebuild_times_s(port: int = 8799, repeats: int = 3) -> list[tuple[str, list[
                     path.write_text(original, encoding="utf-8")
                 _rebuilt_s(lines, time.perf_counter())  # the rebuild that undoing the edit triggers
             times.append((what, seconds, computed))
-        return times
+        return times, _mistake_shown_and_recovered(lines, port)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -115,7 +140,10 @@ if __name__ == "__main__":
     compute, build, warm = cold_and_warm_s()
     print(f"cold: compute {compute:.2f} s + strict build {build:.2f} s = {compute + build:.2f} s")
     print(f"warm strict build:               {warm:.2f} s median of 3")
-    for what, seconds, computed in rebuild_times_s():
+    edits, (shown, recovered) = rebuild_times_s()
+    for what, seconds, computed in edits:
         print(f"serve rebuild after {what + ':':<26} {seconds[0]:.2f} s, saved again "
               f"{', '.join(f'{s:.2f}' for s in seconds[1:])} s ({len(computed)} store entries computed by the first"
               f"{': ' + ', '.join(computed) if computed else ''})")
+    print(f"a syntax error saved in pages/ch1.py: shown in chapter 1's page {'yes' if shown else 'NO'}; "
+          f"gone after undoing it {'yes' if recovered else 'NO'}")
