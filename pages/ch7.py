@@ -230,9 +230,7 @@ prefill_bandwidth_bound = claim(f"a {PROMPT:,}-token prompt's all-reduces are fa
 
 # ---- Exactness: the split MLP on gloo (pages/listings/ch7_tensor_parallel.py shows the same runs)
 EXACT_WORLDS = (2, 4)
-# called as the listing calls it: in an empty store's compute, the listing's run reuses this one
-_exact = {r.world: r for r in cached(tensor_parallel.run_exactness, EXACT_WORLDS, tokens=4, d_model=64, hidden=256,
-                                     seed=0)}
+_exact = {r.world: r for r in cached(tensor_parallel.run_exactness, EXACT_WORLDS, 4, 64, 256, 0)}
 exact_tolerance = tensor_parallel.RELATIVE_TOLERANCE
 split_is_exact = claim("over 2 and over 4 processes the split MLP equals the unsplit one within the tolerance",
                        all(r.exact for r in _exact.values()))

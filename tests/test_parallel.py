@@ -224,6 +224,26 @@ def test_a_world_that_does_not_divide_the_hidden_units_is_refused():
         tensor_parallel.run_exactness((2, 3), hidden=128)
 
 
+def test_the_same_split_asked_again_in_any_form_launches_no_processes(monkeypatch):
+    """Chapter 7's page and its listing ask for the same split; a cold compute launches it once."""
+    from snippets import tensor_parallel
+
+    launches = []
+
+    def fake_launch(args, world, timeout_s):
+        launches.append(args)
+        found = [{"max_abs_error": 0.0, "max_abs_output": 1.0}] * (len(args) - 5)
+        return [subprocess.CompletedProcess(args, 0, stdout=json.dumps(found) + "\n")]
+
+    monkeypatch.setattr(tensor_parallel, "launch", fake_launch)
+    first = tensor_parallel.run_exactness((2, 4), 4, 64, 128, 99)
+    again = tensor_parallel.run_exactness([2, 4], tokens=4, d_model=64, hidden=128, seed=99)
+    assert again == first and len(launches) == 1
+    tensor_parallel.run_exactness((2, 4), 4, 64, 128, seed=100)  # another seed: launched
+    assert len(launches) == 2
+    tensor_parallel._launched_exactness.cache_clear()  # no made-up result outlives the test
+
+
 def test_shard_covers_every_hidden_unit_once():
     import torch
 
