@@ -2,8 +2,9 @@
 
 - per page: the bytes a first visit transfers (HTML, CSS, JS, figures, other), measured in
   headless Chromium against a local server;
-- the external links on each page (listed, never fetched);
-- a cold strict build and a reload after editing a snippets module (scripts/bench_build.py).
+- the external links on each page (listed, never fetched).
+
+Build and reload times are scripts/bench_build.py's.
 
 Run: .venv/bin/python scripts/site_report.py   (writes reports/site-report.md too)
 """
@@ -23,9 +24,7 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_build import cold_build_s, reload_after_edit_s  # noqa: E402
 from site_pages import nav_sources, url_path  # noqa: E402
 
 
@@ -88,8 +87,6 @@ def external_links(site: Path) -> list[tuple[str, str]]:
 
 def main() -> None:
     lines = ["# Site report", ""]
-    lines += [f"- cold strict build: {cold_build_s():.2f} s",
-              f"- reload after editing snippets/roofline.py: {reload_after_edit_s():.2f} s", ""]
     with tempfile.TemporaryDirectory() as tmp:
         import subprocess
 
